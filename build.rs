@@ -1,0 +1,30 @@
+//! Links libc (the libc crate does not without std), and records the target
+//! triple and a build id for `svc version`.
+use std::process::Command;
+
+fn main() {
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if target.contains("musl") {
+        println!("cargo:rustc-link-lib=static=c");
+    } else {
+        println!("cargo:rustc-link-lib=c");
+    }
+    println!("cargo:rustc-env=SVC_TARGET={target}");
+    let id = std::env::var("SVC_BUILD_ID").ok().filter(|s| !s.is_empty()).or_else(|| {
+        let out = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+        let dirty = Command::new("git")
+            .args(["status", "--porcelain", "--untracked-files=no"])
+            .output()
+            .map(|o| !o.stdout.is_empty())
+            .unwrap_or(false);
+        Some(if dirty { s + "-dirty" } else { s })
+    });
+    println!("cargo:rustc-env=SVC_BUILD_ID={}", id.as_deref().unwrap_or("unknown"));
+    println!("cargo:rerun-if-env-changed=SVC_BUILD_ID");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/index");
+}

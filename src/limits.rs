@@ -1,0 +1,64 @@
+//! Every capacity and fixed size of svc, named, with its unit and its reason.
+//! The README's limits table is copied from here. Counts are `MAX_*`, sizes
+//! `*_BYTES`. A full container is a reported error, never a crash or a silent
+//! truncation. No syscalls.
+
+/// Services in one config. Routers run 5 to 20; a slot costs well under 1 KiB.
+pub const MAX_SERVICES: usize = 64;
+/// Instances one service may have at once: new, serving, draining (upgrades).
+pub const MAX_INSTANCES: usize = 3;
+/// Bytes of one config file. A 64-service config with long exec lines fits in 16 KiB.
+pub const CONFIG_BYTES: usize = 64 * 1024;
+/// Bytes of one env_file (secrets are short lines).
+pub const ENV_FILE_BYTES: usize = 16 * 1024;
+/// Bytes of /etc/passwd or /etc/group that svc reads to resolve names (no NSS).
+pub const PASSWD_BYTES: usize = 64 * 1024;
+/// Bytes of strings (exec words, environment, paths) of one config generation.
+/// Two generations are held during a reload.
+pub const ARENA_BYTES: usize = 64 * 1024;
+/// Strings (exec words, env entries, paths) of one config generation.
+pub const MAX_STRINGS: usize = 2048;
+/// Words of one `exec` line, the program included.
+pub const MAX_ARGS: usize = 32;
+/// Environment entries of one service: env, env_file, PATH and SVC_SERVICE.
+pub const MAX_ENV: usize = 64;
+/// Bytes of one `key = value` line of the config.
+pub const LINE_BYTES: usize = 4096;
+/// Supplementary groups of one service's user.
+pub const MAX_GROUPS: usize = 16;
+/// Config errors reported at once; the rest are counted.
+pub const MAX_ERRORS: usize = 32;
+/// Bytes of a service name (1 to 31 of A-Z a-z 0-9 _ . -).
+pub const NAME_BYTES: usize = 31;
+
+/// One block of the ring pool; a ring is a whole number of blocks.
+pub const RING_BLOCK_BYTES: usize = 1024;
+/// The ring pool, in .bss: untouched capacity costs no memory.
+/// At least MAX_SERVICES × 4 KiB, as the default ring is 4 KiB.
+pub const RING_POOL_BYTES: usize = MAX_SERVICES * 4 * 1024;
+/// Default ring size, `log = ring:4k`.
+pub const RING_DEFAULT_BYTES: usize = 4 * 1024;
+/// Longest stored log line; longer output is split into lines of this size.
+pub const LOG_LINE_BYTES: usize = 1024;
+/// Bytes read from one service's pipe per wakeup, so that a chatty service
+/// cannot starve the others.
+pub const LOG_READ_BYTES: usize = 4096;
+
+/// Control connections served at once; more wait in the listen backlog.
+pub const MAX_CLIENTS: usize = 8;
+/// Bytes of one control request (one line).
+pub const REQUEST_BYTES: usize = 512;
+/// Bytes of one chunk of a streamed reply; a whole reply has no bound.
+pub const REPLY_CHUNK_BYTES: usize = 2048;
+/// Milliseconds a client has to send its whole request.
+pub const REQUEST_TIMEOUT_MS: u64 = 5_000;
+
+/// Fds svc holds: signalfd, timerfd, control listener, /dev/null, clients,
+/// and a log pipe and a ready pipe per instance.
+pub const MAX_FDS: usize = 8 + MAX_CLIENTS + MAX_SERVICES * MAX_INSTANCES * 2;
+/// Actions one event may cause (a shutdown signals every service).
+pub const MAX_ACTIONS: usize = MAX_SERVICES * MAX_INSTANCES + 8;
+/// Operands on one command line (`svc status a b c`).
+pub const MAX_OPERANDS: usize = MAX_SERVICES;
+/// Words svc itself accepts on its command line (PID 1 gets boot words too).
+pub const MAX_CMDLINE: usize = 128;

@@ -1,0 +1,56 @@
+//! svc: a process supervisor and init for small Linux machines.
+//! Entry: argv → cli → verbs; the panic handler; no logic.
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+#![deny(unsafe_code)]
+
+mod cli;
+mod limits;
+mod os;
+mod text;
+mod verbs;
+
+#[cfg(not(test))]
+use core::ffi::{CStr, c_char, c_int};
+
+/// The C runtime calls this with argv. Everything after is safe code.
+#[cfg(not(test))]
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    let mut words: heapless::Vec<&'static [u8], { limits::MAX_CMDLINE }> = heapless::Vec::new();
+    let n = usize::try_from(argc).unwrap_or(0);
+    for i in 0..n.min(limits::MAX_CMDLINE) {
+        // SAFETY: the C runtime hands main `argc` valid NUL-terminated strings
+        // that live until exit.
+        let p = unsafe { *argv.add(i) };
+        if p.is_null() {
+            break;
+        }
+        // SAFETY: as above; non-null and NUL-terminated.
+        let w: &'static [u8] = unsafe { CStr::from_ptr(p) }.to_bytes();
+        let _ = words.push(w);
+    }
+    verbs::main(&words)
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    // The location only: formatting the message would link core::fmt.
+    let mut b = text::Buf::<160>::new();
+    b.push(b"svc: panic");
+    if let Some(l) = info.location() {
+        let _ = ufmt::uwrite!(b, " at {}:{}", l.file(), l.line());
+    }
+    b.push(b"\n");
+    os::fd::write_err(b.as_bytes());
+    os::process::abort()
+}
+
+/// The host (glibc) dev build links against an unwinder that asks for this;
+/// with panic = "abort" it is never called.
+#[cfg(not(test))]
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+extern "C" fn rust_eh_personality() {}

@@ -1,0 +1,204 @@
+//! Text out without core::fmt: a fixed buffer that ufmt writes into, column
+//! padding, and errno names. A message longer than its buffer is cut, never
+//! grown. No syscalls.
+
+use ufmt::{uDisplay, uWrite};
+
+/// A fixed buffer for one message or one chunk of a streamed reply.
+pub struct Buf<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+    cut: bool,
+}
+
+impl<const N: usize> Buf<N> {
+    pub const fn new() -> Self {
+        Buf { bytes: [0; N], len: 0, cut: false }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Room left, in bytes.
+    pub fn room(&self) -> usize {
+        N - self.len
+    }
+    /// True once something did not fit.
+    pub fn was_cut(&self) -> bool {
+        self.cut
+    }
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.cut = false;
+    }
+    /// Appends what fits; remembers that the rest was cut.
+    pub fn push(&mut self, b: &[u8]) {
+        let n = b.len().min(self.room());
+        if let (Some(dst), Some(src)) = (self.bytes.get_mut(self.len..self.len + n), b.get(..n)) {
+            dst.copy_from_slice(src);
+            self.len += n;
+        }
+        if n < b.len() {
+            self.cut = true;
+        }
+    }
+    pub fn push_byte(&mut self, b: u8) {
+        self.push(&[b]);
+    }
+    /// Appends `v` displayed, then blanks up to `width` bytes (left-aligned column).
+    pub fn pad<T: uDisplay + ?Sized>(&mut self, v: &T, width: usize) {
+        let start = self.len;
+        let _ = ufmt::uwrite!(self, "{}", v);
+        let used = self.len - start;
+        for _ in used..width {
+            self.push_byte(b' ');
+        }
+    }
+    /// Drops the first `n` bytes (what a partial write sent), keeping the rest.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.bytes.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
+impl<const N: usize> Default for Buf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> uWrite for Buf<N> {
+    type Error = core::convert::Infallible;
+    fn write_str(&mut self, s: &str) -> Result<(), Self::Error> {
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Bytes shown as text: invalid UTF-8 becomes `?`, so that a name or a path
+/// from a file can be printed without trusting it.
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl uDisplay for Bytes<'_> {
+    fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
+        let mut rest = self.0;
+        while !rest.is_empty() {
+            match core::str::from_utf8(rest) {
+                Ok(s) => return f.write_str(s),
+                Err(e) => {
+                    let (good, bad) = rest.split_at(e.valid_up_to());
+                    // SAFETY-free: valid_up_to() marks a valid prefix.
+                    if let Ok(s) = core::str::from_utf8(good) {
+                        f.write_str(s)?;
+                    }
+                    f.write_str("?")?;
+                    let skip = e.error_len().unwrap_or(bad.len()).max(1);
+                    rest = bad.get(skip..).unwrap_or(&[]);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Width of `v` when displayed, for aligning columns.
+pub fn width<T: uDisplay + ?Sized>(v: &T) -> usize {
+    let mut b = Buf::<64>::new();
+    let _ = ufmt::uwrite!(b, "{}", v);
+    b.len()
+}
+
+/// An errno shown as `ENOENT (errno 2)`.
+pub struct Errno(pub i32);
+
+impl uDisplay for Errno {
+    fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
+        f.write_str(errno_name(self.0))?;
+        f.write_str(" (errno ")?;
+        ufmt::uwrite!(f, "{}", self.0)?;
+        f.write_str(")")
+    }
+}
+
+/// The symbolic name of the errnos svc meets; `EUNKNOWN` for the rest.
+pub fn errno_name(e: i32) -> &'static str {
+    match e {
+        1 => "EPERM",
+        2 => "ENOENT",
+        3 => "ESRCH",
+        4 => "EINTR",
+        5 => "EIO",
+        7 => "E2BIG",
+        8 => "ENOEXEC",
+        9 => "EBADF",
+        10 => "ECHILD",
+        11 => "EAGAIN",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        14 => "EFAULT",
+        16 => "EBUSY",
+        17 => "EEXIST",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        22 => "EINVAL",
+        23 => "ENFILE",
+        24 => "EMFILE",
+        26 => "ETXTBSY",
+        27 => "EFBIG",
+        28 => "ENOSPC",
+        30 => "EROFS",
+        32 => "EPIPE",
+        36 => "ENAMETOOLONG",
+        38 => "ENOSYS",
+        40 => "ELOOP",
+        88 => "ENOTSOCK",
+        98 => "EADDRINUSE",
+        104 => "ECONNRESET",
+        110 => "ETIMEDOUT",
+        111 => "ECONNREFUSED",
+        _ => "EUNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buf_cuts_and_remembers() {
+        let mut b = Buf::<8>::new();
+        let _ = ufmt::uwrite!(b, "abc{}", 12345u32);
+        assert_eq!(b.as_bytes(), b"abc12345");
+        assert!(!b.was_cut());
+        b.push(b"x");
+        assert!(b.was_cut());
+        assert_eq!(b.len(), 8);
+        b.consume(3);
+        assert_eq!(b.as_bytes(), b"12345");
+    }
+
+    #[test]
+    fn pad_and_width() {
+        let mut b = Buf::<32>::new();
+        b.pad("web", 6);
+        b.pad(&42u32, 4);
+        b.push(b"|");
+        assert_eq!(b.as_bytes(), b"web   42  |");
+        assert_eq!(width(&1234u32), 4);
+        assert_eq!(width(&Bytes(b"a\xffb")), 3);
+    }
+
+    #[test]
+    fn errno_text() {
+        let mut b = Buf::<32>::new();
+        let _ = ufmt::uwrite!(b, "{}", Errno(2));
+        assert_eq!(b.as_bytes(), b"ENOENT (errno 2)");
+        assert_eq!(errno_name(9999), "EUNKNOWN");
+    }
+}

@@ -1,0 +1,90 @@
+//! Verbs join the pure side and os/: each turns a `Command` into work and an
+//! exit status.
+
+use crate::cli::{self, Command, EXIT_OK, EXIT_USAGE, UsageError, Verb};
+use crate::os;
+use crate::text::{Buf, Bytes};
+
+/// Runs the command line `words` (argv, argv[0] included); returns the exit status.
+pub fn main(words: &[&[u8]]) -> i32 {
+    let argv0 = words.first().copied().unwrap_or(b"svc");
+    let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
+    // As PID 1, or called `init`, svc must not exit over its arguments.
+    let lenient = base == b"init" || os::process::pid() == 1;
+    let args = words.get(1..).unwrap_or(&[]);
+    match cli::parse(args, lenient) {
+        Ok(cmd) => run(&cmd),
+        Err(e) => usage_error(&e),
+    }
+}
+
+fn run(cmd: &Command) -> i32 {
+    match cmd.verb {
+        Verb::Version => version(),
+        Verb::Help => help(cmd.operands.first().copied()),
+        other => {
+            let mut b = Buf::<128>::new();
+            let _ = ufmt::uwrite!(b, "svc: {}: not built yet\n", other.name());
+            os::fd::write_err(b.as_bytes());
+            EXIT_USAGE
+        }
+    }
+}
+
+fn version() -> i32 {
+    let mut b = Buf::<160>::new();
+    let _ = ufmt::uwrite!(
+        b,
+        "svc {} ({}, build {})\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("SVC_TARGET"),
+        env!("SVC_BUILD_ID")
+    );
+    os::fd::write_out(b.as_bytes());
+    EXIT_OK
+}
+
+const OPTIONS: &str = "\noptions:\n  -c FILE    config file (default: $SVC_CONFIG, else /etc/svc.conf)\n  -s PATH    control socket (default: $SVC_CONTROL, the config's [svc] control, /run/svc.sock)\n  -n N       log: the last N lines\n  -f         log: follow\n  --json     status: JSON Lines\n  --dry-run  reload: show the difference only\n  --         end of options\n\nexit status: 0 ok, 1 failure, 2 usage error, 3 a named service is not up\n";
+
+fn help(verb: Option<&[u8]>) -> i32 {
+    if let Some(word) = verb {
+        let Some(v) = Verb::from_name(word) else {
+            return usage_error(&UsageError { error: cli::Error::UnknownVerb, word, verb: None });
+        };
+        print_usage(v, os::fd::write_out);
+        return EXIT_OK;
+    }
+    os::fd::write_out(b"usage: svc VERB [OPTION...] [OPERAND...]\n\nverbs:\n");
+    for v in Verb::all() {
+        let mut b = Buf::<128>::new();
+        let _ = ufmt::uwrite!(b, "  {}\n", v.usage());
+        os::fd::write_out(b.as_bytes());
+    }
+    os::fd::write_out(OPTIONS.as_bytes());
+    EXIT_OK
+}
+
+fn print_usage(v: Verb, out: fn(&[u8])) {
+    let mut b = Buf::<128>::new();
+    let _ = ufmt::uwrite!(b, "usage: svc {}\n", v.usage());
+    out(b.as_bytes());
+}
+
+fn usage_error(e: &UsageError) -> i32 {
+    let mut b = Buf::<256>::new();
+    b.push(b"svc: ");
+    if let Some(v) = e.verb {
+        let _ = ufmt::uwrite!(b, "{}: ", v.name());
+    }
+    b.push(e.error.text().as_bytes());
+    if !e.word.is_empty() {
+        let _ = ufmt::uwrite!(b, " '{}'", Bytes(e.word));
+    }
+    b.push(b"\n");
+    os::fd::write_err(b.as_bytes());
+    match e.verb {
+        Some(v) => print_usage(v, os::fd::write_err),
+        None => os::fd::write_err(b"try 'svc help'\n"),
+    }
+    EXIT_USAGE
+}
