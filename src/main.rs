@@ -5,6 +5,8 @@
 #![deny(unsafe_code)]
 
 mod cli;
+mod config;
+mod duration;
 mod limits;
 mod os;
 mod text;

@@ -1,0 +1,307 @@
+//! Config text → `Config`: supervisor settings and service definitions.
+//! Definitions are immutable once parsed; a reload builds a new `Config`
+//! beside the old one. Strings live in the config's arena, NUL-terminated so
+//! that exec needs no copy. No syscalls: files (env_file, /etc/passwd,
+//! /etc/group) are read through the `Files` the caller passes in.
+
+mod parse;
+pub use parse::parse;
+
+use crate::duration::Duration;
+use crate::limits::{ARENA_BYTES, MAX_ERRORS, MAX_GROUPS, MAX_SERVICES, MAX_STRINGS};
+use heapless::Vec;
+
+/// A byte range of the arena (strings) or of the config text (error places).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Span {
+    pub start: u32,
+    pub len: u32,
+}
+
+/// A range of `Config::strs` (or of `Config::gids`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Range {
+    pub first: u16,
+    pub count: u16,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Restart {
+    Always,
+    OnFailure,
+    Never,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ready {
+    /// Ready at exec.
+    None,
+    /// Ready once it has stayed up this long.
+    Delay(Duration),
+    /// s6 style: the instance writes a newline to this fd (≥ 3).
+    Fd(u8),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Log {
+    Null,
+    /// A ring of this many bytes (a whole number of RING_BLOCK_BYTES).
+    Ring(u32),
+}
+
+/// The rlimits a service may set, in the order of `Def::rlimits`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Limit {
+    Nofile,
+    Nproc,
+    Core,
+    Memlock,
+}
+
+/// One service definition. Immutable once parsed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Def {
+    /// The section name.
+    pub name: Span,
+    /// Config line of the section header, for messages.
+    pub line: u32,
+    /// exec words, program first (an absolute path); each NUL-terminated in the arena.
+    pub args: Range,
+    /// The whole environment, `KEY=value`, NUL-terminated: env and env_file
+    /// entries in order (a later key replaces an earlier one), PATH (default
+    /// when not given) and SVC_SERVICE=name.
+    pub env: Range,
+    pub cwd: Option<Span>,
+    /// The env_file path as written, for the reload diff (its contents are in `env`).
+    pub env_file: Option<Span>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Supplementary groups (from /etc/group when `user` is a name), in `Config::gids`.
+    pub groups: Range,
+    pub restart: Restart,
+    pub oneshot: bool,
+    /// `start = no`: defined, but not started by `up`.
+    pub start: bool,
+    pub backoff_first: Duration,
+    pub backoff_max: Duration,
+    pub stable: Duration,
+    pub ready: Ready,
+    pub ready_timeout: Duration,
+    pub stop_signal: u8,
+    pub stop_timeout: Duration,
+    /// Bit i set: this service starts after `defs[i]` is ready (or done).
+    pub after: u64,
+    /// nofile, nproc, core, memlock (see `Limit`); None leaves the limit as inherited.
+    pub rlimits: [Option<u64>; 4],
+    pub log: Log,
+}
+
+/// One parsed config file.
+pub struct Config {
+    pub arena: Vec<u8, ARENA_BYTES>,
+    pub strs: Vec<Span, MAX_STRINGS>,
+    pub gids: Vec<u32, { MAX_SERVICES * MAX_GROUPS }>,
+    pub defs: Vec<Def, MAX_SERVICES>,
+    /// `[svc] control`: the control socket path.
+    pub control: Option<Span>,
+    /// `[svc] control_group`, resolved to a gid.
+    pub control_gid: Option<u32>,
+}
+
+impl Config {
+    pub const fn new() -> Self {
+        Config { arena: Vec::new(), strs: Vec::new(), gids: Vec::new(), defs: Vec::new(), control: None, control_gid: None }
+    }
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.strs.clear();
+        self.gids.clear();
+        self.defs.clear();
+        self.control = None;
+        self.control_gid = None;
+    }
+    /// The bytes of `s` (without the trailing NUL).
+    pub fn str(&self, s: Span) -> &[u8] {
+        let start = s.start as usize;
+        self.arena.get(start..start + s.len as usize).unwrap_or(&[])
+    }
+    /// The bytes of `s` followed by its NUL, for exec.
+    pub fn strz(&self, s: Span) -> &[u8] {
+        let start = s.start as usize;
+        self.arena.get(start..start + s.len as usize + 1).unwrap_or(&[])
+    }
+    /// The spans of a range of `strs`.
+    pub fn list(&self, r: Range) -> &[Span] {
+        let first = usize::from(r.first);
+        self.strs.get(first..first + usize::from(r.count)).unwrap_or(&[])
+    }
+    pub fn groups(&self, r: Range) -> &[u32] {
+        let first = usize::from(r.first);
+        self.gids.get(first..first + usize::from(r.count)).unwrap_or(&[])
+    }
+    pub fn name(&self, def: &Def) -> &[u8] {
+        self.str(def.name)
+    }
+    /// The index of the service called `name`.
+    pub fn find(&self, name: &[u8]) -> Option<usize> {
+        self.defs.iter().position(|d| self.str(d.name) == name)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Reads whole files for the parser: the caller decides how (and checks
+/// permissions). The returned bytes stay valid until the next call.
+pub trait Files {
+    fn read(&mut self, path: &[u8]) -> Result<&[u8], FileError>;
+}
+
+/// Why a file could not be read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FileError {
+    /// The errno of open or read.
+    Os(i32),
+    /// Larger than the buffer for it.
+    TooBig,
+    /// Refused for its owner or mode (secrets checks, as root).
+    Unsafe,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Error {
+    SyntaxLine,
+    SectionSyntax,
+    BadName,
+    ReservedName,
+    KeyOutsideSection,
+    UnknownKey,
+    UnknownSvcKey,
+    DuplicateService,
+    DuplicateKey,
+    MissingExec,
+    EmptyValue,
+    BadDuration,
+    BadSize,
+    BadSignal,
+    BadBool,
+    BadRestart,
+    BadReady,
+    BadLog,
+    BadNumber,
+    BadQuote,
+    RelativeProgram,
+    RelativePath,
+    BadEnv,
+    UnknownAfter,
+    AfterSelf,
+    Cycle,
+    UnknownUser,
+    UnknownGroup,
+    EnvFileUnreadable,
+    EnvFileTooBig,
+    EnvFileUnsafe,
+    EnvFileLine,
+    PasswdUnreadable,
+    TooManyServices,
+    TooManyArgs,
+    TooManyEnv,
+    TooManyGroups,
+    ArenaFull,
+    RingPoolFull,
+    ConfigTooBig,
+    LineTooLong,
+    ReadyFdLow,
+}
+
+impl Error {
+    pub const fn text(self) -> &'static str {
+        match self {
+            Error::SyntaxLine => "expected 'key = value', '[name]' or a comment",
+            Error::SectionSyntax => "bad section header (use [name])",
+            Error::BadName => "bad service name (1 to 31 of A-Z a-z 0-9 _ . -)",
+            Error::ReservedName => "the name 'svc' is reserved for supervisor settings",
+            Error::KeyOutsideSection => "key outside a section",
+            Error::UnknownKey => "unknown key",
+            Error::UnknownSvcKey => "unknown key in [svc]",
+            Error::DuplicateService => "duplicate service",
+            Error::DuplicateKey => "duplicate key",
+            Error::MissingExec => "missing 'exec'",
+            Error::EmptyValue => "empty value",
+            Error::BadDuration => "bad duration (use 250ms, 10s, 5m or 1h)",
+            Error::BadSize => "bad size (use 4096, 16k or 1M)",
+            Error::BadSignal => "bad signal (use a name such as TERM, or a number)",
+            Error::BadBool => "bad value (use yes or no)",
+            Error::BadRestart => "bad restart (use always, on-failure or never)",
+            Error::BadReady => "bad ready (use none, delay:DURATION or fd:N)",
+            Error::BadLog => "bad log (use ring:SIZE or null)",
+            Error::BadNumber => "bad number",
+            Error::BadQuote => "unterminated quote or dangling backslash",
+            Error::RelativeProgram => "the program must be an absolute path",
+            Error::RelativePath => "the path must be absolute",
+            Error::BadEnv => "bad environment entry (use KEY=value)",
+            Error::UnknownAfter => "'after' names an unknown service",
+            Error::AfterSelf => "a service cannot come after itself",
+            Error::Cycle => "'after' makes a cycle",
+            Error::UnknownUser => "unknown user",
+            Error::UnknownGroup => "unknown group",
+            Error::EnvFileUnreadable => "cannot read env_file",
+            Error::EnvFileTooBig => "env_file too big",
+            Error::EnvFileUnsafe => "env_file must be owned by root and not writable by group or others",
+            Error::EnvFileLine => "env_file line is not KEY=value or a comment",
+            Error::PasswdUnreadable => "cannot read /etc/passwd or /etc/group",
+            Error::TooManyServices => "too many services",
+            Error::TooManyArgs => "too many exec words",
+            Error::TooManyEnv => "too many environment entries",
+            Error::TooManyGroups => "too many groups",
+            Error::ArenaFull => "config strings exceed their arena",
+            Error::RingPoolFull => "log rings exceed the ring pool",
+            Error::ConfigTooBig => "config file too big",
+            Error::LineTooLong => "line too long",
+            Error::ReadyFdLow => "ready fd must be 3 or more",
+        }
+    }
+}
+
+/// A config error and where it is: a line of the config text and a span of
+/// that text (the word it is about; empty for none).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Located {
+    pub line: u32,
+    /// The section's name in the config text (empty outside a section).
+    pub section: Span,
+    /// The offending word in the config text (never a secret: env_file
+    /// values are not in the config text).
+    pub span: Span,
+    pub error: Error,
+    /// For env_file errors: the line in the env_file (0 otherwise).
+    pub file_line: u32,
+    /// A known key close to an unknown one.
+    pub hint: Option<&'static str>,
+}
+
+/// Every error of one parse; past MAX_ERRORS they are only counted.
+#[derive(Debug, Default)]
+pub struct Errors {
+    pub list: Vec<Located, MAX_ERRORS>,
+    pub more: u32,
+}
+
+impl Errors {
+    pub const fn new() -> Self {
+        Errors { list: Vec::new(), more: 0 }
+    }
+    pub fn push(&mut self, e: Located) {
+        if self.list.push(e).is_err() {
+            self.more = self.more.saturating_add(1);
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty() && self.more == 0
+    }
+}
