@@ -4,11 +4,16 @@
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 
+mod argv;
 mod cli;
 mod config;
 mod duration;
 mod limits;
+mod order;
 mod os;
+mod passwd;
+mod ring;
+mod signame;
 mod text;
 mod verbs;
 

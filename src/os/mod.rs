@@ -2,3 +2,4 @@
 //! of config syntax or restart policy.
 pub mod fd;
 pub mod process;
+pub mod spawn;
