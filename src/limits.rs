@@ -46,8 +46,8 @@ pub const LOG_READ_BYTES: usize = 4096;
 
 /// Control connections served at once; more wait in the listen backlog.
 pub const MAX_CLIENTS: usize = 8;
-/// Bytes of one control request (one line).
-pub const REQUEST_BYTES: usize = 512;
+/// Bytes of one control request (one line: a verb and up to MAX_SERVICES names).
+pub const REQUEST_BYTES: usize = 4096;
 /// Bytes of one chunk of a streamed reply; a whole reply has no bound.
 pub const REPLY_CHUNK_BYTES: usize = 2048;
 /// Milliseconds a client has to send its whole request.
@@ -62,3 +62,5 @@ pub const MAX_ACTIONS: usize = MAX_SERVICES * MAX_INSTANCES + 8;
 pub const MAX_OPERANDS: usize = MAX_SERVICES;
 /// Words svc itself accepts on its command line (PID 1 gets boot words too).
 pub const MAX_CMDLINE: usize = 128;
+/// Bytes of a path svc opens (PATH_MAX).
+pub const PATH_BYTES: usize = 4096;

@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 mod argv;
+mod backoff;
 mod cli;
 mod config;
 mod duration;
@@ -12,8 +13,12 @@ mod limits;
 mod order;
 mod os;
 mod passwd;
+mod proto;
 mod ring;
+mod service;
 mod signame;
+mod status;
+mod supervisor;
 mod text;
 mod verbs;
 

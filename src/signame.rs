@@ -1,1 +1,118 @@
-//! (being written)
+//! Signal names ⇄ numbers: `TERM`, `SIGTERM`, `term` and `15` in; `TERM`
+//! out. Numbers come from the libc crate so that the table is right on every
+//! architecture (MIPS numbers USR1 16, not 10). No syscalls.
+
+use libc::c_int;
+
+/// SIGTERM, the default stop signal.
+pub const TERM: u8 = libc::SIGTERM as u8;
+/// Highest signal number accepted (Linux real-time signals end at 64).
+pub const MAX: u8 = 64;
+
+// Names without SIG, in `kill -l` order. STKFLT is left out: MIPS and SPARC
+// lack it.
+const TABLE: &[(&str, c_int)] = &[
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("CHLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("IO", libc::SIGIO),
+    ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+];
+
+/// A signal name (any case, `SIG` optional) or a number 1..=64.
+pub fn parse(word: &[u8]) -> Option<u8> {
+    if let Some(first) = word.first()
+        && first.is_ascii_digit()
+    {
+        if word.len() > 2 {
+            return None;
+        }
+        let n = word.iter().try_fold(0u8, |v, &b| if b.is_ascii_digit() { Some(v * 10 + (b - b'0')) } else { None })?;
+        return if (1..=MAX).contains(&n) { Some(n) } else { None };
+    }
+    let name = match word.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case(b"SIG") => word.get(3..).unwrap_or(&[]),
+        _ => word,
+    };
+    TABLE.iter().find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)).and_then(|&(_, v)| u8::try_from(v).ok())
+}
+
+/// The name of signal `n`, without SIG; `None` for real-time and unknown signals.
+pub fn name(n: u8) -> Option<&'static str> {
+    TABLE.iter().find(|&&(_, v)| v == c_int::from(n)).map(|&(name, _)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_table() {
+        for (word, n) in [
+            ("TERM", 15),
+            ("SIGTERM", 15),
+            ("term", 15),
+            ("SigHup", 1),
+            ("HUP", 1),
+            ("INT", 2),
+            ("QUIT", 3),
+            ("KILL", 9),
+            ("USR1", 10),
+            ("USR2", 12),
+            ("ALRM", 14),
+            ("CONT", 18),
+            ("STOP", 19),
+            ("WINCH", 28),
+            ("PWR", 30),
+            ("1", 1),
+            ("9", 9),
+            ("15", 15),
+            ("34", 34),
+            ("64", 64),
+        ] {
+            assert_eq!(parse(word.as_bytes()), Some(n), "{word}");
+        }
+        for bad in ["", "0", "65", "99", "100", "015", "-1", "SIG", "TERMX", "SIGSIGTERM", " TERM", "STKFLT", "1a", "RTMIN"] {
+            assert_eq!(parse(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(name(15), Some("TERM"));
+        assert_eq!(name(9), Some("KILL"));
+        assert_eq!(name(40), None);
+        assert_eq!(name(0), None);
+        for &(n, v) in TABLE {
+            let v = u8::try_from(v).unwrap();
+            assert_eq!(name(v), Some(n));
+            assert_eq!(parse(n.as_bytes()), Some(v));
+        }
+        assert_eq!(TERM, 15);
+    }
+}

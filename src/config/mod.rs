@@ -5,7 +5,9 @@
 //! /etc/group) are read through the `Files` the caller passes in.
 
 mod parse;
-pub use parse::parse;
+pub use parse::{emit, parse};
+mod scan;
+pub use scan::control_path;
 
 use crate::duration::Duration;
 use crate::limits::{ARENA_BYTES, MAX_ERRORS, MAX_GROUPS, MAX_SERVICES, MAX_STRINGS};
@@ -217,6 +219,7 @@ pub enum Error {
     ConfigTooBig,
     LineTooLong,
     ReadyFdLow,
+    NulByte,
 }
 
 impl Error {
@@ -264,6 +267,7 @@ impl Error {
             Error::ConfigTooBig => "config file too big",
             Error::LineTooLong => "line too long",
             Error::ReadyFdLow => "ready fd must be 3 or more",
+            Error::NulByte => "a NUL byte in a value",
         }
     }
 }

@@ -1,9 +1,684 @@
-//! The config parser (being written).
-use super::{Config, Errors, Files};
+//! The config parser: text → lines → sections → keys → `Config`, then the
+//! cross-service checks (`after` names, cycles, the ring pool). Every error
+//! is collected with its line and word; parsing goes on after one. Value
+//! parsers live in keys.rs, the error printer in emit.rs. No syscalls: files
+//! are read through `Files`.
+
+#[path = "emit.rs"]
+mod emit;
+#[path = "keys.rs"]
+mod keys;
+
+pub use emit::emit;
+
+use super::{Config, Def, Error, Errors, FileError, Files, Located, Log, Range, Ready, Restart, Span};
+use crate::argv::Words;
+use crate::duration::Duration;
+use crate::limits::{ARENA_BYTES, CONFIG_BYTES, LINE_BYTES, MAX_ARGS, MAX_ENV, MAX_GROUPS, MAX_SERVICES, RING_DEFAULT_BYTES, RING_POOL_BYTES};
+use crate::{order, passwd, signame};
+use heapless::Vec;
+use keys::{Key, is_blank};
+
+/// PATH when the service's environment does not set one.
+const DEFAULT_PATH: &[u8] = b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const PASSWD: &[u8] = b"/etc/passwd";
+const GROUP: &[u8] = b"/etc/group";
 
 /// Parses `text` into `out`, reading env_files and /etc/passwd, /etc/group
 /// through `files`. Every error goes to `errors`; `out` is valid only when
 /// `errors` is empty.
-pub fn parse(_text: &[u8], _files: &mut dyn Files, out: &mut Config, _errors: &mut Errors) {
+pub fn parse(text: &[u8], files: &mut dyn Files, out: &mut Config, errors: &mut Errors) {
     out.clear();
+    if text.len() > CONFIG_BYTES {
+        errors.push(Located { line: 0, section: Span::default(), span: Span::default(), error: Error::ConfigTooBig, file_line: 0, hint: None });
+        return;
+    }
+    let mut p = Parser { text, files, out, errors, line: 0, section: Span::default(), arena_full: false, pool: 0 };
+    let mut pending = [Pending::default(); MAX_SERVICES];
+    let mut at = At::Nowhere;
+    let mut sec = Section::new(Word::EMPTY, 0, false, p.out);
+    let mut svc_seen = 0u32;
+    let mut start = 0usize;
+    for raw in text.split(|&b| b == b'\n') {
+        let here = Word { bytes: raw, at: start };
+        start = start.saturating_add(raw.len() + 1);
+        p.line = p.line.saturating_add(1);
+        if raw.len() > LINE_BYTES {
+            p.error(Error::LineTooLong, Span::default());
+            continue;
+        }
+        let line = here.trim();
+        match line.bytes.first() {
+            None | Some(b'#') | Some(b';') => continue,
+            Some(b'[') => {
+                if at == At::Service {
+                    p.finish(&mut sec, &mut pending);
+                }
+                at = p.header(line, &mut sec);
+                continue;
+            }
+            Some(_) => {}
+        }
+        let Some(eq) = line.bytes.iter().position(|&b| b == b'=') else {
+            p.error(Error::SyntaxLine, line.span());
+            continue;
+        };
+        let key = line.sub(0, eq).trim();
+        let value = line.sub(eq + 1, line.bytes.len()).trim();
+        if key.bytes.is_empty() || key.bytes.iter().any(|&b| is_blank(b)) {
+            p.error(Error::SyntaxLine, line.span());
+            continue;
+        }
+        match at {
+            At::Nowhere => p.error(Error::KeyOutsideSection, key.span()),
+            At::Svc => p.svc_key(key, value, &mut svc_seen),
+            At::Service => p.key(&mut sec, key, value),
+        }
+    }
+    if at == At::Service {
+        p.finish(&mut sec, &mut pending);
+    }
+    p.resolve_after(&pending);
 }
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// Before the first section.
+    Nowhere,
+    Svc,
+    Service,
+}
+
+/// A piece of the config text and where it starts.
+#[derive(Clone, Copy)]
+struct Word<'t> {
+    bytes: &'t [u8],
+    at: usize,
+}
+
+impl<'t> Word<'t> {
+    const EMPTY: Word<'static> = Word { bytes: &[], at: 0 };
+    fn span(self) -> Span {
+        // The text is at most CONFIG_BYTES, so offsets fit u32.
+        Span { start: self.at as u32, len: self.bytes.len() as u32 }
+    }
+    fn sub(self, from: usize, to: usize) -> Word<'t> {
+        Word { bytes: self.bytes.get(from..to).unwrap_or(&[]), at: self.at + from }
+    }
+    fn trim(self) -> Word<'t> {
+        let lead = self.bytes.iter().take_while(|&&b| is_blank(b)).count();
+        let trail = self.bytes.iter().rev().take_while(|&&b| is_blank(b)).count();
+        let end = self.bytes.len().saturating_sub(trail).max(lead);
+        self.sub(lead, end)
+    }
+}
+
+/// What the cross-service checks need of each kept service.
+#[derive(Clone, Copy, Default)]
+struct Pending {
+    /// The section name in the text.
+    name: Span,
+    /// The `after` value in the text (empty for none) and its line.
+    after: Span,
+    after_line: u32,
+}
+
+/// Where a section's storage started, to drop it when it is not kept.
+#[derive(Clone, Copy)]
+struct Marks {
+    arena: usize,
+    strs: usize,
+    gids: usize,
+}
+
+/// The service section being read.
+struct Section {
+    name: Span,
+    line: u32,
+    /// False for a section that is checked but not stored (a duplicate, one
+    /// too many, a bad name).
+    keep: bool,
+    /// Bit `Key as u32` set once the key is seen.
+    seen: u32,
+    def: Def,
+    /// Arena spans of `KEY=value`, in order; written to `strs` at the end,
+    /// so that env and env_file lines may come anywhere in the section.
+    env: Vec<Span, MAX_ENV>,
+    /// `user`, `group` and `after` values and their lines, resolved at the end.
+    user: Option<(Span, u32)>,
+    group: Option<(Span, u32)>,
+    after: Option<(Span, u32)>,
+    log_line: u32,
+    marks: Marks,
+}
+
+impl Section {
+    fn new(name: Word, line: u32, keep: bool, out: &Config) -> Self {
+        let marks = Marks { arena: out.arena.len(), strs: out.strs.len(), gids: out.gids.len() };
+        let def = Def {
+            name: Span::default(),
+            line,
+            args: Range::default(),
+            env: Range::default(),
+            cwd: None,
+            env_file: None,
+            uid: None,
+            gid: None,
+            groups: Range::default(),
+            restart: Restart::Always,
+            oneshot: false,
+            start: true,
+            backoff_first: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(30),
+            stable: Duration::from_secs(10),
+            ready: Ready::None,
+            ready_timeout: Duration::from_secs(30),
+            stop_signal: signame::TERM,
+            stop_timeout: Duration::from_secs(10),
+            after: 0,
+            rlimits: [None; 4],
+            log: Log::Ring(RING_DEFAULT_BYTES as u32),
+        };
+        Section { name: name.span(), line, keep, seen: 0, def, env: Vec::new(), user: None, group: None, after: None, log_line: line, marks }
+    }
+}
+
+struct Parser<'a> {
+    text: &'a [u8],
+    files: &'a mut dyn Files,
+    out: &'a mut Config,
+    errors: &'a mut Errors,
+    /// The current line and section, for errors.
+    line: u32,
+    section: Span,
+    /// ArenaFull is reported once: every later string fails for the same reason.
+    arena_full: bool,
+    /// Ring bytes of the kept services so far.
+    pool: u64,
+}
+
+fn located(line: u32, section: Span, span: Span, error: Error) -> Located {
+    Located { line, section, span, error, file_line: 0, hint: None }
+}
+
+/// The bytes of `s` in `bytes` (the text or the arena).
+fn slice(bytes: &[u8], s: Span) -> &[u8] {
+    let start = s.start as usize;
+    bytes.get(start..start.saturating_add(s.len as usize)).unwrap_or(&[])
+}
+
+/// Appends the concatenated `parts` and a NUL to the arena; `None` when full
+/// (nothing is appended then).
+fn push_str(arena: &mut Vec<u8, ARENA_BYTES>, parts: &[&[u8]]) -> Option<Span> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let start = arena.len();
+    if start + len + 1 > ARENA_BYTES {
+        return None;
+    }
+    for p in parts {
+        arena.extend_from_slice(p).ok()?;
+    }
+    arena.push(0).ok()?;
+    Some(Span { start: start as u32, len: len as u32 })
+}
+
+/// Adds `entry` to `env`, replacing an entry with the same key in place.
+fn env_set(arena: &[u8], env: &mut Vec<Span, MAX_ENV>, entry: Span) -> Result<(), Error> {
+    let key = keys::env_key(slice(arena, entry));
+    match env.iter_mut().find(|e| keys::env_key(slice(arena, **e)) == key) {
+        Some(e) => *e = entry,
+        None => env.push(entry).map_err(|_| Error::TooManyEnv)?,
+    }
+    Ok(())
+}
+
+impl Parser<'_> {
+    fn error(&mut self, error: Error, span: Span) {
+        self.errors.push(located(self.line, self.section, span, error));
+    }
+
+    fn error_at(&mut self, line: u32, error: Error, span: Span) {
+        self.errors.push(located(line, self.section, span, error));
+    }
+
+    fn arena_error(&mut self, line: u32, span: Span) {
+        if !self.arena_full {
+            self.arena_full = true;
+            self.error_at(line, Error::ArenaFull, span);
+        }
+    }
+
+    /// Stores a string of the config text in the arena.
+    fn store(&mut self, w: Word) -> Option<Span> {
+        let s = push_str(&mut self.out.arena, &[w.bytes]);
+        if s.is_none() {
+            self.arena_error(self.line, w.span());
+        }
+        s
+    }
+
+    /// A `[name]` line: starts the next section.
+    fn header(&mut self, line: Word, sec: &mut Section) -> At {
+        let inner = match line.bytes.last() {
+            Some(b']') if line.bytes.len() >= 2 => line.sub(1, line.bytes.len() - 1).trim(),
+            _ => line.sub(1, line.bytes.len()).trim(),
+        };
+        self.section = inner.span();
+        *sec = Section::new(inner, self.line, false, self.out);
+        if line.bytes.len() < 2 || line.bytes.last() != Some(&b']') {
+            self.error(Error::SectionSyntax, line.span());
+            return At::Service;
+        }
+        if inner.bytes == b"svc" {
+            return At::Svc;
+        }
+        if !keys::name_ok(inner.bytes) {
+            self.error(Error::BadName, inner.span());
+        } else if self.out.find(inner.bytes).is_some() {
+            self.error(Error::DuplicateService, inner.span());
+        } else if self.out.defs.len() >= MAX_SERVICES {
+            self.error(Error::TooManyServices, inner.span());
+        } else if let Some(name) = self.store(inner) {
+            sec.keep = true;
+            sec.def.name = name;
+        }
+        At::Service
+    }
+
+    /// A key of `[svc]`.
+    fn svc_key(&mut self, key: Word, value: Word, seen: &mut u32) {
+        let Some(k) = keys::lookup_svc(key.bytes) else {
+            if keys::lookup(key.bytes).is_some() {
+                // A service key: the user meant a service called svc.
+                self.error(Error::ReservedName, Span::default());
+            } else {
+                let mut e = located(self.line, self.section, key.span(), Error::UnknownSvcKey);
+                e.hint = keys::hint(key.bytes, keys::SVC_KEYS.iter().copied());
+                self.errors.push(e);
+            }
+            return;
+        };
+        if *seen & (1 << k) != 0 {
+            return self.error(Error::DuplicateKey, key.span());
+        }
+        *seen |= 1 << k;
+        if let Err((e, span)) = self.svc_value(k, value) {
+            self.error(e, span);
+        }
+    }
+
+    fn svc_value(&mut self, k: usize, value: Word) -> Result<(), (Error, Span)> {
+        let v = value.bytes;
+        let bad = |e: Error| (e, value.span());
+        if v.is_empty() {
+            return Err(bad(Error::EmptyValue));
+        }
+        if v.contains(&0) {
+            return Err(bad(Error::NulByte));
+        }
+        if k == keys::CONTROL {
+            if !v.starts_with(b"/") {
+                return Err(bad(Error::RelativePath));
+            }
+            self.out.control = self.store(value);
+        } else {
+            self.out.control_gid = Some(self.group_id(v).map_err(bad)?);
+        }
+        Ok(())
+    }
+
+    /// A group name or number → gid.
+    fn group_id(&mut self, word: &[u8]) -> Result<u32, Error> {
+        if let Some(gid) = passwd::parse_id(word) {
+            return Ok(gid);
+        }
+        let file = self.files.read(GROUP).map_err(|_| Error::PasswdUnreadable)?;
+        passwd::group_by_name(file, word).map(|g| g.gid).ok_or(Error::UnknownGroup)
+    }
+
+    /// A key of a service section.
+    fn key(&mut self, sec: &mut Section, key: Word, value: Word) {
+        let Some(k) = keys::lookup(key.bytes) else {
+            let mut e = located(self.line, self.section, key.span(), Error::UnknownKey);
+            e.hint = keys::hint(key.bytes, keys::KEYS.iter().map(|(k, _)| *k));
+            return self.errors.push(e);
+        };
+        let bit = 1u32 << (k as u32);
+        if k != Key::Env && sec.seen & bit != 0 {
+            return self.error(Error::DuplicateKey, key.span());
+        }
+        sec.seen |= bit;
+        let result = if value.bytes.is_empty() {
+            Err((Error::EmptyValue, key.span()))
+        } else if value.bytes.contains(&0) {
+            Err((Error::NulByte, value.span()))
+        } else {
+            self.value(sec, k, value)
+        };
+        if let Err((e, span)) = result {
+            self.error(e, span);
+        }
+    }
+
+    fn value(&mut self, sec: &mut Section, k: Key, value: Word) -> Result<(), (Error, Span)> {
+        let v = value.bytes;
+        let bad = |e: Error| (e, value.span());
+        let def = &mut sec.def;
+        match k {
+            Key::Exec => return self.exec(sec, value),
+            Key::Env => {
+                if !keys::env_entry_ok(v) {
+                    return Err(bad(Error::BadEnv));
+                }
+                let Some(s) = self.store(value) else { return Ok(()) };
+                env_set(&self.out.arena, &mut sec.env, s).map_err(bad)?;
+            }
+            Key::EnvFile => return self.env_file(sec, value),
+            Key::Cwd => {
+                if !v.starts_with(b"/") {
+                    return Err(bad(Error::RelativePath));
+                }
+                def.cwd = self.store(value);
+            }
+            Key::User => sec.user = Some((value.span(), self.line)),
+            Key::Group => sec.group = Some((value.span(), self.line)),
+            Key::Restart => def.restart = keys::parse_restart(v).map_err(bad)?,
+            Key::Oneshot => def.oneshot = keys::parse_bool(v).map_err(bad)?,
+            Key::Start => def.start = keys::parse_bool(v).map_err(bad)?,
+            Key::Backoff => {
+                let mut words = v.split(|&b| is_blank(b)).filter(|w| !w.is_empty());
+                let (Some(first), Some(max), None) = (words.next(), words.next(), words.next()) else {
+                    return Err(bad(Error::BadDuration));
+                };
+                let first = keys::parse_duration(first).map_err(bad)?;
+                let max = keys::parse_duration(max).map_err(bad)?;
+                if first > max {
+                    return Err(bad(Error::BadDuration));
+                }
+                (def.backoff_first, def.backoff_max) = (first, max);
+            }
+            Key::Stable => def.stable = keys::parse_duration(v).map_err(bad)?,
+            Key::Ready => def.ready = keys::parse_ready(v).map_err(bad)?,
+            Key::ReadyTimeout => def.ready_timeout = keys::parse_duration(v).map_err(bad)?,
+            Key::StopSignal => def.stop_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
+            Key::StopTimeout => def.stop_timeout = keys::parse_duration(v).map_err(bad)?,
+            Key::After => sec.after = Some((value.span(), self.line)),
+            Key::Nofile | Key::Nproc | Key::Core | Key::Memlock => {
+                let i = k as usize - Key::Nofile as usize;
+                let bytes = matches!(k, Key::Core | Key::Memlock);
+                if let Some(slot) = def.rlimits.get_mut(i) {
+                    *slot = Some(keys::parse_rlimit(v, bytes).map_err(bad)?);
+                }
+            }
+            Key::Log => {
+                def.log = keys::parse_log(v).map_err(bad)?;
+                sec.log_line = self.line;
+            }
+        }
+        Ok(())
+    }
+
+    /// `exec`: the words go to the arena and, contiguous, to `strs`.
+    fn exec(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+        let first = self.out.strs.len();
+        let arena_mark = self.out.arena.len();
+        let result = self.exec_words(value);
+        match result {
+            Ok(count) => sec.def.args = Range { first: first as u16, count },
+            Err(_) => {
+                self.out.arena.truncate(arena_mark);
+                self.out.strs.truncate(first);
+            }
+        }
+        match result {
+            Err((Error::ArenaFull, span)) => {
+                self.arena_error(self.line, span);
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    fn exec_words(&mut self, value: Word) -> Result<u16, (Error, Span)> {
+        let mut words = Words::new(value.bytes);
+        let mut count = 0u16;
+        loop {
+            let arena = &mut self.out.arena;
+            let start = arena.len();
+            let mut full = false;
+            let got = words.next_into(&mut |b| full |= arena.push(b).is_err());
+            let raw = match got {
+                None => return Ok(count),
+                Some(Ok(raw)) => raw,
+                Some(Err((e, raw))) => return Err((e.into(), value.sub(raw.start, raw.end).span())),
+            };
+            let word = value.sub(raw.start, raw.end);
+            if full {
+                return Err((Error::ArenaFull, word.span()));
+            }
+            if count == 0 && self.out.arena.get(start) != Some(&b'/') {
+                return Err((Error::RelativeProgram, word.span()));
+            }
+            if usize::from(count) >= MAX_ARGS {
+                return Err((Error::TooManyArgs, word.span()));
+            }
+            let len = self.out.arena.len() - start;
+            let span = Span { start: start as u32, len: len as u32 };
+            if self.out.arena.push(0).is_err() || self.out.strs.push(span).is_err() {
+                return Err((Error::ArenaFull, word.span()));
+            }
+            count += 1;
+        }
+    }
+
+    /// `env_file`: reads the file and adds its `KEY=value` lines. Errors say
+    /// the line number, never the line.
+    fn env_file(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+        let path = value.bytes;
+        if !path.starts_with(b"/") {
+            return Err((Error::RelativePath, value.span()));
+        }
+        sec.def.env_file = self.store(value);
+        let data = match self.files.read(path) {
+            Ok(d) => d,
+            Err(FileError::Unsafe) => return Err((Error::EnvFileUnsafe, value.span())),
+            Err(FileError::TooBig) => return Err((Error::EnvFileTooBig, value.span())),
+            Err(FileError::Os(_)) => return Err((Error::EnvFileUnreadable, value.span())),
+        };
+        let mut file_line = 0u32;
+        for raw in data.split(|&b| b == b'\n') {
+            file_line = file_line.saturating_add(1);
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let lead = raw.iter().take_while(|&&b| is_blank(b)).count();
+            let line = raw.get(lead..).unwrap_or(&[]);
+            if line.is_empty() || line.starts_with(b"#") {
+                continue;
+            }
+            let mut e = located(self.line, self.section, Span::default(), Error::EnvFileLine);
+            e.file_line = file_line;
+            if !keys::env_entry_ok(line) {
+                self.errors.push(e);
+                continue;
+            }
+            let Some(s) = push_str(&mut self.out.arena, &[line]) else {
+                if !self.arena_full {
+                    self.arena_full = true;
+                    e.error = Error::ArenaFull;
+                    self.errors.push(e);
+                }
+                return Ok(());
+            };
+            if env_set(&self.out.arena, &mut sec.env, s).is_err() {
+                e.error = Error::TooManyEnv;
+                self.errors.push(e);
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of a service section: checks what needs the whole section,
+    /// then stores the definition (or drops what the section stored).
+    fn finish(&mut self, sec: &mut Section, pending: &mut [Pending; MAX_SERVICES]) {
+        let name = Word { bytes: slice(self.text, sec.name), at: sec.name.start as usize };
+        if sec.seen & (1 << Key::Exec as u32) == 0 {
+            self.error_at(sec.line, Error::MissingExec, sec.name);
+        }
+        self.ids(sec);
+        self.environment(sec, name);
+        if let Log::Ring(bytes) = sec.def.log
+            && sec.keep
+        {
+            let total = self.pool + u64::from(bytes);
+            if total > RING_POOL_BYTES as u64 {
+                self.error_at(sec.log_line, Error::RingPoolFull, Span::default());
+            } else {
+                self.pool = total;
+            }
+        }
+        if !sec.keep {
+            self.out.arena.truncate(sec.marks.arena);
+            self.out.strs.truncate(sec.marks.strs);
+            self.out.gids.truncate(sec.marks.gids);
+            return;
+        }
+        let i = self.out.defs.len();
+        let (after, after_line) = sec.after.unwrap_or_default();
+        if let Some(p) = pending.get_mut(i) {
+            *p = Pending { name: sec.name, after, after_line };
+        }
+        // header() kept the section only with a free slot.
+        let _ = self.out.defs.push(sec.def);
+    }
+
+    /// PATH when missing and SVC_SERVICE, then the environment to `strs`.
+    fn environment(&mut self, sec: &mut Section, name: Word) {
+        let arena = &self.out.arena;
+        let has_path = sec.env.iter().any(|&s| keys::env_key(slice(arena, s)) == b"PATH");
+        let path = if has_path { None } else { Some(push_str(&mut self.out.arena, &[DEFAULT_PATH])) };
+        let service = push_str(&mut self.out.arena, &[b"SVC_SERVICE=", name.bytes]);
+        for s in [path, Some(service)].into_iter().flatten() {
+            let Some(s) = s else {
+                return self.arena_error(sec.line, sec.name);
+            };
+            if env_set(&self.out.arena, &mut sec.env, s).is_err() {
+                return self.error_at(sec.line, Error::TooManyEnv, sec.name);
+            }
+        }
+        let first = self.out.strs.len();
+        for &s in sec.env.iter() {
+            if self.out.strs.push(s).is_err() {
+                return self.arena_error(sec.line, sec.name);
+            }
+        }
+        sec.def.env = Range { first: first as u16, count: sec.env.len() as u16 };
+    }
+
+    /// `user` and `group` → uid, gid, supplementary groups.
+    fn ids(&mut self, sec: &mut Section) {
+        let text = self.text;
+        let word = |s: Span| slice(text, s);
+        if let Some((span, line)) = sec.group {
+            match self.group_id(word(span)) {
+                Ok(gid) => sec.def.gid = Some(gid),
+                Err(e) => self.error_at(line, e, span),
+            }
+        }
+        let Some((span, line)) = sec.user else { return };
+        let user = word(span);
+        sec.def.groups = Range { first: self.out.gids.len() as u16, count: 0 };
+        if let Some(uid) = passwd::parse_id(user) {
+            // A numeric user has no name to look up in /etc/group, so no
+            // supplementary groups; its gid (unless `group` says) is that of
+            // its passwd entry when there is one, else left as inherited.
+            sec.def.uid = Some(uid);
+            if sec.group.is_none()
+                && let Ok(file) = self.files.read(PASSWD)
+            {
+                sec.def.gid = passwd::user_by_uid(file, uid).map(|u| u.gid);
+            }
+            return;
+        }
+        let found = match self.files.read(PASSWD) {
+            Ok(file) => passwd::user_by_name(file, user).map(|u| (u.uid, u.gid)),
+            Err(_) => return self.error_at(line, Error::PasswdUnreadable, span),
+        };
+        let Some((uid, gid)) = found else {
+            return self.error_at(line, Error::UnknownUser, span);
+        };
+        sec.def.uid = Some(uid);
+        if sec.group.is_none() {
+            sec.def.gid = Some(gid);
+        }
+        let file = match self.files.read(GROUP) {
+            Ok(file) => file,
+            Err(_) => return self.error_at(line, Error::PasswdUnreadable, span),
+        };
+        let first = self.out.gids.len();
+        let mut count = 0usize;
+        for g in passwd::groups(file).filter(|g| g.has_member(user)) {
+            let mine = self.out.gids.get(first..).unwrap_or(&[]);
+            if mine.contains(&g.gid) {
+                continue;
+            }
+            if count >= MAX_GROUPS || self.out.gids.push(g.gid).is_err() {
+                self.errors.push(located(line, self.section, span, Error::TooManyGroups));
+                break;
+            }
+            count += 1;
+        }
+        sec.def.groups = Range { first: first as u16, count: count as u16 };
+    }
+
+    /// `after` names → bit masks, then cycles.
+    fn resolve_after(&mut self, pending: &[Pending; MAX_SERVICES]) {
+        let n = self.out.defs.len();
+        let mut masks = [0u64; MAX_SERVICES];
+        for (i, p) in pending.iter().enumerate().take(n) {
+            self.section = p.name;
+            let value = Word { bytes: slice(self.text, p.after), at: p.after.start as usize };
+            let mut mask = 0u64;
+            let mut at = 0usize;
+            for w in value.bytes.split(|&b| b == b',' || is_blank(b)) {
+                let word = value.sub(at, at + w.len());
+                at += w.len() + 1;
+                if w.is_empty() {
+                    continue;
+                }
+                match self.out.find(w) {
+                    Some(j) if j == i => self.error_at(p.after_line, Error::AfterSelf, word.span()),
+                    Some(j) => mask |= 1u64 << j,
+                    None => self.error_at(p.after_line, Error::UnknownAfter, word.span()),
+                }
+            }
+            if let Some(m) = masks.get_mut(i) {
+                *m = mask;
+            }
+            if let Some(d) = self.out.defs.get_mut(i) {
+                d.after = mask;
+            }
+        }
+        // One error per cycle: report a service on it, cut its edges, look again.
+        let masks = masks.get_mut(..n).unwrap_or(&mut []);
+        for _ in 0..n {
+            let Some(i) = order::find_cycle(masks) else { break };
+            if let (Some(p), Some(m)) = (pending.get(i), masks.get_mut(i)) {
+                *m = 0;
+                self.section = p.name;
+                self.error_at(p.after_line, Error::Cycle, p.after);
+            }
+        }
+    }
+}
+
+impl From<crate::argv::Error> for Error {
+    fn from(e: crate::argv::Error) -> Self {
+        match e {
+            crate::argv::Error::BadQuote => Error::BadQuote,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

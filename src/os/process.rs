@@ -30,3 +30,52 @@ pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
 pub fn pid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()
 }
+
+/// How a child ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Status {
+    Code(u8),
+    Signal(u8),
+}
+
+/// `waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`: a child that has exited,
+/// left unreaped so that its name can still be read.
+pub fn exited_child() -> Option<i32> {
+    // SAFETY: siginfo_t is plain data, zeroed as waitid with WNOHANG requires
+    // to tell "no child" (si_pid 0) apart.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    // SAFETY: info is a valid, writable siginfo_t.
+    let r = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+    if r < 0 {
+        return None;
+    }
+    // SAFETY: waitid filled info (or left it zeroed).
+    let pid = unsafe { info.si_pid() };
+    (pid > 0).then_some(pid)
+}
+
+/// `waitpid(pid, WNOHANG)`: reaps `pid`.
+pub fn reap(pid: i32) -> Option<Status> {
+    let p = rustix::process::Pid::from_raw(pid)?;
+    let (_, st) = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG).ok()??;
+    if let Some(c) = st.exit_status() {
+        return Some(Status::Code(c as u8));
+    }
+    st.terminating_signal().map(|s| Status::Signal(s as u8))
+}
+
+/// The command name of `pid` from /proc/PID/comm, into `buf`; its length.
+pub fn comm(pid: i32, buf: &mut [u8]) -> usize {
+    let mut p = crate::text::Buf::<48>::new();
+    let _ = ufmt::uwrite!(p, "/proc/{}/comm", pid);
+    p.push(b"\0");
+    let Ok(path) = CStr::from_bytes_with_nul(p.as_bytes()) else { return 0 };
+    let n = crate::os::fd::read_file(path, buf).unwrap_or(0);
+    let s = buf.get(..n).unwrap_or(&[]);
+    s.iter().position(|&b| b == b'\n').unwrap_or(n)
+}
+
+/// `geteuid(2)`.
+pub fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}

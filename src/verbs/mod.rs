@@ -18,8 +18,16 @@ pub fn main(words: &[&[u8]]) -> i32 {
     }
 }
 
+mod check;
+mod client;
+mod control;
+mod up;
+
 fn run(cmd: &Command) -> i32 {
     match cmd.verb {
+        Verb::Up => up::up(cmd),
+        Verb::Check => check::check(cmd),
+        Verb::Status | Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log => client::run(cmd),
         Verb::Version => version(),
         Verb::Help => help(cmd.operands.first().copied()),
         other => {

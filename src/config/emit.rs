@@ -1,0 +1,50 @@
+//! A config error → one line of text:
+//! `svc: /etc/svc.conf:12: [web] unknown key 'exce' (did you mean 'exec'?)`.
+//! Words come from the config text only, never from an env_file. No syscalls.
+
+use crate::config::{Located, Span};
+use crate::text::{Buf, Bytes};
+
+/// Longest word quoted in a message; a longer one is shown cut, with `...`.
+const WORD_BYTES: usize = 80;
+
+/// Appends the message for `e` (found in `text`, read from `path`) and a newline.
+pub fn emit<const N: usize>(path: &[u8], text: &[u8], e: &Located, out: &mut Buf<N>) {
+    let word = |s: Span| {
+        let start = s.start as usize;
+        text.get(start..start.saturating_add(s.len as usize)).unwrap_or(&[])
+    };
+    let _ = ufmt::uwrite!(out, "svc: {}", Bytes(path));
+    if e.line > 0 {
+        let _ = ufmt::uwrite!(out, ":{}", e.line);
+    }
+    out.push(b": ");
+    let section = word(e.section);
+    if !section.is_empty() {
+        let _ = ufmt::uwrite!(out, "[{}] ", Bytes(section));
+    }
+    if e.file_line > 0 {
+        let _ = ufmt::uwrite!(out, "env_file line {}: ", e.file_line);
+    }
+    // The word goes before the text's parenthesis: "bad duration '5x' (use ...)".
+    let text = e.error.text();
+    let (head, tail) = match text.find(" (") {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    out.push(head.as_bytes());
+    let w = word(e.span);
+    if !w.is_empty() {
+        let cut = w.get(..WORD_BYTES).unwrap_or(w);
+        let _ = ufmt::uwrite!(out, " '{}", Bytes(cut));
+        if cut.len() < w.len() {
+            out.push(b"...");
+        }
+        out.push(b"'");
+    }
+    out.push(tail.as_bytes());
+    if let Some(h) = e.hint {
+        let _ = ufmt::uwrite!(out, " (did you mean '{}'?)", h);
+    }
+    out.push(b"\n");
+}

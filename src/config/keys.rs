@@ -1,0 +1,379 @@
+//! The config's keys and the parsers of their values: booleans, sizes,
+//! rlimits, `ready`, `log`, names, environment keys; and the "did you mean"
+//! hint for an unknown key. No syscalls.
+
+use super::{Error, Log, Ready, Restart};
+use crate::duration::{self, Duration};
+use crate::limits::{NAME_BYTES, RING_BLOCK_BYTES, RING_POOL_BYTES};
+
+/// The keys of a service section. `Key as u32` is its bit in a seen-mask.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Key {
+    Exec,
+    Env,
+    EnvFile,
+    Cwd,
+    User,
+    Group,
+    Restart,
+    Oneshot,
+    Start,
+    Backoff,
+    Stable,
+    Ready,
+    ReadyTimeout,
+    StopSignal,
+    StopTimeout,
+    After,
+    Nofile,
+    Nproc,
+    Core,
+    Memlock,
+    Log,
+}
+
+/// Service keys, in the order of `Key`.
+pub const KEYS: [(&str, Key); 21] = [
+    ("exec", Key::Exec),
+    ("env", Key::Env),
+    ("env_file", Key::EnvFile),
+    ("cwd", Key::Cwd),
+    ("user", Key::User),
+    ("group", Key::Group),
+    ("restart", Key::Restart),
+    ("oneshot", Key::Oneshot),
+    ("start", Key::Start),
+    ("backoff", Key::Backoff),
+    ("stable", Key::Stable),
+    ("ready", Key::Ready),
+    ("ready_timeout", Key::ReadyTimeout),
+    ("stop_signal", Key::StopSignal),
+    ("stop_timeout", Key::StopTimeout),
+    ("after", Key::After),
+    ("nofile", Key::Nofile),
+    ("nproc", Key::Nproc),
+    ("core", Key::Core),
+    ("memlock", Key::Memlock),
+    ("log", Key::Log),
+];
+
+/// `[svc]` keys; the index is the bit in the seen-mask.
+pub const SVC_KEYS: [&str; 2] = ["control", "control_group"];
+pub const CONTROL: usize = 0;
+pub const CONTROL_GROUP: usize = 1;
+
+pub fn lookup(name: &[u8]) -> Option<Key> {
+    KEYS.iter().find(|(k, _)| k.as_bytes() == name).map(|&(_, key)| key)
+}
+
+pub fn lookup_svc(name: &[u8]) -> Option<usize> {
+    SVC_KEYS.iter().position(|k| k.as_bytes() == name)
+}
+
+/// The closest of `keys` to `word` within an edit distance of 2 (the first
+/// on a tie), for "did you mean".
+pub fn hint(word: &[u8], keys: impl Iterator<Item = &'static str>) -> Option<&'static str> {
+    let mut best: Option<(usize, &'static str)> = None;
+    for k in keys {
+        let d = distance(word, k.as_bytes());
+        if d <= 2 && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+const W: usize = 33;
+
+/// Optimal string alignment distance (Levenshtein plus swaps of neighbours),
+/// `usize::MAX` for words of 33 bytes or more.
+pub fn distance(a: &[u8], b: &[u8]) -> usize {
+    if a.len() >= W || b.len() >= W {
+        return usize::MAX;
+    }
+    // rows[0]: two rows up, rows[1]: the row above, rows[2]: this row.
+    let mut rows = [[0usize; W]; 3];
+    for (j, d) in rows[1].iter_mut().enumerate() {
+        *d = j;
+    }
+    for (i, &ca) in a.iter().enumerate() {
+        let [up2, up, this] = &mut rows;
+        this[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            let mut d = (up[j + 1] + 1).min(this[j] + 1).min(up[j] + cost);
+            let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(&cb) && b.get(j - 1) == Some(&ca);
+            if swapped {
+                d = d.min(up2[j - 1] + 1);
+            }
+            this[j + 1] = d;
+        }
+        rows.rotate_left(1);
+    }
+    rows[1][b.len()]
+}
+
+pub const fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t' || b == b'\r'
+}
+
+/// 1 to 31 of `A-Z a-z 0-9 _ . -`.
+pub fn name_ok(name: &[u8]) -> bool {
+    (1..=NAME_BYTES).contains(&name.len()) && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn env_key_ok(key: &[u8]) -> bool {
+    match key.split_first() {
+        Some((&first, rest)) => {
+            (first.is_ascii_alphabetic() || first == b'_') && rest.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        }
+        None => false,
+    }
+}
+
+/// `KEY=value` with a good key (the value may be empty).
+pub fn env_entry_ok(entry: &[u8]) -> bool {
+    match entry.iter().position(|&b| b == b'=') {
+        Some(eq) => env_key_ok(entry.get(..eq).unwrap_or(&[])) && !entry.contains(&0),
+        None => false,
+    }
+}
+
+/// The key of a `KEY=value` entry.
+pub fn env_key(entry: &[u8]) -> &[u8] {
+    entry.split(|&b| b == b'=').next().unwrap_or(entry)
+}
+
+pub fn parse_bool(word: &[u8]) -> Result<bool, Error> {
+    match word {
+        b"yes" => Ok(true),
+        b"no" => Ok(false),
+        _ => Err(Error::BadBool),
+    }
+}
+
+pub fn parse_restart(word: &[u8]) -> Result<Restart, Error> {
+    match word {
+        b"always" => Ok(Restart::Always),
+        b"on-failure" => Ok(Restart::OnFailure),
+        b"never" => Ok(Restart::Never),
+        _ => Err(Error::BadRestart),
+    }
+}
+
+pub fn parse_duration(word: &[u8]) -> Result<Duration, Error> {
+    duration::parse(word).map_err(|_| Error::BadDuration)
+}
+
+/// A decimal u64, checked.
+pub fn parse_u64(word: &[u8]) -> Option<u64> {
+    if word.is_empty() {
+        return None;
+    }
+    word.iter().try_fold(0u64, |v, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+/// An integer with an optional `k` (×1024) or `M` (×1024²).
+pub fn parse_size(word: &[u8]) -> Option<u64> {
+    let (digits, k) = match word.split_last() {
+        Some((b'k', rest)) => (rest, 1024),
+        Some((b'M', rest)) => (rest, 1024 * 1024),
+        _ => (word, 1),
+    };
+    parse_u64(digits)?.checked_mul(k)
+}
+
+/// An rlimit: `unlimited` (u64::MAX) or a count, or for byte limits a size.
+pub fn parse_rlimit(word: &[u8], bytes: bool) -> Result<u64, Error> {
+    if word == b"unlimited" {
+        return Ok(u64::MAX);
+    }
+    let v = if bytes { parse_size(word) } else { parse_u64(word) };
+    // u64::MAX is RLIM_INFINITY: a number must not mean unlimited by accident.
+    match v {
+        Some(v) if v != u64::MAX => Ok(v),
+        _ => Err(if bytes { Error::BadSize } else { Error::BadNumber }),
+    }
+}
+
+/// `none`, `delay:DURATION` or `fd:N` with 3 ≤ N ≤ 255.
+pub fn parse_ready(word: &[u8]) -> Result<Ready, Error> {
+    if word == b"none" {
+        return Ok(Ready::None);
+    }
+    if let Some(d) = word.strip_prefix(b"delay:") {
+        return parse_duration(d).map(Ready::Delay);
+    }
+    let Some(n) = word.strip_prefix(b"fd:") else {
+        return Err(Error::BadReady);
+    };
+    match parse_u64(n) {
+        Some(n) if n < 3 => Err(Error::ReadyFdLow),
+        Some(n) => u8::try_from(n).map(Ready::Fd).map_err(|_| Error::BadReady),
+        None => Err(Error::BadReady),
+    }
+}
+
+/// `null` or `ring:SIZE`, the size rounded up to whole blocks; a ring larger
+/// than the whole pool is RingPoolFull.
+pub fn parse_log(word: &[u8]) -> Result<Log, Error> {
+    if word == b"null" {
+        return Ok(Log::Null);
+    }
+    let Some(size) = word.strip_prefix(b"ring:") else {
+        return Err(Error::BadLog);
+    };
+    let bytes = match parse_size(size) {
+        Some(0) | None => return Err(Error::BadSize),
+        Some(b) => b,
+    };
+    let block = RING_BLOCK_BYTES as u64;
+    let rounded = bytes.div_ceil(block).checked_mul(block).ok_or(Error::RingPoolFull)?;
+    if rounded > RING_POOL_BYTES as u64 {
+        return Err(Error::RingPoolFull);
+    }
+    u32::try_from(rounded).map(Log::Ring).map_err(|_| Error::RingPoolFull)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_enum_order() {
+        for (i, (_, k)) in KEYS.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+        assert_eq!(lookup(b"stop_signal"), Some(Key::StopSignal));
+        assert_eq!(lookup(b"Exec"), None);
+        assert_eq!(lookup_svc(b"control_group"), Some(CONTROL_GROUP));
+    }
+
+    #[test]
+    fn distances() {
+        for (a, b, d) in [
+            ("exec", "exec", 0),
+            ("exce", "exec", 1),
+            ("exe", "exec", 1),
+            ("Exec", "exec", 1),
+            ("execc", "exec", 1),
+            ("xeec", "exec", 1),
+            ("ecex", "exec", 2),
+            ("", "log", 3),
+            ("kitten", "sitting", 3),
+            ("ca", "abc", 3),
+            ("stop_timeuot", "stop_timeout", 1),
+        ] {
+            assert_eq!(distance(a.as_bytes(), b.as_bytes()), d, "{a} {b}");
+        }
+        assert_eq!(distance(&[b'a'; 40], b"a"), usize::MAX);
+    }
+
+    #[test]
+    fn hints() {
+        let all = || KEYS.iter().map(|(k, _)| *k);
+        for (word, want) in [
+            ("exce", Some("exec")),
+            ("enf", Some("env")),
+            ("env-file", Some("env_file")),
+            ("envfile", Some("env_file")),
+            ("stop-signal", Some("stop_signal")),
+            ("readytimeout", Some("ready_timeout")),
+            ("restrat", Some("restart")),
+            ("nofiles", Some("nofile")),
+            ("logs", Some("log")),
+            ("whatever", None),
+            ("", None),
+        ] {
+            assert_eq!(hint(word.as_bytes(), all()), want, "{word}");
+        }
+        assert_eq!(hint(b"contrl", SVC_KEYS.iter().copied()), Some("control"));
+    }
+
+    #[test]
+    fn names_and_env_keys() {
+        for (n, ok) in [("web", true), ("a", true), ("db-migrate", true), ("A.b_c-9", true), ("", false), ("we b", false), ("web/1", false), ("é", false)] {
+            assert_eq!(name_ok(n.as_bytes()), ok, "{n}");
+        }
+        assert!(name_ok(&[b'x'; 31]));
+        assert!(!name_ok(&[b'x'; 32]));
+        for (k, ok) in [("PATH", true), ("_x", true), ("a1_B", true), ("1A", false), ("", false), ("A-B", false), ("A B", false)] {
+            assert_eq!(env_key_ok(k.as_bytes()), ok, "{k}");
+        }
+        for (e, ok) in [("A=1", true), ("A=", true), ("A==b", true), ("A", false), ("=1", false), ("A B=1", false), ("A=\0", false)] {
+            assert_eq!(env_entry_ok(e.as_bytes()), ok, "{e}");
+        }
+        assert_eq!(env_key(b"A=b=c"), b"A");
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(parse_bool(b"yes"), Ok(true));
+        assert_eq!(parse_bool(b"no"), Ok(false));
+        assert_eq!(parse_bool(b"true"), Err(Error::BadBool));
+        assert_eq!(parse_restart(b"on-failure"), Ok(Restart::OnFailure));
+        assert_eq!(parse_restart(b"sometimes"), Err(Error::BadRestart));
+        for (w, v) in [("0", Some(0)), ("4096", Some(4096)), ("16k", Some(16384)), ("1M", Some(1 << 20)), ("k", None), ("1K", None), ("1G", None), ("-1", None), ("18446744073709551615", Some(u64::MAX)), ("18446744073709551616", None), ("18014398509481984k", None)] {
+            assert_eq!(parse_size(w.as_bytes()), v, "{w}");
+        }
+        for (w, bytes, v) in [
+            ("unlimited", false, Ok(u64::MAX)),
+            ("4096", false, Ok(4096)),
+            ("4k", false, Err(Error::BadNumber)),
+            ("4k", true, Ok(4096)),
+            ("2M", true, Ok(2 << 20)),
+            ("lots", true, Err(Error::BadSize)),
+            ("18446744073709551615", false, Err(Error::BadNumber)),
+        ] {
+            assert_eq!(parse_rlimit(w.as_bytes(), bytes), v, "{w}");
+        }
+    }
+
+    #[test]
+    fn ready_table() {
+        for (w, v) in [
+            ("none", Ok(Ready::None)),
+            ("delay:2s", Ok(Ready::Delay(Duration::from_secs(2)))),
+            ("delay:2", Err(Error::BadDuration)),
+            ("fd:3", Ok(Ready::Fd(3))),
+            ("fd:255", Ok(Ready::Fd(255))),
+            ("fd:2", Err(Error::ReadyFdLow)),
+            ("fd:0", Err(Error::ReadyFdLow)),
+            ("fd:256", Err(Error::BadReady)),
+            ("fd:99999999999999999999999", Err(Error::BadReady)),
+            ("fd:", Err(Error::BadReady)),
+            ("fd:x", Err(Error::BadReady)),
+            ("notify", Err(Error::BadReady)),
+        ] {
+            assert_eq!(parse_ready(w.as_bytes()), v, "{w}");
+        }
+    }
+
+    #[test]
+    fn log_table() {
+        for (w, v) in [
+            ("null", Ok(Log::Null)),
+            ("ring:4k", Ok(Log::Ring(4096))),
+            ("ring:16k", Ok(Log::Ring(16384))),
+            ("ring:1", Ok(Log::Ring(1024))),
+            ("ring:1025", Ok(Log::Ring(2048))),
+            ("ring:256k", Ok(Log::Ring(256 * 1024))),
+            ("ring:257k", Err(Error::RingPoolFull)),
+            ("ring:1M", Err(Error::RingPoolFull)),
+            ("ring:18446744073709551615", Err(Error::RingPoolFull)),
+            ("ring:0", Err(Error::BadSize)),
+            ("ring:", Err(Error::BadSize)),
+            ("ring:4x", Err(Error::BadSize)),
+            ("file", Err(Error::BadLog)),
+        ] {
+            assert_eq!(parse_log(w.as_bytes()), v, "{w}");
+        }
+    }
+}

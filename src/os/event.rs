@@ -1,0 +1,95 @@
+//! The epoll set svc sleeps in, and the one timerfd armed at the next deadline.
+
+use crate::duration::Instant;
+use crate::os::clock;
+use rustix::event::epoll;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
+
+pub use rustix::event::epoll::Event;
+
+pub struct Events {
+    epoll: OwnedFd,
+    timer: OwnedFd,
+    armed: Option<Instant>,
+}
+
+/// What an fd is watched for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    Read,
+    Write,
+}
+
+fn flags(i: Interest) -> epoll::EventFlags {
+    match i {
+        Interest::Read => epoll::EventFlags::IN,
+        Interest::Write => epoll::EventFlags::OUT,
+    }
+}
+
+impl Events {
+    /// `epoll_create1` and `timerfd_create(CLOCK_MONOTONIC)`, both close-on-exec.
+    pub fn new() -> Result<Events, Errno> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let timer = rustix::time::timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK,
+        )?;
+        Ok(Events { epoll, timer, armed: None })
+    }
+
+    pub fn timer(&self) -> BorrowedFd<'_> {
+        self.timer.as_fd()
+    }
+
+    /// `epoll_ctl(ADD)`: watch `fd`, reporting `token`.
+    pub fn add(&self, fd: BorrowedFd, token: u64, i: Interest) -> Result<(), Errno> {
+        epoll::add(&self.epoll, fd, epoll::EventData::new_u64(token), flags(i))
+    }
+
+    /// `epoll_ctl(MOD)`.
+    pub fn modify(&self, fd: BorrowedFd, token: u64, i: Interest) -> Result<(), Errno> {
+        epoll::modify(&self.epoll, fd, epoll::EventData::new_u64(token), flags(i))
+    }
+
+    /// `epoll_ctl(DEL)`; closing the fd would do too, unless it was duplicated.
+    pub fn remove(&self, fd: BorrowedFd) {
+        let _ = epoll::delete(&self.epoll, fd);
+    }
+
+    /// `timerfd_settime(TFD_TIMER_ABSTIME)`: one timer for the earliest
+    /// deadline; disarmed when there is none, so that idle svc never wakes.
+    pub fn arm(&mut self, deadline: Option<Instant>) {
+        if deadline == self.armed {
+            return;
+        }
+        let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+        let value = match deadline {
+            // 0 would disarm: a deadline at the clock's origin is 1 ns.
+            Some(t) if t.as_millis() == 0 => Timespec { tv_sec: 0, tv_nsec: 1 },
+            Some(t) => clock::timespec(t),
+            None => zero,
+        };
+        let spec = Itimerspec { it_interval: zero, it_value: value };
+        if rustix::time::timerfd_settime(&self.timer, TimerfdTimerFlags::ABSTIME, &spec).is_ok() {
+            self.armed = deadline;
+        }
+    }
+
+    /// Reads the timer's expiry count so that it stops being readable.
+    pub fn ack_timer(&mut self) {
+        let mut b = [0u8; 8];
+        let _ = rustix::io::read(&self.timer, &mut b);
+        self.armed = None;
+    }
+
+    /// `epoll_wait` with no timeout: sleeps until something happens.
+    pub fn wait(&self, buf: &mut [Event]) -> usize {
+        match epoll::wait(&self.epoll, &mut *buf, None) {
+            Ok(n) => n,
+            Err(_) => 0,
+        }
+    }
+}

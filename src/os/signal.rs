@@ -1,0 +1,59 @@
+//! Signals arrive as reads of a signalfd; SIGPIPE is ignored.
+#![allow(unsafe_code)]
+
+use rustix::fd::{FromRawFd, OwnedFd};
+use rustix::io::Errno;
+
+pub const SIGHUP: u8 = 1;
+pub const SIGINT: u8 = 2;
+pub const SIGQUIT: u8 = 3;
+pub const SIGTERM: u8 = 15;
+pub const SIGCHLD: u8 = 17;
+
+const HANDLED: [i32; 5] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGCHLD];
+
+/// Blocks the signals svc handles, ignores SIGPIPE, and returns a
+/// `signalfd(2)` that reports the blocked ones.
+pub fn take() -> Result<OwnedFd, Errno> {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+    // SAFETY: set is a valid sigset_t; these calls only touch it and the
+    // signal mask/dispositions of this single-threaded process.
+    let fd = unsafe {
+        libc::sigemptyset(&mut set);
+        for s in HANDLED {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
+    };
+    if fd < 0 {
+        return Err(Errno::from_raw_os_error(errno()));
+    }
+    // SAFETY: signalfd returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn errno() -> i32 {
+    // SAFETY: musl's errno location is always valid for this thread.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Reads one pending signal number from the signalfd (None: none pending).
+pub fn read(fd: &OwnedFd) -> Option<u8> {
+    // struct signalfd_siginfo is 128 bytes; ssi_signo is its first u32.
+    let mut b = [0u8; 128];
+    match rustix::io::read(fd, &mut b) {
+        Ok(128) => u8::try_from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])).ok(),
+        _ => None,
+    }
+}
+
+/// `kill(2)`: `sig` to `pid`, or to the process group `pid` leads.
+pub fn send(pid: i32, sig: u8, group: bool) -> Result<(), Errno> {
+    let target = if group { -pid } else { pid };
+    // SAFETY: kill has no memory preconditions.
+    let r = unsafe { libc::kill(target, i32::from(sig)) };
+    if r < 0 { Err(Errno::from_raw_os_error(errno())) } else { Ok(()) }
+}

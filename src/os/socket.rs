@@ -1,0 +1,120 @@
+//! The control socket: bind (after a stale check), accept, peer credentials,
+//! and the client's connect.
+#![allow(unsafe_code)]
+
+use core::ffi::CStr;
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fs::{FileType, Mode};
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+/// Why the control socket could not be bound.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BindError {
+    /// Another svc answers on it.
+    Running,
+    /// Something that is not a stale socket of ours is at the path.
+    Occupied,
+    Os(Errno),
+}
+
+fn stream() -> Result<OwnedFd, Errno> {
+    rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+}
+
+fn addr(path: &CStr) -> Result<SocketAddrUnix, Errno> {
+    SocketAddrUnix::new(path)
+}
+
+/// `connect(2)` to the control socket at `path` (blocking).
+pub fn connect(path: &CStr) -> Result<OwnedFd, Errno> {
+    let fd = stream()?;
+    rustix::net::connect(&fd, &addr(path)?)?;
+    Ok(fd)
+}
+
+/// Binds and listens at `path`, created 0600, or 0660 with group `gid`.
+/// A socket at the path that answers means another svc runs; one owned by
+/// us that refuses connections is stale and is unlinked (the only unlink
+/// svc ever does there).
+pub fn bind_control(path: &CStr, gid: Option<u32>) -> Result<OwnedFd, BindError> {
+    match rustix::fs::lstat(path) {
+        Ok(st) => {
+            if FileType::from_raw_mode(st.st_mode) != FileType::Socket {
+                return Err(BindError::Occupied);
+            }
+            match connect(path) {
+                Ok(_) => return Err(BindError::Running),
+                Err(Errno::CONNREFUSED) if st.st_uid == rustix::process::geteuid().as_raw() => {
+                    rustix::fs::unlink(path).map_err(BindError::Os)?;
+                }
+                Err(_) => return Err(BindError::Occupied),
+            }
+        }
+        Err(Errno::NOENT) => {}
+        Err(e) => return Err(BindError::Os(e)),
+    }
+    let fd = stream().map_err(BindError::Os)?;
+    let a = addr(path).map_err(BindError::Os)?;
+    // The mode and group come from the umask and effective gid at bind time,
+    // so that the path is never briefly open to others; both are restored.
+    let old_mask = rustix::process::umask(Mode::from_raw_mode(if gid.is_some() { 0o117 } else { 0o177 }));
+    let old_egid = rustix::process::getegid().as_raw();
+    let mut r = Ok(());
+    if let Some(g) = gid {
+        r = set_egid(g);
+    }
+    if r.is_ok() {
+        r = rustix::net::bind(&fd, &a);
+    }
+    if gid.is_some() {
+        let _ = set_egid(old_egid);
+    }
+    rustix::process::umask(old_mask);
+    r.map_err(BindError::Os)?;
+    rustix::net::listen(&fd, 16).map_err(BindError::Os)?;
+    rustix::io::ioctl_fionbio(&fd, true).map_err(BindError::Os)?;
+    Ok(fd)
+}
+
+fn set_egid(g: u32) -> Result<(), Errno> {
+    // SAFETY: setegid has no memory preconditions; svc is single-threaded.
+    if unsafe { libc::setegid(g) } < 0 { Err(Errno::ACCESS) } else { Ok(()) }
+}
+
+/// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`; None when nothing waits.
+pub fn accept(listener: BorrowedFd) -> Option<OwnedFd> {
+    rustix::net::accept_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC).ok()
+}
+
+/// Whether the peer may send commands: uid 0, svc's own uid, a peer whose
+/// gid is `group`, or one with `group` among its `SO_PEERGROUPS` (a failing
+/// SO_PEERGROUPS counts as no groups).
+pub fn peer_allowed(fd: BorrowedFd, group: Option<u32>) -> bool {
+    let Ok(cred) = rustix::net::sockopt::socket_peercred(fd) else { return false };
+    let uid = cred.uid.as_raw();
+    if uid == 0 || uid == rustix::process::geteuid().as_raw() {
+        return true;
+    }
+    let Some(g) = group else { return false };
+    if cred.gid.as_raw() == g {
+        return true;
+    }
+    let mut groups = [0u32; 64];
+    let mut len = core::mem::size_of_val(&groups) as libc::socklen_t;
+    // SAFETY: groups is a writable buffer of `len` bytes; the kernel writes
+    // at most `len` bytes and updates it.
+    let r = unsafe {
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERGROUPS, groups.as_mut_ptr().cast(), &mut len)
+    };
+    if r < 0 {
+        return false;
+    }
+    let n = (len as usize / 4).min(groups.len());
+    groups.get(..n).is_some_and(|gs| gs.contains(&g))
+}
+
+/// Makes an fd non-blocking (`FIONBIO`).
+pub fn set_nonblocking<F: AsFd>(fd: F) -> Result<(), Errno> {
+    rustix::io::ioctl_fionbio(fd, true)
+}

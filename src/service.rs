@@ -1,0 +1,406 @@
+//! One service: what the user wants, what its instances are doing, and what
+//! happens next: (state, event, now) → new state + actions. A service is not
+//! a process: it owns up to MAX_INSTANCES instances (new, serving, draining)
+//! so that an upgrade can run a new one beside the old. No syscalls.
+
+use crate::backoff;
+use crate::config::{Def, Ready, Restart};
+use crate::duration::Instant;
+use crate::limits::MAX_INSTANCES;
+use heapless::Vec;
+
+/// The instance slot that serves; upgrades will add a new and a draining one.
+pub const SERVING: usize = 0;
+
+/// SIGKILL, the end of every stop timeout.
+pub const SIGKILL: u8 = 9;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Want {
+    Up,
+    Down,
+}
+
+/// Why svc is stopping an instance; decides whether its end is a success.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Why {
+    /// `svc stop`, shutdown, removal: a success.
+    Stop,
+    /// `svc restart`: a success, started again at once.
+    Restart,
+    /// Not ready by `ready_timeout`: a failed run.
+    ReadyTimeout,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InstPhase {
+    /// Forked, waiting for the exec result (pid 0 until then).
+    Spawning,
+    /// Up, not yet ready. `ready_at`: when `ready = delay:` makes it ready.
+    Starting { ready_by: Instant, ready_at: Option<Instant> },
+    Ready,
+    /// Signalled; `kill_at` is when SIGKILL follows (None once sent).
+    Stopping { why: Why, kill_at: Option<Instant> },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Instance {
+    pub pid: i32,
+    pub started: Instant,
+    pub phase: InstPhase,
+}
+
+/// What a service is doing while it has no instance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Rest {
+    /// Not running: never started, stopped, or waiting for its `after`.
+    Stopped,
+    Backoff { until: Instant },
+    /// Ended in success and is not restarted.
+    Done,
+    /// Ended in failure and is not restarted.
+    Failed,
+}
+
+/// How the last run ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Exit {
+    Code(u8),
+    Signal(u8),
+}
+
+/// Why the last run went wrong, when the exit status does not say it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Note {
+    None,
+    /// A step of the spawn failed (`exec`, `chdir`, ...) with this errno.
+    Spawn { step: &'static str, errno: i32 },
+    ReadyTimeout,
+}
+
+/// The words of `svc status`, the same in code, output and README.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum State {
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Stopped,
+    Done,
+    Failed,
+}
+
+impl State {
+    pub const fn word(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Stopping => "stopping",
+            State::Stopped => "stopped",
+            State::Done => "done",
+            State::Failed => "failed",
+        }
+    }
+    /// Up as `svc status NAME` judges it (exit 0 rather than 3).
+    pub const fn is_up(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Done)
+    }
+}
+
+impl ufmt::uDisplay for State {
+    fn fmt<W: ufmt::uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
+        f.write_str(self.word())
+    }
+}
+
+/// What the OS layer is asked to do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Action {
+    /// Fork and exec instance `inst` of service `id`; report with `spawned`.
+    Spawn { id: u8, inst: u8 },
+    /// Send `sig` to the process group led by `pid` (to `pid` if the group is
+    /// gone), then SIGCONT; or, without `group`, to `pid` alone.
+    Signal { pid: i32, sig: u8, group: bool },
+    /// The instance is gone: close what svc held for it (its ready pipe).
+    Ended { id: u8, inst: u8 },
+    /// Shutdown finished: every service is down.
+    Exit,
+}
+
+pub type Actions = Vec<Action, { crate::limits::MAX_ACTIONS }>;
+
+fn emit(out: &mut Actions, a: Action) {
+    // MAX_ACTIONS covers one action per instance plus a few; a full list would
+    // lose a signal, which the stop timeout then repairs.
+    let _ = out.push(a);
+}
+
+/// One service slot. Slots never move while a definition exists.
+#[derive(Clone, Copy, Debug)]
+pub struct Service {
+    /// The index of its definition in the current config.
+    pub def: u8,
+    /// Bumped when a reload gives the service a new definition.
+    pub generation: u32,
+    pub want: Want,
+    pub rest: Rest,
+    /// Consecutive short runs, for backoff.
+    pub failures: u16,
+    /// Spawns so far; restarts are the spawns after the first.
+    pub spawns: u32,
+    pub last: Option<Exit>,
+    pub note: Note,
+    pub inst: [Option<Instance>; MAX_INSTANCES],
+}
+
+impl Service {
+    pub const fn new(def: u8, want: Want) -> Self {
+        Service {
+            def,
+            generation: 1,
+            want,
+            rest: Rest::Stopped,
+            failures: 0,
+            spawns: 0,
+            last: None,
+            note: Note::None,
+            inst: [None; MAX_INSTANCES],
+        }
+    }
+
+    pub fn serving(&self) -> Option<&Instance> {
+        self.inst.get(SERVING).and_then(|i| i.as_ref())
+    }
+
+    pub fn has_instance(&self) -> bool {
+        self.inst.iter().any(|i| i.is_some())
+    }
+
+    pub fn restarts(&self) -> u32 {
+        self.spawns.saturating_sub(1)
+    }
+
+    pub fn state(&self) -> State {
+        match self.serving().map(|i| i.phase) {
+            Some(InstPhase::Spawning | InstPhase::Starting { .. }) => State::Starting,
+            Some(InstPhase::Ready) => State::Running,
+            Some(InstPhase::Stopping { .. }) => State::Stopping,
+            None => match self.rest {
+                Rest::Stopped => State::Stopped,
+                Rest::Backoff { .. } => State::Backoff,
+                Rest::Done => State::Done,
+                Rest::Failed => State::Failed,
+            },
+        }
+    }
+
+    /// Whether services `after` this one may start: it is ready, or done
+    /// (a oneshot only when done).
+    pub fn satisfies_after(&self, def: &Def) -> bool {
+        let ready = matches!(self.serving().map(|i| i.phase), Some(InstPhase::Ready));
+        (ready && !def.oneshot) || self.rest == Rest::Done
+    }
+
+    /// Whether it may start now (its `after` is checked by the supervisor).
+    pub fn wants_start(&self) -> bool {
+        self.want == Want::Up && !self.has_instance() && self.rest == Rest::Stopped
+    }
+
+    /// Claims the serving slot and asks for a spawn.
+    pub fn start(&mut self, id: u8, now: Instant, out: &mut Actions) {
+        if let Some(slot) = self.inst.get_mut(SERVING) {
+            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning });
+            emit(out, Action::Spawn { id, inst: SERVING as u8 });
+        }
+    }
+
+    /// The exec succeeded: the instance runs as `pid`.
+    pub fn spawned(&mut self, inst: usize, pid: i32, def: &Def, now: Instant) {
+        let Some(Some(i)) = self.inst.get_mut(inst) else { return };
+        self.spawns = self.spawns.saturating_add(1);
+        self.note = Note::None;
+        i.pid = pid;
+        i.started = now;
+        i.phase = match def.ready {
+            Ready::None => InstPhase::Ready,
+            Ready::Delay(d) => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: Some(now + d) },
+            Ready::Fd(_) => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: None },
+        };
+    }
+
+    /// The spawn failed at `step`: a failed run of no length.
+    pub fn spawn_failed(&mut self, id: u8, inst: usize, step: &'static str, errno: i32, def: &Def, now: Instant, out: &mut Actions) {
+        if let Some(slot) = self.inst.get_mut(inst) {
+            *slot = None;
+        }
+        self.spawns = self.spawns.saturating_add(1);
+        emit(out, Action::Ended { id, inst: inst as u8 });
+        self.after_run(false, None, now, now, def);
+        self.note = Note::Spawn { step, errno };
+    }
+
+    /// The instance's readiness channel said ready.
+    pub fn ready(&mut self, inst: usize) {
+        if let Some(Some(i)) = self.inst.get_mut(inst) {
+            if matches!(i.phase, InstPhase::Starting { .. }) {
+                i.phase = InstPhase::Ready;
+            }
+        }
+    }
+
+    /// Instance `inst` exited with `exit`.
+    pub fn exited(&mut self, id: u8, inst: usize, exit: Exit, def: &Def, now: Instant, out: &mut Actions) {
+        let Some(slot) = self.inst.get_mut(inst) else { return };
+        let Some(i) = slot.take() else { return };
+        emit(out, Action::Ended { id, inst: inst as u8 });
+        self.last = Some(exit);
+        let success = match i.phase {
+            InstPhase::Stopping { why: Why::Stop | Why::Restart, .. } => true,
+            InstPhase::Stopping { why: Why::ReadyTimeout, .. } => false,
+            _ => exit == Exit::Code(0),
+        };
+        let why = match i.phase {
+            InstPhase::Stopping { why, .. } => Some(why),
+            _ => None,
+        };
+        self.after_run(success, why, i.started, now, def);
+    }
+
+    /// Decides what follows a run that started at `started` and ended now.
+    fn after_run(&mut self, success: bool, why: Option<Why>, started: Instant, now: Instant, def: &Def) {
+        if now.since(started) >= def.stable {
+            self.failures = 0;
+        }
+        if why == Some(Why::ReadyTimeout) {
+            self.note = Note::ReadyTimeout;
+        }
+        let restart = match (self.want, why) {
+            (Want::Down, _) => {
+                self.rest = Rest::Stopped;
+                return;
+            }
+            (Want::Up, Some(Why::Restart)) => {
+                // Asked for: start again at once (the supervisor does it).
+                self.rest = Rest::Stopped;
+                return;
+            }
+            _ if def.oneshot => false,
+            _ => match def.restart {
+                Restart::Always => true,
+                Restart::OnFailure => !success,
+                Restart::Never => false,
+            },
+        };
+        if restart {
+            // Every short run counts, a clean exit too: an `always` service
+            // that exits 0 at once must not restart in a tight loop.
+            let d = backoff::delay(def.backoff_first, def.backoff_max, self.failures);
+            self.failures = self.failures.saturating_add(1);
+            self.rest = Rest::Backoff { until: now + d };
+        } else {
+            self.rest = if success { Rest::Done } else { Rest::Failed };
+        }
+    }
+
+    /// Signals every live instance to stop, for `why`.
+    pub fn stop(&mut self, why: Why, def: &Def, now: Instant, out: &mut Actions) {
+        for i in self.inst.iter_mut().flatten() {
+            stop_instance(i, why, def, now, out);
+        }
+    }
+
+    /// `svc stop`: want down; stop the instance, cancel a pending restart.
+    pub fn want_down(&mut self, def: &Def, now: Instant, out: &mut Actions) {
+        self.want = Want::Down;
+        self.stop(Why::Stop, def, now, out);
+        if !self.has_instance() {
+            self.rest = Rest::Stopped;
+        }
+    }
+
+    /// `svc start`: want up; a done, failed or waiting service starts afresh.
+    pub fn want_up(&mut self) {
+        self.want = Want::Up;
+        if !self.has_instance() {
+            self.rest = Rest::Stopped;
+            self.failures = 0;
+        }
+    }
+
+    /// Acts on the deadlines that have come.
+    pub fn tick(&mut self, def: &Def, now: Instant, out: &mut Actions) {
+        if let Rest::Backoff { until } = self.rest {
+            if until <= now && !self.has_instance() {
+                self.rest = Rest::Stopped;
+            }
+        }
+        let mut timed_out = false;
+        for i in self.inst.iter_mut().flatten() {
+            match i.phase {
+                InstPhase::Starting { ready_at: Some(at), .. } if at <= now => i.phase = InstPhase::Ready,
+                InstPhase::Starting { ready_by, .. } if ready_by <= now => {
+                    timed_out = true;
+                    stop_instance(i, Why::ReadyTimeout, def, now, out);
+                }
+                InstPhase::Stopping { why, kill_at: Some(at) } if at <= now => {
+                    emit(out, Action::Signal { pid: i.pid, sig: SIGKILL, group: true });
+                    i.phase = InstPhase::Stopping { why, kill_at: None };
+                }
+                _ => {}
+            }
+        }
+        if timed_out {
+            self.note = Note::ReadyTimeout;
+        }
+    }
+
+    /// The earliest instant at which `tick` has something to do.
+    pub fn deadline(&self) -> Option<Instant> {
+        let mut d = match self.rest {
+            Rest::Backoff { until } if !self.has_instance() => Some(until),
+            _ => None,
+        };
+        for i in self.inst.iter().flatten() {
+            let t = match i.phase {
+                InstPhase::Starting { ready_by, ready_at } => Some(ready_at.map_or(ready_by, |a| a.min(ready_by))),
+                InstPhase::Stopping { kill_at, .. } => kill_at,
+                _ => None,
+            };
+            d = earliest(d, t);
+        }
+        d
+    }
+
+    /// The instance whose main process is `pid`.
+    pub fn instance_of(&self, pid: i32) -> Option<usize> {
+        self.inst.iter().position(|i| i.is_some_and(|i| i.pid == pid && pid != 0))
+    }
+}
+
+fn stop_instance(i: &mut Instance, why: Why, def: &Def, now: Instant, out: &mut Actions) {
+    match i.phase {
+        InstPhase::Stopping { why: old, kill_at } => {
+            // A plain stop outranks a restart or a timeout already under way.
+            if why == Why::Stop && old != Why::Stop {
+                i.phase = InstPhase::Stopping { why, kill_at };
+            }
+        }
+        InstPhase::Spawning => {}
+        _ => {
+            emit(out, Action::Signal { pid: i.pid, sig: def.stop_signal, group: true });
+            i.phase = InstPhase::Stopping { why, kill_at: Some(now + def.stop_timeout) };
+        }
+    }
+}
+
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}

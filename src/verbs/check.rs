@@ -1,0 +1,103 @@
+//! `svc check`: offline config validation; and the config loading that
+//! `svc up` shares with it.
+
+use crate::cli::{Command, EXIT_FAIL, EXIT_OK};
+use crate::config::{self, Config, Errors, FileError, Files};
+use crate::limits::{CONFIG_BYTES, PASSWD_BYTES, PATH_BYTES};
+use crate::os;
+use crate::os::fd::ReadError;
+use crate::text::{Buf, Bytes, Errno};
+
+/// The buffers a config load needs, in .bss.
+pub struct Loader {
+    pub text: [u8; CONFIG_BYTES],
+    pub text_len: usize,
+    files: [u8; PASSWD_BYTES],
+    pub errors: Errors,
+}
+
+impl Loader {
+    pub const fn new() -> Self {
+        Loader { text: [0; CONFIG_BYTES], text_len: 0, files: [0; PASSWD_BYTES], errors: Errors::new() }
+    }
+    pub fn text(&self) -> &[u8] {
+        self.text.get(..self.text_len).unwrap_or(&[])
+    }
+}
+
+/// Files read straight from disk.
+struct Disk<'a> {
+    buf: &'a mut [u8],
+}
+
+impl Files for Disk<'_> {
+    fn read(&mut self, path: &[u8]) -> Result<&[u8], FileError> {
+        let mut p = [0u8; PATH_BYTES];
+        let c = os::fd::cpath(path, &mut p).ok_or(FileError::Os(36))?;
+        match os::fd::read_file(c, self.buf) {
+            Ok(n) => Ok(self.buf.get(..n).unwrap_or(&[])),
+            Err(ReadError::TooBig) => Err(FileError::TooBig),
+            Err(ReadError::Os(e)) => Err(FileError::Os(e.raw_os_error())),
+        }
+    }
+}
+
+/// The config path: `-c`, else `$SVC_CONFIG`, else /etc/svc.conf.
+pub fn config_path<'a>(cmd: &Command<'a>) -> &'a [u8] {
+    cmd.config.or_else(|| os::process::getenv(c"SVC_CONFIG")).unwrap_or(b"/etc/svc.conf")
+}
+
+/// Reads and parses the config at `path` into `cfg`; prints every error.
+pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
+    let mut p = [0u8; PATH_BYTES];
+    let read = match os::fd::cpath(path, &mut p) {
+        Some(c) => os::fd::read_file(c, &mut ld.text),
+        None => Err(ReadError::Os(rustix::io::Errno::NAMETOOLONG)),
+    };
+    ld.text_len = match read {
+        Ok(n) => n,
+        Err(e) => {
+            let mut b = Buf::<512>::new();
+            let _ = ufmt::uwrite!(b, "svc: cannot read config {}: ", Bytes(path));
+            match e {
+                ReadError::Os(e) => {
+                    let _ = ufmt::uwrite!(b, "{}\n", Errno(e.raw_os_error()));
+                }
+                ReadError::TooBig => {
+                    let _ = ufmt::uwrite!(b, "larger than {} bytes\n", CONFIG_BYTES);
+                }
+            }
+            os::fd::write_err(b.as_bytes());
+            return false;
+        }
+    };
+    ld.errors = Errors::new();
+    let Loader { text, text_len, files, errors } = ld;
+    let text = text.get(..*text_len).unwrap_or(&[]);
+    config::parse(text, &mut Disk { buf: files }, cfg, errors);
+    for e in errors.list.iter() {
+        let mut b = Buf::<512>::new();
+        config::emit(path, text, e, &mut b);
+        os::fd::write_err(b.as_bytes());
+    }
+    if errors.more > 0 {
+        let mut b = Buf::<128>::new();
+        let _ = ufmt::uwrite!(b, "svc: {}: {} more errors\n", Bytes(path), errors.more);
+        os::fd::write_err(b.as_bytes());
+    }
+    errors.is_empty()
+}
+
+static CHECK: os::once::Once<(Loader, Config)> = os::once::Once::new((Loader::new(), Config::new()));
+
+pub fn check(cmd: &Command) -> i32 {
+    let Some((ld, cfg)) = CHECK.take() else { return EXIT_FAIL };
+    let path = config_path(cmd);
+    if !load(path, ld, cfg) {
+        return EXIT_FAIL;
+    }
+    let mut b = Buf::<512>::new();
+    let _ = ufmt::uwrite!(b, "{}: ok, {} services\n", Bytes(path), cfg.defs.len());
+    os::fd::write_out(b.as_bytes());
+    EXIT_OK
+}

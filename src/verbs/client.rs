@@ -1,0 +1,136 @@
+//! The clients: status, start, stop, restart, signal, log. Each sends one
+//! request line and copies the reply to stdout.
+
+use crate::cli::{Command, EXIT_FAIL, Verb};
+use crate::limits::{PATH_BYTES, REQUEST_BYTES};
+use crate::os;
+use crate::proto::{self, Kind};
+use crate::text::{Buf, Bytes, Errno};
+use crate::verbs::check;
+use crate::verbs::control::default_path;
+
+/// The socket a client talks to: `-s`, `$SVC_CONTROL`, `[svc] control` of
+/// the config (when readable), svc's default for this user, /run/svc.sock.
+fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
+    if let Some(s) = cmd.socket.or_else(|| os::process::getenv(c"SVC_CONTROL")) {
+        b.push(s);
+        return;
+    }
+    let mut p = [0u8; PATH_BYTES];
+    let mut text = [0u8; 8192];
+    if let Some(c) = os::fd::cpath(check::config_path(cmd), &mut p) {
+        if let Ok(n) = os::fd::read_file(c, &mut text) {
+            if let Some(s) = crate::config::control_path(text.get(..n).unwrap_or(&[])) {
+                b.push(s);
+                return;
+            }
+        }
+    }
+    default_path(b, false);
+    let mut q = [0u8; PATH_BYTES];
+    let exists = os::fd::cpath(b.as_bytes(), &mut q).is_some_and(|c| rustix::fs::lstat(c).is_ok());
+    if !exists {
+        b.clear();
+        b.push(b"/run/svc.sock");
+    }
+}
+
+pub fn run(cmd: &Command) -> i32 {
+    let (kind, words): (Kind, &[&[u8]]) = match cmd.verb {
+        Verb::Status => (Kind::Status, &cmd.operands),
+        Verb::Start => (Kind::Start, &cmd.operands),
+        Verb::Stop => (Kind::Stop, &cmd.operands),
+        Verb::Restart => (Kind::Restart, &cmd.operands),
+        Verb::Signal => (Kind::Signal, &cmd.operands),
+        _ => (Kind::Log, &cmd.operands),
+    };
+    let mut n = Buf::<16>::new();
+    let mut log_words: heapless::Vec<&[u8], 2> = heapless::Vec::new();
+    let words = if kind == Kind::Log {
+        let Some(name) = words.first() else {
+            os::fd::write_err(b"svc: log: name a service\n");
+            return crate::cli::EXIT_USAGE;
+        };
+        let _ = log_words.push(name);
+        if let Some(lines) = cmd.lines {
+            let _ = ufmt::uwrite!(n, "{}", lines);
+            let _ = log_words.push(n.as_bytes());
+        }
+        &log_words[..]
+    } else {
+        words
+    };
+    let mut req = Buf::<REQUEST_BYTES>::new();
+    if !proto::emit(kind, words, &mut req) {
+        os::fd::write_err(b"svc: request too long\n");
+        return EXIT_FAIL;
+    }
+    let mut path = Buf::<PATH_BYTES>::new();
+    socket_path(cmd, &mut path);
+    let mut p = [0u8; PATH_BYTES];
+    let fail = |what: &str, e: rustix::io::Errno| {
+        let mut b = Buf::<512>::new();
+        let _ = ufmt::uwrite!(b, "svc: {} {}: {}\n", what, Bytes(path.as_bytes()), Errno(e.raw_os_error()));
+        os::fd::write_err(b.as_bytes());
+        EXIT_FAIL
+    };
+    let Some(c) = os::fd::cpath(path.as_bytes(), &mut p) else {
+        return fail("control socket", rustix::io::Errno::NAMETOOLONG);
+    };
+    let fd = match os::socket::connect(c) {
+        Ok(fd) => fd,
+        Err(e) => return fail("cannot connect to control socket", e),
+    };
+    if let Err(e) = os::fd::write_all(&fd, req.as_bytes()) {
+        return fail("cannot send to", e);
+    }
+    read_reply(&fd)
+}
+
+/// Reads the head line, then copies the body to stdout; returns the code.
+fn read_reply(fd: &rustix::fd::OwnedFd) -> i32 {
+    let mut buf = [0u8; 4096];
+    let mut have = 0;
+    let mut code = None;
+    // Bounded by the server, which closes after the reply.
+    loop {
+        let Some(room) = buf.get_mut(have..) else { break };
+        let n = match rustix::io::read(fd, room) {
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            break;
+        }
+        have += n;
+        if code.is_none() {
+            let Some(nl) = buf.get(..have).and_then(|b| b.iter().position(|&c| c == b'\n')) else {
+                if have == buf.len() {
+                    break;
+                }
+                continue;
+            };
+            let Some((c, msg)) = buf.get(..nl).and_then(proto::parse_head) else { break };
+            if !msg.is_empty() {
+                let mut b = Buf::<1024>::new();
+                let _ = ufmt::uwrite!(b, "svc: {}\n", Bytes(msg));
+                os::fd::write_err(b.as_bytes());
+            }
+            code = Some(c);
+            buf.copy_within(nl + 1..have, 0);
+            have -= nl + 1;
+        }
+        if code.is_some() {
+            os::fd::write_out(buf.get(..have).unwrap_or(&[]));
+            have = 0;
+        }
+    }
+    match code {
+        Some(c) => c,
+        None => {
+            os::fd::write_err(b"svc: no reply from svc\n");
+            EXIT_FAIL
+        }
+    }
+}

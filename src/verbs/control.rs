@@ -1,0 +1,402 @@
+//! The server side of the control socket: client slots, requests, and
+//! replies streamed in chunks so that a slow reader never blocks svc.
+
+use crate::config::{Config, Log};
+use crate::duration::{Duration, Instant};
+use crate::limits::*;
+use crate::os::event::{Events, Interest};
+use crate::os::{self, signal};
+use crate::proto::{self, Kind, Request};
+use crate::service::Actions;
+use crate::status;
+use crate::text::{Buf, Bytes, Errno};
+use crate::verbs::up::{Role, World};
+use core::ffi::CStr;
+use rustix::fd::{AsFd, BorrowedFd};
+
+/// What a client's connection is doing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Job {
+    #[default]
+    Free,
+    /// Waiting for a whole request line.
+    Read,
+    /// Streaming status lines from slot `next`.
+    Status { next: u8, mask: u64, width: u8 },
+    /// Streaming log lines from `seq`.
+    Log { id: u8, seq: u64 },
+    /// `svc stop`: the head goes out once every slot in `mask` is down.
+    WaitDown { mask: u64 },
+    /// Sending what is left in `out`, then closing.
+    Close,
+}
+
+#[derive(Default)]
+pub struct Client {
+    /// The client's index in the fd table.
+    fd: u16,
+    deadline: Option<Instant>,
+    input: Buf<REQUEST_BYTES>,
+    out: Buf<REPLY_CHUNK_BYTES>,
+    job: Job,
+    writing: bool,
+}
+
+pub struct Clients {
+    list: [Client; MAX_CLIENTS],
+}
+
+impl Clients {
+    pub const fn new() -> Self {
+        const C: Client = Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false };
+        Clients { list: [C; MAX_CLIENTS] }
+    }
+    /// The earliest request deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.list.iter().filter(|c| c.job == Job::Read).filter_map(|c| c.deadline).min()
+    }
+}
+
+/// The control socket path of `svc up`: `[svc] control`, else /run/svc.sock
+/// for root, else $XDG_RUNTIME_DIR/svc.sock, else /tmp/svc-UID/svc.sock.
+pub fn server_path<'b>(cfg: &Config, buf: &'b mut [u8]) -> Option<&'b CStr> {
+    let mut b = Buf::<PATH_BYTES>::new();
+    match cfg.control {
+        Some(s) => b.push(cfg.str(s)),
+        None => default_path(&mut b, true),
+    }
+    let r = os::fd::cpath(b.as_bytes(), buf);
+    if r.is_none() {
+        os::fd::write_err(b"svc: control socket path too long\n");
+    }
+    r
+}
+
+/// svc's default socket path for this user; with `create`, makes the
+/// /tmp/svc-UID directory (0700) and refuses one owned by someone else.
+pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) {
+    let uid = os::process::euid();
+    if uid == 0 {
+        b.push(b"/run/svc.sock");
+        return;
+    }
+    if let Some(x) = os::process::getenv(c"XDG_RUNTIME_DIR").filter(|x| x.first() == Some(&b'/')) {
+        b.push(x);
+        b.push(b"/svc.sock");
+        return;
+    }
+    let _ = ufmt::uwrite!(b, "/tmp/svc-{}", uid);
+    if create {
+        let mut p = [0u8; 64];
+        if let Some(dir) = os::fd::cpath(b.as_bytes(), &mut p) {
+            let _ = rustix::fs::mkdir(dir, rustix::fs::Mode::from_raw_mode(0o700));
+            match rustix::fs::lstat(dir) {
+                Ok(st) if st.st_uid == uid && rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory => {}
+                _ => {
+                    let mut m = Buf::<128>::new();
+                    let _ = ufmt::uwrite!(m, "svc: {} is not a directory of ours\n", Bytes(b.as_bytes()));
+                    os::fd::write_err(m.as_bytes());
+                }
+            }
+        }
+    }
+    b.push(b"/svc.sock");
+}
+
+/// Accepts waiting connections into free slots. With every slot taken, the
+/// oldest connection that has not sent a whole request makes room.
+pub fn accept(w: &mut World, ev: &Events, listener: BorrowedFd, now: Instant) {
+    for _ in 0..MAX_CLIENTS {
+        let Some(fd) = os::socket::accept(listener) else { return };
+        if !os::socket::peer_allowed(fd.as_fd(), w.group) {
+            let _ = os::fd::write_some(&fd, b"1 permission denied\n");
+            continue;
+        }
+        let free = w.clients.list.iter().position(|c| c.job == Job::Free);
+        let c = match free {
+            Some(c) => c,
+            None => {
+                let oldest = w.clients.list.iter().enumerate().filter(|(_, c)| c.job == Job::Read).min_by_key(|(_, c)| c.deadline).map(|(i, _)| i);
+                let Some(c) = oldest else {
+                    let _ = os::fd::write_some(&fd, b"1 busy: too many control connections\n");
+                    continue;
+                };
+                drop_client(w, ev, c);
+                c
+            }
+        };
+        let Ok(k) = w.fds.add(ev, fd, Role::Client(c as u8), Interest::Read) else { continue };
+        if let Some(cl) = w.clients.list.get_mut(c) {
+            *cl = Client { fd: k as u16, deadline: Some(now + Duration::from_millis(REQUEST_TIMEOUT_MS)), job: Job::Read, ..Client::default() };
+        }
+    }
+}
+
+fn drop_client(w: &mut World, ev: &Events, c: usize) {
+    if let Some(cl) = w.clients.list.get_mut(c) {
+        w.fds.close(ev, usize::from(cl.fd));
+        cl.job = Job::Free;
+        cl.input.clear();
+        cl.out.clear();
+        cl.writing = false;
+    }
+}
+
+/// The client's fd is readable or writable.
+pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant, out: &mut Actions) {
+    let Some(cl) = w.clients.list.get_mut(c) else { return };
+    let Some(fd) = w.fds.fd(usize::from(cl.fd)) else { return };
+    if cl.writing {
+        pump(w, ev, c);
+        return;
+    }
+    if cl.job != Job::Read {
+        // A waiting client may only hang up; what else it sends is dropped.
+        let mut sink = [0u8; 64];
+        if let Ok(Some(0)) | Err(_) = os::fd::read_some(fd, &mut sink) {
+            drop_client(w, ev, c);
+        }
+        return;
+    }
+    let mut tmp = [0u8; 512];
+    let room = cl.input.room().min(tmp.len());
+    let n = match os::fd::read_some(fd, tmp.get_mut(..room).unwrap_or(&mut [])) {
+        Ok(Some(0)) | Err(_) => return drop_client(w, ev, c),
+        Ok(None) => return,
+        Ok(Some(n)) => n,
+    };
+    cl.input.push(tmp.get(..n).unwrap_or(&[]));
+    let input = cl.input.as_bytes();
+    // Copied out: handling needs all of `w`.
+    let mut line = Buf::<REQUEST_BYTES>::new();
+    line.push(input);
+    match proto::parse(line.as_bytes()) {
+        Ok(None) => {}
+        Ok(Some(req)) => handle(w, ev, c, &req, now, out),
+        Err(e) => {
+            head(w, c, 2, e.text().as_bytes(), b"");
+            finish(w, ev, c);
+        }
+    }
+}
+
+/// Writes the reply head `CODE MESSAGE WORD`.
+fn head(w: &mut World, c: usize, code: i32, msg: &[u8], word: &[u8]) {
+    let Some(cl) = w.clients.list.get_mut(c) else { return };
+    let _ = ufmt::uwrite!(cl.out, "{}", code);
+    if !msg.is_empty() {
+        cl.out.push(b" ");
+        cl.out.push(msg);
+        if !word.is_empty() {
+            let _ = ufmt::uwrite!(cl.out, " '{}'", Bytes(word));
+        }
+    }
+    cl.out.push(b"\n");
+}
+
+fn set_job(w: &mut World, c: usize, job: Job) {
+    if let Some(cl) = w.clients.list.get_mut(c) {
+        cl.job = job;
+        cl.deadline = None;
+    }
+}
+
+fn finish(w: &mut World, ev: &Events, c: usize) {
+    if let Some(cl) = w.clients.list.get_mut(c) {
+        if cl.job == Job::Read || matches!(cl.job, Job::WaitDown { .. }) {
+            cl.job = Job::Close;
+        }
+        cl.deadline = None;
+    }
+    pump(w, ev, c);
+}
+
+/// Slots of the named services; the first unknown name on failure.
+fn slots<'r>(w: &World, names: &[&'r [u8]]) -> Result<u64, &'r [u8]> {
+    let mut mask = 0u64;
+    for n in names {
+        let id = w.sup.find(&w.cfg, n).ok_or(*n)?;
+        mask |= 1u64 << id;
+    }
+    Ok(mask)
+}
+
+fn ids(mask: u64) -> impl Iterator<Item = u8> {
+    (0..64u8).filter(move |i| mask & (1u64 << i) != 0)
+}
+
+fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out: &mut Actions) {
+    let names = match req.kind {
+        Kind::Signal | Kind::Log => req.words.get(..1).unwrap_or(&[]),
+        _ => req.words.as_slice(),
+    };
+    let mask = match slots(w, names) {
+        Ok(m) => m,
+        Err(name) => {
+            head(w, c, 1, b"unknown service", name);
+            return finish(w, ev, c);
+        }
+    };
+    match req.kind {
+        Kind::Status => {
+            let all = names.is_empty();
+            let mask = if all { u64::MAX } else { mask };
+            let down = ids(mask).filter_map(|i| w.sup.svcs.get(usize::from(i))).any(|s| !s.state().is_up());
+            head(w, c, if down && !all { 3 } else { 0 }, b"", b"");
+            let width = status::name_width(&w.sup, &w.cfg);
+            if let Some(cl) = w.clients.list.get_mut(c) {
+                status::header(width, &mut cl.out);
+            }
+            set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8 });
+        }
+        Kind::Start => {
+            for id in ids(mask) {
+                w.sup.start(id);
+            }
+            head(w, c, 0, b"", b"");
+            set_job(w, c, Job::Close);
+        }
+        Kind::Stop => {
+            for id in ids(mask) {
+                w.sup.stop(&w.cfg, id, now, out);
+            }
+            set_job(w, c, Job::WaitDown { mask });
+            return;
+        }
+        Kind::Restart => {
+            for id in ids(mask) {
+                w.sup.restart(&w.cfg, id, now, out);
+            }
+            head(w, c, 0, b"", b"");
+            set_job(w, c, Job::Close);
+        }
+        Kind::Signal => {
+            let word = req.words.get(1).copied().unwrap_or(b"");
+            let id = ids(mask).next().unwrap_or(0);
+            match (crate::signame::parse(word), w.sup.pid(id)) {
+                (None, _) => head(w, c, 1, b"bad signal", word),
+                (_, None) => head(w, c, 1, b"not running:", names.first().copied().unwrap_or(b"")),
+                (Some(sig), Some(pid)) => match signal::send(pid, sig, false) {
+                    Ok(()) => head(w, c, 0, b"", b""),
+                    Err(e) => {
+                        let mut m = Buf::<64>::new();
+                        let _ = ufmt::uwrite!(m, "kill: {}", Errno(e.raw_os_error()));
+                        head(w, c, 1, m.as_bytes(), b"");
+                    }
+                },
+            }
+            set_job(w, c, Job::Close);
+        }
+        Kind::Log => {
+            let id = ids(mask).next().unwrap_or(0);
+            let ring = w.sup.svcs.get(usize::from(id)).and_then(|s| {
+                let def = w.cfg.defs.get(usize::from(s.def))?;
+                matches!(def.log, Log::Ring(_)).then_some(())?;
+                w.logs.rings.get(usize::from(id)).copied().flatten()
+            });
+            match ring {
+                None => {
+                    head(w, c, 1, b"no log ring (log = null):", names.first().copied().unwrap_or(b""));
+                    set_job(w, c, Job::Close);
+                }
+                Some(r) => {
+                    let n = req.words.get(1).and_then(|n| crate::cli::parse_u32(n));
+                    let seq = n.map_or(r.first_seq(), |n| r.seq_of_last(n as usize));
+                    head(w, c, 0, b"", b"");
+                    set_job(w, c, Job::Log { id, seq });
+                }
+            }
+        }
+    }
+    pump(w, ev, c);
+}
+
+/// Fills `out` from the job; false when the job has nothing more.
+fn refill(w: &mut World, c: usize, now: Instant) -> bool {
+    let Some(cl) = w.clients.list.get_mut(c) else { return false };
+    match cl.job {
+        Job::Status { mut next, mask, width } => {
+            let total = w.sup.svcs.len();
+            while usize::from(next) < total {
+                if mask & (1u64 << next) != 0 {
+                    let mut line = Buf::<512>::new();
+                    status::line(&w.sup, &w.cfg, usize::from(next), now, usize::from(width), &mut line);
+                    if line.len() > cl.out.room() {
+                        break;
+                    }
+                    cl.out.push(line.as_bytes());
+                }
+                next += 1;
+            }
+            cl.job = if usize::from(next) >= total { Job::Close } else { Job::Status { next, mask, width } };
+            true
+        }
+        Job::Log { id, mut seq } => {
+            let Some(Some(r)) = w.logs.rings.get(usize::from(id)) else {
+                cl.job = Job::Close;
+                return false;
+            };
+            for l in r.lines(&w.logs.pool, seq) {
+                // A whole line or none: stamp, blank, text, newline.
+                if 26 + l.len() > cl.out.room() {
+                    break;
+                }
+                let _ = ufmt::uwrite!(cl.out, "{} ", l.stamp);
+                cl.out.push(l.first);
+                cl.out.push(l.second);
+                cl.out.push(b"\n");
+                seq = l.seq + 1;
+            }
+            cl.job = if seq >= r.next_seq() { Job::Close } else { Job::Log { id, seq } };
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Sends what is buffered, refilling from the job; closes when all is out.
+fn pump(w: &mut World, ev: &Events, c: usize) {
+    let now = crate::os::clock::now();
+    // Bounded: each round sends a chunk or stops.
+    for _ in 0..64 {
+        let Some(cl) = w.clients.list.get_mut(c) else { return };
+        if cl.out.is_empty() {
+            refill(w, c, now);
+        }
+        let Some(cl) = w.clients.list.get_mut(c) else { return };
+        if cl.out.is_empty() {
+            if cl.job == Job::Close {
+                drop_client(w, ev, c);
+            }
+            return;
+        }
+        let Some(fd) = w.fds.fd(usize::from(cl.fd)) else { return };
+        match os::fd::write_some(fd, cl.out.as_bytes()) {
+            Ok(0) => {
+                // The client reads slowly: wait until it can take more.
+                if !cl.writing {
+                    cl.writing = true;
+                    let _ = ev.modify(fd, u64::from(cl.fd), Interest::Write);
+                }
+                return;
+            }
+            Ok(n) => cl.out.consume(n),
+            Err(_) => return drop_client(w, ev, c),
+        }
+    }
+}
+
+/// After each event: replies that were waiting for a stop, and request deadlines.
+pub fn progress(w: &mut World, ev: &Events, now: Instant) {
+    for c in 0..MAX_CLIENTS {
+        let Some(cl) = w.clients.list.get(c) else { continue };
+        match cl.job {
+            Job::WaitDown { mask } if w.sup.all_down(mask) => {
+                head(w, c, 0, b"", b"");
+                finish(w, ev, c);
+            }
+            Job::Read if cl.deadline.is_some_and(|d| d <= now) => drop_client(w, ev, c),
+            _ => {}
+        }
+    }
+}
