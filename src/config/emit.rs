@@ -27,12 +27,11 @@ pub fn emit<const N: usize>(path: &[u8], text: &[u8], e: &Located, out: &mut Buf
         let _ = ufmt::uwrite!(out, "env_file line {}: ", e.file_line);
     }
     // The word goes before the text's parenthesis: "bad duration '5x' (use ...)".
-    let text = e.error.text();
-    let (head, tail) = match text.find(" (") {
-        Some(i) => text.split_at(i),
-        None => (text, ""),
-    };
-    out.push(head.as_bytes());
+    // A byte search: str::find would link the two-way searcher.
+    let text = e.error.text().as_bytes();
+    let paren = text.windows(2).position(|w| w == b" (").unwrap_or(text.len());
+    let (head, tail) = text.split_at(paren);
+    out.push(head);
     let w = word(e.span);
     if !w.is_empty() {
         let cut = w.get(..WORD_BYTES).unwrap_or(w);
@@ -42,7 +41,7 @@ pub fn emit<const N: usize>(path: &[u8], text: &[u8], e: &Located, out: &mut Buf
         }
         out.push(b"'");
     }
-    out.push(tail.as_bytes());
+    out.push(tail);
     if let Some(h) = e.hint {
         let _ = ufmt::uwrite!(out, " (did you mean '{}'?)", h);
     }

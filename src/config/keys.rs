@@ -61,7 +61,6 @@ pub const KEYS: [(&str, Key); 21] = [
 /// `[svc]` keys; the index is the bit in the seen-mask.
 pub const SVC_KEYS: [&str; 2] = ["control", "control_group"];
 pub const CONTROL: usize = 0;
-pub const CONTROL_GROUP: usize = 1;
 
 pub fn lookup(name: &[u8]) -> Option<Key> {
     KEYS.iter().find(|(k, _)| k.as_bytes() == name).map(|&(_, key)| key)
@@ -92,26 +91,30 @@ pub fn distance(a: &[u8], b: &[u8]) -> usize {
     if a.len() >= W || b.len() >= W {
         return usize::MAX;
     }
-    // rows[0]: two rows up, rows[1]: the row above, rows[2]: this row.
-    let mut rows = [[0usize; W]; 3];
-    for (j, d) in rows[1].iter_mut().enumerate() {
+    // Cells are read with get (W, more than any distance here, outside):
+    // indexing would link a bounds-check panic the optimizer cannot drop.
+    let at = |row: &[usize; W], k: usize| row.get(k).copied().unwrap_or(W);
+    // up2: two rows up, up: the row above, this: the row being filled.
+    let (mut up2, mut up, mut this) = ([0usize; W], [0usize; W], [0usize; W]);
+    for (j, d) in up.iter_mut().enumerate() {
         *d = j;
     }
     for (i, &ca) in a.iter().enumerate() {
-        let [up2, up, this] = &mut rows;
         this[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let cost = usize::from(ca != cb);
-            let mut d = (up[j + 1] + 1).min(this[j] + 1).min(up[j] + cost);
+            let mut d = (at(&up, j + 1) + 1).min(at(&this, j) + 1).min(at(&up, j) + cost);
             let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(&cb) && b.get(j - 1) == Some(&ca);
             if swapped {
-                d = d.min(up2[j - 1] + 1);
+                d = d.min(at(&up2, j.wrapping_sub(1)) + 1);
             }
-            this[j + 1] = d;
+            if let Some(cell) = this.get_mut(j + 1) {
+                *cell = d;
+            }
         }
-        rows.rotate_left(1);
+        (up2, up, this) = (up, this, up2);
     }
-    rows[1][b.len()]
+    at(&up, b.len())
 }
 
 pub const fn is_blank(b: u8) -> bool {
@@ -253,7 +256,7 @@ mod tests {
         }
         assert_eq!(lookup(b"stop_signal"), Some(Key::StopSignal));
         assert_eq!(lookup(b"Exec"), None);
-        assert_eq!(lookup_svc(b"control_group"), Some(CONTROL_GROUP));
+        assert_eq!(lookup_svc(b"control_group"), Some(1));
     }
 
     #[test]

@@ -6,16 +6,20 @@
 
 #[path = "emit.rs"]
 mod emit;
+#[path = "env.rs"]
+mod env;
+#[path = "ids.rs"]
+mod ids;
 #[path = "keys.rs"]
 mod keys;
 
 pub use emit::emit;
 
-use super::{Config, Def, Error, Errors, FileError, Files, Located, Log, Range, Ready, Restart, Span};
+use super::{Config, Def, Error, Errors, Files, Located, Log, Range, Ready, Restart, Span};
 use crate::argv::Words;
 use crate::duration::Duration;
-use crate::limits::{ARENA_BYTES, CONFIG_BYTES, LINE_BYTES, MAX_ARGS, MAX_ENV, MAX_GROUPS, MAX_SERVICES, RING_DEFAULT_BYTES, RING_POOL_BYTES};
-use crate::{order, passwd, signame};
+use crate::limits::{ARENA_BYTES, CONFIG_BYTES, LINE_BYTES, MAX_ARGS, MAX_ENV, MAX_SERVICES, RING_DEFAULT_BYTES, RING_POOL_BYTES};
+use crate::{order, signame};
 use heapless::Vec;
 use keys::{Key, is_blank};
 
@@ -222,16 +226,6 @@ fn push_str(arena: &mut Vec<u8, ARENA_BYTES>, parts: &[&[u8]]) -> Option<Span> {
     Some(Span { start: start as u32, len: len as u32 })
 }
 
-/// Adds `entry` to `env`, replacing an entry with the same key in place.
-fn env_set(arena: &[u8], env: &mut Vec<Span, MAX_ENV>, entry: Span) -> Result<(), Error> {
-    let key = keys::env_key(slice(arena, entry));
-    match env.iter_mut().find(|e| keys::env_key(slice(arena, **e)) == key) {
-        Some(e) => *e = entry,
-        None => env.push(entry).map_err(|_| Error::TooManyEnv)?,
-    }
-    Ok(())
-}
-
 impl Parser<'_> {
     fn error(&mut self, error: Error, span: Span) {
         self.errors.push(located(self.line, self.section, span, error));
@@ -316,24 +310,12 @@ impl Parser<'_> {
         if v.contains(&0) {
             return Err(bad(Error::NulByte));
         }
-        if k == keys::CONTROL {
-            if !v.starts_with(b"/") {
-                return Err(bad(Error::RelativePath));
-            }
-            self.out.control = self.store(value);
-        } else {
-            self.out.control_gid = Some(self.group_id(v).map_err(bad)?);
+        match k {
+            keys::CONTROL if !v.starts_with(b"/") => return Err(bad(Error::RelativePath)),
+            keys::CONTROL => self.out.control = self.store(value),
+            _ => self.out.control_gid = Some(self.group_id(v).map_err(bad)?),
         }
         Ok(())
-    }
-
-    /// A group name or number → gid.
-    fn group_id(&mut self, word: &[u8]) -> Result<u32, Error> {
-        if let Some(gid) = passwd::parse_id(word) {
-            return Ok(gid);
-        }
-        let file = self.files.read(GROUP).map_err(|_| Error::PasswdUnreadable)?;
-        passwd::group_by_name(file, word).map(|g| g.gid).ok_or(Error::UnknownGroup)
     }
 
     /// A key of a service section.
@@ -366,13 +348,7 @@ impl Parser<'_> {
         let def = &mut sec.def;
         match k {
             Key::Exec => return self.exec(sec, value),
-            Key::Env => {
-                if !keys::env_entry_ok(v) {
-                    return Err(bad(Error::BadEnv));
-                }
-                let Some(s) = self.store(value) else { return Ok(()) };
-                env_set(&self.out.arena, &mut sec.env, s).map_err(bad)?;
-            }
+            Key::Env => return self.env(sec, value),
             Key::EnvFile => return self.env_file(sec, value),
             Key::Cwd => {
                 if !v.starts_with(b"/") {
@@ -471,58 +447,12 @@ impl Parser<'_> {
         }
     }
 
-    /// `env_file`: reads the file and adds its `KEY=value` lines. Errors say
-    /// the line number, never the line.
-    fn env_file(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
-        let path = value.bytes;
-        if !path.starts_with(b"/") {
-            return Err((Error::RelativePath, value.span()));
-        }
-        sec.def.env_file = self.store(value);
-        let data = match self.files.read(path) {
-            Ok(d) => d,
-            Err(FileError::Unsafe) => return Err((Error::EnvFileUnsafe, value.span())),
-            Err(FileError::TooBig) => return Err((Error::EnvFileTooBig, value.span())),
-            Err(FileError::Os(_)) => return Err((Error::EnvFileUnreadable, value.span())),
-        };
-        let mut file_line = 0u32;
-        for raw in data.split(|&b| b == b'\n') {
-            file_line = file_line.saturating_add(1);
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let lead = raw.iter().take_while(|&&b| is_blank(b)).count();
-            let line = raw.get(lead..).unwrap_or(&[]);
-            if line.is_empty() || line.starts_with(b"#") {
-                continue;
-            }
-            let mut e = located(self.line, self.section, Span::default(), Error::EnvFileLine);
-            e.file_line = file_line;
-            if !keys::env_entry_ok(line) {
-                self.errors.push(e);
-                continue;
-            }
-            let Some(s) = push_str(&mut self.out.arena, &[line]) else {
-                if !self.arena_full {
-                    self.arena_full = true;
-                    e.error = Error::ArenaFull;
-                    self.errors.push(e);
-                }
-                return Ok(());
-            };
-            if env_set(&self.out.arena, &mut sec.env, s).is_err() {
-                e.error = Error::TooManyEnv;
-                self.errors.push(e);
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-
     /// The end of a service section: checks what needs the whole section,
     /// then stores the definition (or drops what the section stored).
     fn finish(&mut self, sec: &mut Section, pending: &mut [Pending; MAX_SERVICES]) {
         let name = Word { bytes: slice(self.text, sec.name), at: sec.name.start as usize };
         if sec.seen & (1 << Key::Exec as u32) == 0 {
-            self.error_at(sec.line, Error::MissingExec, sec.name);
+            self.error_at(sec.line, Error::MissingExec, Span::default());
         }
         self.ids(sec);
         self.environment(sec, name);
@@ -549,85 +479,6 @@ impl Parser<'_> {
         }
         // header() kept the section only with a free slot.
         let _ = self.out.defs.push(sec.def);
-    }
-
-    /// PATH when missing and SVC_SERVICE, then the environment to `strs`.
-    fn environment(&mut self, sec: &mut Section, name: Word) {
-        let arena = &self.out.arena;
-        let has_path = sec.env.iter().any(|&s| keys::env_key(slice(arena, s)) == b"PATH");
-        let path = if has_path { None } else { Some(push_str(&mut self.out.arena, &[DEFAULT_PATH])) };
-        let service = push_str(&mut self.out.arena, &[b"SVC_SERVICE=", name.bytes]);
-        for s in [path, Some(service)].into_iter().flatten() {
-            let Some(s) = s else {
-                return self.arena_error(sec.line, sec.name);
-            };
-            if env_set(&self.out.arena, &mut sec.env, s).is_err() {
-                return self.error_at(sec.line, Error::TooManyEnv, sec.name);
-            }
-        }
-        let first = self.out.strs.len();
-        for &s in sec.env.iter() {
-            if self.out.strs.push(s).is_err() {
-                return self.arena_error(sec.line, sec.name);
-            }
-        }
-        sec.def.env = Range { first: first as u16, count: sec.env.len() as u16 };
-    }
-
-    /// `user` and `group` → uid, gid, supplementary groups.
-    fn ids(&mut self, sec: &mut Section) {
-        let text = self.text;
-        let word = |s: Span| slice(text, s);
-        if let Some((span, line)) = sec.group {
-            match self.group_id(word(span)) {
-                Ok(gid) => sec.def.gid = Some(gid),
-                Err(e) => self.error_at(line, e, span),
-            }
-        }
-        let Some((span, line)) = sec.user else { return };
-        let user = word(span);
-        sec.def.groups = Range { first: self.out.gids.len() as u16, count: 0 };
-        if let Some(uid) = passwd::parse_id(user) {
-            // A numeric user has no name to look up in /etc/group, so no
-            // supplementary groups; its gid (unless `group` says) is that of
-            // its passwd entry when there is one, else left as inherited.
-            sec.def.uid = Some(uid);
-            if sec.group.is_none()
-                && let Ok(file) = self.files.read(PASSWD)
-            {
-                sec.def.gid = passwd::user_by_uid(file, uid).map(|u| u.gid);
-            }
-            return;
-        }
-        let found = match self.files.read(PASSWD) {
-            Ok(file) => passwd::user_by_name(file, user).map(|u| (u.uid, u.gid)),
-            Err(_) => return self.error_at(line, Error::PasswdUnreadable, span),
-        };
-        let Some((uid, gid)) = found else {
-            return self.error_at(line, Error::UnknownUser, span);
-        };
-        sec.def.uid = Some(uid);
-        if sec.group.is_none() {
-            sec.def.gid = Some(gid);
-        }
-        let file = match self.files.read(GROUP) {
-            Ok(file) => file,
-            Err(_) => return self.error_at(line, Error::PasswdUnreadable, span),
-        };
-        let first = self.out.gids.len();
-        let mut count = 0usize;
-        for g in passwd::groups(file).filter(|g| g.has_member(user)) {
-            let mine = self.out.gids.get(first..).unwrap_or(&[]);
-            if mine.contains(&g.gid) {
-                continue;
-            }
-            if count >= MAX_GROUPS || self.out.gids.push(g.gid).is_err() {
-                self.errors.push(located(line, self.section, span, Error::TooManyGroups));
-                break;
-            }
-            count += 1;
-        }
-        sec.def.groups = Range { first: first as u16, count: count as u16 };
     }
 
     /// `after` names → bit masks, then cycles.

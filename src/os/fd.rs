@@ -95,38 +95,42 @@ pub fn write_some<F: AsFd>(fd: F, bytes: &[u8]) -> Result<usize, Errno> {
     }
 }
 
+/// Takes ownership of a raw fd that the kernel just returned.
+///
+/// # Safety
+/// `raw` must be an open fd that nothing else owns.
+pub unsafe fn own(raw: i32) -> rustix::fd::OwnedFd {
+    // SAFETY: rustix's OwnedFd is #[repr(transparent)] over the raw fd; its
+    // from_raw_fd would add an assert whose message links core::fmt.
+    unsafe { core::mem::transmute::<i32, rustix::fd::OwnedFd>(raw) }
+}
+
 /// An owned fd whose empty value is all zero bytes, so that tables of them
-/// start in .bss (an `Option<OwnedFd>` is empty at -1 and would move a whole
-/// table into .data). Closes its fd when dropped.
-#[derive(Default)]
-pub struct Slot(u32);
+/// start in .bss. Closes its fd when dropped.
+pub struct Slot {
+    fd: core::mem::MaybeUninit<rustix::fd::OwnedFd>,
+    used: bool,
+}
 
 impl Slot {
-    pub const EMPTY: Slot = Slot(0);
+    pub const EMPTY: Slot = Slot { fd: core::mem::MaybeUninit::uninit(), used: false };
 
     pub fn new(fd: rustix::fd::OwnedFd) -> Slot {
-        use rustix::fd::IntoRawFd;
-        // Raw fds are ≥ 0, so fd + 1 is never 0.
-        Slot(fd.into_raw_fd() as u32 + 1)
+        Slot { fd: core::mem::MaybeUninit::new(fd), used: true }
     }
     pub fn is_empty(&self) -> bool {
-        self.0 == 0
+        !self.used
     }
     pub fn get(&self) -> Option<rustix::fd::BorrowedFd<'_>> {
-        if self.0 == 0 {
-            return None;
-        }
-        // SAFETY: a non-empty Slot owns this open fd until `take` or drop.
-        Some(unsafe { rustix::fd::BorrowedFd::borrow_raw((self.0 - 1) as i32) })
+        // SAFETY: `used` says the fd is initialised and owned here.
+        self.used.then(|| unsafe { self.fd.assume_init_ref() }.as_fd())
     }
     pub fn take(&mut self) -> Option<rustix::fd::OwnedFd> {
-        use rustix::fd::FromRawFd;
-        let raw = core::mem::take(&mut self.0);
-        if raw == 0 {
+        if !core::mem::replace(&mut self.used, false) {
             return None;
         }
-        // SAFETY: the Slot owned this fd; it gives up ownership here.
-        Some(unsafe { rustix::fd::OwnedFd::from_raw_fd((raw - 1) as i32) })
+        // SAFETY: it was initialised; `used` is now false, so it is read once.
+        Some(unsafe { self.fd.assume_init_read() })
     }
 }
 

@@ -1,7 +1,7 @@
 //! Signals arrive as reads of a signalfd; SIGPIPE is ignored.
 #![allow(unsafe_code)]
 
-use rustix::fd::{FromRawFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 
 pub const SIGHUP: u8 = 1;
@@ -32,7 +32,7 @@ pub fn take() -> Result<OwnedFd, Errno> {
         return Err(Errno::from_raw_os_error(errno()));
     }
     // SAFETY: signalfd returned a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(unsafe { crate::os::fd::own(fd) })
 }
 
 fn errno() -> i32 {

@@ -6,7 +6,7 @@ use core::ffi::CStr;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FileType, Mode};
 use rustix::io::Errno;
-use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 /// Why the control socket could not be bound.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -22,14 +22,41 @@ fn stream() -> Result<OwnedFd, Errno> {
     rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
 }
 
-fn addr(path: &CStr) -> Result<SocketAddrUnix, Errno> {
-    SocketAddrUnix::new(path)
+/// A `sockaddr_un` for `path`, built by hand: rustix's builder indexes in a
+/// way that links core::fmt.
+fn addr(path: &CStr) -> Result<libc::sockaddr_un, Errno> {
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
+    let mut a: libc::sockaddr_un = unsafe { core::mem::zeroed() };
+    a.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.to_bytes();
+    if bytes.len() >= a.sun_path.len() {
+        return Err(Errno::NAMETOOLONG);
+    }
+    for (d, &s) in a.sun_path.iter_mut().zip(bytes) {
+        *d = s as libc::c_char;
+    }
+    Ok(a)
+}
+
+fn errno() -> Errno {
+    // SAFETY: musl's errno location is always valid for this thread.
+    Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
+}
+
+/// `bind(2)` or `connect(2)` of `fd` to the unix socket at `path`.
+fn at(fd: &OwnedFd, path: &CStr, bind: bool) -> Result<(), Errno> {
+    let a = addr(path)?;
+    let len = core::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let p = (&a as *const libc::sockaddr_un).cast::<libc::sockaddr>();
+    // SAFETY: p points at a valid sockaddr_un of `len` bytes for the call.
+    let r = unsafe { if bind { libc::bind(fd.as_raw_fd(), p, len) } else { libc::connect(fd.as_raw_fd(), p, len) } };
+    if r < 0 { Err(errno()) } else { Ok(()) }
 }
 
 /// `connect(2)` to the control socket at `path` (blocking).
 pub fn connect(path: &CStr) -> Result<OwnedFd, Errno> {
     let fd = stream()?;
-    rustix::net::connect(&fd, &addr(path)?)?;
+    at(&fd, path, false)?;
     Ok(fd)
 }
 
@@ -55,7 +82,6 @@ pub fn bind_control(path: &CStr, gid: Option<u32>) -> Result<OwnedFd, BindError>
         Err(e) => return Err(BindError::Os(e)),
     }
     let fd = stream().map_err(BindError::Os)?;
-    let a = addr(path).map_err(BindError::Os)?;
     // The mode and group come from the umask and effective gid at bind time,
     // so that the path is never briefly open to others; both are restored.
     let old_mask = rustix::process::umask(Mode::from_raw_mode(if gid.is_some() { 0o117 } else { 0o177 }));
@@ -65,7 +91,7 @@ pub fn bind_control(path: &CStr, gid: Option<u32>) -> Result<OwnedFd, BindError>
         r = set_egid(g);
     }
     if r.is_ok() {
-        r = rustix::net::bind(&fd, &a);
+        r = at(&fd, path, true);
     }
     if gid.is_some() {
         let _ = set_egid(old_egid);

@@ -47,8 +47,10 @@ pub struct Spec<'a> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub enum Step {
+    /// In svc itself: pipe2 or fork (EMFILE, EAGAIN), or a malformed Spec.
     Fork,
     Setsid,
+    /// Moving stdin, stdout, stderr and the ready fd into place.
     Fds,
     Chdir,
     Rlimit,
@@ -175,17 +177,22 @@ pub fn spawn(spec: &Spec) -> Result<i32, Failure> {
         while let Err(Errno::INTR) = rustix::process::waitpid(Some(p), WaitOptions::empty()) {}
     }
     let [step, e0, e1, e2, e3] = msg;
-    let errno = if got == msg.len() { i32::from_ne_bytes([e0, e1, e2, e3]) } else { Errno::IO.raw_os_error() };
+    let errno = if got == msg.len() {
+        i32::from_ne_bytes([e0, e1, e2, e3])
+    } else {
+        Errno::IO.raw_os_error()
+    };
     Err(Failure { step: Step::decode(step), errno })
 }
 
-/// What the child would trip on, caught before forking: argv and envp that
-/// are not NULL-terminated, a ready fd among 0..2, ids of -1 (which the
+/// What the child would trip on, caught before forking: no program, argv
+/// and envp that are not NULL-terminated, a ready fd among 0..2, ids of -1 (which the
 /// kernel reads as "leave unchanged").
 fn check(spec: &Spec) -> Result<(), Failure> {
     let terminated = |v: &[*const c_char]| v.last().is_some_and(|p| p.is_null());
     let inval = Errno::INVAL.raw_os_error();
-    if !terminated(spec.argv) || spec.argv.len() < 2 || !terminated(spec.envp) {
+    let program = spec.argv.first().is_some_and(|p| !p.is_null());
+    if !program || !terminated(spec.argv) || !terminated(spec.envp) {
         return Err(Failure { step: Step::Exec, errno: inval });
     }
     if spec.ready.is_some_and(|(_, n)| n < 3) {
@@ -329,7 +336,13 @@ fn reset_signals() {
         // reading `dfl`, which outlives it. KILL and STOP refuse with EINVAL,
         // needing no reset.
         unsafe {
-            libc::syscall(libc::SYS_rt_sigaction, sig as c_long, dfl.as_ptr(), 0 as c_long, set_bytes)
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig as c_long,
+                dfl.as_ptr(),
+                0 as c_long,
+                set_bytes,
+            )
         };
     }
     // SAFETY: as above; rt_sigprocmask reads `empty`, which outlives it.
@@ -390,7 +403,8 @@ fn close_fds(first: u32, last: u32) {
     let end = u32::try_from(soft.min(MAX_CLOSE_LOOP)).unwrap_or(u32::MAX);
     for fd in first..end.min(last.saturating_add(1)) {
         // SAFETY: nothing in the child uses these fds again; close(2) of a
-        // hole is a harmless EBADF. Below 1<<16, so the number fits a c_int.
-        unsafe { rustix::io::close(fd as c_int) };
+        // hole is a harmless EBADF (raw: rustix's close debug-asserts on it).
+        // `fd` is below 1<<16, so `as` keeps it.
+        unsafe { libc::syscall(libc::SYS_close, fd as c_long) };
     }
 }

@@ -118,8 +118,10 @@ fn read_reply(fd: &rustix::fd::OwnedFd) -> i32 {
                 os::fd::write_err(b.as_bytes());
             }
             code = Some(c);
-            buf.copy_within(nl + 1..have, 0);
-            have -= nl + 1;
+            // The body that came with the head goes out as it is.
+            os::fd::write_out(buf.get(nl + 1..have).unwrap_or(&[]));
+            have = 0;
+            continue;
         }
         if code.is_some() {
             os::fd::write_out(buf.get(..have).unwrap_or(&[]));

@@ -1,0 +1,102 @@
+//! A service's environment: `env` and `env_file` entries in order (a later
+//! key replaces an earlier one in place), then PATH when missing and
+//! SVC_SERVICE. env_file errors carry the file's line number, never its
+//! text. No syscalls: the file is read through `Files`.
+
+use super::keys::{self, is_blank};
+use super::{DEFAULT_PATH, Parser, Section, Word, located, push_str, slice};
+use crate::config::{Error, FileError, Range, Span};
+use crate::limits::MAX_ENV;
+use heapless::Vec;
+
+/// Adds `entry` to `env`, replacing an entry with the same key in place.
+fn env_set(arena: &[u8], env: &mut Vec<Span, MAX_ENV>, entry: Span) -> Result<(), Error> {
+    let key = keys::env_key(slice(arena, entry));
+    match env.iter_mut().find(|e| keys::env_key(slice(arena, **e)) == key) {
+        Some(e) => *e = entry,
+        None => env.push(entry).map_err(|_| Error::TooManyEnv)?,
+    }
+    Ok(())
+}
+
+impl Parser<'_> {
+    /// `env = KEY=value`.
+    pub(super) fn env(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+        if !keys::env_entry_ok(value.bytes) {
+            return Err((Error::BadEnv, value.span()));
+        }
+        if let Some(s) = self.store(value) {
+            env_set(&self.out.arena, &mut sec.env, s).map_err(|e| (e, value.span()))?;
+        }
+        Ok(())
+    }
+
+    /// `env_file`: reads the file and adds its `KEY=value` lines. Errors say
+    /// the line number, never the line.
+    pub(super) fn env_file(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+        let path = value.bytes;
+        if !path.starts_with(b"/") {
+            return Err((Error::RelativePath, value.span()));
+        }
+        sec.def.env_file = self.store(value);
+        let data = match self.files.read(path) {
+            Ok(d) => d,
+            Err(FileError::Unsafe) => return Err((Error::EnvFileUnsafe, value.span())),
+            Err(FileError::TooBig) => return Err((Error::EnvFileTooBig, value.span())),
+            Err(FileError::Os(_)) => return Err((Error::EnvFileUnreadable, value.span())),
+        };
+        let mut file_line = 0u32;
+        for raw in data.split(|&b| b == b'\n') {
+            file_line = file_line.saturating_add(1);
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let lead = raw.iter().take_while(|&&b| is_blank(b)).count();
+            let line = raw.get(lead..).unwrap_or(&[]);
+            if line.is_empty() || line.starts_with(b"#") {
+                continue;
+            }
+            let mut e = located(self.line, self.section, Span::default(), Error::EnvFileLine);
+            e.file_line = file_line;
+            if !keys::env_entry_ok(line) {
+                self.errors.push(e);
+                continue;
+            }
+            let Some(s) = push_str(&mut self.out.arena, &[line]) else {
+                if !self.arena_full {
+                    self.arena_full = true;
+                    e.error = Error::ArenaFull;
+                    self.errors.push(e);
+                }
+                return Ok(());
+            };
+            if env_set(&self.out.arena, &mut sec.env, s).is_err() {
+                e.error = Error::TooManyEnv;
+                self.errors.push(e);
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// PATH when missing and SVC_SERVICE, then the environment to `strs`.
+    pub(super) fn environment(&mut self, sec: &mut Section, name: Word) {
+        let arena = &self.out.arena;
+        let has_path = sec.env.iter().any(|&s| keys::env_key(slice(arena, s)) == b"PATH");
+        let path = if has_path { None } else { Some(push_str(&mut self.out.arena, &[DEFAULT_PATH])) };
+        let service = push_str(&mut self.out.arena, &[b"SVC_SERVICE=", name.bytes]);
+        for s in [path, Some(service)].into_iter().flatten() {
+            let Some(s) = s else {
+                return self.arena_error(sec.line, Span::default());
+            };
+            if env_set(&self.out.arena, &mut sec.env, s).is_err() {
+                return self.error_at(sec.line, Error::TooManyEnv, Span::default());
+            }
+        }
+        let first = self.out.strs.len();
+        for &s in sec.env.iter() {
+            if self.out.strs.push(s).is_err() {
+                return self.arena_error(sec.line, Span::default());
+            }
+        }
+        sec.def.env = Range { first: first as u16, count: sec.env.len() as u16 };
+    }
+}
