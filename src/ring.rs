@@ -217,7 +217,7 @@ impl Line<'_> {
         for part in [self.first, self.second] {
             let k = part.len().min(out.len() - n);
             if let (Some(dst), Some(src)) = (out.get_mut(n..n + k), part.get(..k)) {
-                dst.copy_from_slice(src);
+                crate::text::copy(dst, src);
                 n += k;
             }
         }
@@ -236,9 +236,9 @@ fn wrapped(ring: &[u8], off: usize, len: usize) -> (&[u8], &[u8]) {
 fn read_at(ring: &[u8], off: usize, out: &mut [u8]) {
     let (a, b) = wrapped(ring, off, out.len());
     let (oa, ob) = out.split_at_mut(a.len());
-    oa.copy_from_slice(a);
+    crate::text::copy(oa, a);
     if let Some(ob) = ob.get_mut(..b.len()) {
-        ob.copy_from_slice(b);
+        crate::text::copy(ob, b);
     }
 }
 
@@ -249,10 +249,10 @@ fn write_at(ring: &mut [u8], off: usize, src: &[u8]) {
     let a = src.len().min(size - off);
     let (sa, sb) = src.split_at_checked(a).unwrap_or((src, &[]));
     if let Some(d) = ring.get_mut(off..off + a) {
-        d.copy_from_slice(sa);
+        crate::text::copy(d, sa);
     }
     if let Some(d) = ring.get_mut(..sb.len()) {
-        d.copy_from_slice(sb);
+        crate::text::copy(d, sb);
     }
 }
 
@@ -261,7 +261,7 @@ fn header_at(ring: &[u8], off: usize) -> (Stamp, usize) {
     let mut h = [0u8; HEADER];
     read_at(ring, off, &mut h);
     let mut stamp = [0u8; 8];
-    stamp.copy_from_slice(&h[..8]);
+    crate::text::copy(&mut stamp, &h[..8]);
     (Stamp(u64::from_le_bytes(stamp)), u16::from_le_bytes([h[8], h[9]]) as usize)
 }
 
@@ -338,8 +338,8 @@ impl Ring {
         }
         let tail = (self.head as usize + self.used as usize) % size;
         let mut h = [0u8; HEADER];
-        h[..8].copy_from_slice(&stamp.0.to_le_bytes());
-        h[8..].copy_from_slice(&(line.len() as u16).to_le_bytes());
+        crate::text::copy(&mut h[..8], &stamp.0.to_le_bytes());
+        crate::text::copy(&mut h[8..], &(line.len() as u16).to_le_bytes());
         write_at(ring, tail, &h);
         write_at(ring, (tail + HEADER) % size, line);
         self.used += need as u32;
@@ -450,7 +450,7 @@ impl Assembler {
                     let k = seg.len().min(LOG_LINE_BYTES - len);
                     let (take, more) = seg.split_at_checked(k).unwrap_or((seg, &[]));
                     if let Some(dst) = self.buf.get_mut(len..len + take.len()) {
-                        dst.copy_from_slice(take);
+                        crate::text::copy(dst, take);
                     }
                     self.len += take.len() as u16;
                     seg = more;

@@ -4,6 +4,17 @@
 
 use ufmt::{uDisplay, uWrite};
 
+/// Copies as much of `src` as fits into `dst`; the count. (copy_from_slice
+/// panics on a length mismatch with a message that links core::fmt.)
+pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
+    let mut n = 0;
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+        n += 1;
+    }
+    n
+}
+
 /// A fixed buffer for one message or one chunk of a streamed reply.
 pub struct Buf<const N: usize> {
     bytes: [u8; N],
@@ -40,7 +51,7 @@ impl<const N: usize> Buf<N> {
     pub fn push(&mut self, b: &[u8]) {
         let n = b.len().min(self.room());
         if let (Some(dst), Some(src)) = (self.bytes.get_mut(self.len..self.len + n), b.get(..n)) {
-            dst.copy_from_slice(src);
+            copy(dst, src);
             self.len += n;
         }
         if n < b.len() {

@@ -1,3 +1,4 @@
+#![allow(unsafe_code)]
 //! The epoll set svc sleeps in, and the one timerfd armed at the next deadline.
 
 use crate::duration::Instant;
@@ -5,7 +6,7 @@ use crate::os::clock;
 use rustix::event::epoll;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
+use rustix::time::{Itimerspec, TimerfdTimerFlags, Timespec};
 
 pub use rustix::event::epoll::Event;
 
@@ -32,11 +33,12 @@ fn flags(i: Interest) -> epoll::EventFlags {
 impl Events {
     /// `epoll_create1` and `timerfd_create(CLOCK_MONOTONIC)`, both close-on-exec.
     pub fn new() -> Result<Events, Errno> {
-        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-        let timer = rustix::time::timerfd_create(
-            TimerfdClockId::Monotonic,
-            TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK,
-        )?;
+        // SAFETY: neither call has memory preconditions.
+        let epoll = crate::os::fd::owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: as above.
+        let timer = crate::os::fd::owned(unsafe {
+            libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
+        })?;
         Ok(Events { epoll, timer, armed: None })
     }
 

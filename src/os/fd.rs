@@ -38,8 +38,7 @@ pub enum ReadError {
 
 /// Opens `path` (close-on-exec) and reads all of it into `buf`.
 pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, ReadError> {
-    use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(ReadError::Os)?;
+    let fd = open(path, libc::O_RDONLY, 0).map_err(ReadError::Os)?;
     let mut len = 0;
     loop {
         let Some(room) = buf.get_mut(len..) else { return Err(ReadError::TooBig) };
@@ -66,7 +65,7 @@ pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, ReadEr
 pub fn cpath<'b>(path: &[u8], buf: &'b mut [u8]) -> Option<&'b core::ffi::CStr> {
     let dst = buf.get_mut(..path.len() + 1)?;
     let (body, nul) = dst.split_at_mut(path.len());
-    body.copy_from_slice(path);
+    crate::text::copy(body, path);
     *nul.first_mut()? = 0;
     core::ffi::CStr::from_bytes_with_nul(dst).ok()
 }
@@ -93,6 +92,37 @@ pub fn write_some<F: AsFd>(fd: F, bytes: &[u8]) -> Result<usize, Errno> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The result of a libc call that returns a new fd, as an OwnedFd.
+/// (rustix's own constructors assert in a way that links core::fmt.)
+pub fn owned(raw: i32) -> Result<rustix::fd::OwnedFd, Errno> {
+    if raw < 0 {
+        // SAFETY: musl's errno location is always valid for this thread.
+        return Err(Errno::from_raw_os_error(unsafe { *libc::__errno_location() }));
+    }
+    // SAFETY: the call just returned this new fd, which nothing else owns.
+    Ok(unsafe { own(raw) })
+}
+
+/// `open(2)` with O_CLOEXEC added.
+pub fn open(path: &core::ffi::CStr, flags: i32, mode: u32) -> Result<rustix::fd::OwnedFd, Errno> {
+    // SAFETY: path is NUL-terminated.
+    owned(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) })
+}
+
+/// `pipe2(O_CLOEXEC)`: (read end, write end).
+pub fn pipe() -> Result<(rustix::fd::OwnedFd, rustix::fd::OwnedFd), Errno> {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a writable array of two ints.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    let [rd, wr] = fds;
+    if r < 0 {
+        // SAFETY: musl's errno location is always valid for this thread.
+        return Err(Errno::from_raw_os_error(unsafe { *libc::__errno_location() }));
+    }
+    // SAFETY: pipe2 succeeded: both fds are new and ours.
+    Ok(unsafe { (own(rd), own(wr)) })
 }
 
 /// Takes ownership of a raw fd that the kernel just returned.

@@ -57,3 +57,9 @@ pub fn send(pid: i32, sig: u8, group: bool) -> Result<(), Errno> {
     let r = unsafe { libc::kill(target, i32::from(sig)) };
     if r < 0 { Err(Errno::from_raw_os_error(errno())) } else { Ok(()) }
 }
+
+/// Ignores SIGPIPE: a write to a closed socket becomes EPIPE.
+pub fn ignore_pipe() {
+    // SAFETY: setting a disposition has no memory preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}

@@ -6,7 +6,6 @@ use core::ffi::CStr;
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FileType, Mode};
 use rustix::io::Errno;
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 /// Why the control socket could not be bound.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -19,7 +18,8 @@ pub enum BindError {
 }
 
 fn stream() -> Result<OwnedFd, Errno> {
-    rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+    // SAFETY: socket has no memory preconditions.
+    crate::os::fd::owned(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })
 }
 
 /// A `sockaddr_un` for `path`, built by hand: rustix's builder indexes in a
@@ -110,20 +110,30 @@ fn set_egid(g: u32) -> Result<(), Errno> {
 
 /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`; None when nothing waits.
 pub fn accept(listener: BorrowedFd) -> Option<OwnedFd> {
-    rustix::net::accept_with(listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC).ok()
+    // SAFETY: null address and length: the peer's address is not wanted.
+    let r = unsafe { libc::accept4(listener.as_raw_fd(), core::ptr::null_mut(), core::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) };
+    crate::os::fd::owned(r).ok()
 }
 
 /// Whether the peer may send commands: uid 0, svc's own uid, a peer whose
 /// gid is `group`, or one with `group` among its `SO_PEERGROUPS` (a failing
 /// SO_PEERGROUPS counts as no groups).
 pub fn peer_allowed(fd: BorrowedFd, group: Option<u32>) -> bool {
-    let Ok(cred) = rustix::net::sockopt::socket_peercred(fd) else { return false };
-    let uid = cred.uid.as_raw();
+    // SAFETY: ucred is plain data; zeroes are a valid value.
+    let mut cred: libc::ucred = unsafe { core::mem::zeroed() };
+    let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred is writable for `len` bytes. (rustix's socket_peercred
+    // asserts the length in a way that links core::fmt.)
+    let r = unsafe { libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
+    if r < 0 {
+        return false;
+    }
+    let uid = cred.uid;
     if uid == 0 || uid == rustix::process::geteuid().as_raw() {
         return true;
     }
     let Some(g) = group else { return false };
-    if cred.gid.as_raw() == g {
+    if cred.gid == g {
         return true;
     }
     let mut groups = [0u32; 64];

@@ -102,12 +102,7 @@ pub struct Failure {
 
 /// `pipe2(O_CLOEXEC)`: (read end, write end).
 pub fn pipe_cloexec() -> Result<(OwnedFd, OwnedFd), Errno> {
-    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-}
-
-/// `ioctl(FIONBIO)`: reads and writes on `fd` return EAGAIN instead of waiting.
-pub fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    rustix::io::ioctl_fionbio(fd, true)
+    crate::os::fd::pipe()
 }
 
 const UNPROBED: u8 = 0;
@@ -186,8 +181,8 @@ pub fn spawn(spec: &Spec) -> Result<i32, Failure> {
 }
 
 /// What the child would trip on, caught before forking: no program, argv
-/// and envp that are not NULL-terminated, a ready fd among 0..2, ids of -1 (which the
-/// kernel reads as "leave unchanged").
+/// and envp that are not NULL-terminated, a ready fd among 0..2, ids of -1
+/// (which the kernel reads as "leave unchanged").
 fn check(spec: &Spec) -> Result<(), Failure> {
     let terminated = |v: &[*const c_char]| v.last().is_some_and(|p| p.is_null());
     let inval = Errno::INVAL.raw_os_error();

@@ -81,14 +81,22 @@ pub fn run(cmd: &Command) -> i32 {
         Ok(fd) => fd,
         Err(e) => return fail("cannot connect to control socket", e),
     };
-    if let Err(e) = os::fd::write_all(&fd, req.as_bytes()) {
-        return fail("cannot send to", e);
+    // svc may refuse (permission denied) and close before reading: the
+    // send then fails with EPIPE, and the refusal is still there to read.
+    os::signal::ignore_pipe();
+    let sent = os::fd::write_all(&fd, req.as_bytes());
+    match (read_reply(&fd), sent) {
+        (Some(code), _) => code,
+        (None, Err(e)) => fail("cannot send to", e),
+        (None, Ok(())) => {
+            os::fd::write_err(b"svc: no reply from svc\n");
+            EXIT_FAIL
+        }
     }
-    read_reply(&fd)
 }
 
 /// Reads the head line, then copies the body to stdout; returns the code.
-fn read_reply(fd: &rustix::fd::OwnedFd) -> i32 {
+fn read_reply(fd: &rustix::fd::OwnedFd) -> Option<i32> {
     let mut buf = [0u8; 4096];
     let mut have = 0;
     let mut code = None;
@@ -128,11 +136,5 @@ fn read_reply(fd: &rustix::fd::OwnedFd) -> i32 {
             have = 0;
         }
     }
-    match code {
-        Some(c) => c,
-        None => {
-            os::fd::write_err(b"svc: no reply from svc\n");
-            EXIT_FAIL
-        }
-    }
+    code
 }

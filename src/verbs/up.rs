@@ -138,10 +138,10 @@ pub fn up(cmd: &Command) -> i32 {
     };
     if os::process::pid() != 1 {
         // Orphans of our services become our children, to be reaped.
-        let _ = rustix::process::set_child_subreaper(None);
+        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
     }
     spawn::probe_close_range(os::process::getenv(c"SVC_FALLBACK") == Some(b"1"));
-    let Ok(devnull) = rustix::fs::open(c"/dev/null", rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty()) else {
+    let Ok(devnull) = os::fd::open(c"/dev/null", libc::O_RDWR, 0) else {
         say(b"svc: cannot open /dev/null\n");
         return EXIT_FAIL;
     };
@@ -298,11 +298,11 @@ fn start(w: &mut World, ev: &Events, devnull: BorrowedFd, id: u8, inst: u8) -> R
     let cwd = def.cwd.and_then(|s| CStr::from_bytes_with_nul(w.cfg.strz(s)).ok());
     // Output: a pipe into the ring, or /dev/null.
     let log = match def.log {
-        Log::Ring(_) => Some(spawn::pipe_cloexec().map_err(fail)?),
+        Log::Ring(_) => Some(os::fd::pipe().map_err(fail)?),
         Log::Null => None,
     };
     let ready = match def.ready {
-        Ready::Fd(n) => Some((spawn::pipe_cloexec().map_err(fail)?, n)),
+        Ready::Fd(n) => Some((os::fd::pipe().map_err(fail)?, n)),
         _ => None,
     };
     let spec = spawn::Spec {
