@@ -40,6 +40,18 @@ pub const RING_POOL_BYTES: usize = MAX_SERVICES * 4 * 1024;
 pub const RING_DEFAULT_BYTES: usize = 4 * 1024;
 /// Longest stored log line; longer output is split into lines of this size.
 pub const LOG_LINE_BYTES: usize = 1024;
+/// Default size of a `log = file:PATH` file (`log_size`); then it is rotated.
+pub const LOG_FILE_DEFAULT_BYTES: u32 = 1024 * 1024;
+/// Smallest `log_size`: a few full-length lines, so that rotation is not per line.
+pub const LOG_FILE_MIN_BYTES: u32 = 4 * 1024;
+/// Largest `log_size`: sizes are u32, and a small machine's disk wants less.
+pub const LOG_FILE_MAX_BYTES: u32 = 1024 * 1024 * 1024;
+/// Default `log_keep`: rotated files kept beside PATH (PATH.1 … PATH.3).
+pub const LOG_KEEP_DEFAULT: u8 = 3;
+/// Largest `log_keep`: one digit of suffix, and a rotation is at most this many renames.
+pub const MAX_LOG_KEEP: u8 = 9;
+/// Bytes read per pread when `svc log -n N` looks for the last N lines of a file.
+pub const LOG_TAIL_CHUNK_BYTES: usize = 4096;
 /// Bytes read from one service's pipe per wakeup, so that a chatty service
 /// cannot starve the others.
 pub const LOG_READ_BYTES: usize = 4096;

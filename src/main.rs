@@ -14,6 +14,7 @@ mod order;
 mod os;
 mod passwd;
 mod proto;
+mod reload;
 mod ring;
 mod service;
 mod signame;

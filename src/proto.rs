@@ -3,7 +3,8 @@
 //! Request: one line, `VERB WORD...\n`, at most REQUEST_BYTES, words split by
 //! single blanks (service names and signal names hold no blanks):
 //! `status [NAME...]`, `start NAME...`, `stop NAME...`, `restart NAME...`,
-//! `signal NAME SIG`, `log NAME [N]`.
+//! `signal NAME SIG`, `log [-f] [NAME] [N]`, `reload [--dry-run]`; flags
+//! (words starting with `-`, which no name does) come first: `status --json`.
 //!
 //! Reply: a head line `CODE [MESSAGE]\n` (CODE is the exit status the client
 //! takes; MESSAGE goes to its stderr after `svc: `), then a body that the
@@ -22,15 +23,17 @@ pub enum Kind {
     Restart,
     Signal,
     Log,
+    Reload,
 }
 
-const KINDS: [(Kind, &str); 6] = [
+const KINDS: [(Kind, &str); 7] = [
     (Kind::Status, "status"),
     (Kind::Start, "start"),
     (Kind::Stop, "stop"),
     (Kind::Restart, "restart"),
     (Kind::Signal, "signal"),
     (Kind::Log, "log"),
+    (Kind::Reload, "reload"),
 ];
 
 impl Kind {
@@ -45,7 +48,18 @@ impl Kind {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request<'a> {
     pub kind: Kind,
-    pub words: Vec<&'a [u8], { MAX_OPERANDS + 1 }>,
+    pub words: Vec<&'a [u8], { MAX_OPERANDS + 2 }>,
+}
+
+impl<'a> Request<'a> {
+    /// Whether the flag word `flag` was sent.
+    pub fn has(&self, flag: &[u8]) -> bool {
+        self.words.iter().any(|w| *w == flag)
+    }
+    /// The words that are not flags.
+    pub fn operands(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.words.iter().copied().filter(|w| w.first() != Some(&b'-'))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -84,12 +98,13 @@ pub fn parse(bytes: &[u8]) -> Result<Option<Request<'_>>, Error> {
     for w in it {
         words.push(w).map_err(|_| Error::TooManyWords)?;
     }
-    let n = words.len();
+    let n = words.iter().filter(|w| w.first() != Some(&b'-')).count();
     let ok = match kind {
         Kind::Status => true,
         Kind::Start | Kind::Stop | Kind::Restart => n >= 1,
         Kind::Signal => n == 2,
-        Kind::Log => n == 1 || n == 2,
+        Kind::Log => n <= 2,
+        Kind::Reload => n == 0,
     };
     if !ok {
         return Err(Error::BadArguments);
@@ -146,10 +161,14 @@ mod tests {
         assert_eq!(parse(b"\n"), Err(Error::Empty));
         assert_eq!(parse(b"frob x\n"), Err(Error::UnknownVerb));
         assert_eq!(parse(b"stop\n"), Err(Error::BadArguments));
+        assert_eq!(parse(b"reload x\n"), Err(Error::BadArguments));
+        let r = parse(b"status --json a\n").unwrap().unwrap();
+        assert!(r.has(b"--json"));
+        assert_eq!(r.operands().collect::<std::vec::Vec<_>>(), [&b"a"[..]]);
         assert_eq!(parse(b"signal web\n"), Err(Error::BadArguments));
         assert_eq!(parse(&[b'x'; REQUEST_BYTES]), Err(Error::TooLong));
         let mut many = std::vec::Vec::from(&b"status"[..]);
-        for _ in 0..=MAX_OPERANDS + 1 {
+        for _ in 0..=MAX_OPERANDS + 2 {
             many.extend_from_slice(b" a");
         }
         many.push(b'\n');

@@ -154,6 +154,8 @@ pub struct Service {
     pub spawns: u32,
     pub last: Option<Exit>,
     pub note: Note,
+    /// Dropped from the config by a reload: stopping, then the slot is free.
+    pub removed: bool,
     pub inst: [Option<Instance>; MAX_INSTANCES],
 }
 
@@ -168,6 +170,7 @@ impl Service {
             spawns: 0,
             last: None,
             note: Note::None,
+            removed: false,
             inst: [None; MAX_INSTANCES],
         }
     }
@@ -207,7 +210,12 @@ impl Service {
 
     /// Whether it may start now (its `after` is checked by the supervisor).
     pub fn wants_start(&self) -> bool {
-        self.want == Want::Up && !self.has_instance() && self.rest == Rest::Stopped
+        self.want == Want::Up && !self.has_instance() && self.rest == Rest::Stopped && !self.removed
+    }
+
+    /// A removed service whose processes are gone: the slot may be reused.
+    pub fn is_vacant(&self) -> bool {
+        self.removed && !self.has_instance()
     }
 
     /// Claims the serving slot and asks for a spawn.

@@ -1,5 +1,5 @@
 //! `svc status` lines for people: `NAME STATE PID UPTIME RESTARTS LAST NOTE`,
-//! columns aligned. No syscalls.
+//! columns aligned; and the same as JSON Lines for programs. No syscalls.
 
 use crate::config::Config;
 use crate::duration::Instant;
@@ -79,6 +79,98 @@ pub fn line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Inst
     note(sup, cfg, id, state, now, out);
     trim_end(out);
     out.push(b"\n");
+}
+
+/// One service as one JSON object on one line (JSON Lines): the fields of
+/// `line`, in a fixed order, with null where a value does not apply.
+/// `out` needs room for the whole line (a cut line is not JSON); 512 bytes
+/// hold the longest.
+pub fn json_line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Instant, log_drops: u32, out: &mut Buf<N>) {
+    let Some(s) = sup.svcs.get(id) else { return };
+    let Some(def) = cfg.defs.get(usize::from(s.def)) else { return };
+    let state = s.state();
+    let inst = s.serving();
+    out.push(b"{\"name\":");
+    json_str(cfg.str(def.name), out);
+    let _ = uwrite!(out, ",\"state\":\"{}\",\"pid\":", state.word());
+    json_num(inst.and_then(|i| u64::try_from(i.pid).ok()).filter(|&p| p > 0), out);
+    out.push(b",\"uptime_ms\":");
+    json_num(inst.map(|i| now.since(i.started).as_millis()), out);
+    let _ = uwrite!(out, ",\"restarts\":{},\"exit\":", s.restarts());
+    json_num(if let Some(Exit::Code(c)) = s.last { Some(u64::from(c)) } else { None }, out);
+    out.push(b",\"signal\":");
+    match s.last {
+        Some(Exit::Signal(n)) => match crate::signame::name(n) {
+            Some(w) => {
+                let _ = uwrite!(out, "\"{}\"", w);
+            }
+            None => {
+                let _ = uwrite!(out, "\"{}\"", n);
+            }
+        },
+        _ => out.push(b"null"),
+    }
+    out.push(b",\"next_start_ms\":");
+    let next = match s.rest {
+        Rest::Backoff { until } if state == State::Backoff => Some(until.since(now).as_millis()),
+        _ => None,
+    };
+    json_num(next, out);
+    let _ = uwrite!(out, ",\"generation\":{},\"log_drops\":{},\"note\":", s.generation, log_drops);
+    // Buf<N> as in `line`, so both share one copy of `note`.
+    let mut text = Buf::<N>::new();
+    note(sup, cfg, id, state, now, &mut text);
+    if text.is_empty() {
+        out.push(b"null");
+    } else {
+        json_str(text.as_bytes(), out);
+    }
+    out.push(b"}\n");
+}
+
+fn json_num<const N: usize>(v: Option<u64>, out: &mut Buf<N>) {
+    match v {
+        Some(v) => {
+            let _ = uwrite!(out, "{}", v);
+        }
+        None => out.push(b"null"),
+    }
+}
+
+/// `bytes` as a JSON string in quotes. `"` `\` and control characters are
+/// escaped; valid UTF-8 passes through; each invalid sequence becomes one
+/// U+FFFD (`\ufffd`), as `String::from_utf8_lossy` does.
+pub fn json_str<const N: usize>(bytes: &[u8], out: &mut Buf<N>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_byte(b'"');
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (good, bad) = match core::str::from_utf8(rest) {
+            Ok(_) => (rest.len(), 0),
+            // A sequence cut short by the end of the bytes is one bad sequence.
+            Err(e) => (e.valid_up_to(), e.error_len().unwrap_or(rest.len() - e.valid_up_to())),
+        };
+        for &b in rest.get(..good).unwrap_or(&[]) {
+            match b {
+                b'"' => out.push(b"\\\""),
+                b'\\' => out.push(b"\\\\"),
+                b'\n' => out.push(b"\\n"),
+                b'\r' => out.push(b"\\r"),
+                b'\t' => out.push(b"\\t"),
+                0..0x20 | 0x7f => {
+                    out.push(b"\\u00");
+                    out.push_byte(HEX[usize::from(b >> 4)]);
+                    out.push_byte(HEX[usize::from(b & 15)]);
+                }
+                _ => out.push_byte(b),
+            }
+        }
+        if bad > 0 {
+            out.push(b"\\ufffd");
+        }
+        rest = rest.get(good + bad..).unwrap_or(&[]);
+    }
+    out.push_byte(b'"');
 }
 
 fn note<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, state: State, now: Instant, out: &mut Buf<N>) {
@@ -172,5 +264,205 @@ mod tests {
         let mut b = Buf::<512>::new();
         line(&sup, &cfg, 0, T0 + ms(30), 6, &mut b);
         assert_eq!(text(&b), "a     backoff   -       -       0         -         start in 70ms, exec: ENOENT (errno 2)\n");
+    }
+
+    fn esc(bytes: &[u8]) -> std::string::String {
+        let mut b = Buf::<256>::new();
+        json_str(bytes, &mut b);
+        text(&b)
+    }
+
+    #[test]
+    fn json_strings() {
+        for (raw, want) in [
+            (&b""[..], r#""""#),
+            (b"web", r#""web""#),
+            (b"a\"b\\c", r#""a\"b\\c""#),
+            (b"\n\r\t\x00\x08\x0c\x1f\x7f", r#""\n\r\t\u0000\u0008\u000c\u001f\u007f""#),
+            ("caf\u{e9} \u{1f600}".as_bytes(), "\"caf\u{e9} \u{1f600}\""),
+            (b"a\xffb", r#""a\ufffdb""#),
+            (b"\xc3", r#""\ufffd""#),
+            (b"\xe2\x82", r#""\ufffd""#),
+            (b"\xe2\x82x\x80\x80", r#""\ufffdx\ufffd\ufffd""#),
+            (b"\xed\xa0\x80", r#""\ufffd\ufffd\ufffd""#),
+        ] {
+            assert_eq!(esc(raw), want, "{raw:?}");
+            // Decoding gives what from_utf8_lossy gives.
+            let lossy = std::string::String::from_utf8_lossy(raw);
+            assert_eq!(json_decode(&[esc(raw)]), [lossy.into_owned()], "{raw:?}");
+        }
+    }
+
+    /// Decodes each line with python3's json module; None when python3 is missing.
+    fn python(lines: &[std::string::String], script: &str) -> Option<std::vec::Vec<std::string::String>> {
+        use std::io::Write;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        child.stdin.take().unwrap().write_all(lines.concat().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "python3 rejected {lines:?}");
+        Some(std::string::String::from_utf8(out.stdout).unwrap().lines().map(|l| l.to_string()).collect())
+    }
+
+    /// The strings (one JSON string per line) decoded, re-encoded ASCII-only for a stable compare.
+    fn json_decode(lines: &[std::string::String]) -> std::vec::Vec<std::string::String> {
+        let lines: std::vec::Vec<_> = lines.iter().map(|l| std::format!("{l}\n")).collect();
+        let script = "import json,sys\nfor l in sys.stdin: print(json.dumps(json.loads(l), ensure_ascii=True))";
+        match python(&lines, script) {
+            // Back through serde-less Rust: python's ASCII escapes → chars.
+            Some(v) => v.iter().map(|l| unescape_ascii(l)).collect(),
+            None => lines.iter().map(|_| std::string::String::new()).collect(),
+        }
+    }
+
+    /// Undoes python's ensure_ascii output of one string (\uXXXX, surrogate pairs, \n ...).
+    fn unescape_ascii(l: &str) -> std::string::String {
+        let inner = &l[1..l.len() - 1];
+        let units: std::vec::Vec<u16> = {
+            let mut v = std::vec::Vec::new();
+            let mut it = inner.chars();
+            while let Some(c) = it.next() {
+                if c != '\\' {
+                    v.push(c as u16);
+                    continue;
+                }
+                match it.next().unwrap() {
+                    'u' => v.push(u16::from_str_radix(&it.by_ref().take(4).collect::<std::string::String>(), 16).unwrap()),
+                    'n' => v.push(10),
+                    'r' => v.push(13),
+                    't' => v.push(9),
+                    'b' => v.push(8),
+                    'f' => v.push(12),
+                    c => v.push(c as u16),
+                }
+            }
+            v
+        };
+        std::string::String::from_utf16(&units).unwrap()
+    }
+
+    /// Keys in order, and each line re-dumped by python (compact, key order kept).
+    const SCRIPT: &str = "import json,sys\nfor l in sys.stdin:\n o=json.loads(l)\n print(json.dumps(o, separators=(',',':'), ensure_ascii=False))";
+    const KEYS: [&str; 11] =
+        ["name", "state", "pid", "uptime_ms", "restarts", "exit", "signal", "next_start_ms", "generation", "log_drops", "note"];
+
+    fn json_all(sup: &Supervisor, cfg: &Config, now: Instant, drops: u32) -> std::vec::Vec<std::string::String> {
+        (0..sup.svcs.len())
+            .map(|id| {
+                let mut b = Buf::<512>::new();
+                json_line(sup, cfg, id, now, drops, &mut b);
+                assert!(!b.was_cut());
+                text(&b)
+            })
+            .collect()
+    }
+
+    /// Checks each line by hand (keys in order, one line) and with python3 when present.
+    fn check_json(lines: &[std::string::String]) {
+        for l in lines {
+            assert!(l.ends_with("}\n") && l.starts_with("{\"name\":") && l.matches('\n').count() == 1, "{l}");
+            let mut at = 0;
+            for k in KEYS {
+                let pos = l[at..].find(&std::format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} in {l}"));
+                at += pos + 1;
+            }
+        }
+        if let Some(back) = python(lines, SCRIPT) {
+            // Plain ASCII lines come back byte for byte: same keys, order and values.
+            for (l, b) in lines.iter().zip(&back) {
+                if !l.contains('\\') {
+                    assert_eq!(l.trim_end(), b);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_every_state() {
+        let mut once = def();
+        once.oneshot = true;
+        let mut slow = def();
+        slow.ready = crate::config::Ready::Delay(ms(500));
+        let mut never = def();
+        never.restart = crate::config::Restart::Never;
+        let mut off = def();
+        off.start = false;
+        // a: done, b: failed, c: starting, d: running then stopping, e: backoff,
+        // f: failed by an unnamed signal, g: stopped (start = no), h: stopped by svc stop.
+        let cfg = config(&[once, once, slow, def(), def(), never, off, def()]);
+        let mut sup = Supervisor::new();
+        sup.load(&cfg);
+        let mut out = Actions::new();
+        sup.settle(&cfg, T0, &mut out);
+        for (id, r) in [(0u8, Ok(10)), (1, Ok(11)), (2, Ok(12)), (3, Ok(13)), (4, Err(("exec", 2))), (5, Ok(15)), (7, Ok(17))] {
+            sup.spawned(&cfg, id, 0, r, T0, &mut out);
+        }
+        sup.exited(&cfg, 10, Exit::Code(0), T0 + ms(5), &mut out);
+        sup.exited(&cfg, 11, Exit::Code(3), T0 + ms(5), &mut out);
+        sup.exited(&cfg, 15, Exit::Signal(40), T0 + ms(5), &mut out);
+        sup.stop(&cfg, 7, T0 + ms(6), &mut out);
+        sup.exited(&cfg, 17, Exit::Signal(15), T0 + ms(7), &mut out);
+        sup.stop(&cfg, 3, T0 + ms(8), &mut out);
+        let now = T0 + ms(30);
+        let lines = json_all(&sup, &cfg, now, 7);
+        check_json(&lines);
+        let want = [
+            r#"{"name":"a","state":"done","pid":null,"uptime_ms":null,"restarts":0,"exit":0,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
+            r#"{"name":"b","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":3,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
+            r#"{"name":"c","state":"starting","pid":12,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
+            r#"{"name":"d","state":"stopping","pid":13,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
+            r#"{"name":"e","state":"backoff","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":70,"generation":1,"log_drops":7,"note":"start in 70ms, exec: ENOENT (errno 2)"}"#,
+            r#"{"name":"f","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"40","next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
+            r#"{"name":"g","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
+            r#"{"name":"h","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"TERM","next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
+        ];
+        for (l, w) in lines.iter().zip(want) {
+            assert_eq!(l.trim_end(), w);
+        }
+        // Every state word appears, the same as the plain status.
+        for (id, l) in lines.iter().enumerate() {
+            let mut b = Buf::<512>::new();
+            line(&sup, &cfg, id, now, 6, &mut b);
+            let word = text(&b).split_whitespace().nth(1).unwrap().to_string();
+            assert!(l.contains(&std::format!("\"state\":\"{word}\"")), "{l}");
+        }
+
+        // A waiting note.
+        let mut web = def();
+        web.after = 1;
+        let cfg = config(&[slow, web]);
+        let mut sup = Supervisor::new();
+        sup.load(&cfg);
+        sup.settle(&cfg, T0, &mut out);
+        sup.spawned(&cfg, 0, 0, Ok(42), T0, &mut out);
+        let lines = json_all(&sup, &cfg, T0 + ms(300), 0);
+        check_json(&lines);
+        assert!(lines[0].contains(r#""state":"starting","pid":42,"uptime_ms":300,"#), "{}", lines[0]);
+        assert!(lines[1].contains(r#""state":"stopped""#) && lines[1].contains(r#""note":"waiting for a""#), "{}", lines[1]);
+    }
+
+    #[test]
+    fn json_odd_names() {
+        let mut cfg = config(&[def()]);
+        // Names are checked by the parser; the encoder still must not trust them.
+        let odd: &[u8] = b"w\"e\\b\n\x01\xff\xc3\xa9";
+        let start = cfg.arena.len() as u32;
+        for &b in odd.iter().chain(&[0]) {
+            cfg.arena.push(b).unwrap();
+        }
+        cfg.defs[0].name = crate::config::Span { start, len: odd.len() as _ };
+        let mut sup = Supervisor::new();
+        sup.load(&cfg);
+        let lines = json_all(&sup, &cfg, T0, 0);
+        check_json(&lines);
+        assert!(lines[0].starts_with("{\"name\":\"w\\\"e\\\\b\\n\\u0001\\ufffd\u{e9}\","), "{}", lines[0]);
+        let name = python(&lines, "import json,sys\nfor l in sys.stdin: print(ascii(json.loads(l)['name']))");
+        if let Some(name) = name {
+            assert_eq!(name, ["'w\"e\\\\b\\n\\x01\\ufffd\\xe9'"]);
+        }
     }
 }

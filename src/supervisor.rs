@@ -3,10 +3,56 @@
 //! to be woken. No syscalls; `now` is passed in.
 
 use crate::config::{Config, Def};
+use crate::limits::NAME_BYTES;
+use crate::reload::{self, Change};
 use crate::duration::Instant;
 use crate::limits::MAX_SERVICES;
 use crate::service::{Action, Actions, Exit, Service, State, Want, earliest};
 use heapless::Vec;
+
+/// One line of a reload: a service, what happens to it, and (to tell when
+/// a restart has an outcome) its spawn count before.
+#[derive(Clone, Copy, Debug)]
+pub struct Step {
+    pub change: Change,
+    /// Its slot (for Added: once given).
+    pub slot: u8,
+    /// Its index in the new config.
+    pub def: u8,
+    pub spawns: u32,
+    name: [u8; NAME_BYTES],
+    len: u8,
+}
+
+impl Step {
+    fn new(change: Change, slot: u8, def: u8, name: &[u8]) -> Step {
+        let mut s = Step { change, slot, def, spawns: 0, name: [0; NAME_BYTES], len: 0 };
+        s.len = crate::text::copy(&mut s.name, name) as u8;
+        s
+    }
+    /// The service's name (kept here: a removed service's is gone from the config).
+    pub fn name(&self) -> &[u8] {
+        self.name.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+/// A reload's steps: every service of the old and the new config.
+pub struct Plan {
+    pub steps: Vec<Step, { 2 * MAX_SERVICES }>,
+}
+
+impl Plan {
+    pub const fn new() -> Self {
+        Plan { steps: Vec::new() }
+    }
+    fn clear(&mut self) {
+        self.steps.clear();
+    }
+    fn push(&mut self, s: Step) {
+        // Room for every service of two configs: never full.
+        let _ = self.steps.push(s);
+    }
+}
 
 pub struct Supervisor {
     pub svcs: Vec<Service, MAX_SERVICES>,
@@ -37,23 +83,27 @@ impl Supervisor {
         }
     }
 
+    /// A service's definition; a removed one's is gone, and the defaults do.
     fn def<'c>(cfg: &'c Config, s: &Service) -> Option<&'c Def> {
+        if s.removed {
+            return Some(&Def::DEFAULT);
+        }
         cfg.defs.get(usize::from(s.def))
     }
 
     /// The slot of the service named `name`.
     pub fn find(&self, cfg: &Config, name: &[u8]) -> Option<u8> {
-        self.svcs.iter().position(|s| Self::def(cfg, s).is_some_and(|d| cfg.str(d.name) == name)).map(|i| i as u8)
+        self.svcs.iter().position(|s| !s.removed && Self::def(cfg, s).is_some_and(|d| cfg.str(d.name) == name)).map(|i| i as u8)
     }
 
     /// The slot serving the definition `def` (slots follow definitions).
     fn slot_of_def(&self, def: usize) -> Option<usize> {
-        self.svcs.iter().position(|s| usize::from(s.def) == def)
+        self.svcs.iter().position(|s| !s.removed && usize::from(s.def) == def)
     }
 
     /// What holds back a service that wants up and has no instance.
     pub fn hold(&self, cfg: &Config, id: usize) -> Option<Hold> {
-        let s = self.svcs.get(id)?;
+        let s = self.svcs.get(id).filter(|s| !s.removed)?;
         let d = Self::def(cfg, s)?;
         let mut waiting = None;
         for dep in 0..cfg.defs.len() {
@@ -142,7 +192,7 @@ impl Supervisor {
     pub fn exited(&mut self, cfg: &Config, pid: i32, exit: Exit, now: Instant, out: &mut Actions) -> bool {
         for (id, s) in self.svcs.iter_mut().enumerate() {
             if let Some(inst) = s.instance_of(pid) {
-                if let Some(def) = cfg.defs.get(usize::from(s.def)) {
+                if let Some(def) = Self::def(cfg, s) {
                     s.exited(id as u8, inst, exit, def, now, out);
                 }
                 return true;
@@ -154,7 +204,7 @@ impl Supervisor {
     /// The OS layer's answer to `Action::Spawn`.
     pub fn spawned(&mut self, cfg: &Config, id: u8, inst: u8, result: Result<i32, (&'static str, i32)>, now: Instant, out: &mut Actions) {
         let Some(s) = self.svcs.get_mut(usize::from(id)) else { return };
-        let Some(def) = cfg.defs.get(usize::from(s.def)) else { return };
+        let Some(def) = Self::def(cfg, s) else { return };
         match result {
             Ok(pid) => s.spawned(usize::from(inst), pid, def, now),
             Err((step, errno)) => s.spawn_failed(id, usize::from(inst), step, errno, def, now, out),
@@ -171,7 +221,7 @@ impl Supervisor {
     /// The timer fired (or any wakeup): act on every deadline that has come.
     pub fn tick(&mut self, cfg: &Config, now: Instant, out: &mut Actions) {
         for s in self.svcs.iter_mut() {
-            if let Some(def) = cfg.defs.get(usize::from(s.def)) {
+            if let Some(def) = Self::def(cfg, s) {
                 s.tick(def, now, out);
             }
         }
@@ -190,16 +240,106 @@ impl Supervisor {
 
     pub fn stop(&mut self, cfg: &Config, id: u8, now: Instant, out: &mut Actions) {
         let Some(s) = self.svcs.get_mut(usize::from(id)) else { return };
-        if let Some(def) = cfg.defs.get(usize::from(s.def)) {
+        if let Some(def) = Self::def(cfg, s) {
             s.want_down(def, now, out);
         }
     }
 
     pub fn restart(&mut self, cfg: &Config, id: u8, now: Instant, out: &mut Actions) {
         let Some(s) = self.svcs.get_mut(usize::from(id)) else { return };
-        let Some(def) = cfg.defs.get(usize::from(s.def)) else { return };
+        let Some(def) = Self::def(cfg, s) else { return };
         s.want_up();
         s.stop(crate::service::Why::Restart, def, now, out);
+    }
+
+    /// Plans a reload from `old` (current) to `new`: one step per service of
+    /// either. Nothing changes yet.
+    pub fn plan(&self, old: &Config, new: &Config, plan: &mut Plan) {
+        plan.clear();
+        for (i, nd) in new.defs.iter().enumerate() {
+            let name = new.str(nd.name);
+            let (change, slot) = match self.find(old, name) {
+                Some(slot) => {
+                    let od = self.svcs.get(usize::from(slot)).and_then(|s| Self::def(old, s));
+                    (od.map_or(Change::Restarted, |od| reload::compare(old, od, new, nd)), slot)
+                }
+                None => (Change::Added, u8::MAX),
+            };
+            plan.push(Step::new(change, slot, i as u8, name));
+        }
+        for (slot, s) in self.svcs.iter().enumerate() {
+            let Some(d) = Self::def(old, s).filter(|_| !s.removed) else { continue };
+            let name = old.str(d.name);
+            if new.find(name).is_none() {
+                plan.push(Step::new(Change::Removed, slot as u8, 0, name));
+            }
+        }
+    }
+
+    /// Applies a plan, first half, while `old` is still the config: stops
+    /// removed services and restarts changed ones that run.
+    pub fn apply_old(&mut self, old: &Config, plan: &mut Plan, now: Instant, out: &mut Actions) {
+        for step in plan.steps.iter_mut() {
+            let Some(s) = self.svcs.get_mut(usize::from(step.slot)) else { continue };
+            step.spawns = s.spawns;
+            let Some(def) = Self::def(old, s) else { continue };
+            match step.change {
+                Change::Removed => {
+                    s.want_down(def, now, out);
+                    s.removed = true;
+                }
+                Change::Restarted if s.want == Want::Up && s.has_instance() => {
+                    s.stop(crate::service::Why::Restart, def, now, out);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Second half, once `new` is the config: slots follow their new
+    /// definitions; added services get a slot (a vacant one first).
+    pub fn apply_new(&mut self, new: &Config, plan: &mut Plan) {
+        for step in plan.steps.iter_mut() {
+            match step.change {
+                Change::Removed => {}
+                Change::Added => {
+                    let want = match new.defs.get(usize::from(step.def)) {
+                        Some(d) if d.start => Want::Up,
+                        _ => Want::Down,
+                    };
+                    let fresh = Service::new(step.def, want);
+                    if let Some(i) = self.svcs.iter().position(|s| s.is_vacant()) {
+                        if let Some(s) = self.svcs.get_mut(i) {
+                            *s = fresh;
+                        }
+                        step.slot = i as u8;
+                    } else if self.svcs.push(fresh).is_ok() {
+                        step.slot = (self.svcs.len() - 1) as u8;
+                    }
+                }
+                change => {
+                    let Some(s) = self.svcs.get_mut(usize::from(step.slot)) else { continue };
+                    s.def = step.def;
+                    if change != Change::Kept {
+                        s.generation = s.generation.wrapping_add(1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a step of a reload has an outcome to report yet: restarted
+    /// and added services once their new instance is ready or has failed.
+    pub fn settled(&self, step: &Step) -> bool {
+        let Some(s) = self.svcs.get(usize::from(step.slot)) else { return true };
+        match step.change {
+            Change::Added | Change::Restarted => match s.state() {
+                State::Starting | State::Stopping => false,
+                State::Running => s.spawns > step.spawns || step.change == Change::Added,
+                _ => true,
+            },
+            _ => true,
+        }
     }
 
     /// The main pid of a service's serving instance.
@@ -266,6 +406,79 @@ pub mod tests {
             c.defs.push(d).unwrap();
         }
         c
+    }
+
+    /// A config of the given names and definitions; `args` differ by `tag`.
+    pub fn named(defs: &[(&str, Def, u8)]) -> Box<Config> {
+        let mut c = Box::new(Config::new());
+        for (name, d, tag) in defs {
+            let start = c.arena.len() as u32;
+            c.arena.extend_from_slice(name.as_bytes()).unwrap();
+            c.arena.push(0).unwrap();
+            let mut d = *d;
+            d.name = Span { start, len: name.len() as u32 };
+            let arg = c.arena.len() as u32;
+            c.arena.extend_from_slice(&[b'/', b'0' + tag, 0]).unwrap();
+            d.args = Range { first: c.strs.len() as u16, count: 1 };
+            c.strs.push(Span { start: arg, len: 2 }).unwrap();
+            c.defs.push(d).unwrap();
+        }
+        c
+    }
+
+    #[test]
+    fn reload_plan_and_apply() {
+        let old = named(&[("a", def(), 0), ("b", def(), 0), ("c", def(), 0)]);
+        let mut slow = def();
+        slow.backoff_max = ms(5000);
+        let new = named(&[("d", def(), 0), ("a", def(), 0), ("b", def(), 1), ("e", slow, 0)]);
+        let mut w = World { cfg: old, sup: Supervisor::new(), next_pid: 100, out: Actions::new() };
+        w.sup.load(&w.cfg);
+        w.settle(T0);
+        let pids: std::vec::Vec<i32> = (0..3).map(|i| w.sup.pid(i).unwrap()).collect();
+        // e was `a` with another backoff: not the case here; e is added.
+        let mut plan = Plan::new();
+        w.sup.plan(&w.cfg, &new, &mut plan);
+        let got: std::vec::Vec<(Change, &[u8])> = plan.steps.iter().map(|s| (s.change, s.name())).collect();
+        assert_eq!(got, [
+            (Change::Added, &b"d"[..]),
+            (Change::Kept, b"a"),
+            (Change::Restarted, b"b"),
+            (Change::Added, b"e"),
+            (Change::Removed, b"c"),
+        ]);
+        w.sup.apply_old(&w.cfg, &mut plan, T0, &mut w.out);
+        let acts = w.perform(T0);
+        assert_eq!(acts, [
+            Action::Signal { pid: pids[1], sig: 15, group: true },
+            Action::Signal { pid: pids[2], sig: 15, group: true }
+        ]);
+        w.cfg = new;
+        w.sup.apply_new(&w.cfg, &mut plan);
+        // c is still stopping: the added services get new slots.
+        assert_eq!(plan.steps[0].slot, 3);
+        assert_eq!(plan.steps[3].slot, 4);
+        w.settle(T0);
+        assert_eq!(w.sup.pid(0), Some(pids[0]), "a is kept");
+        assert_eq!(w.sup.svcs[0].generation, 1);
+        assert_eq!(w.sup.svcs[1].generation, 2);
+        assert!(!w.sup.settled(&plan.steps[2]), "b restarting");
+        assert_eq!(w.state(3), State::Running);
+        assert_eq!(w.sup.find(&w.cfg, b"c"), None);
+        w.exit(2, Exit::Signal(15), T0 + ms(1));
+        assert!(w.sup.svcs[2].is_vacant());
+        w.exit(1, Exit::Signal(15), T0 + ms(2));
+        assert_eq!(w.state(1), State::Running);
+        assert_ne!(w.sup.pid(1), Some(pids[1]));
+        assert!(w.sup.settled(&plan.steps[2]), "b restarted");
+        // A later add reuses c's slot.
+        let newer = named(&[("d", def(), 0), ("a", def(), 0), ("b", def(), 1), ("e", slow, 0), ("f", def(), 0)]);
+        w.sup.plan(&w.cfg, &newer, &mut plan);
+        w.sup.apply_old(&w.cfg, &mut plan, T0, &mut w.out);
+        w.cfg = newer;
+        w.sup.apply_new(&w.cfg, &mut plan);
+        assert_eq!(plan.steps.iter().find(|s| s.change == Change::Added).unwrap().slot, 2);
+        assert_eq!(plan.steps.iter().filter(|s| s.change == Change::Kept).count(), 4);
     }
 
     struct World {

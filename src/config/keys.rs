@@ -2,9 +2,9 @@
 //! rlimits, `ready`, `log`, names, environment keys; and the "did you mean"
 //! hint for an unknown key. No syscalls.
 
-use super::{Error, Log, Ready, Restart};
+use super::{Error, Log, Ready, Restart, Span};
 use crate::duration::{self, Duration};
-use crate::limits::{NAME_BYTES, RING_BLOCK_BYTES, RING_POOL_BYTES};
+use crate::limits::{LOG_FILE_DEFAULT_BYTES, LOG_FILE_MAX_BYTES, LOG_FILE_MIN_BYTES, LOG_KEEP_DEFAULT, MAX_LOG_KEEP, NAME_BYTES, RING_BLOCK_BYTES, RING_POOL_BYTES};
 
 /// The keys of a service section. `Key as u32` is its bit in a seen-mask.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -31,10 +31,12 @@ pub enum Key {
     Core,
     Memlock,
     Log,
+    LogSize,
+    LogKeep,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 21] = [
+pub const KEYS: [(&str, Key); 23] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -56,6 +58,8 @@ pub const KEYS: [(&str, Key); 21] = [
     ("core", Key::Core),
     ("memlock", Key::Memlock),
     ("log", Key::Log),
+    ("log_size", Key::LogSize),
+    ("log_keep", Key::LogKeep),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.
@@ -224,11 +228,20 @@ pub fn parse_ready(word: &[u8]) -> Result<Ready, Error> {
     }
 }
 
-/// `null` or `ring:SIZE`, the size rounded up to whole blocks; a ring larger
-/// than the whole pool is RingPoolFull.
+/// `null`, `console`, `file:PATH` or `ring:SIZE`, the size rounded up to
+/// whole blocks; a ring larger than the whole pool is RingPoolFull. A file
+/// comes back with an empty path (the caller stores it) and default size and keep.
 pub fn parse_log(word: &[u8]) -> Result<Log, Error> {
-    if word == b"null" {
-        return Ok(Log::Null);
+    match word {
+        b"null" => return Ok(Log::Null),
+        b"console" => return Ok(Log::Console),
+        _ => {}
+    }
+    if let Some(path) = word.strip_prefix(b"file:") {
+        if !path.starts_with(b"/") {
+            return Err(Error::RelativePath);
+        }
+        return Ok(Log::File { path: Span::default(), size: LOG_FILE_DEFAULT_BYTES, keep: LOG_KEEP_DEFAULT });
     }
     let Some(size) = word.strip_prefix(b"ring:") else {
         return Err(Error::BadLog);
@@ -243,6 +256,22 @@ pub fn parse_log(word: &[u8]) -> Result<Log, Error> {
         return Err(Error::RingPoolFull);
     }
     u32::try_from(rounded).map(Log::Ring).map_err(|_| Error::RingPoolFull)
+}
+
+/// `log_size`: a size from LOG_FILE_MIN_BYTES to LOG_FILE_MAX_BYTES.
+pub fn parse_log_size(word: &[u8]) -> Result<u32, Error> {
+    match parse_size(word) {
+        Some(v) if (u64::from(LOG_FILE_MIN_BYTES)..=u64::from(LOG_FILE_MAX_BYTES)).contains(&v) => Ok(v as u32),
+        _ => Err(Error::BadLogSize),
+    }
+}
+
+/// `log_keep`: 1 to MAX_LOG_KEEP old files.
+pub fn parse_log_keep(word: &[u8]) -> Result<u8, Error> {
+    match parse_u64(word) {
+        Some(v) if (1..=u64::from(MAX_LOG_KEEP)).contains(&v) => Ok(v as u8),
+        _ => Err(Error::BadLogKeep),
+    }
 }
 
 #[cfg(test)]
@@ -375,8 +404,36 @@ mod tests {
             ("ring:", Err(Error::BadSize)),
             ("ring:4x", Err(Error::BadSize)),
             ("file", Err(Error::BadLog)),
+            ("console", Ok(Log::Console)),
+            ("Console", Err(Error::BadLog)),
+            ("file:/var/log/web.log", Ok(Log::File { path: Span::default(), size: 1 << 20, keep: 3 })),
+            ("file:web.log", Err(Error::RelativePath)),
+            ("file:", Err(Error::RelativePath)),
         ] {
             assert_eq!(parse_log(w.as_bytes()), v, "{w}");
         }
+    }
+
+    #[test]
+    fn log_size_and_keep_table() {
+        for (w, v) in [
+            ("4k", Ok(4096)),
+            ("4096", Ok(4096)),
+            ("1M", Ok(1 << 20)),
+            ("1024M", Ok(1 << 30)),
+            ("4095", Err(Error::BadLogSize)),
+            ("1025M", Err(Error::BadLogSize)),
+            ("0", Err(Error::BadLogSize)),
+            ("18446744073709551615", Err(Error::BadLogSize)),
+            ("1G", Err(Error::BadLogSize)),
+            ("", Err(Error::BadLogSize)),
+        ] {
+            assert_eq!(parse_log_size(w.as_bytes()), v, "{w}");
+        }
+        for (w, v) in [("1", Ok(1)), ("3", Ok(3)), ("9", Ok(9)), ("0", Err(Error::BadLogKeep)), ("10", Err(Error::BadLogKeep)), ("x", Err(Error::BadLogKeep)), ("-1", Err(Error::BadLogKeep)), ("256", Err(Error::BadLogKeep))] {
+            assert_eq!(parse_log_keep(w.as_bytes()), v, "{w}");
+        }
+        assert_eq!(hint(b"logsize", KEYS.iter().map(|(k, _)| *k)), Some("log_size"));
+        assert_eq!(hint(b"log-keep", KEYS.iter().map(|(k, _)| *k)), Some("log_keep"));
     }
 }

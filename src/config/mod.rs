@@ -50,6 +50,12 @@ pub enum Log {
     Null,
     /// A ring of this many bytes (a whole number of RING_BLOCK_BYTES).
     Ring(u32),
+    /// Appended to `path` (absolute; NUL-terminated in the arena), rotated
+    /// before a line would take it past `size` bytes (`log_size`), with
+    /// `keep` old files beside it, PATH.1 … PATH.keep (`log_keep`).
+    File { path: Span, size: u32, keep: u8 },
+    /// svc's stderr, each line prefixed with the service name.
+    Console,
 }
 
 /// The rlimits a service may set, in the order of `Def::rlimits`.
@@ -98,6 +104,46 @@ pub struct Def {
     /// nofile, nproc, core, memlock (see `Limit`); None leaves the limit as inherited.
     pub rlimits: [Option<u64>; 4],
     pub log: Log,
+}
+
+impl Def {
+    /// A definition with every default, for a service a reload removed:
+    /// what is left of it (a stop under way) needs no more than that.
+    pub const DEFAULT: Def = Def {
+        name: Span { start: 0, len: 0 },
+        line: 0,
+        args: Range { first: 0, count: 0 },
+        env: Range { first: 0, count: 0 },
+        cwd: None,
+        env_file: None,
+        uid: None,
+        gid: None,
+        groups: Range { first: 0, count: 0 },
+        restart: Restart::Never,
+        oneshot: false,
+        start: false,
+        backoff_first: Duration::from_millis(100),
+        backoff_max: Duration::from_secs(30),
+        stable: Duration::from_secs(10),
+        ready: Ready::None,
+        ready_timeout: Duration::from_secs(30),
+        stop_signal: 15,
+        stop_timeout: Duration::from_secs(10),
+        after: 0,
+        rlimits: [None; 4],
+        log: Log::Null,
+    };
+}
+
+/// Makes `dst` a copy of `src`, copying only what `src` uses.
+pub fn adopt(dst: &mut Config, src: &Config) -> bool {
+    dst.clear();
+    dst.control = src.control;
+    dst.control_gid = src.control_gid;
+    dst.arena.extend_from_slice(&src.arena).is_ok()
+        && dst.strs.extend_from_slice(&src.strs).is_ok()
+        && dst.gids.extend_from_slice(&src.gids).is_ok()
+        && dst.defs.extend_from_slice(&src.defs).is_ok()
 }
 
 /// One parsed config file.
@@ -195,6 +241,9 @@ pub enum Error {
     BadRestart,
     BadReady,
     BadLog,
+    BadLogSize,
+    BadLogKeep,
+    LogKeyWithoutFile,
     BadNumber,
     BadQuote,
     RelativeProgram,
@@ -242,7 +291,10 @@ impl Error {
             Error::BadBool => "bad value (use yes or no)",
             Error::BadRestart => "bad restart (use always, on-failure or never)",
             Error::BadReady => "bad ready (use none, delay:DURATION or fd:N)",
-            Error::BadLog => "bad log (use ring:SIZE or null)",
+            Error::BadLog => "bad log (use ring:SIZE, file:PATH, console or null)",
+            Error::BadLogSize => "bad log_size (use 4k to 1024M)",
+            Error::BadLogKeep => "bad log_keep (use 1 to 9)",
+            Error::LogKeyWithoutFile => "unused key (log_size and log_keep are for log = file:PATH)",
             Error::BadNumber => "bad number",
             Error::BadQuote => "unterminated quote or dangling backslash",
             Error::RelativeProgram => "the program must be an absolute path",

@@ -153,6 +153,13 @@ struct Section {
     group: Option<(Span, u32)>,
     after: Option<(Span, u32)>,
     log_line: u32,
+    /// `log` was given but its value was bad: log_size and log_keep are then
+    /// not reported as unused on top.
+    log_bad: bool,
+    /// `log_size` and `log_keep` values, with their line and key, applied at
+    /// the end to a `log = file:` (which may come after them).
+    log_size: Option<(u32, u32, Span)>,
+    log_keep: Option<(u8, u32, Span)>,
     marks: Marks,
 }
 
@@ -183,7 +190,22 @@ impl Section {
             rlimits: [None; 4],
             log: Log::Ring(RING_DEFAULT_BYTES as u32),
         };
-        Section { name: name.span(), line, keep, seen: 0, def, env: Vec::new(), user: None, group: None, after: None, log_line: line, marks }
+        Section {
+            name: name.span(),
+            line,
+            keep,
+            seen: 0,
+            def,
+            env: Vec::new(),
+            user: None,
+            group: None,
+            after: None,
+            log_line: line,
+            log_bad: false,
+            log_size: None,
+            log_keep: None,
+            marks,
+        }
     }
 }
 
@@ -335,14 +357,14 @@ impl Parser<'_> {
         } else if value.bytes.contains(&0) {
             Err((Error::NulByte, value.span()))
         } else {
-            self.value(sec, k, value)
+            self.value(sec, k, key, value)
         };
         if let Err((e, span)) = result {
             self.error(e, span);
         }
     }
 
-    fn value(&mut self, sec: &mut Section, k: Key, value: Word) -> Result<(), (Error, Span)> {
+    fn value(&mut self, sec: &mut Section, k: Key, key: Word, value: Word) -> Result<(), (Error, Span)> {
         let v = value.bytes;
         let bad = |e: Error| (e, value.span());
         let def = &mut sec.def;
@@ -387,9 +409,17 @@ impl Parser<'_> {
                 }
             }
             Key::Log => {
-                def.log = keys::parse_log(v).map_err(bad)?;
                 sec.log_line = self.line;
+                sec.log_bad = true;
+                let mut log = keys::parse_log(v).map_err(bad)?;
+                if let Log::File { path, .. } = &mut log {
+                    *path = self.store(value.sub(b"file:".len(), v.len())).unwrap_or_default();
+                }
+                sec.def.log = log;
+                sec.log_bad = false;
             }
+            Key::LogSize => sec.log_size = Some((keys::parse_log_size(v).map_err(bad)?, self.line, key.span())),
+            Key::LogKeep => sec.log_keep = Some((keys::parse_log_keep(v).map_err(bad)?, self.line, key.span())),
         }
         Ok(())
     }
@@ -456,6 +486,7 @@ impl Parser<'_> {
         }
         self.ids(sec);
         self.environment(sec, name);
+        self.log_file(sec);
         if let Log::Ring(bytes) = sec.def.log
             && sec.keep
         {
@@ -479,6 +510,25 @@ impl Parser<'_> {
         }
         // header() kept the section only with a free slot.
         let _ = self.out.defs.push(sec.def);
+    }
+
+    /// Applies `log_size` and `log_keep` to a `log = file:`; anywhere else
+    /// they would silently do nothing, so they are errors.
+    fn log_file(&mut self, sec: &mut Section) {
+        if let Log::File { size, keep, .. } = &mut sec.def.log {
+            if let Some((v, _, _)) = sec.log_size {
+                *size = v;
+            }
+            if let Some((v, _, _)) = sec.log_keep {
+                *keep = v;
+            }
+        } else if !sec.log_bad {
+            let size = sec.log_size.map(|(_, line, key)| (line, key));
+            let keep = sec.log_keep.map(|(_, line, key)| (line, key));
+            for (line, key) in [size, keep].into_iter().flatten() {
+                self.error_at(line, Error::LogKeyWithoutFile, key);
+            }
+        }
     }
 
     /// `after` names → bit masks, then cycles.

@@ -590,9 +590,64 @@ fn dropped_sections_leave_nothing() {
 }
 
 #[test]
+fn log_targets() {
+    fn file(c: &Config, d: &Def, path: &[u8], size: u32, keep: u8) -> bool {
+        match d.log {
+            Log::File { path: p, size: s, keep: k } => c.str(p) == path && c.strz(p).last() == Some(&0) && (s, k) == (size, keep),
+            _ => false,
+        }
+    }
+    type Check = fn(&Config, &Def) -> bool;
+    let table: &[(&str, Check)] = &[
+        ("log = console", |_, d| d.log == Log::Console),
+        ("log = file:/var/log/s.log", |c, d| file(c, d, b"/var/log/s.log", 1 << 20, 3)),
+        ("log = file:/var/log/my app.log  ", |c, d| file(c, d, b"/var/log/my app.log", 1 << 20, 3)),
+        ("log = file:/l\nlog_size = 64k\nlog_keep = 9", |c, d| file(c, d, b"/l", 65536, 9)),
+        ("log_keep = 1\nlog_size = 4096\nlog = file:/l", |c, d| file(c, d, b"/l", 4096, 1)),
+        ("log_size = 1024M\nlog = file:/l", |c, d| file(c, d, b"/l", 1 << 30, 3)),
+    ];
+    for (lines, check) in table {
+        let text = format!("[s]\nexec = /bin/s\n{lines}\n");
+        let c = ok(&text);
+        assert!(check(&c, &c.defs[0]), "{lines}: {:?}", c.defs[0]);
+    }
+    let table: Vec<(&str, Vec<_>)> = vec![
+        ("log = file:web.log", vec![e(3, Error::RelativePath, "file:web.log")]),
+        ("log = file:", vec![e(3, Error::RelativePath, "file:")]),
+        ("log = files:/l", vec![e(3, Error::BadLog, "files:/l")]),
+        ("log_size = 1M", vec![e(3, Error::LogKeyWithoutFile, "log_size")]),
+        ("log = ring:8k\nlog_keep = 2", vec![e(4, Error::LogKeyWithoutFile, "log_keep")]),
+        ("log_keep = 2\nlog = console\nlog_size = 8k", vec![e(5, Error::LogKeyWithoutFile, "log_size"), e(3, Error::LogKeyWithoutFile, "log_keep")]),
+        ("log = file:/l\nlog_size = 1k", vec![e(4, Error::BadLogSize, "1k")]),
+        ("log = file:/l\nlog_size = 2048M", vec![e(4, Error::BadLogSize, "2048M")]),
+        ("log = file:/l\nlog_size = big", vec![e(4, Error::BadLogSize, "big")]),
+        ("log = file:/l\nlog_keep = 0", vec![e(4, Error::BadLogKeep, "0")]),
+        ("log = file:/l\nlog_keep = 10", vec![e(4, Error::BadLogKeep, "10")]),
+        ("log = file:/l\nlog_keep = 2\nlog_keep = 3", vec![e(5, Error::DuplicateKey, "log_keep")]),
+        ("log = file:/l\nlog_size =", vec![e(4, Error::EmptyValue, "log_size")]),
+        // A bad `log` is reported alone, not again through log_size.
+        ("log = bogus\nlog_size = 64k", vec![e(3, Error::BadLog, "bogus")]),
+        ("log_size = 64k\nlog = file:x", vec![e(4, Error::RelativePath, "file:x")]),
+        ("logsize = 64k", vec![h(3, Error::UnknownKey, "logsize", "log_size")]),
+    ];
+    for (lines, want) in &table {
+        let text = format!("[a]\nexec=/bin/a\n{lines}");
+        assert_eq!(&errs(&text), want, "{lines}");
+    }
+    let text = "[web]\nexec = /bin/x\nlog_size = 64k\nlog = file:/l\nlog_keep = 99\n[db]\nexec = /bin/y\nlog_keep = 2\n";
+    let (_, errors) = run(text);
+    assert_eq!(
+        messages(text, &errors),
+        "svc: /etc/svc.conf:5: [web] bad log_keep '99' (use 1 to 9)\n\
+         svc: /etc/svc.conf:8: [db] unused key 'log_keep' (log_size and log_keep are for log = file:PATH)\n"
+    );
+}
+
+#[test]
 fn def_stays_small() {
     let n = core::mem::size_of::<Def>();
-    assert!(n <= 208, "size_of::<Def>() = {n}");
+    // 208 until log = file:PATH (its path, size and keep make Log 16 bytes).
+    assert!(n <= 216, "size_of::<Def>() = {n}");
 }
 
 /// Junk from fragments of real lines: errors, never a panic.
@@ -602,6 +657,7 @@ fn junk_never_panics() {
         "[a]", "[b]", "[svc]", "[", "]", "=", "exec = /bin/a", "exec = \"", "\\", "after = a b", "after = b", "env = A=1",
         "env_file = /etc/app/secrets.env", "user = www", "user = 9", "group = x", "log = ring:300k", "ready = fd:", "\n", "\n",
         "backoff = 1s", " ", "\t", "#", "\0", "\u{e9}", "nofile = 18446744073709551616", "stop_signal = 0", "[svc]\ncontrol=/x",
+        "log = file:/l", "log = file:", "log = console", "log_size = 4k", "log_keep = 2", "log_keep = 99",
     ];
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..3000 {

@@ -34,24 +34,31 @@ pub fn write_err(bytes: &[u8]) {
 pub enum ReadError {
     Os(Errno),
     TooBig,
+    /// Refused by `safe` for its owner or mode.
+    Unsafe,
 }
 
 /// Opens `path` (close-on-exec) and reads all of it into `buf`.
 pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, ReadError> {
     let fd = open(path, libc::O_RDONLY, 0).map_err(ReadError::Os)?;
+    read_all(&fd, buf)
+}
+
+/// `read(2)` until end of file; TooBig if it does not fit in `buf`.
+fn read_all(fd: &rustix::fd::OwnedFd, buf: &mut [u8]) -> Result<usize, ReadError> {
     let mut len = 0;
     loop {
         let Some(room) = buf.get_mut(len..) else { return Err(ReadError::TooBig) };
         if room.is_empty() {
             // Full: the file is too big unless it ends exactly here.
             let mut one = [0u8; 1];
-            return match rustix::io::read(&fd, &mut one) {
+            return match rustix::io::read(fd, &mut one) {
                 Ok(0) => Ok(len),
                 Ok(_) => Err(ReadError::TooBig),
                 Err(e) => Err(ReadError::Os(e)),
             };
         }
-        match rustix::io::read(&fd, room) {
+        match rustix::io::read(fd, room) {
             Ok(0) => return Ok(len),
             Ok(n) => len += n,
             Err(Errno::INTR) => {}
@@ -164,8 +171,86 @@ impl Slot {
     }
 }
 
+impl Default for Slot {
+    fn default() -> Self {
+        Slot::EMPTY
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         drop(self.take());
+    }
+}
+
+/// May svc, running with effective uid `euid`, trust a file owned by `uid`
+/// with `mode`? As root only root's own files that neither group nor others
+/// can write: anyone else who could change them could make root run their
+/// commands or read their secrets. Other users can only hurt themselves.
+pub const fn safe(uid: u32, mode: u32, euid: u32) -> bool {
+    euid != 0 || (uid == 0 && mode & 0o022 == 0)
+}
+
+/// `open(2)`, `fstat(2)`, `read(2)`: `read_file`, but when `secret` the file
+/// must be `safe` for our euid. The check is on the open fd, so on the file
+/// itself after symlinks (not its directories), and a rename in between
+/// cannot swap it.
+pub fn read_file_checked(path: &core::ffi::CStr, buf: &mut [u8], secret: bool) -> Result<usize, ReadError> {
+    let fd = open(path, libc::O_RDONLY, 0).map_err(ReadError::Os)?;
+    if secret {
+        let st = rustix::fs::fstat(&fd).map_err(ReadError::Os)?;
+        if !safe(st.st_uid, st.st_mode, super::process::euid()) {
+            return Err(ReadError::Unsafe);
+        }
+    }
+    read_all(&fd, buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_table() {
+        // (owner, mode, euid, safe)
+        for (uid, mode, euid, ok) in [
+            (0, 0o100600, 0, true),
+            (0, 0o100644, 0, true),
+            (0, 0o100400, 0, true),
+            (0, 0o104755, 0, true),
+            (0, 0o100664, 0, false),
+            (0, 0o100646, 0, false),
+            (0, 0o100666, 0, false),
+            (0, 0o100620, 0, false),
+            (1000, 0o100600, 0, false),
+            (1000, 0o100644, 0, false),
+            (1000, 0o100666, 1000, true),
+            (0, 0o100666, 1000, true),
+            (33, 0o100600, 1000, true),
+        ] {
+            assert_eq!(safe(uid, mode, euid), ok, "uid {uid} mode {mode:o} euid {euid}");
+        }
+    }
+
+    #[test]
+    fn checked_reads() {
+        let dir = std::env::temp_dir().join(std::format!("svc-fd-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let file = dir.join("f");
+        std::fs::write(&file, b"A=1\n").unwrap();
+        let path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(read_file_checked(&path, &mut buf, false), Ok(4));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let want = if super::super::process::euid() == 0 { Err(ReadError::Unsafe) } else { Ok(4) };
+        assert_eq!(read_file_checked(&path, &mut buf, true), want);
+        assert_eq!(read_file_checked(&path, &mut buf, false), Ok(4));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // As root the file is ours; as a user any file is fine.
+        assert_eq!(read_file_checked(&path, &mut buf, true), Ok(4));
+        let mut small = [0u8; 2];
+        assert_eq!(read_file_checked(&path, &mut small, true), Err(ReadError::TooBig));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -34,9 +34,13 @@ impl Files for Disk<'_> {
     fn read(&mut self, path: &[u8]) -> Result<&[u8], FileError> {
         let mut p = [0u8; PATH_BYTES];
         let c = os::fd::cpath(path, &mut p).ok_or(FileError::Os(36))?;
-        match os::fd::read_file(c, self.buf) {
+        // Every file but the world-readable account databases is an env_file:
+        // secrets, so as root it must be root's and not writable by others.
+        let secret = path != b"/etc/passwd" && path != b"/etc/group";
+        match os::fd::read_file_checked(c, self.buf, secret) {
             Ok(n) => Ok(self.buf.get(..n).unwrap_or(&[])),
             Err(ReadError::TooBig) => Err(FileError::TooBig),
+            Err(ReadError::Unsafe) => Err(FileError::Unsafe),
             Err(ReadError::Os(e)) => Err(FileError::Os(e.raw_os_error())),
         }
     }
@@ -51,14 +55,16 @@ pub fn config_path<'a>(cmd: &Command<'a>) -> &'a [u8] {
 pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
     let mut p = [0u8; PATH_BYTES];
     let read = match os::fd::cpath(path, &mut p) {
-        Some(c) => os::fd::read_file(c, &mut ld.text),
+        // The config names programs that root runs: the same rule as env_file.
+        Some(c) => os::fd::read_file_checked(c, &mut ld.text, true),
         None => Err(ReadError::Os(rustix::io::Errno::NAMETOOLONG)),
     };
     ld.text_len = match read {
         Ok(n) => n,
         Err(e) => {
             let mut b = Buf::<512>::new();
-            let _ = ufmt::uwrite!(b, "svc: cannot read config {}: ", Bytes(path));
+            let verb = if e == ReadError::Unsafe { "use" } else { "read" };
+            let _ = ufmt::uwrite!(b, "svc: cannot {} config {}: ", verb, Bytes(path));
             match e {
                 ReadError::Os(e) => {
                     let _ = ufmt::uwrite!(b, "{}\n", Errno(e.raw_os_error()));
@@ -66,6 +72,7 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
                 ReadError::TooBig => {
                     let _ = ufmt::uwrite!(b, "larger than {} bytes\n", CONFIG_BYTES);
                 }
+                ReadError::Unsafe => b.push(b"must be owned by root and not writable by group or others\n"),
             }
             os::fd::write_err(b.as_bytes());
             return false;

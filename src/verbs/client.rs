@@ -36,32 +36,43 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
 }
 
 pub fn run(cmd: &Command) -> i32 {
-    let (kind, words): (Kind, &[&[u8]]) = match cmd.verb {
-        Verb::Status => (Kind::Status, &cmd.operands),
-        Verb::Start => (Kind::Start, &cmd.operands),
-        Verb::Stop => (Kind::Stop, &cmd.operands),
-        Verb::Restart => (Kind::Restart, &cmd.operands),
-        Verb::Signal => (Kind::Signal, &cmd.operands),
-        _ => (Kind::Log, &cmd.operands),
+    let kind = match cmd.verb {
+        Verb::Status => Kind::Status,
+        Verb::Start => Kind::Start,
+        Verb::Stop => Kind::Stop,
+        Verb::Restart => Kind::Restart,
+        Verb::Signal => Kind::Signal,
+        Verb::Reload => Kind::Reload,
+        _ => Kind::Log,
     };
+    // Flags first, then the operands (and for log, the line count).
     let mut n = Buf::<16>::new();
-    let mut log_words: heapless::Vec<&[u8], 2> = heapless::Vec::new();
-    let words = if kind == Kind::Log {
-        let Some(name) = words.first() else {
-            os::fd::write_err(b"svc: log: name a service\n");
-            return crate::cli::EXIT_USAGE;
-        };
-        let _ = log_words.push(name);
-        if let Some(lines) = cmd.lines {
-            let _ = ufmt::uwrite!(n, "{}", lines);
-            let _ = log_words.push(n.as_bytes());
-        }
-        &log_words[..]
-    } else {
-        words
+    let mut words: heapless::Vec<&[u8], { crate::limits::MAX_OPERANDS + 3 }> = heapless::Vec::new();
+    let _ = match kind {
+        Kind::Status if cmd.json => words.push(b"--json"),
+        Kind::Reload if cmd.dry_run => words.push(b"--dry-run"),
+        Kind::Log if cmd.follow => words.push(b"-f"),
+        _ => Ok(()),
     };
+    for w in cmd.operands.iter() {
+        let _ = words.push(w);
+    }
+    if kind == Kind::Log {
+        if cmd.operands.is_empty() && !cmd.follow {
+            os::fd::write_err(b"svc: log: name a service (or follow all with -f)\n");
+            return crate::cli::EXIT_USAGE;
+        }
+        if let Some(lines) = cmd.lines {
+            if cmd.operands.is_empty() {
+                os::fd::write_err(b"svc: log: -n needs a service name\n");
+                return crate::cli::EXIT_USAGE;
+            }
+            let _ = ufmt::uwrite!(n, "{}", lines);
+            let _ = words.push(n.as_bytes());
+        }
+    }
     let mut req = Buf::<REQUEST_BYTES>::new();
-    if !proto::emit(kind, words, &mut req) {
+    if !proto::emit(kind, &words, &mut req) {
         os::fd::write_err(b"svc: request too long\n");
         return EXIT_FAIL;
     }
@@ -95,7 +106,13 @@ pub fn run(cmd: &Command) -> i32 {
     }
 }
 
-/// Reads the head line, then copies the body to stdout; returns the code.
+/// A reply body goes to stdout; after a failure (code 1: a config's
+/// errors, say) it goes to stderr.
+fn out(code: i32, bytes: &[u8]) {
+    if code == EXIT_FAIL { os::fd::write_err(bytes) } else { os::fd::write_out(bytes) }
+}
+
+/// Reads the head line, then copies the body out; returns the code.
 fn read_reply(fd: &rustix::fd::OwnedFd) -> Option<i32> {
     let mut buf = [0u8; 4096];
     let mut have = 0;
@@ -127,12 +144,12 @@ fn read_reply(fd: &rustix::fd::OwnedFd) -> Option<i32> {
             }
             code = Some(c);
             // The body that came with the head goes out as it is.
-            os::fd::write_out(buf.get(nl + 1..have).unwrap_or(&[]));
+            out(c, buf.get(nl + 1..have).unwrap_or(&[]));
             have = 0;
             continue;
         }
-        if code.is_some() {
-            os::fd::write_out(buf.get(..have).unwrap_or(&[]));
+        if let Some(c) = code {
+            out(c, buf.get(..have).unwrap_or(&[]));
             have = 0;
         }
     }

@@ -7,12 +7,17 @@ use crate::limits::*;
 use crate::os::event::{Events, Interest};
 use crate::os::{self, signal};
 use crate::proto::{self, Kind, Request};
+use crate::reload::Change;
 use crate::service::Actions;
 use crate::status;
 use crate::text::{Buf, Bytes, Errno};
+use crate::os::fd::Slot;
 use crate::verbs::up::{Role, World};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd};
+
+/// `Job::Follow` of every service.
+pub const ALL: u8 = u8::MAX;
 
 /// What a client's connection is doing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -22,11 +27,23 @@ pub enum Job {
     /// Waiting for a whole request line.
     Read,
     /// Streaming status lines from slot `next`.
-    Status { next: u8, mask: u64, width: u8 },
+    Status { next: u8, mask: u64, width: u8, json: bool },
     /// Streaming log lines from `seq`.
     Log { id: u8, seq: u64 },
+    /// `svc log -f`: ring lines from `seq` until caught up, then `live`:
+    /// new lines of service `id` (ALL: every service) as they come.
+    Follow { id: u8, seq: u64, live: bool, lost: u32 },
     /// `svc stop`: the head goes out once every slot in `mask` is down.
     WaitDown { mask: u64 },
+    /// `svc reload`: the head goes out once every restart has an outcome.
+    WaitReload,
+    /// Streaming the reload's steps from `next` (with outcomes after a wait).
+    Plan { next: u8, outcome: bool },
+    /// Streaming the errors of a config that did not load.
+    Errors { next: u8 },
+    /// Streaming a log file from `offset` (the client's `file`); then, with
+    /// `follow` (the slot), new lines.
+    File { offset: u64, follow: u8 },
     /// Sending what is left in `out`, then closing.
     Close,
 }
@@ -40,6 +57,8 @@ pub struct Client {
     out: Buf<REPLY_CHUNK_BYTES>,
     job: Job,
     writing: bool,
+    /// A log file being streamed (`svc log NAME` of a `file:` service).
+    file: Slot,
 }
 
 pub struct Clients {
@@ -48,7 +67,7 @@ pub struct Clients {
 
 impl Clients {
     pub const fn new() -> Self {
-        const C: Client = Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false };
+        const C: Client = Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false, file: Slot::EMPTY };
         Clients { list: [C; MAX_CLIENTS] }
     }
     /// The earliest request deadline.
@@ -139,6 +158,7 @@ fn drop_client(w: &mut World, ev: &Events, c: usize) {
         cl.input.clear();
         cl.out.clear();
         cl.writing = false;
+        drop(cl.file.take());
     }
 }
 
@@ -203,7 +223,7 @@ fn set_job(w: &mut World, c: usize, job: Job) {
 
 fn finish(w: &mut World, ev: &Events, c: usize) {
     if let Some(cl) = w.clients.list.get_mut(c) {
-        if cl.job == Job::Read || matches!(cl.job, Job::WaitDown { .. }) {
+        if matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload) {
             cl.job = Job::Close;
         }
         cl.deadline = None;
@@ -226,11 +246,11 @@ fn ids(mask: u64) -> impl Iterator<Item = u8> {
 }
 
 fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out: &mut Actions) {
-    let names = match req.kind {
-        Kind::Signal | Kind::Log => req.words.get(..1).unwrap_or(&[]),
-        _ => req.words.as_slice(),
-    };
-    let mask = match slots(w, names) {
+    let mut names: heapless::Vec<&[u8], { MAX_OPERANDS + 2 }> = req.operands().collect();
+    if matches!(req.kind, Kind::Signal | Kind::Log) {
+        names.truncate(1);
+    }
+    let mask = match slots(w, &names) {
         Ok(m) => m,
         Err(name) => {
             head(w, c, 1, b"unknown service", name);
@@ -240,14 +260,18 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
     match req.kind {
         Kind::Status => {
             let all = names.is_empty();
-            let mask = if all { u64::MAX } else { mask };
+            let live = w.sup.svcs.iter().enumerate().filter(|(_, s)| !s.removed).fold(0u64, |m, (i, _)| m | 1u64 << i);
+            let mask = if all { live } else { mask };
             let down = ids(mask).filter_map(|i| w.sup.svcs.get(usize::from(i))).any(|s| !s.state().is_up());
             head(w, c, if down && !all { 3 } else { 0 }, b"", b"");
+            let json = req.has(b"--json");
             let width = status::name_width(&w.sup, &w.cfg);
-            if let Some(cl) = w.clients.list.get_mut(c) {
-                status::header(width, &mut cl.out);
+            if !json {
+                if let Some(cl) = w.clients.list.get_mut(c) {
+                    status::header(width, &mut cl.out);
+                }
             }
-            set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8 });
+            set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8, json });
         }
         Kind::Start => {
             for id in ids(mask) {
@@ -271,7 +295,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             set_job(w, c, Job::Close);
         }
         Kind::Signal => {
-            let word = req.words.get(1).copied().unwrap_or(b"");
+            let word = req.operands().nth(1).unwrap_or(b"");
             let id = ids(mask).next().unwrap_or(0);
             match (crate::signame::parse(word), w.sup.pid(id)) {
                 (None, _) => head(w, c, 1, b"bad signal", word),
@@ -287,40 +311,158 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             }
             set_job(w, c, Job::Close);
         }
-        Kind::Log => {
-            let id = ids(mask).next().unwrap_or(0);
-            let ring = w.sup.svcs.get(usize::from(id)).and_then(|s| {
-                let def = w.cfg.defs.get(usize::from(s.def))?;
-                matches!(def.log, Log::Ring(_)).then_some(())?;
-                w.logs.rings.get(usize::from(id)).copied().flatten()
-            });
-            match ring {
-                None => {
-                    head(w, c, 1, b"no log ring (log = null):", names.first().copied().unwrap_or(b""));
-                    set_job(w, c, Job::Close);
-                }
-                Some(r) => {
-                    let n = req.words.get(1).and_then(|n| crate::cli::parse_u32(n));
-                    let seq = n.map_or(r.first_seq(), |n| r.seq_of_last(n as usize));
-                    head(w, c, 0, b"", b"");
-                    set_job(w, c, Job::Log { id, seq });
-                }
+        Kind::Log => log(w, c, req, &names, mask),
+        Kind::Reload => {
+            let dry = req.has(b"--dry-run");
+            if !crate::verbs::up::reload(w, now, out, dry) {
+                head(w, c, 1, b"the config has errors; nothing changed", b"");
+                set_job(w, c, Job::Errors { next: 0 });
+            } else if dry {
+                head(w, c, 0, b"", b"");
+                set_job(w, c, Job::Plan { next: 0, outcome: false });
+            } else {
+                set_job(w, c, Job::WaitReload);
+                return;
             }
         }
     }
     pump(w, ev, c);
 }
 
+/// `log [-f] [NAME] [N]`: the ring's lines, or its last N; with `-f`, then
+/// every new line until the client hangs up.
+fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
+    let follow = req.has(b"-f");
+    let n = req.operands().nth(1).and_then(crate::cli::parse_u32);
+    let id = ids(mask).next();
+    let ring = id.and_then(|id| {
+        let s = w.sup.svcs.get(usize::from(id))?;
+        let def = w.cfg.defs.get(usize::from(s.def))?;
+        matches!(def.log, Log::Ring(_)).then_some(())?;
+        w.logs.rings.get(usize::from(id)).copied().flatten()
+    });
+    let name = names.first().copied().unwrap_or(b"");
+    let file = id.and_then(|id| {
+        let s = w.sup.svcs.get(usize::from(id))?;
+        match w.cfg.defs.get(usize::from(s.def))?.log {
+            Log::File { path, .. } => Some(path),
+            _ => None,
+        }
+    });
+    if let (Some(id), Some(path)) = (id, file) {
+        // The file's last N lines (1000 without -n; 0 by default with -f).
+        let lines = n.unwrap_or(if follow { 0 } else { 1000 });
+        let opened = CStr::from_bytes_with_nul(w.cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines));
+        match opened {
+            Some(Ok((fd, offset))) => {
+                head(w, c, 0, b"", b"");
+                if let Some(cl) = w.clients.list.get_mut(c) {
+                    cl.file = Slot::new(fd);
+                }
+                set_job(w, c, Job::File { offset, follow: if follow { id } else { ALL } });
+            }
+            // Nothing written yet: nothing to show.
+            Some(Err(rustix::io::Errno::NOENT)) => {
+                head(w, c, 0, b"", b"");
+                set_job(w, c, if follow { Job::Follow { id, seq: 0, live: true, lost: 0 } } else { Job::Close });
+            }
+            Some(Err(e)) => {
+                let mut m = Buf::<64>::new();
+                let _ = ufmt::uwrite!(m, "cannot read the log file: {}", Errno(e.raw_os_error()));
+                head(w, c, 1, m.as_bytes(), b"");
+                set_job(w, c, Job::Close);
+            }
+            None => {
+                head(w, c, 1, b"bad log path", b"");
+                set_job(w, c, Job::Close);
+            }
+        }
+        return;
+    }
+    match (id, ring, follow) {
+        (None, _, false) => {
+            head(w, c, 2, b"log: name a service (or follow all with -f)", b"");
+            set_job(w, c, Job::Close);
+        }
+        (None, _, true) => {
+            head(w, c, 0, b"", b"");
+            set_job(w, c, Job::Follow { id: ALL, seq: 0, live: true, lost: 0 });
+        }
+        (Some(id), Some(r), true) => {
+            head(w, c, 0, b"", b"");
+            let seq = r.seq_of_last(n.unwrap_or(0) as usize);
+            set_job(w, c, Job::Follow { id, seq, live: false, lost: 0 });
+        }
+        (Some(id), None, true) => {
+            head(w, c, 0, b"", b"");
+            set_job(w, c, Job::Follow { id, seq: 0, live: true, lost: 0 });
+        }
+        (Some(id), Some(r), false) => {
+            let seq = n.map_or(r.first_seq(), |n| r.seq_of_last(n as usize));
+            head(w, c, 0, b"", b"");
+            set_job(w, c, Job::Log { id, seq });
+        }
+        (Some(_), None, false) => {
+            head(w, c, 1, b"no log ring (log = null):", name);
+            set_job(w, c, Job::Close);
+        }
+    }
+}
+
+/// Offers a new log line of service `id` to every follower. One that has no
+/// room loses it, counted: a slow follower never slows svc down.
+pub fn publish(clients: &mut Clients, id: u8, name: &[u8], stamp: crate::ring::Stamp, line: &[u8]) {
+    for cl in clients.list.iter_mut() {
+        let Job::Follow { id: want, live: true, lost, .. } = &mut cl.job else { continue };
+        if *want != ALL && *want != id {
+            continue;
+        }
+        let all = *want == ALL;
+        let need = 26 + line.len() + if all { name.len() + 2 } else { 0 } + if *lost > 0 { 32 } else { 0 };
+        if need > cl.out.room() {
+            *lost = lost.saturating_add(1);
+            continue;
+        }
+        if *lost > 0 {
+            let _ = ufmt::uwrite!(cl.out, "svc: {} lines lost\n", *lost);
+            *lost = 0;
+        }
+        let _ = ufmt::uwrite!(cl.out, "{} ", stamp);
+        if all {
+            cl.out.push(name);
+            cl.out.push(b": ");
+        }
+        cl.out.push(line);
+        cl.out.push(b"\n");
+    }
+}
+
+/// Sends what followers have buffered.
+pub fn flush_followers(w: &mut World, ev: &Events) {
+    for c in 0..MAX_CLIENTS {
+        let pending = w.clients.list.get(c).is_some_and(|cl| matches!(cl.job, Job::Follow { .. }) && !cl.out.is_empty() && !cl.writing);
+        if pending {
+            pump(w, ev, c);
+        }
+    }
+}
+
 /// Fills `out` from the job; false when the job has nothing more.
 fn refill(w: &mut World, c: usize, now: Instant) -> bool {
     let Some(cl) = w.clients.list.get_mut(c) else { return false };
     match cl.job {
-        Job::Status { mut next, mask, width } => {
+        Job::Status { mut next, mask, width, json } => {
             let total = w.sup.svcs.len();
             while usize::from(next) < total {
                 if mask & (1u64 << next) != 0 {
                     let mut line = Buf::<512>::new();
-                    status::line(&w.sup, &w.cfg, usize::from(next), now, usize::from(width), &mut line);
+                    let id = usize::from(next);
+                    if json {
+                        let drops = w.logs.drops.get(id).copied().unwrap_or(0);
+                        status::json_line(&w.sup, &w.cfg, id, now, drops, &mut line);
+                    } else {
+                        status::line(&w.sup, &w.cfg, id, now, usize::from(width), &mut line);
+                    }
                     if line.len() > cl.out.room() {
                         break;
                     }
@@ -328,7 +470,73 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
                 }
                 next += 1;
             }
-            cl.job = if usize::from(next) >= total { Job::Close } else { Job::Status { next, mask, width } };
+            cl.job = if usize::from(next) >= total { Job::Close } else { Job::Status { next, mask, width, json } };
+            true
+        }
+        Job::Follow { id, mut seq, live: false, lost } => {
+            let Some(Some(r)) = w.logs.rings.get(usize::from(id)) else {
+                cl.job = Job::Follow { id, seq, live: true, lost };
+                return false;
+            };
+            for l in r.lines(&w.logs.pool, seq) {
+                if 26 + l.len() > cl.out.room() {
+                    break;
+                }
+                let _ = ufmt::uwrite!(cl.out, "{} ", l.stamp);
+                cl.out.push(l.first);
+                cl.out.push(l.second);
+                cl.out.push(b"\n");
+                seq = l.seq + 1;
+            }
+            cl.job = Job::Follow { id, seq, live: seq >= r.next_seq(), lost };
+            true
+        }
+        Job::Plan { mut next, outcome } => {
+            while let Some(step) = w.plan.steps.get(usize::from(next)) {
+                let mut line = Buf::<96>::new();
+                line.pad(step.change.word(), 10);
+                line.push(step.name());
+                let shows = outcome && matches!(step.change, Change::Added | Change::Restarted);
+                if let Some(s) = w.sup.svcs.get(usize::from(step.slot)).filter(|_| shows) {
+                    let _ = ufmt::uwrite!(line, " {}", s.state());
+                }
+                line.push(b"\n");
+                if line.len() > cl.out.room() {
+                    break;
+                }
+                cl.out.push(line.as_bytes());
+                next += 1;
+            }
+            cl.job = if usize::from(next) >= w.plan.steps.len() { Job::Close } else { Job::Plan { next, outcome } };
+            true
+        }
+        Job::File { offset, follow } => {
+            let room = cl.out.room();
+            let mut chunk = [0u8; REPLY_CHUNK_BYTES];
+            let read = match (cl.file.get(), chunk.get_mut(..room)) {
+                (Some(fd), Some(buf)) => rustix::io::pread(fd, buf, offset).unwrap_or(0),
+                _ => 0,
+            };
+            cl.out.push(chunk.get(..read).unwrap_or(&[]));
+            if read == 0 {
+                drop(cl.file.take());
+                cl.job = if follow == ALL { Job::Close } else { Job::Follow { id: follow, seq: 0, live: true, lost: 0 } };
+            } else {
+                cl.job = Job::File { offset: offset + read as u64, follow };
+            }
+            true
+        }
+        Job::Errors { mut next } => {
+            while let Some(e) = w.loader.errors.list.get(usize::from(next)) {
+                let mut line = Buf::<512>::new();
+                crate::config::emit(w.config_path, w.loader.text(), e, &mut line);
+                if line.len() > cl.out.room() {
+                    break;
+                }
+                cl.out.push(line.as_bytes());
+                next += 1;
+            }
+            cl.job = if usize::from(next) >= w.loader.errors.list.len() { Job::Close } else { Job::Errors { next } };
             true
         }
         Job::Log { id, mut seq } => {
@@ -350,6 +558,11 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
             cl.job = if seq >= r.next_seq() { Job::Close } else { Job::Log { id, seq } };
             true
         }
+        Job::Follow { id, seq, live: true, lost } if lost > 0 => {
+            let _ = ufmt::uwrite!(cl.out, "svc: {} lines lost\n", lost);
+            cl.job = Job::Follow { id, seq, live: true, lost: 0 };
+            true
+        }
         _ => false,
     }
 }
@@ -367,6 +580,13 @@ fn pump(w: &mut World, ev: &Events, c: usize) {
         if cl.out.is_empty() {
             if cl.job == Job::Close {
                 drop_client(w, ev, c);
+            } else if cl.writing {
+                // Nothing to send (a follower waiting for lines): watch for
+                // its hang-up, not for room, or epoll would spin.
+                cl.writing = false;
+                if let Some(fd) = w.fds.fd(usize::from(cl.fd)) {
+                    let _ = ev.modify(fd, u64::from(cl.fd), Interest::Read);
+                }
             }
             return;
         }
@@ -394,6 +614,11 @@ pub fn progress(w: &mut World, ev: &Events, now: Instant) {
             Job::WaitDown { mask } if w.sup.all_down(mask) => {
                 head(w, c, 0, b"", b"");
                 finish(w, ev, c);
+            }
+            Job::WaitReload if w.plan.steps.iter().all(|s| w.sup.settled(s)) => {
+                head(w, c, 0, b"", b"");
+                set_job(w, c, Job::Plan { next: 0, outcome: true });
+                pump(w, ev, c);
             }
             Job::Read if cl.deadline.is_some_and(|d| d <= now) => drop_client(w, ev, c),
             _ => {}

@@ -6,7 +6,7 @@ use crate::os;
 use crate::text::{Buf, Bytes};
 
 /// Runs the command line `words` (argv, argv[0] included); returns the exit status.
-pub fn main(words: &[&[u8]]) -> i32 {
+pub fn main(words: &[&'static [u8]]) -> i32 {
     let argv0 = words.first().copied().unwrap_or(b"svc");
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     // As PID 1, or called `init`, svc must not exit over its arguments.
@@ -23,11 +23,11 @@ mod client;
 mod control;
 mod up;
 
-fn run(cmd: &Command) -> i32 {
+fn run(cmd: &Command<'static>) -> i32 {
     match cmd.verb {
         Verb::Up => up::up(cmd),
         Verb::Check => check::check(cmd),
-        Verb::Status | Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log => client::run(cmd),
+        Verb::Status | Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log | Verb::Reload => client::run(cmd),
         Verb::Version => version(),
         Verb::Help => help(cmd.operands.first().copied()),
         other => {

@@ -8,10 +8,11 @@ use crate::duration::{Duration, Instant};
 use crate::limits::*;
 use crate::os::event::{Event, Events, Interest};
 use crate::os::fd::Slot;
-use crate::os::{self, clock, signal, spawn};
+use crate::os::{self, clock, logfile, signal, spawn};
 use crate::ring::{self, Assembler, Ring, Stamp};
 use crate::service::{Action, Actions, Exit};
-use crate::supervisor::Supervisor;
+use crate::reload::Change;
+use crate::supervisor::{Plan, Supervisor};
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check::{self, Loader};
 use crate::verbs::control::{self, Clients};
@@ -80,6 +81,10 @@ pub struct Logs {
     pub rings: [Option<Ring>; MAX_SERVICES],
     asm: [[Assembler; MAX_INSTANCES]; MAX_SERVICES],
     scratch: [u8; LOG_READ_BYTES],
+    /// Lines a log target could not take (disk full, I/O error), per slot.
+    pub drops: [u32; MAX_SERVICES],
+    /// Each slot's log file (`log = file:`), opened at its first line.
+    files: [logfile::File; MAX_SERVICES],
 }
 
 impl Logs {
@@ -90,6 +95,8 @@ impl Logs {
             rings: [None; MAX_SERVICES],
             asm: [const { [const { Assembler::new() }; MAX_INSTANCES] }; MAX_SERVICES],
             scratch: [0; LOG_READ_BYTES],
+            drops: [0; MAX_SERVICES],
+            files: [const { logfile::File::EMPTY }; MAX_SERVICES],
         }
     }
 }
@@ -97,7 +104,14 @@ impl Logs {
 /// Everything `svc up` holds, in .bss.
 pub struct World {
     pub loader: Loader,
+    /// The config in force, and the one a reload parses into: two configs'
+    /// worth of memory, so that a bad file changes nothing.
     pub cfg: Config,
+    pub spare: Config,
+    /// The last reload's steps, for its reply.
+    pub plan: Plan,
+    /// The file `svc up` was started with; reloads read it again.
+    pub config_path: &'static [u8],
     pub sup: Supervisor,
     pub fds: Fds,
     pub logs: Logs,
@@ -109,6 +123,9 @@ pub struct World {
 static WORLD: os::once::Once<World> = os::once::Once::new(World {
     loader: Loader::new(),
     cfg: Config::new(),
+    spare: Config::new(),
+    plan: Plan::new(),
+    config_path: b"",
     sup: Supervisor::new(),
     fds: Fds::new(),
     logs: Logs::new(),
@@ -120,9 +137,10 @@ fn say(b: &[u8]) {
     os::fd::write_err(b);
 }
 
-pub fn up(cmd: &Command) -> i32 {
+pub fn up(cmd: &Command<'static>) -> i32 {
     let Some(w) = WORLD.take() else { return EXIT_FAIL };
     let path = check::config_path(cmd);
+    w.config_path = path;
     if !check::load(path, &mut w.loader, &mut w.cfg) {
         return EXIT_FAIL;
     }
@@ -191,7 +209,10 @@ pub fn up(cmd: &Command) -> i32 {
                 match sig {
                     signal::SIGCHLD => reap(w, now, &mut out),
                     signal::SIGTERM | signal::SIGINT | signal::SIGQUIT => w.sup.begin_shutdown(&w.cfg, now, &mut out),
-                    signal::SIGHUP => say(b"svc: SIGHUP: reload is not built yet\n"),
+                    signal::SIGHUP => {
+                        say(b"svc: SIGHUP: reloading\n");
+                        reload(w, now, &mut out, false);
+                    }
                     _ => {}
                 }
             }
@@ -218,7 +239,55 @@ pub fn up(cmd: &Command) -> i32 {
             return EXIT_OK;
         }
         control::progress(w, &ev, now);
+        control::flush_followers(w, &ev);
     }
+}
+
+/// Reads the config again into the spare and, unless `dry`, applies the
+/// difference. False when the file is invalid: then nothing changed (its
+/// errors went to svc's log and stay in the loader for the caller).
+pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool) -> bool {
+    if !check::load(w.config_path, &mut w.loader, &mut w.spare) {
+        return false;
+    }
+    w.sup.plan(&w.cfg, &w.spare, &mut w.plan);
+    if dry {
+        return true;
+    }
+    w.sup.apply_old(&w.cfg, &mut w.plan, now, out);
+    if !crate::config::adopt(&mut w.cfg, &w.spare) {
+        // Cannot happen: both have the same capacities.
+        say(b"svc: reload: config copy failed\n");
+    }
+    w.sup.apply_new(&w.cfg, &mut w.plan);
+    // Log files are opened again at their next line: a moved file is no error.
+    for f in w.logs.files.iter_mut() {
+        logfile::reopen(f);
+    }
+    for step in w.plan.steps.iter() {
+        let id = usize::from(step.slot);
+        let want = match step.change {
+            Change::Removed => None,
+            _ => w.cfg.defs.get(usize::from(step.def)).and_then(|d| match d.log {
+                Log::Ring(bytes) => Some(ring::blocks_for(bytes)),
+                _ => None,
+            }),
+        };
+        let Some(slot) = w.logs.rings.get_mut(id) else { continue };
+        if slot.map(|r| r.area().blocks) == want {
+            continue;
+        }
+        if let Some(r) = slot.take() {
+            w.logs.blocks.free(r.area());
+        }
+        if let Some(blocks) = want {
+            *slot = w.logs.blocks.alloc(blocks).map(Ring::new);
+            if slot.is_none() {
+                say(b"svc: reload: the ring pool is fragmented: a log ring is missing\n");
+            }
+        }
+    }
+    true
 }
 
 /// Carves each service's ring out of the pool.
@@ -298,8 +367,8 @@ fn start(w: &mut World, ev: &Events, devnull: BorrowedFd, id: u8, inst: u8) -> R
     let cwd = def.cwd.and_then(|s| CStr::from_bytes_with_nul(w.cfg.strz(s)).ok());
     // Output: a pipe into the ring, or /dev/null.
     let log = match def.log {
-        Log::Ring(_) => Some(os::fd::pipe().map_err(fail)?),
         Log::Null => None,
+        _ => Some(os::fd::pipe().map_err(fail)?),
     };
     let ready = match def.ready {
         Ready::Fd(n) => Some((os::fd::pipe().map_err(fail)?, n)),
@@ -365,21 +434,64 @@ fn read_log(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8) -> bool {
             return false;
         }
     };
-    let stamp = Stamp(clock::wall_ms());
-    let Logs { pool, rings, asm, scratch, .. } = &mut w.logs;
-    let (Some(Some(ring)), Some(a)) = (rings.get_mut(usize::from(id)), asm.get_mut(usize::from(id)).and_then(|a| a.get_mut(usize::from(inst)))) else {
-        return true;
-    };
-    a.feed(scratch.get(..n).unwrap_or(&[]), &mut |line| ring.push(pool, stamp, line));
+    sink(w, id, inst, n);
+    if n < LOG_READ_BYTES {
+        // The pipe is drained: output without a newline (a prompt, a
+        // progress dot) goes out as a line now rather than wait.
+        sink(w, id, inst, 0);
+    }
     true
 }
 
-fn flush_log(w: &mut World, id: u8, inst: u8) {
+/// Turns `n` bytes of the scratch buffer (or, with n = 0, the pending
+/// partial line) into lines for the service's log target and followers.
+fn sink(w: &mut World, id: u8, inst: u8, n: usize) {
     let stamp = Stamp(clock::wall_ms());
-    let Logs { pool, rings, asm, .. } = &mut w.logs;
-    if let (Some(Some(ring)), Some(a)) = (rings.get_mut(usize::from(id)), asm.get_mut(usize::from(id)).and_then(|a| a.get_mut(usize::from(inst)))) {
-        a.flush(&mut |line| ring.push(pool, stamp, line));
+    let World { logs, clients, cfg, sup, .. } = w;
+    let Logs { pool, rings, asm, scratch, drops, files, .. } = logs;
+    let def = sup.svcs.get(usize::from(id)).filter(|s| !s.removed).and_then(|s| cfg.defs.get(usize::from(s.def)));
+    let name = def.map_or(&b""[..], |d| cfg.str(d.name));
+    let target = def.map_or(Log::Null, |d| d.log);
+    let path = match target {
+        Log::File { path, .. } => CStr::from_bytes_with_nul(cfg.strz(path)).ok(),
+        _ => None,
+    };
+    let Some(a) = asm.get_mut(usize::from(id)).and_then(|a| a.get_mut(usize::from(inst))) else { return };
+    let mut ring = rings.get_mut(usize::from(id)).and_then(|r| r.as_mut());
+    let mut file = files.get_mut(usize::from(id));
+    let mut dropped = 0u32;
+    let mut each = |line: &[u8]| {
+        let ok = match target {
+            Log::Ring(_) => {
+                if let Some(r) = ring.as_deref_mut() {
+                    r.push(pool, stamp, line);
+                }
+                true
+            }
+            Log::File { size, keep, .. } => match (file.as_deref_mut(), path) {
+                (Some(f), Some(p)) => logfile::write_line(f, p, u64::from(size), keep, stamp, line).is_ok(),
+                _ => false,
+            },
+            Log::Console => logfile::console(name, line).is_ok(),
+            Log::Null => true,
+        };
+        if !ok {
+            dropped = dropped.saturating_add(1);
+        }
+        control::publish(clients, id, name, stamp, line);
+    };
+    if n == 0 {
+        a.flush(&mut each);
+    } else {
+        a.feed(scratch.get(..n).unwrap_or(&[]), &mut each);
     }
+    if let Some(d) = drops.get_mut(usize::from(id)) {
+        *d = d.saturating_add(dropped);
+    }
+}
+
+fn flush_log(w: &mut World, id: u8, inst: u8) {
+    sink(w, id, inst, 0);
 }
 
 /// The ready pipe: a newline means ready; EOF without one means never.

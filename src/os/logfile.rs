@@ -1,0 +1,467 @@
+#![allow(unsafe_code)]
+//! Log targets besides the ring: `file:PATH`, appended and rotated by size,
+//! and `console`, svc's own stderr. Each record leaves in one write(2); a
+//! failed write is returned for the caller to count as a dropped line, and
+//! nothing here blocks (regular files do not, and FIFOs are refused). Also
+//! the backwards search for the last N lines of a file, for `svc log -n N`.
+
+use crate::limits::{LOG_LINE_BYTES, LOG_TAIL_CHUNK_BYTES, MAX_LOG_KEEP, NAME_BYTES, PATH_BYTES};
+use crate::os::fd::{self, Slot};
+use crate::ring::Stamp;
+use crate::text::{Buf, copy};
+use core::ffi::CStr;
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::FileType;
+use rustix::io::Errno;
+
+/// One record: a stamp (24 bytes until the year 9999, 40 at most) or a name
+/// (31) with its separator, a line cut to LOG_LINE_BYTES, and a newline.
+const RECORD_BYTES: usize = LOG_LINE_BYTES + 64;
+const _: () = assert!(40 + 2 <= RECORD_BYTES - LOG_LINE_BYTES && NAME_BYTES + 3 <= RECORD_BYTES - LOG_LINE_BYTES);
+
+/// Flags for a log file: O_NONBLOCK so that a FIFO put at PATH cannot stall
+/// the open, O_NOCTTY so that a tty cannot become svc's controlling terminal
+/// (both are then refused as not regular files). fd::open adds O_CLOEXEC.
+const WRITE_FLAGS: i32 = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+/// O_NOFOLLOW on reads too: `svc log` must not show whatever file a service
+/// with write access to the log's directory links PATH to.
+const READ_FLAGS: i32 = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+const MODE: u32 = 0o640;
+
+/// One service's log file: its fd once opened, and its size as svc wrote it.
+/// All zero bytes when empty, so that a table of them lives in .bss.
+pub struct File {
+    fd: Slot,
+    size: u64,
+}
+
+impl File {
+    pub const EMPTY: File = File { fd: Slot::EMPTY, size: 0 };
+}
+
+/// Appends `STAMP LINE\n` to PATH in one write(2), first rotating PATH when
+/// the record would take it past `max` bytes: PATH.(keep−1) → PATH.keep …
+/// PATH → PATH.1, then PATH is opened afresh. So PATH never exceeds `max`
+/// (but a single record longer than `max` is written alone into a fresh
+/// file) and always holds the newest line. The line is cut to
+/// LOG_LINE_BYTES. A failed or short write is an error (the caller counts a
+/// dropped line); a short one is cut off again so that the next record starts
+/// a line.
+pub fn write_line(f: &mut File, path: &CStr, max: u64, keep: u8, stamp: Stamp, line: &[u8]) -> Result<(), Errno> {
+    let mut rec = Buf::<RECORD_BYTES>::new();
+    let _ = ufmt::uwrite!(rec, "{} ", stamp);
+    rec.push(line.get(..LOG_LINE_BYTES).unwrap_or(line));
+    rec.push(b"\n");
+    let rec = rec.as_bytes();
+    if f.fd.is_empty() {
+        open(f, path)?;
+    }
+    if f.size > 0 && f.size.saturating_add(rec.len() as u64) > max {
+        rotate(path, keep)?;
+        open(f, path)?;
+    }
+    append(f, rec)
+}
+
+/// Closes the file, so that the next write opens PATH again (on reload: a
+/// removed or moved file is then recreated).
+pub fn reopen(f: &mut File) {
+    *f = File::EMPTY;
+}
+
+/// Writes `NAME: LINE\n` to svc's stderr, in one write(2) unless the kernel
+/// takes part of it; the line is cut to LOG_LINE_BYTES.
+pub fn console(name: &[u8], line: &[u8]) -> Result<(), Errno> {
+    let mut rec = Buf::<RECORD_BYTES>::new();
+    rec.push(name.get(..NAME_BYTES).unwrap_or(name));
+    rec.push(b": ");
+    rec.push(line.get(..LOG_LINE_BYTES).unwrap_or(line));
+    rec.push(b"\n");
+    // SAFETY: fd 2 is never closed by svc; a closed stderr fails the write.
+    fd::write_all(unsafe { rustix::stdio::stderr() }, rec.as_bytes())
+}
+
+/// Opens PATH read-only and finds where its last `lines` lines start (a
+/// final line without a newline counts), reading backwards from the end in
+/// LOG_TAIL_CHUNK_BYTES preads. The fd is positioned there; read on to the
+/// end for the lines. 0 lines: the end of the file.
+pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64), Errno> {
+    let file = fd::open(path, READ_FLAGS, 0)?;
+    let size = regular_size(&file)?;
+    let mut buf = [0u8; LOG_TAIL_CHUNK_BYTES];
+    let at = find_tail(size, lines, &mut buf, |at, b| loop {
+        match rustix::io::pread(&file, &mut *b, at) {
+            Err(Errno::INTR) => {}
+            r => return r,
+        }
+    })?;
+    rustix::fs::seek(&file, rustix::fs::SeekFrom::Start(at))?;
+    Ok((file, at))
+}
+
+/// Where the last `lines` lines of a file of `size` bytes start, reading it
+/// backwards in `buf`-sized pieces with `read(offset, into)` (pread: how
+/// many bytes it read, 0 at the end). A newline ends a line; the final one
+/// starts none. Pure, for tests over a slice.
+fn find_tail(size: u64, lines: u32, buf: &mut [u8], mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>) -> Result<u64, Errno> {
+    if lines == 0 || buf.is_empty() {
+        return Ok(size);
+    }
+    let mut seen = 0u32;
+    let mut end = size;
+    while end > 0 {
+        let want = end.min(buf.len() as u64) as usize;
+        let start = end - want as u64;
+        let chunk = buf.get_mut(..want).unwrap_or(&mut []);
+        let mut got = 0;
+        while let Some(room) = chunk.get_mut(got..).filter(|r| !r.is_empty()) {
+            match read(start + got as u64, room)? {
+                0 => break, // the file shrank: what is gone has no newlines
+                n => got += n,
+            }
+        }
+        for (i, &b) in chunk.get(..got).unwrap_or(&[]).iter().enumerate().rev() {
+            let at = start + i as u64;
+            if b == b'\n' && at + 1 != size {
+                seen += 1;
+                if seen >= lines {
+                    return Ok(at + 1);
+                }
+            }
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// Opens PATH for appending (closing the file held before) and learns its size.
+fn open(f: &mut File, path: &CStr) -> Result<(), Errno> {
+    *f = File::EMPTY;
+    let file = fd::open(path, WRITE_FLAGS, MODE)?;
+    f.size = regular_size(&file)?;
+    f.fd = Slot::new(file);
+    Ok(())
+}
+
+/// `fstat(2)`: the size of a regular file; EINVAL for anything else (a FIFO
+/// could block, and rotating would rename a device node).
+fn regular_size<F: AsFd>(file: F) -> Result<u64, Errno> {
+    let st = rustix::fs::fstat(file)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Errno::INVAL);
+    }
+    Ok(u64::try_from(st.st_size).unwrap_or(0))
+}
+
+/// One write(2) of a whole record; the size follows what reached the file.
+fn append(f: &mut File, rec: &[u8]) -> Result<(), Errno> {
+    let Some(file) = f.fd.get() else { return Err(Errno::BADF) };
+    let written = loop {
+        match rustix::io::write(file, rec) {
+            Err(Errno::INTR) => {}
+            r => break r,
+        }
+    };
+    match written {
+        Ok(n) if n == rec.len() => {
+            f.size = f.size.saturating_add(n as u64);
+            Ok(())
+        }
+        Ok(n) => {
+            // Disk full or RLIMIT_FSIZE mid-record: a partial record would run
+            // into the next one, so cut it off, then trust the file's size.
+            let _ = rustix::fs::ftruncate(file, f.size);
+            f.size = regular_size(file).unwrap_or(f.size.saturating_add(n as u64));
+            Err(Errno::NOSPC)
+        }
+        Err(e) => {
+            // The next line opens PATH again: a device may come back.
+            *f = File::EMPTY;
+            Err(e)
+        }
+    }
+}
+
+/// `rename(2)` PATH.(keep−1) → PATH.keep … PATH.1 → PATH.2, PATH → PATH.1;
+/// missing ones are skipped. keep 0 unlinks PATH.
+fn rotate(path: &CStr, keep: u8) -> Result<(), Errno> {
+    let keep = keep.min(MAX_LOG_KEEP);
+    if keep == 0 {
+        return missing_ok(rustix::fs::unlink(path));
+    }
+    let p = path.to_bytes();
+    let mut from = [0u8; PATH_BYTES + 3];
+    let mut to = [0u8; PATH_BYTES + 3];
+    for k in (1..keep).rev() {
+        // Only PATH → PATH.1 must work for PATH to stay under its size; an
+        // older file that cannot move is lost when the next one replaces it.
+        let _ = rustix::fs::rename(numbered(p, k, &mut from)?, numbered(p, k + 1, &mut to)?);
+    }
+    missing_ok(rustix::fs::rename(path, numbered(p, 1, &mut to)?))
+}
+
+/// A rename or unlink of something already gone is done.
+fn missing_ok(r: Result<(), Errno>) -> Result<(), Errno> {
+    match r {
+        Err(Errno::NOENT) => Ok(()),
+        r => r,
+    }
+}
+
+/// `PATH.K` (K a digit) as a C string in `buf`.
+fn numbered<'b>(path: &[u8], k: u8, buf: &'b mut [u8]) -> Result<&'b CStr, Errno> {
+    let dst = buf.get_mut(..path.len() + 3).ok_or(Errno::NAMETOOLONG)?;
+    let (body, tail) = dst.split_at_mut_checked(path.len()).ok_or(Errno::NAMETOOLONG)?;
+    copy(body, path);
+    copy(tail, &[b'.', b'0' + k % 10, 0]);
+    CStr::from_bytes_with_nul(dst).map_err(|_| Errno::INVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::path::{Path, PathBuf};
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// A fresh directory for one test.
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("svc-logfile-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn c(p: &Path) -> CString {
+        CString::new(p.to_str().unwrap()).unwrap()
+    }
+
+    fn with_suffix(p: &Path, k: u8) -> PathBuf {
+        PathBuf::from(format!("{}.{k}", p.display()))
+    }
+
+    fn read(p: &Path) -> String {
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    const STAMP: &str = "1970-01-01T00:00:00.000Z ";
+
+    #[test]
+    fn records_are_stamped() {
+        let d = dir("stamp");
+        let path = d.join("log");
+        let mut f = File::EMPTY;
+        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"hello").unwrap();
+        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(1_700_000_000_123), b"").unwrap();
+        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), &[b'x'; LOG_LINE_BYTES + 10]).unwrap();
+        let text = read(&path);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "1970-01-01T00:00:00.000Z hello");
+        assert_eq!(lines[1], "2023-11-14T22:13:20.123Z ");
+        assert_eq!(lines[2].len(), 25 + LOG_LINE_BYTES);
+        assert_eq!(f.size, text.len() as u64);
+        // Mode 0640 (less svc's umask).
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o137, 0);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn appends_to_an_existing_file() {
+        let d = dir("append");
+        let path = d.join("log");
+        std::fs::write(&path, "old\n").unwrap();
+        let mut f = File::EMPTY;
+        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"new").unwrap();
+        assert_eq!(read(&path), format!("old\n{STAMP}new\n"));
+        assert_eq!(f.size, 4 + 29);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn rotation_keeps_keep_files_under_max() {
+        for keep in [1u8, 2, 3, MAX_LOG_KEEP] {
+            let d = dir(&format!("rotate{keep}"));
+            let path = d.join("log");
+            let cp = c(&path);
+            // Records are 25 + 8 + 1 = 34 bytes: five fit in 200.
+            let max = 200;
+            let mut f = File::EMPTY;
+            for i in 0..100 {
+                write_line(&mut f, &cp, max, keep, Stamp(0), format!("line {i:03}").as_bytes()).unwrap();
+                let text = read(&path);
+                assert!(text.len() as u64 <= max, "{keep} {i}: {}", text.len());
+                assert_eq!(f.size, text.len() as u64);
+                assert!(text.ends_with(&format!("line {i:03}\n")), "{keep} {i}");
+            }
+            // Each full file holds 5 records; PATH holds the last 100 % 5 = 5.
+            let mut all = String::new();
+            for k in (1..=keep).rev() {
+                let old = read(&with_suffix(&path, k));
+                assert_eq!(old.len(), 5 * 34, "{keep} {k}");
+                all.push_str(&old);
+            }
+            all.push_str(&read(&path));
+            assert!(!with_suffix(&path, keep + 1).exists(), "{keep}");
+            let want: String = (100 - 5 * (usize::from(keep) + 1)..100).map(|i| format!("{STAMP}line {i:03}\n")).collect();
+            assert_eq!(all, want, "{keep}");
+            std::fs::remove_dir_all(&d).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_record_longer_than_max_is_alone() {
+        let d = dir("long");
+        let path = d.join("log");
+        let mut f = File::EMPTY;
+        for i in 0..3 {
+            write_line(&mut f, &c(&path), 50, 2, Stamp(0), format!("{i}{}", "y".repeat(99)).as_bytes()).unwrap();
+            assert_eq!(read(&path).len(), 126);
+        }
+        assert!(read(&path).contains("\n") && read(&path).starts_with(&format!("{STAMP}2")));
+        assert!(read(&with_suffix(&path, 1)).starts_with(&format!("{STAMP}1")));
+        assert!(read(&with_suffix(&path, 2)).starts_with(&format!("{STAMP}0")));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn reopen_recreates_a_removed_file() {
+        let d = dir("reopen");
+        let path = d.join("log");
+        let mut f = File::EMPTY;
+        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"one").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        // Still open: the line goes to the removed file.
+        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"two").unwrap();
+        assert!(!path.exists());
+        reopen(&mut f);
+        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"three").unwrap();
+        assert_eq!(read(&path), format!("{STAMP}three\n"));
+        assert_eq!(f.size, 31);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn rotation_reopens_a_moved_file() {
+        let d = dir("moved");
+        let path = d.join("log");
+        let mut f = File::EMPTY;
+        write_line(&mut f, &c(&path), 100, 1, Stamp(0), b"aaaaaaaaaaaaaaaaaaaa").unwrap();
+        std::fs::rename(&path, d.join("elsewhere")).unwrap();
+        write_line(&mut f, &c(&path), 100, 1, Stamp(0), b"bbbbbbbbbbbbbbbbbbbb").unwrap();
+        // Past 100 with the moved file's size: rotates (nothing at PATH) and reopens.
+        write_line(&mut f, &c(&path), 100, 1, Stamp(0), b"cccccccccccccccccccc").unwrap();
+        assert_eq!(read(&path), format!("{STAMP}cccccccccccccccccccc\n"));
+        assert!(!with_suffix(&path, 1).exists());
+        assert_eq!(read(&d.join("elsewhere")).lines().count(), 2);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn refuses_links_fifos_and_directories() {
+        let d = dir("refuse");
+        let target = d.join("target");
+        std::fs::write(&target, "secret\n").unwrap();
+        let link = d.join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let fifo = d.join("fifo");
+        let cf = c(&fifo);
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(cf.as_ptr(), 0o600) }, 0);
+        let mut f = File::EMPTY;
+        assert_eq!(write_line(&mut f, &c(&link), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::LOOP));
+        assert_eq!(write_line(&mut f, &cf, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::NXIO)); // no reader
+        assert_eq!(write_line(&mut f, &c(&d), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::ISDIR));
+        assert!(f.fd.is_empty());
+        assert_eq!(read(&target), "secret\n");
+        assert_eq!(tail_offset(&c(&link), 1).err(), Some(Errno::LOOP));
+        assert_eq!(tail_offset(&cf, 1).err(), Some(Errno::INVAL));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn write_errors_are_returned() {
+        // /dev/full is a character device: refused before any write.
+        let mut f = File::EMPTY;
+        let full = CString::new("/dev/full").unwrap();
+        assert_eq!(write_line(&mut f, &full, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::INVAL));
+        let missing = CString::new("/nonexistent-svc-dir/log").unwrap();
+        assert_eq!(write_line(&mut f, &missing, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::NOENT));
+        assert!(console(b"web", b"a console line from the logfile tests").is_ok());
+    }
+
+    #[test]
+    fn numbered_names() {
+        let mut b = [0u8; 16];
+        assert_eq!(numbered(b"/a/log", 3, &mut b).unwrap().to_bytes(), b"/a/log.3");
+        assert_eq!(numbered(b"/a/log/long/name", 1, &mut b), Err(Errno::NAMETOOLONG));
+    }
+
+    /// The offset of the last `n` lines, the slow way.
+    fn reference(data: &[u8], n: usize) -> u64 {
+        let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+        let tail: usize = lines.iter().rev().take(n).map(|l| l.len()).sum();
+        (data.len() - tail) as u64
+    }
+
+    #[test]
+    fn find_tail_matches_the_slow_way() {
+        let many: Vec<u8> = (0..50).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+        let cases: [&[u8]; 10] = [b"", b"\n", b"\n\n\n", b"a", b"a\n", b"a\nb", b"a\nb\n", b"\n\na\n\nb", b"long line without end", &many];
+        for data in cases {
+            for chunk in [1, 2, 3, 7, 4096] {
+                for short in [false, true] {
+                    for n in [0u32, 1, 2, 3, 10, 49, 50, 51, 1000] {
+                        let mut buf = vec![0u8; chunk];
+                        let got = find_tail(data.len() as u64, n, &mut buf, |at, into| {
+                            let from = &data[at as usize..];
+                            let k = into.len().min(from.len()).min(if short { 1 } else { usize::MAX });
+                            into[..k].copy_from_slice(&from[..k]);
+                            Ok(k)
+                        });
+                        let want = if n == 0 { data.len() as u64 } else { reference(data, n as usize) };
+                        assert_eq!(got, Ok(want), "{:?} chunk {chunk} short {short} n {n}", String::from_utf8_lossy(data));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn find_tail_passes_errors_and_survives_a_shrunk_file() {
+        let mut buf = [0u8; 4];
+        assert_eq!(find_tail(10, 1, &mut buf, |_, _| Err(Errno::IO)), Err(Errno::IO));
+        // The file says 10 bytes but reads as empty: no newline found.
+        assert_eq!(find_tail(10, 1, &mut buf, |_, _| Ok(0)), Ok(0));
+    }
+
+    #[test]
+    fn tail_offset_on_files() {
+        let d = dir("tail");
+        let path = d.join("log");
+        let long: String = (0..3000).map(|i| format!("line number {i}\n")).collect();
+        assert!(long.len() > 8 * LOG_TAIL_CHUNK_BYTES);
+        for (text, n) in [("", 5), ("one", 1), ("one\n", 1), ("one\n", 5), ("a\nb\nc", 2), ("a\nb\nc\n", 2), ("a\nb\nc\n", 0), (long.as_str(), 1000), (long.as_str(), 2999), (long.as_str(), 3000), (long.as_str(), 5000), (long.as_str(), 1)] {
+            std::fs::write(&path, text).unwrap();
+            let (fd, at) = tail_offset(&c(&path), n).unwrap();
+            let want = if n == 0 { text.len() as u64 } else { reference(text.as_bytes(), n as usize) };
+            assert_eq!(at, want, "{n}");
+            // The fd is positioned at the offset: reading on gives the lines.
+            let mut rest = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                let k = rustix::io::read(&fd, &mut buf).unwrap();
+                if k == 0 {
+                    break;
+                }
+                rest.extend_from_slice(&buf[..k]);
+            }
+            assert_eq!(rest, &text.as_bytes()[at as usize..]);
+            let got = String::from_utf8(rest).unwrap();
+            assert_eq!(got.lines().count(), (n as usize).min(text.lines().count()), "{n}");
+        }
+        assert_eq!(tail_offset(&c(&d.join("missing")), 1).err(), Some(Errno::NOENT));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,136 @@
+//! Old config vs new config: which services are added, removed, restarted
+//! (what the process sees changed), updated in place (only supervision
+//! settings changed) or kept. No syscalls.
+
+use crate::config::{Config, Def, Log};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Change {
+    Added,
+    Removed,
+    Restarted,
+    Updated,
+    Kept,
+}
+
+impl Change {
+    pub const fn word(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Restarted => "restarted",
+            Change::Updated => "updated",
+            Change::Kept => "kept",
+        }
+    }
+}
+
+fn same_strs(a: &Config, ar: crate::config::Range, b: &Config, br: crate::config::Range) -> bool {
+    let (x, y) = (a.list(ar), b.list(br));
+    x.len() == y.len() && x.iter().zip(y).all(|(s, t)| a.str(*s) == b.str(*t))
+}
+
+fn same_opt(a: &Config, x: Option<crate::config::Span>, b: &Config, y: Option<crate::config::Span>) -> bool {
+    match (x, y) {
+        (None, None) => true,
+        (Some(s), Some(t)) => a.str(s) == b.str(t),
+        _ => false,
+    }
+}
+
+fn same_log(a: &Config, x: Log, b: &Config, y: Log) -> bool {
+    match (x, y) {
+        (Log::File { path: p, size: s, keep: k }, Log::File { path: q, size: t, keep: l }) => a.str(p) == b.str(q) && s == t && k == l,
+        (Log::File { .. }, _) | (_, Log::File { .. }) => false,
+        (x, y) => x == y,
+    }
+}
+
+/// The names a def is `after`, as a set compared by name.
+fn names<'c>(c: &'c Config, after: u64) -> impl Iterator<Item = &'c [u8]> {
+    c.defs.iter().enumerate().filter(move |(i, _)| after & (1u64 << i) != 0).map(move |(_, o)| c.str(o.name))
+}
+
+fn same_after(a: &Config, x: &Def, b: &Config, y: &Def) -> bool {
+    names(a, x.after).count() == names(b, y.after).count() && names(a, x.after).all(|n| names(b, y.after).any(|m| m == n))
+}
+
+/// How `old` (in config `a`) became `new` (in config `b`).
+pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
+    let process = same_strs(a, old.args, b, new.args)
+        && same_strs(a, old.env, b, new.env)
+        && same_opt(a, old.cwd, b, new.cwd)
+        && old.uid == new.uid
+        && old.gid == new.gid
+        && a.groups(old.groups) == b.groups(new.groups)
+        && old.rlimits == new.rlimits
+        && same_log(a, old.log, b, new.log)
+        && old.ready == new.ready;
+    if !process {
+        return Change::Restarted;
+    }
+    let supervision = same_after(a, old, b, new)
+        && old.start == new.start
+        && old.restart == new.restart
+        && old.oneshot == new.oneshot
+        && old.backoff_first == new.backoff_first
+        && old.backoff_max == new.backoff_max
+        && old.stable == new.stable
+        && old.stop_signal == new.stop_signal
+        && old.stop_timeout == new.stop_timeout
+        && old.ready_timeout == new.ready_timeout;
+    if supervision { Change::Kept } else { Change::Updated }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Errors, FileError, Files};
+    use std::boxed::Box;
+
+    struct NoFiles;
+    impl Files for NoFiles {
+        fn read(&mut self, _: &[u8]) -> Result<&[u8], FileError> {
+            Err(FileError::Os(2))
+        }
+    }
+
+    fn cfg(text: &str) -> Box<Config> {
+        let mut c = Box::new(Config::new());
+        let mut e = Errors::new();
+        crate::config::parse(text.as_bytes(), &mut NoFiles, &mut c, &mut e);
+        assert!(e.is_empty(), "{text}: {:?}", e.list);
+        c
+    }
+
+    #[test]
+    fn changes() {
+        let base = "[a]\nexec = /bin/a x\n[b]\nexec = /bin/b\n";
+        let cases = [
+            ("[a]\nexec = /bin/a x\n[b]\nexec = /bin/b\n", Change::Kept),
+            ("[b]\nexec = /bin/b\n[a]\nexec = /bin/a x\n", Change::Kept),
+            ("[a]\nexec = /bin/a y\n[b]\nexec = /bin/b\n", Change::Restarted),
+            ("[a]\nexec = /bin/a x\nenv = K=v\n[b]\nexec = /bin/b\n", Change::Restarted),
+            ("[a]\nexec = /bin/a x\ncwd = /tmp\n[b]\nexec = /bin/b\n", Change::Restarted),
+            ("[a]\nexec = /bin/a x\nlog = null\n[b]\nexec = /bin/b\n", Change::Restarted),
+            ("[a]\nexec = /bin/a x\nready = fd:3\n[b]\nexec = /bin/b\n", Change::Restarted),
+            ("[a]\nexec = /bin/a x\nnofile = 100\n[b]\nexec = /bin/b\n", Change::Restarted),
+            ("[a]\nexec = /bin/a x\nbackoff = 1s 2s\n[b]\nexec = /bin/b\n", Change::Updated),
+            ("[a]\nexec = /bin/a x\nafter = b\n[b]\nexec = /bin/b\n", Change::Updated),
+            ("[a]\nexec = /bin/a x\nstop_signal = INT\n[b]\nexec = /bin/b\n", Change::Updated),
+            ("[a]\nexec = /bin/a x\nrestart = never\n[b]\nexec = /bin/b\n", Change::Updated),
+            ("[a]\nexec = /bin/a x\nstart = no\n[b]\nexec = /bin/b\n", Change::Updated),
+        ];
+        let old = cfg(base);
+        for (text, want) in cases {
+            let new = cfg(text);
+            let i = new.find(b"a").unwrap();
+            assert_eq!(compare(&old, &old.defs[0], &new, &new.defs[i]), want, "{text}");
+        }
+        // `after` compares names, not indexes.
+        let x = cfg("[b]\nexec = /bin/b\n[a]\nexec = /bin/a\nafter = b\n");
+        let y = cfg("[c]\nexec = /bin/c\n[b]\nexec = /bin/b\n[a]\nexec = /bin/a\nafter = b\n");
+        assert_eq!(compare(&x, &x.defs[1], &y, &y.defs[2]), Change::Kept);
+    }
+}
