@@ -58,7 +58,7 @@ impl ufmt::uDisplay for Last {
 }
 
 /// One service's line.
-pub fn line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Instant, width: usize, out: &mut Buf<N>) {
+pub fn line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Instant, width: usize, drops: u32, out: &mut Buf<N>) {
     let Some(s) = sup.svcs.get(id) else { return };
     let Some(def) = cfg.defs.get(usize::from(s.def)) else { return };
     let state = s.state();
@@ -76,7 +76,12 @@ pub fn line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Inst
     }
     out.pad(&s.restarts(), COLS[3].1);
     out.pad(&Last(s.last), COLS[4].1);
+    let before = out.len();
     note(sup, cfg, id, state, now, out);
+    if drops > 0 {
+        let sep = if out.len() > before { ", " } else { "" };
+        let _ = uwrite!(out, "{}{} log lines dropped", sep, drops);
+    }
     trim_end(out);
     out.push(b"\n");
 }
@@ -235,21 +240,21 @@ mod tests {
         let w = name_width(&sup, &cfg);
         let mut b = Buf::<512>::new();
         header(w, &mut b);
-        line(&sup, &cfg, 0, T0 + ms(90_000), w, &mut b);
-        line(&sup, &cfg, 1, T0 + ms(90_000), w, &mut b);
+        line(&sup, &cfg, 0, T0 + ms(90_000), w, 0, &mut b);
+        line(&sup, &cfg, 1, T0 + ms(90_000), w, 3, &mut b);
         let t = text(&b);
         let rows: std::vec::Vec<std::vec::Vec<&str>> = t.lines().map(|l| l.split_whitespace().collect()).collect();
         assert_eq!(rows[0], ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "NOTE"]);
         assert_eq!(rows[1], ["a", "running", "42", "1m30s", "0", "-"]);
-        assert_eq!(rows[2], ["b", "stopped", "-", "-", "0", "-", "waiting", "for", "a"]);
+        assert_eq!(rows[2], ["b", "stopped", "-", "-", "0", "-", "waiting", "for", "a,", "3", "log", "lines", "dropped"]);
         // Columns line up.
         let lines: std::vec::Vec<&str> = t.lines().collect();
         assert_eq!(lines[0].find("STATE"), lines[1].find("running"));
 
         sup.exited(&cfg, 42, Exit::Code(1), T0 + ms(100), &mut out);
         let mut b = Buf::<512>::new();
-        line(&sup, &cfg, 0, T0 + ms(100), w, &mut b);
-        line(&sup, &cfg, 1, T0 + ms(100), w, &mut b);
+        line(&sup, &cfg, 0, T0 + ms(100), w, 0, &mut b);
+        line(&sup, &cfg, 1, T0 + ms(100), w, 0, &mut b);
         let t = text(&b);
         assert!(t.contains("a     failed"), "{t}");
         assert!(t.contains("exit:1"), "{t}");
@@ -262,7 +267,7 @@ mod tests {
         sup.settle(&cfg, T0, &mut out);
         sup.spawned(&cfg, 0, 0, Err(("exec", 2)), T0, &mut out);
         let mut b = Buf::<512>::new();
-        line(&sup, &cfg, 0, T0 + ms(30), 6, &mut b);
+        line(&sup, &cfg, 0, T0 + ms(30), 6, 0, &mut b);
         assert_eq!(text(&b), "a     backoff   -       -       0         -         start in 70ms, exec: ENOENT (errno 2)\n");
     }
 
@@ -426,7 +431,7 @@ mod tests {
         // Every state word appears, the same as the plain status.
         for (id, l) in lines.iter().enumerate() {
             let mut b = Buf::<512>::new();
-            line(&sup, &cfg, id, now, 6, &mut b);
+            line(&sup, &cfg, id, now, 6, 0, &mut b);
             let word = text(&b).split_whitespace().nth(1).unwrap().to_string();
             assert!(l.contains(&std::format!("\"state\":\"{word}\"")), "{l}");
         }

@@ -15,6 +15,29 @@ pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
     n
 }
 
+/// Appends `b` to `buf[..*len]`, as much as fits; false if it was cut.
+#[inline(never)]
+fn append(buf: &mut [u8], len: &mut usize, b: &[u8]) -> bool {
+    let n = copy(buf.get_mut(*len..).unwrap_or(&mut []), b);
+    *len += n;
+    n == b.len()
+}
+
+/// Drops the first `n` bytes of `buf[..*len]`. (By hand: copy_within's
+/// range check would link core::fmt.)
+#[inline(never)]
+fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
+    let n = n.min(*len);
+    for i in n..*len {
+        if let Some(b) = buf.get(i).copied() {
+            if let Some(d) = buf.get_mut(i - n) {
+                *d = b;
+            }
+        }
+    }
+    *len -= n;
+}
+
 /// A fixed buffer for one message or one chunk of a streamed reply.
 pub struct Buf<const N: usize> {
     bytes: [u8; N],
@@ -49,12 +72,8 @@ impl<const N: usize> Buf<N> {
     }
     /// Appends what fits; remembers that the rest was cut.
     pub fn push(&mut self, b: &[u8]) {
-        let n = b.len().min(self.room());
-        if let (Some(dst), Some(src)) = (self.bytes.get_mut(self.len..self.len + n), b.get(..n)) {
-            copy(dst, src);
-            self.len += n;
-        }
-        if n < b.len() {
+        // One body for every N: the buffer as a slice.
+        if !append(&mut self.bytes, &mut self.len, b) {
             self.cut = true;
         }
     }
@@ -72,16 +91,7 @@ impl<const N: usize> Buf<N> {
     }
     /// Drops the first `n` bytes (what a partial write sent), keeping the rest.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
-        // By hand: copy_within's range check would link core::fmt.
-        for i in n..self.len {
-            if let Some(b) = self.bytes.get(i).copied() {
-                if let Some(d) = self.bytes.get_mut(i - n) {
-                    *d = b;
-                }
-            }
-        }
-        self.len -= n;
+        shift(&mut self.bytes, &mut self.len, n);
     }
 }
 

@@ -457,11 +457,11 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
                 if mask & (1u64 << next) != 0 {
                     let mut line = Buf::<512>::new();
                     let id = usize::from(next);
+                    let drops = w.logs.drops.get(id).copied().unwrap_or(0);
                     if json {
-                        let drops = w.logs.drops.get(id).copied().unwrap_or(0);
                         status::json_line(&w.sup, &w.cfg, id, now, drops, &mut line);
                     } else {
-                        status::line(&w.sup, &w.cfg, id, now, usize::from(width), &mut line);
+                        status::line(&w.sup, &w.cfg, id, now, usize::from(width), drops, &mut line);
                     }
                     if line.len() > cl.out.room() {
                         break;
@@ -529,7 +529,7 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
         Job::Errors { mut next } => {
             while let Some(e) = w.loader.errors.list.get(usize::from(next)) {
                 let mut line = Buf::<512>::new();
-                crate::config::emit(w.config_path, w.loader.text(), e, &mut line);
+                crate::config::emit(w.config_path.unwrap_or(b""), w.loader.text(), e, &mut line);
                 if line.len() > cl.out.room() {
                     break;
                 }

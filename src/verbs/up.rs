@@ -110,8 +110,9 @@ pub struct World {
     pub spare: Config,
     /// The last reload's steps, for its reply.
     pub plan: Plan,
-    /// The file `svc up` was started with; reloads read it again.
-    pub config_path: &'static [u8],
+    /// The file `svc up` was started with; reloads read it again. (An
+    /// Option: None is all zero bytes, which keeps this static in .bss.)
+    pub config_path: Option<&'static [u8]>,
     pub sup: Supervisor,
     pub fds: Fds,
     pub logs: Logs,
@@ -125,7 +126,7 @@ static WORLD: os::once::Once<World> = os::once::Once::new(World {
     cfg: Config::new(),
     spare: Config::new(),
     plan: Plan::new(),
-    config_path: b"",
+    config_path: None,
     sup: Supervisor::new(),
     fds: Fds::new(),
     logs: Logs::new(),
@@ -140,7 +141,7 @@ fn say(b: &[u8]) {
 pub fn up(cmd: &Command<'static>) -> i32 {
     let Some(w) = WORLD.take() else { return EXIT_FAIL };
     let path = check::config_path(cmd);
-    w.config_path = path;
+    w.config_path = Some(path);
     if !check::load(path, &mut w.loader, &mut w.cfg) {
         return EXIT_FAIL;
     }
@@ -247,7 +248,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
 /// difference. False when the file is invalid: then nothing changed (its
 /// errors went to svc's log and stay in the loader for the caller).
 pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool) -> bool {
-    if !check::load(w.config_path, &mut w.loader, &mut w.spare) {
+    if !check::load(w.config_path.unwrap_or(b""), &mut w.loader, &mut w.spare) {
         return false;
     }
     w.sup.plan(&w.cfg, &w.spare, &mut w.plan);
