@@ -9,6 +9,7 @@ pub enum Error {
 }
 
 impl Error {
+    #[cfg(test)]
     pub const fn text(self) -> &'static str {
         match self {
             Error::BadQuote => "unterminated quote or dangling backslash",
@@ -83,6 +84,7 @@ impl<'a> Words<'a> {
 /// Calls `word` with each unescaped word of `text`, through a buffer of N
 /// bytes (a longer word is an error, `Err(None)`), for callers without an
 /// arena. Stops at the first error.
+#[cfg(test)]
 pub fn split<const N: usize>(text: &[u8], word: &mut impl FnMut(&[u8])) -> Result<(), Option<Error>> {
     let mut words = Words::new(text);
     loop {

@@ -11,6 +11,7 @@ pub struct Duration(u64);
 pub struct Instant(u64);
 
 impl Duration {
+    #[cfg(test)]
     pub const ZERO: Duration = Duration(0);
     pub const fn from_millis(ms: u64) -> Self {
         Duration(ms)
@@ -20,9 +21,6 @@ impl Duration {
     }
     pub const fn as_millis(self) -> u64 {
         self.0
-    }
-    pub const fn saturating_mul(self, k: u64) -> Self {
-        Duration(self.0.saturating_mul(k))
     }
 }
 
@@ -52,6 +50,7 @@ pub enum Error {
 }
 
 impl Error {
+    #[cfg(test)]
     pub const fn text(self) -> &'static str {
         match self {
             Error::BadDuration => "bad duration (use 250ms, 10s, 5m or 1h)",

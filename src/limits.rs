@@ -9,8 +9,6 @@ pub const MAX_SERVICES: usize = 64;
 pub const MAX_INSTANCES: usize = 3;
 /// Bytes of one config file. A 64-service config with long exec lines fits in 16 KiB.
 pub const CONFIG_BYTES: usize = 64 * 1024;
-/// Bytes of one env_file (secrets are short lines).
-pub const ENV_FILE_BYTES: usize = 16 * 1024;
 /// Bytes of /etc/passwd or /etc/group that svc reads to resolve names (no NSS).
 pub const PASSWD_BYTES: usize = 64 * 1024;
 /// Bytes of strings (exec words, environment, paths) of one config generation.

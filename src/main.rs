@@ -3,6 +3,8 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
+// Unit tests compile without the entry point, so most of the OS side is unused there.
+#![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod argv;
 mod backoff;

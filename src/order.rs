@@ -3,6 +3,7 @@
 //! Bits at or past `masks.len()` are ignored. Ties go to the lower slot, so
 //! the order follows the config where `after` allows. No syscalls.
 
+#[cfg(test)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Error {
     /// `after` makes a cycle (`find_cycle` names a service on it).
@@ -11,6 +12,7 @@ pub enum Error {
     TooMany,
 }
 
+#[cfg(test)]
 impl Error {
     pub const fn text(self) -> &'static str {
         match self {
@@ -64,6 +66,7 @@ pub fn find_cycle(masks: &[u64]) -> Option<usize> {
     Some(low)
 }
 
+#[cfg(test)]
 /// Writes the slots into `out` so that each comes after what it waits for;
 /// returns how many (`masks.len()`).
 pub fn start_order(masks: &[u64], out: &mut [u8]) -> Result<usize, Error> {
@@ -81,6 +84,7 @@ pub fn start_order(masks: &[u64], out: &mut [u8]) -> Result<usize, Error> {
     if count < n { Err(Error::Cycle) } else { Ok(count) }
 }
 
+#[cfg(test)]
 /// The start order reversed: a service stops before what it came after.
 pub fn stop_order(masks: &[u64], out: &mut [u8]) -> Result<usize, Error> {
     let n = start_order(masks, out)?;

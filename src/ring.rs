@@ -164,6 +164,7 @@ impl Pool {
         self.set(area, false);
     }
 
+    #[cfg(test)]
     /// Blocks not taken.
     pub fn free_blocks(&self) -> usize {
         self.used.iter().map(|w| w.count_zeros() as usize).sum::<usize>() - (POOL_WORDS * 64 - POOL_BLOCKS)
@@ -208,9 +209,11 @@ impl Line<'_> {
     pub fn len(&self) -> usize {
         self.first.len() + self.second.len()
     }
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    #[cfg(test)]
     /// Copies what fits of the line into `out`; returns the bytes copied.
     pub fn copy_to(&self, out: &mut [u8]) -> usize {
         let mut n = 0;
@@ -274,10 +277,12 @@ impl Ring {
     pub const fn area(&self) -> Area {
         self.area
     }
+    #[cfg(test)]
     /// Lines stored.
     pub const fn len(&self) -> usize {
         self.count as usize
     }
+    #[cfg(test)]
     pub const fn is_empty(&self) -> bool {
         self.count == 0
     }
@@ -360,6 +365,7 @@ impl Ring {
         it
     }
 
+    #[cfg(test)]
     /// Line `seq`, if still stored.
     pub fn get<'p>(&self, pool: &'p [u8], seq: u64) -> Option<Line<'p>> {
         if seq < self.first_seq {
@@ -413,6 +419,7 @@ impl Assembler {
         Assembler { buf: [0; LOG_LINE_BYTES], len: 0 }
     }
 
+    #[cfg(test)]
     /// True while a partial line waits for its `\n` (or a `flush`).
     pub const fn has_partial(&self) -> bool {
         self.len != 0

@@ -136,6 +136,7 @@ impl uDisplay for Bytes<'_> {
 }
 
 /// Width of `v` when displayed, for aligning columns.
+#[cfg(test)]
 pub fn width<T: uDisplay + ?Sized>(v: &T) -> usize {
     let mut b = Buf::<64>::new();
     let _ = ufmt::uwrite!(b, "{}", v);

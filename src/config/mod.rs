@@ -58,7 +58,8 @@ pub enum Log {
     Console,
 }
 
-/// The rlimits a service may set, in the order of `Def::rlimits`.
+/// Names the indexes of `Def::rlimits`.
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub enum Limit {
@@ -188,9 +189,6 @@ impl Config {
     pub fn groups(&self, r: Range) -> &[u32] {
         let first = usize::from(r.first);
         self.gids.get(first..first + usize::from(r.count)).unwrap_or(&[])
-    }
-    pub fn name(&self, def: &Def) -> &[u8] {
-        self.str(def.name)
     }
     /// The index of the service called `name`.
     pub fn find(&self, name: &[u8]) -> Option<usize> {

@@ -147,7 +147,7 @@ fn example_parses() {
     assert_eq!(c.defs.len(), 2);
 
     let db = &c.defs[0];
-    assert_eq!(c.name(db), b"db-migrate");
+    assert_eq!(c.str(db.name), b"db-migrate");
     assert_eq!(db.line, 6);
     assert_eq!(args(&c, db), ["/opt/app/bin/migrate"]);
     assert!(db.oneshot);
@@ -155,7 +155,7 @@ fn example_parses() {
     assert_eq!(db.after, 0);
 
     let web = &c.defs[1];
-    assert_eq!(c.name(web), b"web");
+    assert_eq!(c.str(web.name), b"web");
     assert_eq!(web.line, 10);
     assert_eq!(args(&c, web), ["/opt/app/current/web", "--port", "8080", "--motd=hello world"]);
     for &sp in c.list(web.args) {
@@ -268,7 +268,7 @@ fn comments_and_blanks() {
     let c = ok(text);
     assert_eq!(args(&c, &c.defs[0]), ["/bin/s"]);
     let c = ok("[ spaced ]\nexec=/bin/s");
-    assert_eq!(c.name(&c.defs[0]), b"spaced");
+    assert_eq!(c.str(c.defs[0].name), b"spaced");
 }
 
 fn e(line: u32, error: Error, word: &str) -> (u32, Error, String, Option<&'static str>) {

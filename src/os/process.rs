@@ -3,12 +3,6 @@
 
 use core::ffi::CStr;
 
-/// `_exit(2)`: leaves now, without atexit handlers (svc registers none).
-pub fn exit(code: i32) -> ! {
-    // SAFETY: _exit has no preconditions.
-    unsafe { libc::_exit(code) }
-}
-
 /// `abort(3)`: SIGABRT, for the panic handler.
 pub fn abort() -> ! {
     // SAFETY: abort has no preconditions.

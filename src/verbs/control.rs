@@ -263,7 +263,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             let live = w.sup.svcs.iter().enumerate().filter(|(_, s)| !s.removed).fold(0u64, |m, (i, _)| m | 1u64 << i);
             let mask = if all { live } else { mask };
             let down = ids(mask).filter_map(|i| w.sup.svcs.get(usize::from(i))).any(|s| !s.state().is_up());
-            head(w, c, if down && !all { 3 } else { 0 }, b"", b"");
+            head(w, c, if down && !all { crate::cli::EXIT_NOT_UP } else { 0 }, b"", b"");
             let json = req.has(b"--json");
             let width = status::name_width(&w.sup, &w.cfg);
             if !json {

@@ -4,7 +4,7 @@
 
 use crate::cli::{Command, EXIT_FAIL, EXIT_OK};
 use crate::config::{Config, Log, Ready};
-use crate::duration::{Duration, Instant};
+use crate::duration::Instant;
 use crate::limits::*;
 use crate::os::event::{Event, Events, Interest};
 use crate::os::fd::Slot;
@@ -533,7 +533,3 @@ fn reap(w: &mut World, now: Instant, out: &mut Actions) {
     }
 }
 
-/// How long ago `t` was, for uptimes.
-pub fn age(now: Instant, t: Instant) -> Duration {
-    now.since(t)
-}
