@@ -1,0 +1,230 @@
+//! The control socket under abuse, through raw connections: idle clients,
+//! garbage, half requests, replies nobody reads. svc keeps answering and
+//! its memory stays flat.
+
+mod common;
+use common::*;
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+/// The connection was closed by svc (EOF, a reset, or a reply then EOF),
+/// without waiting: false while svc still holds it open and silent.
+fn closed_now(c: &mut UnixStream) -> bool {
+    c.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 256];
+    let r = c.read(&mut buf);
+    c.set_nonblocking(false).expect("blocking");
+    !matches!(r, Err(ref e) if e.kind() == ErrorKind::WouldBlock)
+}
+
+/// What svc does with a connection, waiting up to `timeout`: the bytes it
+/// sent before closing, or None if it kept it open and silent.
+fn outcome(c: &mut UnixStream, timeout: std::time::Duration) -> Option<Vec<u8>> {
+    c.set_read_timeout(Some(timeout)).expect("read timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..1024 {
+        match c.read(&mut buf) {
+            Ok(0) => return Some(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return None,
+            Err(_) => return Some(got),
+        }
+    }
+    Some(got)
+}
+
+/// A service with a ring of about 192 KiB, full: a `log` reply bigger than a socket buffer.
+fn with_big_ring(test: &str) -> Svc {
+    let mut s = Svc::new(test);
+    let big = s.script(
+        "big",
+        "i=0\nwhile [ $i -lt 2500 ]; do echo \"big $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"; i=$((i+1)); done\n\
+         exec /bin/sleep 1000\n",
+    );
+    s.write_config(&format!("[big]\nexec = {big}\nlog = ring:192k\n\n[other]\nexec = /bin/sleep 1000\n"));
+    s.start();
+    s.wait_running("other");
+    wait_until(secs(20), "big's last line", || {
+        s.log_texts("big", &["-n", "1"]).first().is_some_and(|t| t.starts_with("big 2499 "))
+    });
+    s
+}
+
+#[test]
+fn idle_connections_do_not_lock_clients_out() {
+    let s = Svc::up("idle_connections", "[a]\nexec = /bin/sleep 1000\n");
+    s.wait_running("a");
+    let mut idle: Vec<UnixStream> = Vec::new();
+    for round in 0..3 {
+        let first = idle.len();
+        for _ in 0..8 {
+            idle.push(s.connect());
+        }
+        s.assert_answers(&format!("round {round}, {} idle connections", idle.len()), &["a"]);
+        // Room was made by dropping the oldest idle connection, not the newest.
+        assert!(closed_now(&mut idle[first]), "round {round}: the oldest idle connection is still open");
+        let last = idle.len() - 1;
+        assert!(!closed_now(&mut idle[last]), "round {round}: the newest idle connection was closed");
+    }
+    // And svc ends an idle connection on its own within its 5 s.
+    let mut lone = s.connect();
+    drop(idle);
+    assert!(outcome(&mut lone, secs(15)).is_some(), "an idle connection was kept past the request timeout");
+    s.assert_answers("at the end", &["a"]);
+}
+
+#[test]
+fn garbage_without_newline_is_dropped() {
+    let s = Svc::up("garbage", "[a]\nexec = /bin/sleep 1000\n");
+    s.wait_running("a");
+    let mut c = s.connect();
+    let mut writer = c.try_clone().expect("clone");
+    writer.set_write_timeout(Some(secs(10))).unwrap();
+    let sender = std::thread::spawn(move || {
+        let chunk = [b'x'; 4096];
+        // 1 MiB, stopping at the first error.
+        for i in 0..256 {
+            if let Err(e) = writer.write_all(&chunk) {
+                return Some((i, e.kind()));
+            }
+        }
+        None
+    });
+    // Meanwhile svc answers others.
+    for i in 0..5 {
+        s.assert_answers(&format!("status call {i} during the garbage"), &["a"]);
+    }
+    let failed = sender.join().expect("the sender");
+    if let Some((_, kind)) = failed {
+        assert_ne!(kind, ErrorKind::WouldBlock, "svc stopped reading without closing");
+        assert_ne!(kind, ErrorKind::TimedOut, "svc stopped reading without closing");
+    }
+    // Either way svc closes it, at most with an error head `2 ...`.
+    let got = outcome(&mut c, secs(10)).unwrap_or_else(|| panic!("the garbage connection is still open (writes failed: {failed:?})"));
+    let got = text(&got);
+    assert!(got.is_empty() || got.starts_with("2 "), "reply to garbage: {got:?}");
+    s.assert_answers("after the garbage", &["a"]);
+}
+
+#[test]
+fn half_requests_then_close() {
+    let s = Svc::up("half_requests", "[a]\nexec = /bin/sleep 1000\n");
+    let pid = s.wait_running("a");
+    for i in 0..20 {
+        let mut c = s.connect();
+        let part: &[u8] = match i % 4 {
+            0 => b"stat",
+            1 => b"stop a",
+            2 => b"log a 5",
+            _ => b"status a",
+        };
+        c.write_all(part).unwrap();
+        drop(c);
+        if i % 5 == 4 {
+            s.assert_answers(&format!("after {} half requests", i + 1), &["a"]);
+        }
+    }
+    // A half `stop a` was never carried out.
+    assert_eq!(s.pid("a"), Some(pid));
+    // Half a request left open: closed at the timeout, never answered as a request.
+    let mut c = s.connect();
+    c.write_all(b"stop a").unwrap();
+    let got = outcome(&mut c, secs(15)).expect("a half request was kept past the request timeout");
+    let got = text(&got);
+    assert!(!got.starts_with("0"), "a half request was carried out: {got:?}");
+    assert_eq!(s.pid("a"), Some(pid));
+    assert_eq!(s.state("a").as_deref(), Some("running"));
+}
+
+#[test]
+fn unread_log_replies_do_not_block_svc() {
+    let s = with_big_ring("unread_log");
+    // Six clients ask for the whole ring and never read: svc's writes to them block.
+    let mut stuck = Vec::new();
+    for _ in 0..6 {
+        let mut c = s.connect();
+        c.write_all(b"log big\n").unwrap();
+        stuck.push(c);
+    }
+    for i in 0..10 {
+        s.assert_answers(&format!("status call {i} beside unread log replies"), &["big", "other"]);
+    }
+    assert_eq!(s.log_texts("other", &[]).len(), 0);
+    assert!(s.log_texts("big", &["-n", "3"]).len() == 3);
+    // The replies were not cut short: one of them, read now, is whole.
+    let mut c = stuck.pop().unwrap();
+    let got = outcome(&mut c, secs(10)).expect("the log reply did not end");
+    let got = text(&got);
+    let (head, body) = got.split_once('\n').unwrap_or_else(|| panic!("no head: {:?}", &got[..got.len().min(200)]));
+    assert_eq!(head, "0");
+    let last = body.lines().last().and_then(log_text).unwrap_or("");
+    assert!(last.starts_with("big 2499 "), "the reply ends with {last:?}");
+    drop(stuck);
+    s.assert_answers("after the readers left", &["big", "other"]);
+}
+
+#[test]
+fn memory_stays_flat_under_bad_connections() {
+    if !runner().is_empty() {
+        eprintln!("note: memory_stays_flat_under_bad_connections measures svc itself, not a runner; skipped");
+        return;
+    }
+    let s = with_big_ring("flat_memory");
+    let pid = s.svc_pid();
+    let start = Instant::now();
+    let mut window: VecDeque<UnixStream> = VecDeque::new();
+    let mut warm = 0;
+    for i in 0..1000u32 {
+        assert!(start.elapsed() < secs(240), "1000 connections took more than 240 s (at {i})");
+        match i % 6 {
+            // Connect and close at once.
+            0 => drop(s.connect()),
+            // Half a request, then close.
+            1 => {
+                let mut c = s.connect();
+                let _ = c.write_all(b"status a");
+            }
+            // 16 KiB of garbage without a newline.
+            2 => {
+                let mut c = s.connect();
+                c.set_write_timeout(Some(secs(2))).unwrap();
+                let _ = c.write_all(&[b'g'; 16 * 1024]);
+                let _ = outcome(&mut c, secs(2));
+            }
+            // A big log reply, never read.
+            3 => {
+                let mut c = s.connect();
+                let _ = c.write_all(b"log big\n");
+            }
+            // Idle connections kept open, more than there are slots.
+            4 => {
+                window.push_back(s.connect());
+                if window.len() > 10 {
+                    window.pop_front();
+                }
+            }
+            // Unknown verbs and bad arguments.
+            _ => {
+                let mut c = s.connect();
+                let _ = c.write_all(if i % 12 == 5 { b"frob x\n" } else { b"signal big\n" });
+                let _ = outcome(&mut c, secs(2));
+            }
+        }
+        if i % 100 == 99 {
+            s.assert_answers(&format!("after {} bad connections", i + 1), &["big", "other"]);
+        }
+        if i == 49 {
+            window.clear();
+            s.assert_answers("after the warm-up", &["big", "other"]);
+            warm = vm_rss_kb(pid);
+        }
+    }
+    window.clear();
+    s.assert_answers("after 1000 bad connections", &["big", "other"]);
+    let now = vm_rss_kb(pid);
+    assert!(now <= warm + 16, "VmRSS grew from {warm} kB after the warm-up to {now} kB");
+    assert_eq!(s.restarts("big"), Some(0));
+}
