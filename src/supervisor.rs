@@ -368,30 +368,7 @@ pub mod tests {
     }
 
     pub fn def() -> Def {
-        Def {
-            name: Span::default(),
-            line: 1,
-            args: Range::default(),
-            env: Range::default(),
-            cwd: None,
-            env_file: None,
-            uid: None,
-            gid: None,
-            groups: Range::default(),
-            restart: Restart::Always,
-            oneshot: false,
-            start: true,
-            backoff_first: ms(100),
-            backoff_max: ms(30_000),
-            stable: ms(10_000),
-            ready: Ready::None,
-            ready_timeout: ms(30_000),
-            stop_signal: 15,
-            stop_timeout: ms(10_000),
-            after: 0,
-            rlimits: [None; 4],
-            log: Log::Null,
-        }
+        Def { line: 1, log: Log::Null, ..Def::DEFAULT }
     }
 
     /// A config of services named a, b, c, ... with the given definitions.

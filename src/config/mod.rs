@@ -108,8 +108,9 @@ pub struct Def {
 }
 
 impl Def {
-    /// A definition with every default, for a service a reload removed:
-    /// what is left of it (a stop under way) needs no more than that.
+    /// Every default of a service's keys: what the parser starts from, and
+    /// what stands in for a service a reload removed (what is left of it, a
+    /// stop under way, needs no more).
     pub const DEFAULT: Def = Def {
         name: Span { start: 0, len: 0 },
         line: 0,
@@ -120,19 +121,19 @@ impl Def {
         uid: None,
         gid: None,
         groups: Range { first: 0, count: 0 },
-        restart: Restart::Never,
+        restart: Restart::Always,
         oneshot: false,
-        start: false,
+        start: true,
         backoff_first: Duration::from_millis(100),
         backoff_max: Duration::from_secs(30),
         stable: Duration::from_secs(10),
         ready: Ready::None,
         ready_timeout: Duration::from_secs(30),
-        stop_signal: 15,
+        stop_signal: crate::signame::TERM,
         stop_timeout: Duration::from_secs(10),
         after: 0,
         rlimits: [None; 4],
-        log: Log::Null,
+        log: Log::Ring(crate::limits::RING_DEFAULT_BYTES as u32),
     };
 }
 

@@ -17,8 +17,7 @@ pub use emit::emit;
 
 use super::{Config, Def, Error, Errors, Files, Located, Log, Range, Ready, Restart, Span};
 use crate::argv::Words;
-use crate::duration::Duration;
-use crate::limits::{ARENA_BYTES, CONFIG_BYTES, LINE_BYTES, MAX_ARGS, MAX_ENV, MAX_SERVICES, RING_DEFAULT_BYTES, RING_POOL_BYTES};
+use crate::limits::{ARENA_BYTES, CONFIG_BYTES, LINE_BYTES, MAX_ARGS, MAX_ENV, MAX_SERVICES, RING_POOL_BYTES};
 use crate::{order, signame};
 use heapless::Vec;
 use keys::{Key, is_blank};
@@ -166,30 +165,7 @@ struct Section {
 impl Section {
     fn new(name: Word, line: u32, keep: bool, out: &Config) -> Self {
         let marks = Marks { arena: out.arena.len(), strs: out.strs.len(), gids: out.gids.len() };
-        let def = Def {
-            name: Span::default(),
-            line,
-            args: Range::default(),
-            env: Range::default(),
-            cwd: None,
-            env_file: None,
-            uid: None,
-            gid: None,
-            groups: Range::default(),
-            restart: Restart::Always,
-            oneshot: false,
-            start: true,
-            backoff_first: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(30),
-            stable: Duration::from_secs(10),
-            ready: Ready::None,
-            ready_timeout: Duration::from_secs(30),
-            stop_signal: signame::TERM,
-            stop_timeout: Duration::from_secs(10),
-            after: 0,
-            rlimits: [None; 4],
-            log: Log::Ring(RING_DEFAULT_BYTES as u32),
-        };
+        let def = Def { line, ..Def::DEFAULT };
         Section {
             name: name.span(),
             line,

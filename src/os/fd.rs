@@ -199,7 +199,7 @@ pub fn read_file_checked(path: &core::ffi::CStr, buf: &mut [u8], secret: bool) -
     let fd = open(path, libc::O_RDONLY, 0).map_err(ReadError::Os)?;
     if secret {
         let st = rustix::fs::fstat(&fd).map_err(ReadError::Os)?;
-        if !safe(st.st_uid, st.st_mode, super::process::euid()) {
+        if !safe(st.st_uid, st.st_mode, rustix::process::geteuid().as_raw()) {
             return Err(ReadError::Unsafe);
         }
     }

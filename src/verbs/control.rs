@@ -12,69 +12,9 @@ use crate::service::Actions;
 use crate::status;
 use crate::text::{Buf, Bytes, Errno};
 use crate::os::fd::Slot;
-use crate::verbs::up::{Role, World};
+use crate::verbs::world::{ALL, Client, Clients, Job, Role, World};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd};
-
-/// `Job::Follow` of every service.
-pub const ALL: u8 = u8::MAX;
-
-/// What a client's connection is doing.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum Job {
-    #[default]
-    Free,
-    /// Waiting for a whole request line.
-    Read,
-    /// Streaming status lines from slot `next`.
-    Status { next: u8, mask: u64, width: u8, json: bool },
-    /// Streaming log lines from `seq`.
-    Log { id: u8, seq: u64 },
-    /// `svc log -f`: ring lines from `seq` until caught up, then `live`:
-    /// new lines of service `id` (ALL: every service) as they come.
-    Follow { id: u8, seq: u64, live: bool, lost: u32 },
-    /// `svc stop`: the head goes out once every slot in `mask` is down.
-    WaitDown { mask: u64 },
-    /// `svc reload`: the head goes out once every restart has an outcome.
-    WaitReload,
-    /// Streaming the reload's steps from `next` (with outcomes after a wait).
-    Plan { next: u8, outcome: bool },
-    /// Streaming the errors of a config that did not load.
-    Errors { next: u8 },
-    /// Streaming a log file from `offset` (the client's `file`); then, with
-    /// `follow` (the slot), new lines.
-    File { offset: u64, follow: u8 },
-    /// Sending what is left in `out`, then closing.
-    Close,
-}
-
-#[derive(Default)]
-pub struct Client {
-    /// The client's index in the fd table.
-    fd: u16,
-    deadline: Option<Instant>,
-    input: Buf<REQUEST_BYTES>,
-    out: Buf<REPLY_CHUNK_BYTES>,
-    job: Job,
-    writing: bool,
-    /// A log file being streamed (`svc log NAME` of a `file:` service).
-    file: Slot,
-}
-
-pub struct Clients {
-    list: [Client; MAX_CLIENTS],
-}
-
-impl Clients {
-    pub const fn new() -> Self {
-        const C: Client = Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false, file: Slot::EMPTY };
-        Clients { list: [C; MAX_CLIENTS] }
-    }
-    /// The earliest request deadline.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.list.iter().filter(|c| c.job == Job::Read).filter_map(|c| c.deadline).min()
-    }
-}
 
 /// The control socket path of `svc up`: `[svc] control`, else /run/svc.sock
 /// for root, else $XDG_RUNTIME_DIR/svc.sock, else /tmp/svc-UID/svc.sock.
@@ -314,7 +254,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
         Kind::Log => log(w, c, req, &names, mask),
         Kind::Reload => {
             let dry = req.has(b"--dry-run");
-            if !crate::verbs::up::reload(w, now, out, dry) {
+            if !crate::verbs::world::reload(w, now, out, dry) {
                 head(w, c, 1, b"the config has errors; nothing changed", b"");
                 set_job(w, c, Job::Errors { next: 0 });
             } else if dry {
@@ -447,6 +387,23 @@ pub fn flush_followers(w: &mut World, ev: &Events) {
     }
 }
 
+/// Copies whole ring lines from `seq` into `out` while they fit, as
+/// `STAMP LINE`; the seq to go on from.
+fn drain(r: &crate::ring::Ring, pool: &[u8], mut seq: u64, out: &mut Buf<REPLY_CHUNK_BYTES>) -> u64 {
+    for l in r.lines(pool, seq) {
+        // A whole line or none: stamp (24), blank, text, newline.
+        if 26 + l.len() > out.room() {
+            break;
+        }
+        let _ = ufmt::uwrite!(out, "{} ", l.stamp);
+        out.push(l.first);
+        out.push(l.second);
+        out.push(b"\n");
+        seq = l.seq + 1;
+    }
+    seq
+}
+
 /// Fills `out` from the job; false when the job has nothing more.
 fn refill(w: &mut World, c: usize, now: Instant) -> bool {
     let Some(cl) = w.clients.list.get_mut(c) else { return false };
@@ -478,16 +435,7 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
                 cl.job = Job::Follow { id, seq, live: true, lost };
                 return false;
             };
-            for l in r.lines(&w.logs.pool, seq) {
-                if 26 + l.len() > cl.out.room() {
-                    break;
-                }
-                let _ = ufmt::uwrite!(cl.out, "{} ", l.stamp);
-                cl.out.push(l.first);
-                cl.out.push(l.second);
-                cl.out.push(b"\n");
-                seq = l.seq + 1;
-            }
+            seq = drain(r, &w.logs.pool, seq, &mut cl.out);
             cl.job = Job::Follow { id, seq, live: seq >= r.next_seq(), lost };
             true
         }
@@ -544,17 +492,7 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
                 cl.job = Job::Close;
                 return false;
             };
-            for l in r.lines(&w.logs.pool, seq) {
-                // A whole line or none: stamp, blank, text, newline.
-                if 26 + l.len() > cl.out.room() {
-                    break;
-                }
-                let _ = ufmt::uwrite!(cl.out, "{} ", l.stamp);
-                cl.out.push(l.first);
-                cl.out.push(l.second);
-                cl.out.push(b"\n");
-                seq = l.seq + 1;
-            }
+            seq = drain(r, &w.logs.pool, seq, &mut cl.out);
             cl.job = if seq >= r.next_seq() { Job::Close } else { Job::Log { id, seq } };
             true
         }

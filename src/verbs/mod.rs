@@ -22,6 +22,7 @@ mod check;
 mod client;
 mod control;
 mod up;
+mod world;
 
 fn run(cmd: &Command<'static>) -> i32 {
     match cmd.verb {
