@@ -72,5 +72,7 @@ pub const MAX_ACTIONS: usize = MAX_SERVICES * MAX_INSTANCES + 8;
 pub const MAX_OPERANDS: usize = MAX_SERVICES;
 /// Words svc itself accepts on its command line (PID 1 gets boot words too).
 pub const MAX_CMDLINE: usize = 128;
-/// Bytes of a path svc opens (PATH_MAX).
-pub const PATH_BYTES: usize = 4096;
+/// Bytes of a path svc opens, its NUL included. Less than PATH_MAX (4096):
+/// path buffers live on the stack, and every page of stack a frame touches
+/// stays resident. Paths on small boxes are short; a longer one is an error.
+pub const PATH_BYTES: usize = 1024;

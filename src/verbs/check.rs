@@ -97,6 +97,7 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
 
 static CHECK: os::once::Once<(Loader, Config)> = os::once::Once::new((Loader::new(), Config::new()));
 
+#[inline(never)]
 pub fn check(cmd: &Command) -> i32 {
     let Some((ld, cfg)) = CHECK.take() else { return EXIT_FAIL };
     let path = config_path(cmd);

@@ -35,6 +35,8 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
     }
 }
 
+// Out of line: its buffers must not sit in main's frame while `svc up` runs.
+#[inline(never)]
 pub fn run(cmd: &Command) -> i32 {
     let kind = match cmd.verb {
         Verb::Status => Kind::Status,

@@ -26,6 +26,8 @@ fn say(b: &[u8]) {
     os::fd::write_err(b);
 }
 
+// Out of line, so that no client verb's buffers share its stack frame.
+#[inline(never)]
 pub fn up(cmd: &Command<'static>) -> i32 {
     let Some(w) = WORLD.take() else { return EXIT_FAIL };
     let path = check::config_path(cmd);
