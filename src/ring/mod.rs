@@ -1,183 +1,30 @@
 //! Log ring: whole lines with timestamps, oldest out first. One static byte
 //! pool (owned by the caller, in .bss) is cut into blocks; each service's ring
-//! is a run of blocks (`Pool`, `Area`) described by a small `Ring`. Pipe bytes
-//! become lines in an `Assembler`. Stamps print as RFC 3339 UTC. No syscalls.
+//! is a run of blocks (`Pool`, `Area`, in pool.rs) described by a small
+//! `Ring`, here. Pipe bytes become lines in an `Assembler` (assemble.rs).
+//! Stamps print as RFC 3339 UTC (stamp.rs).
 //!
 //! A record is `[stamp u64 LE][len u16 LE][bytes]`, written at the tail and
 //! wrapping around the ring's bytes; records are never split into pieces other
-//! than by the wrap, so a line comes back as at most two slices.
+//! than by the wrap, so a line comes back as at most two slices. No syscalls.
+
+mod assemble;
+mod pool;
+mod stamp;
+
+pub use assemble::Assembler;
+pub use pool::{Area, Pool, blocks_for};
+pub use stamp::Stamp;
 
 use crate::limits::{LOG_LINE_BYTES, RING_BLOCK_BYTES, RING_POOL_BYTES};
-use ufmt::{uDisplay, uWrite};
 
-/// Blocks in the pool.
-const POOL_BLOCKS: usize = RING_POOL_BYTES / RING_BLOCK_BYTES;
-/// Bitmap words covering the pool's blocks.
-const POOL_WORDS: usize = POOL_BLOCKS.div_ceil(64);
 /// Bytes before each stored line: stamp (8) and length (2).
 const HEADER: usize = 10;
 
-// Offsets are u32, block numbers u16 and line lengths u16.
+// Offsets are u32 and line lengths u16.
 const _: () = assert!(RING_POOL_BYTES <= u32::MAX as usize);
-const _: () = assert!(POOL_BLOCKS <= u16::MAX as usize);
 const _: () = assert!(LOG_LINE_BYTES <= u16::MAX as usize);
 const _: () = assert!(RING_BLOCK_BYTES > HEADER);
-
-// ---------------------------------------------------------------- stamps
-
-/// Wall-clock time of a line: milliseconds since the Unix epoch (UTC), read
-/// from CLOCK_REALTIME by the caller.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
-pub struct Stamp(pub u64);
-
-/// (year, month 1-12, day 1-31) of a day count since 1970-01-01, by Howard
-/// Hinnant's `civil_from_days`, unsigned since stamps start at the epoch.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Shift the epoch to 0000-03-01 so that leap days end each 400-year era.
-    let z = days + 719_468; // days ≤ u64::MAX / 86_400_000: cannot overflow
-    let era = z / 146_097;
-    let doe = z - era * 146_097; // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March first
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
-/// Writes `v` in decimal, at least `width` digits, ending at `out[end]`;
-/// returns where it starts. The caller sizes `out` for any u64.
-fn digits(out: &mut [u8], end: usize, mut v: u64, width: usize) -> usize {
-    let mut i = end;
-    let mut n = 0;
-    while (v != 0 || n < width) && i > 0 {
-        i -= 1;
-        if let Some(b) = out.get_mut(i) {
-            *b = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        n += 1;
-    }
-    i
-}
-
-/// `2023-11-14T22:13:20.123Z`; years past 9999 take more digits.
-impl uDisplay for Stamp {
-    fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
-        let ms = self.0 % 1000;
-        let secs = self.0 / 1000;
-        let (year, month, day) = civil_from_days(secs / 86_400);
-        let sod = secs % 86_400;
-        // Built right to left: "-MM-DDTHH:MM:SS.mmmZ" is 20 bytes, the year at most 20.
-        let mut out = *b"00000000000000000000-MM-DDTHH:MM:SS.mmmZ";
-        let tail = out.len() - 20;
-        for (at, v, w) in [
-            (tail + 3, month, 2),
-            (tail + 6, day, 2),
-            (tail + 9, sod / 3600, 2),
-            (tail + 12, sod / 60 % 60, 2),
-            (tail + 15, sod % 60, 2),
-            (tail + 19, ms, 3),
-        ] {
-            digits(&mut out, at, v, w);
-        }
-        let start = digits(&mut out, tail, year, 4);
-        let text = out.get(start..).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("");
-        f.write_str(text)
-    }
-}
-
-// ---------------------------------------------------------------- pool
-
-/// A run of pool blocks holding one ring.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Area {
-    pub first_block: u16,
-    pub blocks: u16,
-}
-
-impl Area {
-    /// Bytes of the area.
-    pub const fn bytes(self) -> usize {
-        self.blocks as usize * RING_BLOCK_BYTES
-    }
-    /// Offset of the area in the pool.
-    const fn start(self) -> usize {
-        self.first_block as usize * RING_BLOCK_BYTES
-    }
-}
-
-/// Blocks needed for a ring of `bytes`, rounded up (saturating).
-pub fn blocks_for(bytes: u32) -> u16 {
-    let b = (bytes as usize).div_ceil(RING_BLOCK_BYTES);
-    u16::try_from(b).unwrap_or(u16::MAX)
-}
-
-/// Which blocks of the caller's `static` pool of RING_POOL_BYTES are taken:
-/// one bit a block. The bytes themselves are passed to `Ring` calls.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Pool {
-    used: [u64; POOL_WORDS],
-}
-
-impl Pool {
-    pub const fn new() -> Self {
-        Pool { used: [0; POOL_WORDS] }
-    }
-
-    fn taken(&self, block: usize) -> bool {
-        self.used.get(block / 64).is_some_and(|w| w & (1 << (block % 64)) != 0)
-    }
-
-    fn set(&mut self, area: Area, on: bool) {
-        let first = area.first_block as usize;
-        for block in first..(first + area.blocks as usize).min(POOL_BLOCKS) {
-            if let Some(w) = self.used.get_mut(block / 64) {
-                let bit = 1u64 << (block % 64);
-                if on { *w |= bit } else { *w &= !bit }
-            }
-        }
-    }
-
-    /// The first run of `blocks` free blocks, now taken; None if no run is
-    /// that long or `blocks` is 0.
-    pub fn alloc(&mut self, blocks: u16) -> Option<Area> {
-        let want = blocks as usize;
-        if want == 0 {
-            return None;
-        }
-        let mut run = 0;
-        for block in 0..POOL_BLOCKS {
-            run = if self.taken(block) { 0 } else { run + 1 };
-            if run == want {
-                let area = Area { first_block: (block + 1 - want) as u16, blocks };
-                self.set(area, true);
-                return Some(area);
-            }
-        }
-        None
-    }
-
-    /// Gives the area's blocks back. Freeing twice is harmless.
-    pub fn free(&mut self, area: Area) {
-        self.set(area, false);
-    }
-
-    #[cfg(test)]
-    /// Blocks not taken.
-    pub fn free_blocks(&self) -> usize {
-        self.used.iter().map(|w| w.count_zeros() as usize).sum::<usize>() - (POOL_WORDS * 64 - POOL_BLOCKS)
-    }
-}
-
-impl Default for Pool {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-// ---------------------------------------------------------------- ring
 
 /// One ring inside the pool. Lines are numbered from 0 as they are pushed;
 /// the ring keeps `first_seq() .. next_seq()`, so a follower that asks from
@@ -404,176 +251,11 @@ impl<'p> Iterator for Iter<'p> {
     }
 }
 
-// ---------------------------------------------------------------- assembler
-
-/// Turns one instance's pipe bytes into lines: each `\n` ends a line (the
-/// `\n` dropped, every other byte kept, `\r` included); longer output is cut
-/// into LOG_LINE_BYTES pieces. Holds the partial line between reads.
-pub struct Assembler {
-    buf: [u8; LOG_LINE_BYTES],
-    len: u16,
-}
-
-impl Assembler {
-    pub const fn new() -> Self {
-        Assembler { buf: [0; LOG_LINE_BYTES], len: 0 }
-    }
-
-    #[cfg(test)]
-    /// True while a partial line waits for its `\n` (or a `flush`).
-    pub const fn has_partial(&self) -> bool {
-        self.len != 0
-    }
-
-    /// Emits every line that `bytes` completes.
-    pub fn feed(&mut self, bytes: &[u8], emit: &mut impl FnMut(&[u8])) {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let nl = rest.iter().position(|&b| b == b'\n');
-            let (mut seg, after) = match nl {
-                Some(i) => (rest.get(..i).unwrap_or(&[]), rest.get(i + 1..).unwrap_or(&[])),
-                None => (rest, &[][..]),
-            };
-            rest = after;
-            let ended = nl.is_some();
-            // The line went out straight from `bytes`, without a copy.
-            let mut sent = false;
-            while !seg.is_empty() {
-                let len = self.len as usize;
-                if len == LOG_LINE_BYTES {
-                    // Full, and more bytes follow: a whole piece. (Full with
-                    // the `\n` next is a whole line, emitted below.)
-                    emit(&self.buf);
-                    self.len = 0;
-                } else if len == 0 && seg.len() > LOG_LINE_BYTES {
-                    let (piece, more) = seg.split_at_checked(LOG_LINE_BYTES).unwrap_or((seg, &[]));
-                    emit(piece);
-                    seg = more;
-                } else if len == 0 && ended {
-                    emit(seg);
-                    sent = true;
-                    break;
-                } else {
-                    let k = seg.len().min(LOG_LINE_BYTES - len);
-                    let (take, more) = seg.split_at_checked(k).unwrap_or((seg, &[]));
-                    if let Some(dst) = self.buf.get_mut(len..len + take.len()) {
-                        crate::text::copy(dst, take);
-                    }
-                    self.len += take.len() as u16;
-                    seg = more;
-                }
-            }
-            if ended && !sent {
-                emit(self.buf.get(..self.len as usize).unwrap_or(&[]));
-                self.len = 0;
-            }
-        }
-    }
-
-    /// Emits a pending partial line (the pipe is idle or closed).
-    pub fn flush(&mut self, emit: &mut impl FnMut(&[u8])) {
-        if self.len != 0 {
-            emit(self.buf.get(..self.len as usize).unwrap_or(&[]));
-            self.len = 0;
-        }
-    }
-}
-
-impl Default for Assembler {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::pool::POOL_BLOCKS;
     use super::*;
-    use crate::text::Buf;
     use std::collections::VecDeque;
-
-    fn show(ms: u64) -> String {
-        let mut b = Buf::<64>::new();
-        let _ = ufmt::uwrite!(b, "{}", Stamp(ms));
-        String::from_utf8(b.as_bytes().to_vec()).unwrap()
-    }
-
-    #[test]
-    fn stamp_table() {
-        for (ms, text) in [
-            (0, "1970-01-01T00:00:00.000Z"),
-            (1, "1970-01-01T00:00:00.001Z"),
-            (86_399_999, "1970-01-01T23:59:59.999Z"),
-            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
-            (951_868_800_000, "2000-03-01T00:00:00.000Z"),
-            (978_307_199_999, "2000-12-31T23:59:59.999Z"),
-            (1_700_000_000_123, "2023-11-14T22:13:20.123Z"),
-            (2_147_483_648_000, "2038-01-19T03:14:08.000Z"),
-            (4_107_542_400_000, "2100-03-01T00:00:00.000Z"),
-            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
-            (253_402_300_800_000, "10000-01-01T00:00:00.000Z"),
-        ] {
-            assert_eq!(show(ms), text, "{ms}");
-        }
-        // The largest stamp prints without overflow.
-        assert!(show(u64::MAX).ends_with('Z'));
-    }
-
-    #[test]
-    fn stamp_days_match_a_calendar_walk() {
-        let (mut y, mut m, mut d) = (1970u64, 1u64, 1u64);
-        for days in 0..200_000u64 {
-            assert_eq!(civil_from_days(days), (y, m, d), "{days}");
-            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m as usize - 1];
-            d += 1;
-            if d > month_days {
-                d = 1;
-                m += 1;
-                if m > 12 {
-                    m = 1;
-                    y += 1;
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn pool_first_fit() {
-        let mut p = Pool::new();
-        assert_eq!(p.free_blocks(), POOL_BLOCKS);
-        let a = |first_block, blocks| Some(Area { first_block, blocks });
-        assert_eq!(p.alloc(0), None);
-        assert_eq!(p.alloc(4), a(0, 4));
-        assert_eq!(p.alloc(4), a(4, 4));
-        assert_eq!(p.alloc(1), a(8, 1));
-        p.free(Area { first_block: 0, blocks: 4 });
-        p.free(Area { first_block: 0, blocks: 4 }); // twice: harmless
-        assert_eq!(p.alloc(2), a(0, 2));
-        assert_eq!(p.alloc(3), a(9, 3)); // the hole at 2..4 is too short
-        assert_eq!(p.alloc(2), a(2, 2));
-        assert_eq!(p.free_blocks(), POOL_BLOCKS - 12);
-        // Full, then freed.
-        assert_eq!(p.alloc(POOL_BLOCKS as u16), None);
-        let rest = (POOL_BLOCKS - 12) as u16;
-        assert_eq!(p.alloc(rest), a(12, rest));
-        assert_eq!(p.free_blocks(), 0);
-        assert_eq!(p.alloc(1), None);
-        p.free(Area { first_block: 4, blocks: 4 });
-        assert_eq!(p.alloc(5), None);
-        assert_eq!(p.alloc(4), a(4, 4));
-        // Out of range areas are ignored, not a panic.
-        p.free(Area { first_block: u16::MAX, blocks: u16::MAX });
-        let mut q = Pool::new();
-        assert_eq!(q.alloc(POOL_BLOCKS as u16 + 1), None);
-        assert_eq!(q.alloc(POOL_BLOCKS as u16), a(0, POOL_BLOCKS as u16));
-        assert_eq!(blocks_for(0), 0);
-        assert_eq!(blocks_for(1), 1);
-        assert_eq!(blocks_for(RING_DEFAULT), 4);
-        assert_eq!(blocks_for(RING_DEFAULT + 1), 5);
-        assert_eq!(blocks_for(u32::MAX), u16::MAX);
-    }
-
-    const RING_DEFAULT: u32 = crate::limits::RING_DEFAULT_BYTES as u32;
 
     #[test]
     fn sizes() {
@@ -750,83 +432,5 @@ mod tests {
             assert_eq!(ring.seq_of_last(n), seq, "{n}");
             assert_eq!(ring.lines(&pool, seq).count(), n.min(44), "{n}");
         }
-    }
-
-    /// Lines the assembler should emit for `input`, then for a flush.
-    fn expected(input: &[u8]) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut parts: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
-        let last = parts.pop().unwrap();
-        for p in parts {
-            if p.is_empty() {
-                out.push(vec![]);
-            }
-            out.extend(p.chunks(LOG_LINE_BYTES).map(|c| c.to_vec()));
-        }
-        out.extend(last.chunks(LOG_LINE_BYTES).map(|c| c.to_vec()));
-        out
-    }
-
-    fn assemble(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-        let mut a = Assembler::new();
-        let mut out = Vec::new();
-        let mut at = 0;
-        for &c in cuts.iter().chain([input.len()].iter()) {
-            let c = c.min(input.len()).max(at);
-            a.feed(&input[at..c], &mut |l: &[u8]| out.push(l.to_vec()));
-            at = c;
-        }
-        a.flush(&mut |l: &[u8]| out.push(l.to_vec()));
-        assert!(!a.has_partial());
-        out
-    }
-
-    #[test]
-    fn assembler_script() {
-        let mut a = Assembler::new();
-        let mut out: Vec<Vec<u8>> = Vec::new();
-        let mut emit = |l: &[u8]| out.push(l.to_vec());
-        a.feed(b"ab", &mut emit);
-        a.feed(b"c\nde\n\nf", &mut emit);
-        assert!(a.has_partial());
-        a.feed(b"g\r\n", &mut emit);
-        a.feed(b"", &mut emit);
-        a.feed(b"h", &mut emit);
-        a.flush(&mut emit);
-        a.flush(&mut emit);
-        a.feed(b"i\n", &mut emit);
-        let want: [&[u8]; 6] = [b"abc", b"de", b"", b"fg\r", b"h", b"i"];
-        assert_eq!(out, want.map(|w| w.to_vec()));
-    }
-
-    #[test]
-    fn assembler_long_lines_and_splits() {
-        let l = LOG_LINE_BYTES;
-        let run = |n: usize| -> Vec<u8> { (0..n).map(|i| b'a' + (i % 26) as u8).collect() };
-        let cat = |parts: &[&[u8]]| parts.concat();
-        let inputs: Vec<Vec<u8>> = vec![
-            cat(&[&run(l), b"\n"]),
-            cat(&[&run(l + 1), b"\n"]),
-            cat(&[&run(2 * l), b"\n"]),
-            cat(&[&run(2 * l + 5), b"\nx\n", &run(l)]),
-            cat(&[&run(l - 1), b"\n\n", &run(l), b"\n", &run(3 * l + 1)]),
-            b"\n\n\n".to_vec(),
-            run(l),
-            cat(&[b"ab\ncd", &run(l), b"\n"]),
-        ];
-        for (k, input) in inputs.iter().enumerate() {
-            let want = expected(input);
-            assert_eq!(assemble(input, &[]), want, "input {k} whole");
-            for step in [1, 2, 7, l - 1, l, l + 1] {
-                let cuts: Vec<usize> = (step..input.len()).step_by(step).collect();
-                assert_eq!(assemble(input, &cuts), want, "input {k} step {step}");
-            }
-            for cut in 0..=input.len().min(3 * l + 8) {
-                assert_eq!(assemble(input, &[cut]), want, "input {k} cut {cut}");
-            }
-        }
-        // Exactly one piece for a line of LOG_LINE_BYTES, no empty line after it.
-        assert_eq!(assemble(&inputs[0], &[]).len(), 1);
-        assert_eq!(assemble(&inputs[2], &[]).len(), 2);
     }
 }

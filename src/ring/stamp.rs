@@ -1,0 +1,119 @@
+//! Line stamps: wall-clock milliseconds since the Unix epoch, printed as
+//! RFC 3339 UTC (`2023-11-14T22:13:20.123Z`) through ufmt. No syscalls.
+
+use ufmt::{uDisplay, uWrite};
+
+/// Wall-clock time of a line: milliseconds since the Unix epoch (UTC), read
+/// from CLOCK_REALTIME by the caller.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
+pub struct Stamp(pub u64);
+
+/// (year, month 1-12, day 1-31) of a day count since 1970-01-01, by Howard
+/// Hinnant's `civil_from_days`, unsigned since stamps start at the epoch.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shift the epoch to 0000-03-01 so that leap days end each 400-year era.
+    let z = days + 719_468; // days ≤ u64::MAX / 86_400_000: cannot overflow
+    let era = z / 146_097;
+    let doe = z - era * 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March first
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Writes `v` in decimal, at least `width` digits, ending at `out[end]`;
+/// returns where it starts. The caller sizes `out` for any u64.
+fn digits(out: &mut [u8], end: usize, mut v: u64, width: usize) -> usize {
+    let mut i = end;
+    let mut n = 0;
+    while (v != 0 || n < width) && i > 0 {
+        i -= 1;
+        if let Some(b) = out.get_mut(i) {
+            *b = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        n += 1;
+    }
+    i
+}
+
+/// `2023-11-14T22:13:20.123Z`; years past 9999 take more digits.
+impl uDisplay for Stamp {
+    fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
+        let ms = self.0 % 1000;
+        let secs = self.0 / 1000;
+        let (year, month, day) = civil_from_days(secs / 86_400);
+        let sod = secs % 86_400;
+        // Built right to left: "-MM-DDTHH:MM:SS.mmmZ" is 20 bytes, the year at most 20.
+        let mut out = *b"00000000000000000000-MM-DDTHH:MM:SS.mmmZ";
+        let tail = out.len() - 20;
+        for (at, v, w) in [
+            (tail + 3, month, 2),
+            (tail + 6, day, 2),
+            (tail + 9, sod / 3600, 2),
+            (tail + 12, sod / 60 % 60, 2),
+            (tail + 15, sod % 60, 2),
+            (tail + 19, ms, 3),
+        ] {
+            digits(&mut out, at, v, w);
+        }
+        let start = digits(&mut out, tail, year, 4);
+        let text = out.get(start..).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("");
+        f.write_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Buf;
+
+    fn show(ms: u64) -> String {
+        let mut b = Buf::<64>::new();
+        let _ = ufmt::uwrite!(b, "{}", Stamp(ms));
+        String::from_utf8(b.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn stamp_table() {
+        for (ms, text) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (1, "1970-01-01T00:00:00.001Z"),
+            (86_399_999, "1970-01-01T23:59:59.999Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (951_868_800_000, "2000-03-01T00:00:00.000Z"),
+            (978_307_199_999, "2000-12-31T23:59:59.999Z"),
+            (1_700_000_000_123, "2023-11-14T22:13:20.123Z"),
+            (2_147_483_648_000, "2038-01-19T03:14:08.000Z"),
+            (4_107_542_400_000, "2100-03-01T00:00:00.000Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+            (253_402_300_800_000, "10000-01-01T00:00:00.000Z"),
+        ] {
+            assert_eq!(show(ms), text, "{ms}");
+        }
+        // The largest stamp prints without overflow.
+        assert!(show(u64::MAX).ends_with('Z'));
+    }
+
+    #[test]
+    fn stamp_days_match_a_calendar_walk() {
+        let (mut y, mut m, mut d) = (1970u64, 1u64, 1u64);
+        for days in 0..200_000u64 {
+            assert_eq!(civil_from_days(days), (y, m, d), "{days}");
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m as usize - 1];
+            d += 1;
+            if d > month_days {
+                d = 1;
+                m += 1;
+                if m > 12 {
+                    m = 1;
+                    y += 1;
+                }
+            }
+        }
+    }
+}
