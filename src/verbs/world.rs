@@ -211,6 +211,12 @@ pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool) -> bool
     }
     for step in w.plan.steps.iter() {
         let id = usize::from(step.slot);
+        if step.change == Change::Added {
+            // The slot may have been a removed service's: start its count afresh.
+            if let Some(d) = w.logs.drops.get_mut(id) {
+                *d = 0;
+            }
+        }
         let want = match step.change {
             Change::Removed => None,
             _ => w.cfg.defs.get(usize::from(step.def)).and_then(|d| match d.log {
