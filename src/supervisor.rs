@@ -3,56 +3,10 @@
 //! to be woken. No syscalls; `now` is passed in.
 
 use crate::config::{Config, Def};
-use crate::limits::NAME_BYTES;
-use crate::reload::{self, Change};
 use crate::duration::Instant;
 use crate::limits::MAX_SERVICES;
 use crate::service::{Action, Actions, Exit, Service, State, Want, earliest};
 use heapless::Vec;
-
-/// One line of a reload: a service, what happens to it, and (to tell when
-/// a restart has an outcome) its spawn count before.
-#[derive(Clone, Copy, Debug)]
-pub struct Step {
-    pub change: Change,
-    /// Its slot (for Added: once given).
-    pub slot: u8,
-    /// Its index in the new config.
-    pub def: u8,
-    pub spawns: u32,
-    name: [u8; NAME_BYTES],
-    len: u8,
-}
-
-impl Step {
-    fn new(change: Change, slot: u8, def: u8, name: &[u8]) -> Step {
-        let mut s = Step { change, slot, def, spawns: 0, name: [0; NAME_BYTES], len: 0 };
-        s.len = crate::text::copy(&mut s.name, name) as u8;
-        s
-    }
-    /// The service's name (kept here: a removed service's is gone from the config).
-    pub fn name(&self) -> &[u8] {
-        self.name.get(..usize::from(self.len)).unwrap_or(&[])
-    }
-}
-
-/// A reload's steps: every service of the old and the new config.
-pub struct Plan {
-    pub steps: Vec<Step, { 2 * MAX_SERVICES }>,
-}
-
-impl Plan {
-    pub const fn new() -> Self {
-        Plan { steps: Vec::new() }
-    }
-    fn clear(&mut self) {
-        self.steps.clear();
-    }
-    fn push(&mut self, s: Step) {
-        // Room for every service of two configs: never full.
-        let _ = self.steps.push(s);
-    }
-}
 
 pub struct Supervisor {
     pub svcs: Vec<Service, MAX_SERVICES>,
@@ -84,7 +38,7 @@ impl Supervisor {
     }
 
     /// A service's definition; a removed one's is gone, and the defaults do.
-    fn def<'c>(cfg: &'c Config, s: &Service) -> Option<&'c Def> {
+    pub(crate) fn def<'c>(cfg: &'c Config, s: &Service) -> Option<&'c Def> {
         if s.removed {
             return Some(&Def::DEFAULT);
         }
@@ -252,96 +206,6 @@ impl Supervisor {
         s.stop(crate::service::Why::Restart, def, now, out);
     }
 
-    /// Plans a reload from `old` (current) to `new`: one step per service of
-    /// either. Nothing changes yet.
-    pub fn plan(&self, old: &Config, new: &Config, plan: &mut Plan) {
-        plan.clear();
-        for (i, nd) in new.defs.iter().enumerate() {
-            let name = new.str(nd.name);
-            let (change, slot) = match self.find(old, name) {
-                Some(slot) => {
-                    let od = self.svcs.get(usize::from(slot)).and_then(|s| Self::def(old, s));
-                    (od.map_or(Change::Restarted, |od| reload::compare(old, od, new, nd)), slot)
-                }
-                None => (Change::Added, u8::MAX),
-            };
-            plan.push(Step::new(change, slot, i as u8, name));
-        }
-        for (slot, s) in self.svcs.iter().enumerate() {
-            let Some(d) = Self::def(old, s).filter(|_| !s.removed) else { continue };
-            let name = old.str(d.name);
-            if new.find(name).is_none() {
-                plan.push(Step::new(Change::Removed, slot as u8, 0, name));
-            }
-        }
-    }
-
-    /// Applies a plan, first half, while `old` is still the config: stops
-    /// removed services and restarts changed ones that run.
-    pub fn apply_old(&mut self, old: &Config, plan: &mut Plan, now: Instant, out: &mut Actions) {
-        for step in plan.steps.iter_mut() {
-            let Some(s) = self.svcs.get_mut(usize::from(step.slot)) else { continue };
-            step.spawns = s.spawns;
-            let Some(def) = Self::def(old, s) else { continue };
-            match step.change {
-                Change::Removed => {
-                    s.want_down(def, now, out);
-                    s.removed = true;
-                }
-                Change::Restarted if s.want == Want::Up && s.has_instance() => {
-                    s.stop(crate::service::Why::Restart, def, now, out);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Second half, once `new` is the config: slots follow their new
-    /// definitions; added services get a slot (a vacant one first).
-    pub fn apply_new(&mut self, new: &Config, plan: &mut Plan) {
-        for step in plan.steps.iter_mut() {
-            match step.change {
-                Change::Removed => {}
-                Change::Added => {
-                    let want = match new.defs.get(usize::from(step.def)) {
-                        Some(d) if d.start => Want::Up,
-                        _ => Want::Down,
-                    };
-                    let fresh = Service::new(step.def, want);
-                    if let Some(i) = self.svcs.iter().position(|s| s.is_vacant()) {
-                        if let Some(s) = self.svcs.get_mut(i) {
-                            *s = fresh;
-                        }
-                        step.slot = i as u8;
-                    } else if self.svcs.push(fresh).is_ok() {
-                        step.slot = (self.svcs.len() - 1) as u8;
-                    }
-                }
-                change => {
-                    let Some(s) = self.svcs.get_mut(usize::from(step.slot)) else { continue };
-                    s.def = step.def;
-                    if change != Change::Kept {
-                        s.generation = s.generation.wrapping_add(1);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Whether a step of a reload has an outcome to report yet: restarted
-    /// and added services once their new instance is ready or has failed.
-    pub fn settled(&self, step: &Step) -> bool {
-        let Some(s) = self.svcs.get(usize::from(step.slot)) else { return true };
-        match step.change {
-            Change::Added | Change::Restarted => match s.state() {
-                State::Starting | State::Stopping => false,
-                State::Running => s.spawns > step.spawns || step.change == Change::Added,
-                _ => true,
-            },
-            _ => true,
-        }
-    }
-
     /// The main pid of a service's serving instance.
     pub fn pid(&self, id: u8) -> Option<i32> {
         self.svcs.get(usize::from(id))?.serving().map(|i| i.pid).filter(|&p| p > 0)
@@ -358,6 +222,7 @@ pub mod tests {
     use super::*;
     use crate::config::{Log, Range, Ready, Restart, Span};
     use crate::duration::Duration;
+    use crate::reload::{Change, Plan};
     use crate::service::{Rest, Why};
     use std::boxed::Box;
 
