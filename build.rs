@@ -1,11 +1,24 @@
-//! Links libc (the libc crate does not without std), and records the target
-//! triple and a build id for `svc version`.
+//! Links libc (the libc crate does not without std), drops unread unwind
+//! tables on musl targets, and records the target triple and a build id for
+//! `svc version`.
 use std::process::Command;
 
 fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     if target.contains("musl") {
         println!("cargo:rustc-link-lib=static=c");
+        // Drop the unwind tables nothing reads (panic = "abort"); see the script.
+        let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+        let script = format!("{dir}/targets/discard-unwind.ld");
+        // rust-lld called directly takes linker flags as they are; a cc
+        // driver needs them behind -Wl.
+        let linker = std::env::var("RUSTC_LINKER").unwrap_or_default();
+        if linker.ends_with("rust-lld") || linker.ends_with("ld.lld") {
+            println!("cargo:rustc-link-arg=-T{script}");
+        } else {
+            println!("cargo:rustc-link-arg=-Wl,-T,{script}");
+        }
+        println!("cargo:rerun-if-changed=targets/discard-unwind.ld");
     } else {
         println!("cargo:rustc-link-lib=c");
     }

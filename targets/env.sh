@@ -12,7 +12,10 @@
 # -lgcc_eh                   __aeabi_unwind_cpp_pr0, which ARM unwind tables name.
 # -lc (again)                libgcc_eh needs abort.
 export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER=arm-linux-musleabihf-gcc
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no -C link-arg=-Wl,-Bstatic -C link-arg=-lgcc_eh -C link-arg=-lc"
+# +thumb-mode                Thumb-2, which every ARMv7-A core runs: 24% smaller
+#                            than ARM mode (also in .cargo/config.toml and
+#                            Cross.toml: this variable replaces those flags).
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C target-feature=+thumb-mode -C link-self-contained=no -C link-arg=-Wl,-Bstatic -C link-arg=-lgcc_eh -C link-arg=-lc"
 
 # aarch64-unknown-linux-musl: rust-lld, from .cargo/config.toml (every user
 # needs it, not only this host). x86_64 and i686 musl: nothing to set.
