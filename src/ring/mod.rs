@@ -14,7 +14,7 @@ mod stamp;
 
 pub use assemble::Assembler;
 pub use pool::{Area, Pool, blocks_for};
-pub use stamp::Stamp;
+pub use stamp::{STAMP_BYTES, Stamp};
 
 use crate::limits::{LOG_LINE_BYTES, RING_BLOCK_BYTES, RING_POOL_BYTES};
 

@@ -8,6 +8,9 @@ use ufmt::{uDisplay, uWrite};
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
 pub struct Stamp(pub u64);
 
+/// Bytes of a stamp as shown, `YYYY-MM-DDTHH:MM:SS.mmmZ` (until year 9999).
+pub const STAMP_BYTES: usize = 24;
+
 /// (year, month 1-12, day 1-31) of a day count since 1970-01-01, by Howard
 /// Hinnant's `civil_from_days`, unsigned since stamps start at the epoch.
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
@@ -79,6 +82,7 @@ mod tests {
 
     #[test]
     fn stamp_table() {
+        assert_eq!("1970-01-01T00:00:00.000Z".len(), STAMP_BYTES);
         for (ms, text) in [
             (0, "1970-01-01T00:00:00.000Z"),
             (1, "1970-01-01T00:00:00.001Z"),

@@ -8,6 +8,7 @@ use crate::os::event::{Events, Interest};
 use crate::os::{self, signal};
 use crate::proto::{self, Kind, Request};
 use crate::reload::Change;
+use crate::ring::STAMP_BYTES;
 use crate::service::Actions;
 use crate::status;
 use crate::text::{Buf, Bytes, Errno};
@@ -358,7 +359,8 @@ pub fn publish(clients: &mut Clients, id: u8, name: &[u8], stamp: crate::ring::S
             continue;
         }
         let all = *want == ALL;
-        let need = 26 + line.len() + if all { name.len() + 2 } else { 0 } + if *lost > 0 { 32 } else { 0 };
+        // Stamp, blank, [NAME: ], text, newline; and room for a lost-lines marker.
+        let need = STAMP_BYTES + 2 + line.len() + if all { name.len() + 2 } else { 0 } + if *lost > 0 { 32 } else { 0 };
         if need > cl.out.room() {
             *lost = lost.saturating_add(1);
             continue;
@@ -391,8 +393,8 @@ pub fn flush_followers(w: &mut World, ev: &Events) {
 /// `STAMP LINE`; the seq to go on from.
 fn drain(r: &crate::ring::Ring, pool: &[u8], mut seq: u64, out: &mut Buf<REPLY_CHUNK_BYTES>) -> u64 {
     for l in r.lines(pool, seq) {
-        // A whole line or none: stamp (24), blank, text, newline.
-        if 26 + l.len() > out.room() {
+        // A whole line or none: stamp, blank, text, newline.
+        if STAMP_BYTES + 2 + l.len() > out.room() {
             break;
         }
         let _ = ufmt::uwrite!(out, "{} ", l.stamp);
