@@ -149,7 +149,16 @@ nomembers:x:50";
 
     #[test]
     fn ids() {
-        for (w, v) in [("0", Some(0)), ("65534", Some(65534)), ("4294967295", Some(u32::MAX)), ("4294967296", None), ("", None), ("-1", None), ("1 ", None), ("00000000001", None)] {
+        for (w, v) in [
+            ("0", Some(0)),
+            ("65534", Some(65534)),
+            ("4294967295", Some(u32::MAX)),
+            ("4294967296", None),
+            ("", None),
+            ("-1", None),
+            ("1 ", None),
+            ("00000000001", None),
+        ] {
             assert_eq!(parse_id(w.as_bytes()), v, "{w}");
         }
     }

@@ -223,7 +223,6 @@ impl Supervisor {
             _ => true,
         }
     }
-
 }
 
 #[cfg(test)]

@@ -39,10 +39,16 @@ pub enum InstPhase {
     /// Forked, waiting for the exec result (pid 0 until then).
     Spawning,
     /// Up, not yet ready. `ready_at`: when `ready = delay:` makes it ready.
-    Starting { ready_by: Instant, ready_at: Option<Instant> },
+    Starting {
+        ready_by: Instant,
+        ready_at: Option<Instant>,
+    },
     Ready,
     /// Signalled; `kill_at` is when SIGKILL follows (None once sent).
-    Stopping { why: Why, kill_at: Option<Instant> },
+    Stopping {
+        why: Why,
+        kill_at: Option<Instant>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -57,7 +63,9 @@ pub struct Instance {
 pub enum Rest {
     /// Not running: never started, stopped, or waiting for its `after`.
     Stopped,
-    Backoff { until: Instant },
+    Backoff {
+        until: Instant,
+    },
     /// Ended in success and is not restarted.
     Done,
     /// Ended in failure and is not restarted.
@@ -76,7 +84,10 @@ pub enum Exit {
 pub enum Note {
     None,
     /// A step of the spawn failed (`exec`, `chdir`, ...) with this errno.
-    Spawn { step: &'static str, errno: i32 },
+    Spawn {
+        step: &'static str,
+        errno: i32,
+    },
     ReadyTimeout,
 }
 

@@ -12,14 +12,7 @@ const COLS: [(&str, usize); 6] = [("STATE", 10), ("PID", 8), ("UPTIME", 8), ("RE
 
 /// Width of the NAME column: the longest name, at least 4.
 pub fn name_width(sup: &Supervisor, cfg: &Config) -> usize {
-    sup.svcs
-        .iter()
-        .filter_map(|s| cfg.defs.get(usize::from(s.def)))
-        .map(|d| d.name.len as usize)
-        .max()
-        .unwrap_or(0)
-        .max(4)
-        + 2
+    sup.svcs.iter().filter_map(|s| cfg.defs.get(usize::from(s.def))).map(|d| d.name.len as usize).max().unwrap_or(0).max(4) + 2
 }
 
 pub fn header<const N: usize>(width: usize, out: &mut Buf<N>) {
@@ -351,7 +344,8 @@ mod tests {
     }
 
     /// Keys in order, and each line re-dumped by python (compact, key order kept).
-    const SCRIPT: &str = "import json,sys\nfor l in sys.stdin:\n o=json.loads(l)\n print(json.dumps(o, separators=(',',':'), ensure_ascii=False))";
+    const SCRIPT: &str =
+        "import json,sys\nfor l in sys.stdin:\n o=json.loads(l)\n print(json.dumps(o, separators=(',',':'), ensure_ascii=False))";
     const KEYS: [&str; 11] =
         ["name", "state", "pid", "uptime_ms", "restarts", "exit", "signal", "next_start_ms", "generation", "log_drops", "note"];
 

@@ -114,9 +114,7 @@ impl Supervisor {
             any = true;
             // Signalled once nothing still running comes after it.
             let me = 1u64 << s.def;
-            let needed = self.svcs.iter().any(|o| {
-                o.has_instance() && Self::def(cfg, o).is_some_and(|od| od.after & me != 0)
-            });
+            let needed = self.svcs.iter().any(|o| o.has_instance() && Self::def(cfg, o).is_some_and(|od| od.after & me != 0));
             if !needed {
                 if let Some(s) = self.svcs.get_mut(id) {
                     s.want = Want::Down;
@@ -282,19 +280,13 @@ pub mod tests {
         let mut plan = Plan::new();
         w.sup.plan(&w.cfg, &new, &mut plan);
         let got: std::vec::Vec<(Change, &[u8])> = plan.steps.iter().map(|s| (s.change, s.name())).collect();
-        assert_eq!(got, [
-            (Change::Added, &b"d"[..]),
-            (Change::Kept, b"a"),
-            (Change::Restarted, b"b"),
-            (Change::Added, b"e"),
-            (Change::Removed, b"c"),
-        ]);
+        assert_eq!(
+            got,
+            [(Change::Added, &b"d"[..]), (Change::Kept, b"a"), (Change::Restarted, b"b"), (Change::Added, b"e"), (Change::Removed, b"c"),]
+        );
         w.sup.apply_old(&w.cfg, &mut plan, T0, &mut w.out);
         let acts = w.perform(T0);
-        assert_eq!(acts, [
-            Action::Signal { pid: pids[1], sig: 15, group: true },
-            Action::Signal { pid: pids[2], sig: 15, group: true }
-        ]);
+        assert_eq!(acts, [Action::Signal { pid: pids[1], sig: 15, group: true }, Action::Signal { pid: pids[2], sig: 15, group: true }]);
         w.cfg = new;
         w.sup.apply_new(&w.cfg, &mut plan);
         // c is still stopping: the added services get new slots.
@@ -533,10 +525,7 @@ pub mod tests {
         w.sup.begin_shutdown(&w.cfg, T0, &mut w.out);
         // b and c at once; a waits for both.
         let acts = w.perform(T0);
-        assert_eq!(acts, [
-            Action::Signal { pid: pids[1], sig: 15, group: true },
-            Action::Signal { pid: pids[2], sig: 15, group: true }
-        ]);
+        assert_eq!(acts, [Action::Signal { pid: pids[1], sig: 15, group: true }, Action::Signal { pid: pids[2], sig: 15, group: true }]);
         assert_eq!(w.exit(1, Exit::Code(0), T0 + ms(1)), [Action::Ended { id: 1, inst: 0 }]);
         let acts = w.exit(2, Exit::Code(0), T0 + ms(2));
         assert_eq!(acts, [Action::Ended { id: 2, inst: 0 }, Action::Signal { pid: pids[0], sig: 15, group: true }]);

@@ -4,8 +4,8 @@ mod common;
 use common::*;
 
 const VERBS: [&str; 16] = [
-    "up", "status", "start", "stop", "restart", "signal", "reload", "upgrade", "log", "check", "reexec", "poweroff", "reboot",
-    "halt", "version", "help",
+    "up", "status", "start", "stop", "restart", "signal", "reload", "upgrade", "log", "check", "reexec", "poweroff", "reboot", "halt",
+    "version", "help",
 ];
 
 fn run(args: &[&str]) -> std::process::Output {

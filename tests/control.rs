@@ -47,9 +47,7 @@ fn with_big_ring(test: &str) -> Svc {
     s.write_config(&format!("[big]\nexec = {big}\nlog = ring:192k\n\n[other]\nexec = /bin/sleep 1000\n"));
     s.start();
     s.wait_running("other");
-    wait_until(secs(20), "big's last line", || {
-        s.log_texts("big", &["-n", "1"]).first().is_some_and(|t| t.starts_with("big 2499 "))
-    });
+    wait_until(secs(20), "big's last line", || s.log_texts("big", &["-n", "1"]).first().is_some_and(|t| t.starts_with("big 2499 ")));
     s
 }
 

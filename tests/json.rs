@@ -113,12 +113,7 @@ fn status_json_in_every_state() {
     let conf = s.conf_str();
     let _deaf = EndOnDrop(deaf_pid, stat(deaf_pid).unwrap().starttime);
     let mut stopper = Reap(
-        svc(&["stop", "-c", &conf, "stopping"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("svc stop"),
+        svc(&["stop", "-c", &conf, "stopping"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("svc stop"),
     );
     s.wait_state("stopping", "stopping", secs(10));
 

@@ -23,10 +23,7 @@ fn ring_line(n: u32) -> String {
 #[test]
 fn ring_keeps_the_newest_whole_lines() {
     let mut s = Svc::new("ring_log");
-    let count = s.script(
-        "count",
-        "i=0\nwhile [ $i -lt 600 ]; do echo \"line $i xxxxxxxxxx\"; i=$((i+1)); done\nexec /bin/sleep 1000\n",
-    );
+    let count = s.script("count", "i=0\nwhile [ $i -lt 600 ]; do echo \"line $i xxxxxxxxxx\"; i=$((i+1)); done\nexec /bin/sleep 1000\n");
     s.write_config(&format!("[count]\nexec = {count}\nlog = ring:4k\n"));
     s.start();
     wait_until(secs(15), "line 599 in the log", || {
@@ -50,10 +47,8 @@ fn ring_keeps_the_newest_whole_lines() {
 #[test]
 fn chatty_service_does_not_starve_others() {
     let mut s = Svc::new("chatty");
-    let quiet = s.script(
-        "quiet",
-        "i=1\nwhile [ $i -le 40 ]; do echo \"quiet $i\"; /bin/sleep 0.02; i=$((i+1)); done\nexec /bin/sleep 1000\n",
-    );
+    let quiet =
+        s.script("quiet", "i=1\nwhile [ $i -le 40 ]; do echo \"quiet $i\"; /bin/sleep 0.02; i=$((i+1)); done\nexec /bin/sleep 1000\n");
     s.write_config(&format!("[chatty]\nexec = /usr/bin/yes\n\n[quiet]\nexec = {quiet}\n"));
     s.start();
     for i in 0..20 {

@@ -106,11 +106,14 @@ fn file_log_rotates() {
 #[test]
 fn svc_log_reads_a_file_target() {
     let mut s = Svc::new("svc_log_file");
-    let count = s.script("count", "i=0\nwhile [ $i -lt 1500 ]; do echo \"line $i xxxxxxxxxxxxxxxxxxxx\"; i=$((i+1)); done\nexec /bin/sleep 1000\n");
+    let count =
+        s.script("count", "i=0\nwhile [ $i -lt 1500 ]; do echo \"line $i xxxxxxxxxxxxxxxxxxxx\"; i=$((i+1)); done\nexec /bin/sleep 1000\n");
     s.write_config(&format!("[count]\nexec = {count}\nlog = file:{{DIR}}/count.log\n"));
     s.start();
     let path = s.path("count.log");
-    wait_until(secs(15), "line 1499 in count.log", || read_lines(&path).last().and_then(|l| log_text(l)).is_some_and(|t| t == numbered(1499)));
+    wait_until(secs(15), "line 1499 in count.log", || {
+        read_lines(&path).last().and_then(|l| log_text(l)).is_some_and(|t| t == numbered(1499))
+    });
     let file = read_lines(&path);
     assert_eq!(file.len(), 1500);
     // Without -n: the last 1000 lines of the file, as they are in it.
@@ -126,9 +129,8 @@ fn console_log_goes_to_svc_stderr() {
     s.start();
     s.wait_running("con");
     let want = ["con: hello console", "con: second line"];
-    let found = |err: &str| -> Vec<usize> {
-        want.iter().filter_map(|w| err.lines().position(|l| l == *w || log_text(l) == Some(*w))).collect()
-    };
+    let found =
+        |err: &str| -> Vec<usize> { want.iter().filter_map(|w| err.lines().position(|l| l == *w || log_text(l) == Some(*w))).collect() };
     wait_until(secs(10), "both lines on svc's stderr", || found(&s.stderr_text()).len() == 2);
     let at = found(&s.stderr_text());
     assert!(at[0] < at[1], "out of order:\n{}", s.stderr_text());
@@ -341,7 +343,9 @@ fn full_disk_drops_and_counts_lines() {
     s.start();
     wait_until(secs(30), "both writers to finish", || s.path("full.done").exists() && s.path("other.done").exists());
     let other_log = s.path("other.log");
-    wait_until(secs(15), "other's last line", || read_lines(&other_log).last().and_then(|l| log_text(l)).is_some_and(|t| t == "other 1999"));
+    wait_until(secs(15), "other's last line", || {
+        read_lines(&other_log).last().and_then(|l| log_text(l)).is_some_and(|t| t == "other 1999")
+    });
     let want: Vec<String> = (0..2000).map(|i| format!("other {i}")).collect();
     assert_eq!(file_texts(&other_log), want, "other lost lines");
     let drops = |name: &str| s.json(name).get("log_drops").and_then(Json::as_u64);

@@ -60,10 +60,7 @@ fn failed_oneshot_blocks_dependent() {
 #[test]
 fn after_waits_for_ready_fd() {
     let mut s = Svc::new("after_ready_fd");
-    let dep = s.script(
-        "dep",
-        &format!("{}date +%s%N > {{DIR}}/dep.ready\necho >&3\nexec /bin/sleep 1000\n", wait_file("go")),
-    );
+    let dep = s.script("dep", &format!("{}date +%s%N > {{DIR}}/dep.ready\necho >&3\nexec /bin/sleep 1000\n", wait_file("go")));
     let app = s.script("app", "date +%s%N > {DIR}/app.start\nexec /bin/sleep 1000\n");
     s.write_config(&format!("[dep]\nexec = {dep}\nready = fd:3\n\n[app]\nexec = {app}\nafter = dep\n"));
     s.start();

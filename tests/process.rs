@@ -32,12 +32,7 @@ fn child_hygiene() {
     s.start_wrapped(&IGNORING_SH, &[("SVC_TEST_MARKER", "leaked")]);
     check_fds(&s);
     let h = s.wait_running("h");
-    let mut want = vec![
-        "BAZ=qux".to_string(),
-        "FOO=bar".to_string(),
-        format!("PATH={DEFAULT_PATH}"),
-        "SVC_SERVICE=h".to_string(),
-    ];
+    let mut want = vec!["BAZ=qux".to_string(), "FOO=bar".to_string(), format!("PATH={DEFAULT_PATH}"), "SVC_SERVICE=h".to_string()];
     want.sort();
     assert_eq!(environ(h), want, "the environment of h");
     let r = s.pid("r").unwrap();
@@ -120,10 +115,7 @@ fn orphans_are_reaped() {
 
 #[test]
 fn idle_svc_has_zero_wakeups() {
-    let s = Svc::up(
-        "idle_wakeups",
-        "[a]\nexec = /bin/sleep 1000\nstable = 100ms\n\n[b]\nexec = /bin/sleep 1000\nstable = 100ms\n",
-    );
+    let s = Svc::up("idle_wakeups", "[a]\nexec = /bin/sleep 1000\nstable = 100ms\n\n[b]\nexec = /bin/sleep 1000\nstable = 100ms\n");
     s.wait_running("a");
     s.wait_running("b");
     let pid = s.svc_pid();

@@ -445,7 +445,9 @@ fn reload_restarts_on_user_and_group_change() {
     if !root_or_skip("reload_restarts_on_user_and_group_change") {
         return;
     }
-    let (Some(nogroup), true) = (group_gid("nogroup"), fs::read_to_string("/etc/passwd").unwrap_or_default().lines().any(|l| l.starts_with("nobody:"))) else {
+    let (Some(nogroup), true) =
+        (group_gid("nogroup"), fs::read_to_string("/etc/passwd").unwrap_or_default().lines().any(|l| l.starts_with("nobody:")))
+    else {
         eprintln!("note: no nogroup group or no nobody user; skipped");
         return;
     };

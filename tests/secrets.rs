@@ -88,10 +88,7 @@ fn loose_env_files_are_refused() {
     ] {
         let mut s = Svc::new("loose_env");
         let exec = s.script("svc", "touch {DIR}/started\nexec /bin/sleep 1000\n");
-        s.write_config(&format!(
-            "[plain]\nexec = {exec}\n\n[secret]\nexec = {exec}\nenv_file = {}\n",
-            path.display()
-        ));
+        s.write_config(&format!("[plain]\nexec = {exec}\n\n[secret]\nexec = {exec}\nenv_file = {}\n", path.display()));
         let out = check(&s.conf);
         assert_eq!(out.status.code(), Some(1), "{what}: svc check: {}", show(&out));
         let all = both(&out);
@@ -141,7 +138,11 @@ fn secrets_never_show() {
     let exec = s.script("svc", "touch {DIR}/started\nexec /bin/sleep 1000\n");
 
     // A bad line: refused, its place named, its text not shown.
-    s.write_config(&format!("[app]\nexec = {exec}\nenv_file = {}\n\n[broken]\nexec = {exec}\nenv_file = {}\n", good.display(), bad.display()));
+    s.write_config(&format!(
+        "[app]\nexec = {exec}\nenv_file = {}\n\n[broken]\nexec = {exec}\nenv_file = {}\n",
+        good.display(),
+        bad.display()
+    ));
     let out = check(&s.conf);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let all = both(&out);

@@ -8,10 +8,7 @@ use std::fs;
 
 #[test]
 fn smoke_up_and_status() {
-    let s = Svc::up(
-        "smoke_up_and_status",
-        "[a]\nexec = /bin/sleep 1000\n\n[b]\nexec = /bin/sleep 1000\nstart = no\n",
-    );
+    let s = Svc::up("smoke_up_and_status", "[a]\nexec = /bin/sleep 1000\n\n[b]\nexec = /bin/sleep 1000\nstart = no\n");
     let pid = s.wait_running("a");
     assert_eq!(cmdline(pid), ["/bin/sleep", "1000"]);
     assert_eq!(stat(pid).map(|st| st.ppid), Some(s.svc_pid()), "a's parent is svc");
@@ -63,7 +60,9 @@ fn smoke_crash_restarts() {
     let old = s.wait_running("victim");
     assert_eq!(s.restarts("victim"), Some(0));
     kill(old, "KILL");
-    let new = wait_for(secs(10), "victim to run again", || s.pid("victim").filter(|&p| p != old && s.state("victim").as_deref() == Some("running")));
+    let new = wait_for(secs(10), "victim to run again", || {
+        s.pid("victim").filter(|&p| p != old && s.state("victim").as_deref() == Some("running"))
+    });
     assert_ne!(new, old);
     let line = s.status_line("victim").unwrap();
     assert_eq!(line[4], "1", "RESTARTS: {line:?}");
@@ -72,10 +71,7 @@ fn smoke_crash_restarts() {
 
 #[test]
 fn smoke_exec_failure() {
-    let mut s = Svc::up(
-        "smoke_exec_failure",
-        "[bad]\nexec = /nonexistent/prog\nbackoff = 100ms 1s\n\n[ok]\nexec = /bin/sleep 1000\n",
-    );
+    let mut s = Svc::up("smoke_exec_failure", "[bad]\nexec = /nonexistent/prog\nbackoff = 100ms 1s\n\n[ok]\nexec = /bin/sleep 1000\n");
     wait_until(secs(10), "bad's note to name ENOENT", || s.note("bad").is_some_and(|n| n.contains("ENOENT")));
     // svc keeps running and answering, and the other service is unharmed.
     assert!(s.svc_running(), "svc exited:\n{}", s.stderr_text());
@@ -132,9 +128,8 @@ fn restart_gives_a_new_pid() {
     let born = stat(old).unwrap().starttime;
     let out = s.run(&["restart", "a"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let new = wait_for(secs(10), "a to run with a new pid", || {
-        s.pid("a").filter(|&p| p != old && s.state("a").as_deref() == Some("running"))
-    });
+    let new =
+        wait_for(secs(10), "a to run with a new pid", || s.pid("a").filter(|&p| p != old && s.state("a").as_deref() == Some("running")));
     assert_eq!(cmdline(new), ["/bin/sleep", "1000"]);
     wait_until(secs(5), "the old instance to be reaped", || gone(old, born));
 }
@@ -255,9 +250,8 @@ fn stop_timeout_kills_the_whole_group() {
     s.write_config(&format!("[stubborn]\nexec = {stubborn}\nstop_timeout = 500ms\n"));
     s.start();
     let main = s.wait_running("stubborn");
-    let sleeper = wait_for(secs(5), "the background sleep", || {
-        children_of(main).into_iter().find(|&c| comm(c).as_deref() == Some("sleep"))
-    });
+    let sleeper =
+        wait_for(secs(5), "the background sleep", || children_of(main).into_iter().find(|&c| comm(c).as_deref() == Some("sleep")));
     let (main_born, sleeper_born) = (stat(main).unwrap().starttime, stat(sleeper).unwrap().starttime);
     // The TERM is ignored by both: only the KILL after stop_timeout ends them.
     assert_eq!(status_field(sleeper, "SigIgn").map(|v| u64::from_str_radix(&v, 16).unwrap() & (1 << 14)), Some(1 << 14));

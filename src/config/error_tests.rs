@@ -286,7 +286,14 @@ fn emit_golden() {
     let m = messages(&long, &errors);
     assert!(m.starts_with("svc: /etc/svc.conf:2: [a] the program must be an absolute path 'rrrr"), "{m}");
     assert!(m.ends_with("rrr...'\n") && m.len() < 200, "{m}");
-    let l = Located { line: 1, section: Span { start: 99, len: 5 }, span: Span { start: u32::MAX, len: u32::MAX }, error: Error::BadName, file_line: 0, hint: None };
+    let l = Located {
+        line: 1,
+        section: Span { start: 99, len: 5 },
+        span: Span { start: u32::MAX, len: u32::MAX },
+        error: Error::BadName,
+        file_line: 0,
+        hint: None,
+    };
     let mut b = Buf::<128>::new();
     emit(b"c", b"", &l, &mut b);
     assert_eq!(b.as_bytes(), b"svc: c:1: bad service name (1 to 31 of A-Z a-z 0-9 _ . -)\n");

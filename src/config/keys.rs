@@ -4,7 +4,10 @@
 
 use super::{Error, Log, Ready, Restart, Span};
 use crate::duration::{self, Duration};
-use crate::limits::{LOG_FILE_DEFAULT_BYTES, LOG_FILE_MAX_BYTES, LOG_FILE_MIN_BYTES, LOG_KEEP_DEFAULT, MAX_LOG_KEEP, NAME_BYTES, RING_BLOCK_BYTES, RING_POOL_BYTES};
+use crate::limits::{
+    LOG_FILE_DEFAULT_BYTES, LOG_FILE_MAX_BYTES, LOG_FILE_MIN_BYTES, LOG_KEEP_DEFAULT, MAX_LOG_KEEP, NAME_BYTES, RING_BLOCK_BYTES,
+    RING_POOL_BYTES,
+};
 
 /// The keys of a service section. `Key as u32` is its bit in a seen-mask.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -331,7 +334,16 @@ mod tests {
 
     #[test]
     fn names_and_env_keys() {
-        for (n, ok) in [("web", true), ("a", true), ("db-migrate", true), ("A.b_c-9", true), ("", false), ("we b", false), ("web/1", false), ("é", false)] {
+        for (n, ok) in [
+            ("web", true),
+            ("a", true),
+            ("db-migrate", true),
+            ("A.b_c-9", true),
+            ("", false),
+            ("we b", false),
+            ("web/1", false),
+            ("é", false),
+        ] {
             assert_eq!(name_ok(n.as_bytes()), ok, "{n}");
         }
         assert!(name_ok(&[b'x'; 31]));
@@ -352,7 +364,19 @@ mod tests {
         assert_eq!(parse_bool(b"true"), Err(Error::BadBool));
         assert_eq!(parse_restart(b"on-failure"), Ok(Restart::OnFailure));
         assert_eq!(parse_restart(b"sometimes"), Err(Error::BadRestart));
-        for (w, v) in [("0", Some(0)), ("4096", Some(4096)), ("16k", Some(16384)), ("1M", Some(1 << 20)), ("k", None), ("1K", None), ("1G", None), ("-1", None), ("18446744073709551615", Some(u64::MAX)), ("18446744073709551616", None), ("18014398509481984k", None)] {
+        for (w, v) in [
+            ("0", Some(0)),
+            ("4096", Some(4096)),
+            ("16k", Some(16384)),
+            ("1M", Some(1 << 20)),
+            ("k", None),
+            ("1K", None),
+            ("1G", None),
+            ("-1", None),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("18014398509481984k", None),
+        ] {
             assert_eq!(parse_size(w.as_bytes()), v, "{w}");
         }
         for (w, bytes, v) in [
@@ -430,7 +454,16 @@ mod tests {
         ] {
             assert_eq!(parse_log_size(w.as_bytes()), v, "{w}");
         }
-        for (w, v) in [("1", Ok(1)), ("3", Ok(3)), ("9", Ok(9)), ("0", Err(Error::BadLogKeep)), ("10", Err(Error::BadLogKeep)), ("x", Err(Error::BadLogKeep)), ("-1", Err(Error::BadLogKeep)), ("256", Err(Error::BadLogKeep))] {
+        for (w, v) in [
+            ("1", Ok(1)),
+            ("3", Ok(3)),
+            ("9", Ok(9)),
+            ("0", Err(Error::BadLogKeep)),
+            ("10", Err(Error::BadLogKeep)),
+            ("x", Err(Error::BadLogKeep)),
+            ("-1", Err(Error::BadLogKeep)),
+            ("256", Err(Error::BadLogKeep)),
+        ] {
             assert_eq!(parse_log_keep(w.as_bytes()), v, "{w}");
         }
         assert_eq!(hint(b"logsize", KEYS.iter().map(|(k, _)| *k)), Some("log_size"));

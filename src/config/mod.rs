@@ -53,7 +53,11 @@ pub enum Log {
     /// Appended to `path` (absolute; NUL-terminated in the arena), rotated
     /// before a line would take it past `size` bytes (`log_size`), with
     /// `keep` old files beside it, PATH.1 … PATH.keep (`log_keep`).
-    File { path: Span, size: u32, keep: u8 },
+    File {
+        path: Span,
+        size: u32,
+        keep: u8,
+    },
     /// svc's stderr, each line prefixed with the service name.
     Console,
 }

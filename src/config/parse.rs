@@ -33,7 +33,14 @@ const GROUP: &[u8] = b"/etc/group";
 pub fn parse(text: &[u8], files: &mut dyn Files, out: &mut Config, errors: &mut Errors) {
     out.clear();
     if text.len() > CONFIG_BYTES {
-        errors.push(Located { line: 0, section: Span::default(), span: Span::default(), error: Error::ConfigTooBig, file_line: 0, hint: None });
+        errors.push(Located {
+            line: 0,
+            section: Span::default(),
+            span: Span::default(),
+            error: Error::ConfigTooBig,
+            file_line: 0,
+            hint: None,
+        });
         return;
     }
     let mut p = Parser { text, files, out, errors, line: 0, section: Span::default(), arena_full: false, pool: 0 };

@@ -3,11 +3,11 @@
 
 use super::{emit, parse};
 use crate::config::Span;
-use std::vec::Vec;
 use crate::config::{Config, Def, Error, Errors, FileError, Files, Limit, Located, Log, Ready, Restart};
 use crate::duration::Duration;
 use crate::limits::{MAX_ARGS, MAX_ENV, MAX_SERVICES, RING_DEFAULT_BYTES};
 use crate::text::Buf;
+use std::vec::Vec;
 
 const PASSWD_FILE: &[u8] = b"root:x:0:0:root:/root:/bin/sh\n\
 www:x:33:33:www-data:/var/www:/usr/sbin/nologin\n\
@@ -173,10 +173,7 @@ fn example_parses() {
     assert_eq!(web.after, 1);
     assert_eq!(web.cwd.map(|sp| s(c.str(sp))), Some("/opt/app".into()));
     assert_eq!(web.env_file.map(|sp| s(c.str(sp))), Some("/etc/app/secrets.env".into()));
-    assert_eq!(
-        env(&c, web),
-        ["APP_ENV=prod", "DB_PASSWORD=hunter2", "API_KEY=abc=def", DEFAULT_PATH_ENTRY, "SVC_SERVICE=web"]
-    );
+    assert_eq!(env(&c, web), ["APP_ENV=prod", "DB_PASSWORD=hunter2", "API_KEY=abc=def", DEFAULT_PATH_ENTRY, "SVC_SERVICE=web"]);
     assert_eq!((web.uid, web.gid), (Some(33), Some(33)));
     assert_eq!(c.groups(web.groups), [44, 29]);
     assert_eq!(web.restart, Restart::Always);
@@ -330,7 +327,10 @@ fn log_targets() {
         ("log = files:/l", vec![e(3, Error::BadLog, "files:/l")]),
         ("log_size = 1M", vec![e(3, Error::LogKeyWithoutFile, "log_size")]),
         ("log = ring:8k\nlog_keep = 2", vec![e(4, Error::LogKeyWithoutFile, "log_keep")]),
-        ("log_keep = 2\nlog = console\nlog_size = 8k", vec![e(5, Error::LogKeyWithoutFile, "log_size"), e(3, Error::LogKeyWithoutFile, "log_keep")]),
+        (
+            "log_keep = 2\nlog = console\nlog_size = 8k",
+            vec![e(5, Error::LogKeyWithoutFile, "log_size"), e(3, Error::LogKeyWithoutFile, "log_keep")],
+        ),
         ("log = file:/l\nlog_size = 1k", vec![e(4, Error::BadLogSize, "1k")]),
         ("log = file:/l\nlog_size = 2048M", vec![e(4, Error::BadLogSize, "2048M")]),
         ("log = file:/l\nlog_size = big", vec![e(4, Error::BadLogSize, "big")]),
@@ -367,10 +367,41 @@ fn def_stays_small() {
 #[test]
 fn junk_never_panics() {
     let parts: &[&str] = &[
-        "[a]", "[b]", "[svc]", "[", "]", "=", "exec = /bin/a", "exec = \"", "\\", "after = a b", "after = b", "env = A=1",
-        "env_file = /etc/app/secrets.env", "user = www", "user = 9", "group = x", "log = ring:300k", "ready = fd:", "\n", "\n",
-        "backoff = 1s", " ", "\t", "#", "\0", "\u{e9}", "nofile = 18446744073709551616", "stop_signal = 0", "[svc]\ncontrol=/x",
-        "log = file:/l", "log = file:", "log = console", "log_size = 4k", "log_keep = 2", "log_keep = 99",
+        "[a]",
+        "[b]",
+        "[svc]",
+        "[",
+        "]",
+        "=",
+        "exec = /bin/a",
+        "exec = \"",
+        "\\",
+        "after = a b",
+        "after = b",
+        "env = A=1",
+        "env_file = /etc/app/secrets.env",
+        "user = www",
+        "user = 9",
+        "group = x",
+        "log = ring:300k",
+        "ready = fd:",
+        "\n",
+        "\n",
+        "backoff = 1s",
+        " ",
+        "\t",
+        "#",
+        "\0",
+        "\u{e9}",
+        "nofile = 18446744073709551616",
+        "stop_signal = 0",
+        "[svc]\ncontrol=/x",
+        "log = file:/l",
+        "log = file:",
+        "log = console",
+        "log_size = 4k",
+        "log_keep = 2",
+        "log_keep = 99",
     ];
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for _ in 0..3000 {

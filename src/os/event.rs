@@ -36,9 +36,7 @@ impl Events {
         // SAFETY: neither call has memory preconditions.
         let epoll = crate::os::fd::owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: as above.
-        let timer = crate::os::fd::owned(unsafe {
-            libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
-        })?;
+        let timer = crate::os::fd::owned(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) })?;
         Ok(Events { epoll, timer, armed: None })
     }
 

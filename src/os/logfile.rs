@@ -89,10 +89,12 @@ pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64), Errno> {
     let file = fd::open(path, READ_FLAGS, 0)?;
     let size = regular_size(&file)?;
     let mut buf = [0u8; LOG_TAIL_CHUNK_BYTES];
-    let at = find_tail(size, lines, &mut buf, |at, b| loop {
-        match rustix::io::pread(&file, &mut *b, at) {
-            Err(Errno::INTR) => {}
-            r => return r,
+    let at = find_tail(size, lines, &mut buf, |at, b| {
+        loop {
+            match rustix::io::pread(&file, &mut *b, at) {
+                Err(Errno::INTR) => {}
+                r => return r,
+            }
         }
     })?;
     rustix::fs::seek(&file, rustix::fs::SeekFrom::Start(at))?;
@@ -442,7 +444,20 @@ mod tests {
         let path = d.join("log");
         let long: String = (0..3000).map(|i| format!("line number {i}\n")).collect();
         assert!(long.len() > 8 * LOG_TAIL_CHUNK_BYTES);
-        for (text, n) in [("", 5), ("one", 1), ("one\n", 1), ("one\n", 5), ("a\nb\nc", 2), ("a\nb\nc\n", 2), ("a\nb\nc\n", 0), (long.as_str(), 1000), (long.as_str(), 2999), (long.as_str(), 3000), (long.as_str(), 5000), (long.as_str(), 1)] {
+        for (text, n) in [
+            ("", 5),
+            ("one", 1),
+            ("one\n", 1),
+            ("one\n", 5),
+            ("a\nb\nc", 2),
+            ("a\nb\nc\n", 2),
+            ("a\nb\nc\n", 0),
+            (long.as_str(), 1000),
+            (long.as_str(), 2999),
+            (long.as_str(), 3000),
+            (long.as_str(), 5000),
+            (long.as_str(), 1),
+        ] {
             std::fs::write(&path, text).unwrap();
             let (fd, at) = tail_offset(&c(&path), n).unwrap();
             let want = if n == 0 { text.len() as u64 } else { reference(text.as_bytes(), n as usize) };

@@ -111,7 +111,9 @@ fn set_egid(g: u32) -> Result<(), Errno> {
 /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`; None when nothing waits.
 pub fn accept(listener: BorrowedFd) -> Option<OwnedFd> {
     // SAFETY: null address and length: the peer's address is not wanted.
-    let r = unsafe { libc::accept4(listener.as_raw_fd(), core::ptr::null_mut(), core::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) };
+    let r = unsafe {
+        libc::accept4(listener.as_raw_fd(), core::ptr::null_mut(), core::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+    };
     crate::os::fd::owned(r).ok()
 }
 
@@ -124,7 +126,8 @@ pub fn peer_allowed(fd: BorrowedFd, group: Option<u32>) -> bool {
     let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: cred is writable for `len` bytes. (rustix's socket_peercred
     // asserts the length in a way that links core::fmt.)
-    let r = unsafe { libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
+    let r =
+        unsafe { libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
     if r < 0 {
         return false;
     }
@@ -140,9 +143,7 @@ pub fn peer_allowed(fd: BorrowedFd, group: Option<u32>) -> bool {
     let mut len = core::mem::size_of_val(&groups) as libc::socklen_t;
     // SAFETY: groups is a writable buffer of `len` bytes; the kernel writes
     // at most `len` bytes and updates it.
-    let r = unsafe {
-        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERGROUPS, groups.as_mut_ptr().cast(), &mut len)
-    };
+    let r = unsafe { libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERGROUPS, groups.as_mut_ptr().cast(), &mut len) };
     if r < 0 {
         return false;
     }

@@ -78,17 +78,8 @@ impl Step {
     /// The byte the child sent back; an unknown one can only be a bug, and
     /// is reported as the exec it prevented.
     fn decode(b: u8) -> Step {
-        const ALL: [Step; 9] = [
-            Step::Fork,
-            Step::Setsid,
-            Step::Fds,
-            Step::Chdir,
-            Step::Rlimit,
-            Step::Groups,
-            Step::Gid,
-            Step::Uid,
-            Step::Exec,
-        ];
+        const ALL: [Step; 9] =
+            [Step::Fork, Step::Setsid, Step::Fds, Step::Chdir, Step::Rlimit, Step::Groups, Step::Gid, Step::Uid, Step::Exec];
         ALL.get(usize::from(b)).copied().unwrap_or(Step::Exec)
     }
 }
@@ -172,11 +163,7 @@ pub fn spawn(spec: &Spec) -> Result<i32, Failure> {
         while let Err(Errno::INTR) = rustix::process::waitpid(Some(p), WaitOptions::empty()) {}
     }
     let [step, e0, e1, e2, e3] = msg;
-    let errno = if got == msg.len() {
-        i32::from_ne_bytes([e0, e1, e2, e3])
-    } else {
-        Errno::IO.raw_os_error()
-    };
+    let errno = if got == msg.len() { i32::from_ne_bytes([e0, e1, e2, e3]) } else { Errno::IO.raw_os_error() };
     Err(Failure { step: Step::decode(step), errno })
 }
 
@@ -274,8 +261,7 @@ fn setup(spec: &Spec, err: c_int, min: c_int) -> Result<Infallible, (Step, i32)>
     if let Some(dir) = spec.cwd {
         rustix::process::chdir(dir).map_err(os(Step::Chdir))?;
     }
-    const RESOURCES: [Resource; 4] =
-        [Resource::Nofile, Resource::Nproc, Resource::Core, Resource::Memlock];
+    const RESOURCES: [Resource; 4] = [Resource::Nofile, Resource::Nproc, Resource::Core, Resource::Memlock];
     for (resource, limit) in RESOURCES.into_iter().zip(spec.rlimits) {
         if let Some(v) = limit {
             let v = (v != u64::MAX).then_some(v);
@@ -288,9 +274,7 @@ fn setup(spec: &Spec, err: c_int, min: c_int) -> Result<Infallible, (Step, i32)>
     // thread. (libc's setuid would run its all-threads machinery instead.)
     if spec.uid.is_some() || spec.gid.is_some() {
         // SAFETY: Gid is #[repr(transparent)] over u32, so the slices match.
-        let groups = unsafe {
-            core::slice::from_raw_parts(spec.groups.as_ptr().cast::<Gid>(), spec.groups.len())
-        };
+        let groups = unsafe { core::slice::from_raw_parts(spec.groups.as_ptr().cast::<Gid>(), spec.groups.len()) };
         match rustix::thread::set_thread_groups(groups) {
             Ok(()) => {}
             // Unprivileged: the child keeps svc's groups (see `Spec`).
@@ -330,26 +314,10 @@ fn reset_signals() {
         // SAFETY: in the child after fork: rt_sigaction is a plain syscall
         // reading `dfl`, which outlives it. KILL and STOP refuse with EINVAL,
         // needing no reset.
-        unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig as c_long,
-                dfl.as_ptr(),
-                0 as c_long,
-                set_bytes,
-            )
-        };
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig as c_long, dfl.as_ptr(), 0 as c_long, set_bytes) };
     }
     // SAFETY: as above; rt_sigprocmask reads `empty`, which outlives it.
-    unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK as c_long,
-            &raw const empty,
-            0 as c_long,
-            set_bytes,
-        )
-    };
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as c_long, &raw const empty, 0 as c_long, set_bytes) };
 }
 
 /// `fcntl(F_DUPFD_CLOEXEC)`: a close-on-exec copy of `fd` at `min` or above.

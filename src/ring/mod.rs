@@ -362,8 +362,7 @@ mod tests {
         let area = Area { first_block: 1, blocks: 1 };
         for len in [1usize, 3, 101, 245] {
             assert_eq!(gcd(HEADER + len, area.bytes()), 1);
-            let lines: Vec<Vec<u8>> =
-                (0..area.bytes() + 3).map(|i| (0..len).map(|k| (i * 7 + k) as u8).collect()).collect();
+            let lines: Vec<Vec<u8>> = (0..area.bytes() + 3).map(|i| (0..len).map(|k| (i * 7 + k) as u8).collect()).collect();
             script(area, &lines);
         }
     }

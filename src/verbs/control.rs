@@ -5,6 +5,7 @@ use crate::config::{Config, Log};
 use crate::duration::{Duration, Instant};
 use crate::limits::*;
 use crate::os::event::{Events, Interest};
+use crate::os::fd::Slot;
 use crate::os::{self, signal};
 use crate::proto::{self, Kind, Request};
 use crate::reload::Change;
@@ -12,7 +13,6 @@ use crate::ring::STAMP_BYTES;
 use crate::service::Actions;
 use crate::status;
 use crate::text::{Buf, Bytes, Errno};
-use crate::os::fd::Slot;
 use crate::verbs::world::{ALL, Client, Clients, Job, Role, World};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, BorrowedFd};
@@ -76,7 +76,8 @@ pub fn accept(w: &mut World, ev: &Events, listener: BorrowedFd, now: Instant) {
         let c = match free {
             Some(c) => c,
             None => {
-                let oldest = w.clients.list.iter().enumerate().filter(|(_, c)| c.job == Job::Read).min_by_key(|(_, c)| c.deadline).map(|(i, _)| i);
+                let oldest =
+                    w.clients.list.iter().enumerate().filter(|(_, c)| c.job == Job::Read).min_by_key(|(_, c)| c.deadline).map(|(i, _)| i);
                 let Some(c) = oldest else {
                     let _ = os::fd::write_some(&fd, b"1 busy: too many control connections\n");
                     continue;
@@ -87,7 +88,12 @@ pub fn accept(w: &mut World, ev: &Events, listener: BorrowedFd, now: Instant) {
         };
         let Ok(k) = w.fds.add(ev, fd, Role::Client(c as u8), Interest::Read) else { continue };
         if let Some(cl) = w.clients.list.get_mut(c) {
-            *cl = Client { fd: k as u16, deadline: Some(now + Duration::from_millis(REQUEST_TIMEOUT_MS)), job: Job::Read, ..Client::default() };
+            *cl = Client {
+                fd: k as u16,
+                deadline: Some(now + Duration::from_millis(REQUEST_TIMEOUT_MS)),
+                job: Job::Read,
+                ..Client::default()
+            };
         }
     }
 }

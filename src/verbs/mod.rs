@@ -42,13 +42,7 @@ fn run(cmd: &Command<'static>) -> i32 {
 
 fn version() -> i32 {
     let mut b = Buf::<160>::new();
-    let _ = ufmt::uwrite!(
-        b,
-        "svc {} ({}, build {})\n",
-        env!("CARGO_PKG_VERSION"),
-        env!("SVC_TARGET"),
-        env!("SVC_BUILD_ID")
-    );
+    let _ = ufmt::uwrite!(b, "svc {} ({}, build {})\n", env!("CARGO_PKG_VERSION"), env!("SVC_TARGET"), env!("SVC_BUILD_ID"));
     os::fd::write_out(b.as_bytes());
     EXIT_OK
 }

@@ -359,4 +359,3 @@ fn reap(w: &mut World, now: Instant, out: &mut Actions) {
         }
     }
 }
-

@@ -10,9 +10,9 @@ use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
 use crate::os::{self, logfile};
 use crate::reload::Change;
+use crate::reload::Plan;
 use crate::ring::{self, Assembler, Ring};
 use crate::service::Actions;
-use crate::reload::Plan;
 use crate::supervisor::Supervisor;
 use crate::text::Buf;
 use crate::verbs::check::{self, Loader};
@@ -24,8 +24,14 @@ pub enum Role {
     #[default]
     Free,
     Client(u8),
-    Log { id: u8, inst: u8 },
-    Ready { id: u8, inst: u8 },
+    Log {
+        id: u8,
+        inst: u8,
+    },
+    Ready {
+        id: u8,
+        inst: u8,
+    },
 }
 
 /// One table of the fds svc holds, each with a role. Close-on-exec, leak
@@ -180,7 +186,8 @@ pub struct Clients {
 
 impl Clients {
     pub const fn new() -> Self {
-        const C: Client = Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false, file: Slot::EMPTY };
+        const C: Client =
+            Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false, file: Slot::EMPTY };
         Clients { list: [C; MAX_CLIENTS] }
     }
     /// The earliest request deadline.
@@ -257,4 +264,3 @@ pub fn alloc_rings(w: &mut World) -> bool {
     }
     true
 }
-

@@ -79,12 +79,8 @@ pub fn svc(args: &[&str]) -> Command {
 /// fails the test if it has not exited within `timeout` (after killing it).
 pub fn output_within(cmd: &mut Command, timeout: Duration) -> Output {
     let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let out = reader(child.stdout.take());
     let err = reader(child.stderr.take());
     let status = wait_within(&mut child, timeout);
@@ -273,8 +269,7 @@ pub fn kill(pid: u32, sig: &str) {
 
 /// Real and effective uid are 0.
 pub fn is_root() -> bool {
-    status_field(std::process::id(), "Uid")
-        .is_some_and(|v| v.split_whitespace().take(2).all(|f| f == "0"))
+    status_field(std::process::id(), "Uid").is_some_and(|v| v.split_whitespace().take(2).all(|f| f == "0"))
 }
 
 /// True when root; otherwise prints a note that `test` is skipped.
