@@ -1,14 +1,13 @@
 //! Old config vs new config: which services are added, removed, restarted
 //! (what the process sees changed), updated in place (only supervision
-//! settings changed) or kept; and how the supervisor applies that plan.
-//! No syscalls.
+//! settings changed) or kept. The supervisor applies the plan. No syscalls.
 
 use crate::config::{Config, Def, Log};
-use crate::duration::Instant;
 use crate::limits::{MAX_SERVICES, NAME_BYTES};
-use crate::service::{Actions, Service, State, Want};
-use crate::supervisor::Supervisor;
 use heapless::Vec;
+
+/// `Step::slot` before the supervisor has given one.
+pub const NO_SLOT: u8 = u8::MAX;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -94,7 +93,7 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
 #[derive(Clone, Copy, Debug)]
 pub struct Step {
     pub change: Change,
-    /// Its slot (for Added: once given).
+    /// Its slot, once the supervisor has matched or given one (else NO_SLOT).
     pub slot: u8,
     /// Its index in the new config.
     pub def: u8,
@@ -104,7 +103,7 @@ pub struct Step {
 }
 
 impl Step {
-    fn new(change: Change, slot: u8, def: u8, name: &[u8]) -> Step {
+    pub fn new(change: Change, slot: u8, def: u8, name: &[u8]) -> Step {
         let mut s = Step { change, slot, def, spawns: 0, name: [0; NAME_BYTES], len: 0 };
         s.len = crate::text::copy(&mut s.name, name) as u8;
         s
@@ -124,7 +123,7 @@ impl Plan {
     pub const fn new() -> Self {
         Plan { steps: Vec::new() }
     }
-    fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.steps.clear();
     }
     fn push(&mut self, s: Step) {
@@ -133,94 +132,22 @@ impl Plan {
     }
 }
 
-impl Supervisor {
-    /// Plans a reload from `old` (current) to `new`: one step per service of
-    /// either. Nothing changes yet.
-    pub fn plan(&self, old: &Config, new: &Config, plan: &mut Plan) {
-        plan.clear();
-        for (i, nd) in new.defs.iter().enumerate() {
-            let name = new.str(nd.name);
-            let (change, slot) = match self.find(old, name) {
-                Some(slot) => {
-                    let od = self.svcs.get(usize::from(slot)).and_then(|s| Self::def(old, s));
-                    (od.map_or(Change::Restarted, |od| compare(old, od, new, nd)), slot)
-                }
-                None => (Change::Added, u8::MAX),
-            };
-            plan.push(Step::new(change, slot, i as u8, name));
-        }
-        for (slot, s) in self.svcs.iter().enumerate() {
-            let Some(d) = Self::def(old, s).filter(|_| !s.removed) else { continue };
-            let name = old.str(d.name);
-            if new.find(name).is_none() {
-                plan.push(Step::new(Change::Removed, slot as u8, 0, name));
-            }
-        }
+/// Plans a reload from `old` (in force) to `new`: one step per service of
+/// either, matched by name. Nothing changes yet; the supervisor applies it.
+pub fn plan(old: &Config, new: &Config, plan: &mut Plan) {
+    plan.clear();
+    for (i, nd) in new.defs.iter().enumerate() {
+        let name = new.str(nd.name);
+        let change = match old.find(name).and_then(|j| old.defs.get(j)) {
+            Some(od) => compare(old, od, new, nd),
+            None => Change::Added,
+        };
+        plan.push(Step::new(change, NO_SLOT, i as u8, name));
     }
-
-    /// Applies a plan, first half, while `old` is still the config: stops
-    /// removed services and restarts changed ones that run.
-    pub fn apply_old(&mut self, old: &Config, plan: &mut Plan, now: Instant, out: &mut Actions) {
-        for step in plan.steps.iter_mut() {
-            let Some(s) = self.svcs.get_mut(usize::from(step.slot)) else { continue };
-            step.spawns = s.spawns;
-            let Some(def) = Self::def(old, s) else { continue };
-            match step.change {
-                Change::Removed => {
-                    s.want_down(def, now, out);
-                    s.removed = true;
-                }
-                Change::Restarted if s.want == Want::Up && s.has_instance() => {
-                    s.stop(crate::service::Why::Restart, def, now, out);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Second half, once `new` is the config: slots follow their new
-    /// definitions; added services get a slot (a vacant one first).
-    pub fn apply_new(&mut self, new: &Config, plan: &mut Plan) {
-        for step in plan.steps.iter_mut() {
-            match step.change {
-                Change::Removed => {}
-                Change::Added => {
-                    let want = match new.defs.get(usize::from(step.def)) {
-                        Some(d) if d.start => Want::Up,
-                        _ => Want::Down,
-                    };
-                    let fresh = Service::new(step.def, want);
-                    if let Some(i) = self.svcs.iter().position(|s| s.is_vacant()) {
-                        if let Some(s) = self.svcs.get_mut(i) {
-                            *s = fresh;
-                        }
-                        step.slot = i as u8;
-                    } else if self.svcs.push(fresh).is_ok() {
-                        step.slot = (self.svcs.len() - 1) as u8;
-                    }
-                }
-                change => {
-                    let Some(s) = self.svcs.get_mut(usize::from(step.slot)) else { continue };
-                    s.def = step.def;
-                    if change != Change::Kept {
-                        s.generation = s.generation.wrapping_add(1);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Whether a step of a reload has an outcome to report yet: restarted
-    /// and added services once their new instance is ready or has failed.
-    pub fn settled(&self, step: &Step) -> bool {
-        let Some(s) = self.svcs.get(usize::from(step.slot)) else { return true };
-        match step.change {
-            Change::Added | Change::Restarted => match s.state() {
-                State::Starting | State::Stopping => false,
-                State::Running => s.spawns > step.spawns || step.change == Change::Added,
-                _ => true,
-            },
-            _ => true,
+    for d in old.defs.iter() {
+        let name = old.str(d.name);
+        if new.find(name).is_none() {
+            plan.push(Step::new(Change::Removed, NO_SLOT, 0, name));
         }
     }
 }

@@ -1,19 +1,15 @@
 //! One service: what the user wants, what its instances are doing, and what
 //! happens next: (state, event, now) → new state + actions. A service is not
-//! a process: it owns up to MAX_INSTANCES instances (new, serving, draining)
-//! so that an upgrade can run a new one beside the old. No syscalls.
+//! a process: it owns up to MAX_INSTANCES instances, each with a role (new,
+//! serving, draining), so that an upgrade can run a new one beside the old;
+//! an exit is judged by the role of the instance that exited. No syscalls.
 
 use crate::backoff;
 use crate::config::{Def, Ready, Restart};
 use crate::duration::Instant;
 use crate::limits::MAX_INSTANCES;
+use crate::signame::{CONT, KILL};
 use heapless::Vec;
-
-/// The instance slot that serves; upgrades will add a new and a draining one.
-pub const SERVING: usize = 0;
-
-/// SIGKILL, the end of every stop timeout.
-pub const SIGKILL: u8 = 9;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -34,6 +30,27 @@ pub enum Why {
     ReadyTimeout,
 }
 
+/// What an instance is to its service. Only the serving instance's end runs
+/// the restart policy; a draining one may finish in its own time, and a new
+/// one (an upgrade's candidate) that fails leaves the serving one alone.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Role {
+    Serving,
+    New,
+    Draining,
+}
+
+impl Role {
+    pub const fn word(self) -> &'static str {
+        match self {
+            Role::Serving => "serving",
+            Role::New => "new",
+            Role::Draining => "draining",
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum InstPhase {
     /// Forked, waiting for the exec result (pid 0 until then).
@@ -49,6 +66,14 @@ pub enum InstPhase {
         why: Why,
         kill_at: Option<Instant>,
     },
+    /// Signalled, and the main process has ended with `exit`; the rest of
+    /// its process group has not (yet): the stop is complete once the group
+    /// is empty, and `kill_at` still stands for the group.
+    Lingering {
+        why: Why,
+        kill_at: Option<Instant>,
+        exit: Exit,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -56,6 +81,9 @@ pub struct Instance {
     pub pid: i32,
     pub started: Instant,
     pub phase: InstPhase,
+    pub role: Role,
+    /// The generation of the definition it runs.
+    pub generation: u32,
 }
 
 /// What a service is doing while it has no instance.
@@ -72,23 +100,69 @@ pub enum Rest {
     Failed,
 }
 
-/// How the last run ended.
+/// How a process ended: what `waitpid` says, in the words of `svc status`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Exit {
     Code(u8),
     Signal(u8),
 }
 
+/// Which step of a spawn failed: in svc (`Fork`) or in the child before exec.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Step {
+    /// In svc itself: pipe2 or fork (EMFILE, EAGAIN), or a malformed spec.
+    Fork,
+    Setsid,
+    /// Moving stdin, stdout, stderr and the ready fd into place.
+    Fds,
+    Chdir,
+    Rlimit,
+    Groups,
+    Gid,
+    Uid,
+    Exec,
+}
+
+impl Step {
+    const ALL: [Step; 9] = [Step::Fork, Step::Setsid, Step::Fds, Step::Chdir, Step::Rlimit, Step::Groups, Step::Gid, Step::Uid, Step::Exec];
+
+    pub const fn word(self) -> &'static str {
+        match self {
+            Step::Fork => "fork",
+            Step::Setsid => "setsid",
+            Step::Fds => "fds",
+            Step::Chdir => "chdir",
+            Step::Rlimit => "rlimit",
+            Step::Groups => "setgroups",
+            Step::Gid => "setgid",
+            Step::Uid => "setuid",
+            Step::Exec => "exec",
+        }
+    }
+
+    /// The step from its byte (as the child sends it back); an unknown one
+    /// can only be a bug, and is reported as the exec it prevented.
+    pub fn from_byte(b: u8) -> Step {
+        Self::ALL.get(usize::from(b)).copied().unwrap_or(Step::Exec)
+    }
+}
+
 /// Why the last run went wrong, when the exit status does not say it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Note {
     None,
-    /// A step of the spawn failed (`exec`, `chdir`, ...) with this errno.
+    /// A step of the spawn failed with this errno.
     Spawn {
-        step: &'static str,
+        step: Step,
         errno: i32,
     },
     ReadyTimeout,
+    /// svc could not signal the instance (EPERM: it changed its user).
+    Signal {
+        sig: u8,
+        errno: i32,
+    },
 }
 
 /// The words of `svc status`, the same in code, output and README.
@@ -128,16 +202,24 @@ impl ufmt::uDisplay for State {
     }
 }
 
-/// What the OS layer is asked to do.
+/// What the OS layer is asked to do. One that fails comes back as an event.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Action {
-    /// Fork and exec instance `inst` of service `id`; report with `spawned`.
+    /// Fork and exec instance `inst` of service `id`; the outcome comes back
+    /// as `Event::Spawned` or `Event::SpawnFailed`.
     Spawn { id: u8, inst: u8 },
     /// Send `sig` to the process group led by `pid` (to `pid` if the group is
-    /// gone), then SIGCONT; or, without `group`, to `pid` alone.
+    /// gone), then SIGCONT; or, without `group`, to `pid` alone. With `sig`
+    /// 0, only ask whether the group still has a member. A failure comes
+    /// back as `Event::SignalFailed`.
     Signal { pid: i32, sig: u8, group: bool },
-    /// The instance is gone: close what svc held for it (its ready pipe).
+    /// `svc signal`: send `sig` to `pid` alone and tell control client
+    /// `client` how it went.
+    Send { pid: i32, sig: u8, client: u8 },
+    /// The instance is gone: close what svc held for it (its pipes).
     Ended { id: u8, inst: u8 },
+    /// Slot `id` now holds a new definition: set up its log storage afresh.
+    Assigned { id: u8 },
     /// Shutdown finished: every service is down.
     Exit,
 }
@@ -186,8 +268,13 @@ impl Service {
         }
     }
 
+    /// The instance slot of the serving instance.
+    pub fn serving_slot(&self) -> Option<usize> {
+        self.inst.iter().position(|i| i.is_some_and(|i| i.role == Role::Serving))
+    }
+
     pub fn serving(&self) -> Option<&Instance> {
-        self.inst.get(SERVING).and_then(|i| i.as_ref())
+        self.inst.iter().flatten().find(|i| i.role == Role::Serving)
     }
 
     pub fn has_instance(&self) -> bool {
@@ -202,7 +289,8 @@ impl Service {
         match self.serving().map(|i| i.phase) {
             Some(InstPhase::Spawning | InstPhase::Starting { .. }) => State::Starting,
             Some(InstPhase::Ready) => State::Running,
-            Some(InstPhase::Stopping { .. }) => State::Stopping,
+            Some(InstPhase::Stopping { .. } | InstPhase::Lingering { .. }) => State::Stopping,
+            None if self.has_instance() => State::Stopping,
             None => match self.rest {
                 Rest::Stopped => State::Stopped,
                 Rest::Backoff { .. } => State::Backoff,
@@ -229,11 +317,13 @@ impl Service {
         self.removed && !self.has_instance()
     }
 
-    /// Claims the serving slot and asks for a spawn.
+    /// Claims a free instance slot as the serving instance and asks for a spawn.
     pub fn start(&mut self, id: u8, now: Instant, out: &mut Actions) {
-        if let Some(slot) = self.inst.get_mut(SERVING) {
-            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning });
-            emit(out, Action::Spawn { id, inst: SERVING as u8 });
+        let generation = self.generation;
+        let Some(k) = self.inst.iter().position(|i| i.is_none()) else { return };
+        if let Some(slot) = self.inst.get_mut(k) {
+            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::Serving, generation });
+            emit(out, Action::Spawn { id, inst: k as u8 });
         }
     }
 
@@ -252,13 +342,13 @@ impl Service {
     }
 
     /// The spawn failed at `step`: a failed run of no length.
-    pub fn spawn_failed(&mut self, id: u8, inst: usize, step: &'static str, errno: i32, def: &Def, now: Instant, out: &mut Actions) {
-        if let Some(slot) = self.inst.get_mut(inst) {
-            *slot = None;
-        }
+    pub fn spawn_failed(&mut self, id: u8, inst: usize, step: Step, errno: i32, def: &Def, now: Instant, out: &mut Actions) {
+        let Some(Some(i)) = self.inst.get_mut(inst).map(|s| s.take()) else { return };
         self.spawns = self.spawns.saturating_add(1);
         emit(out, Action::Ended { id, inst: inst as u8 });
-        self.after_run(false, None, now, now, def);
+        if i.role == Role::Serving {
+            self.after_run(false, None, now, now, def);
+        }
         self.note = Note::Spawn { step, errno };
     }
 
@@ -271,20 +361,56 @@ impl Service {
         }
     }
 
-    /// Instance `inst` exited with `exit`.
+    /// The main process of instance `inst` exited with `exit`. An instance
+    /// that was being stopped lingers until its process group is empty: the
+    /// OS layer is asked (a signal 0 to the group) and says so with
+    /// `group_gone`.
     pub fn exited(&mut self, id: u8, inst: usize, exit: Exit, def: &Def, now: Instant, out: &mut Actions) {
+        let Some(Some(i)) = self.inst.get_mut(inst) else { return };
+        if let InstPhase::Stopping { why, kill_at } = i.phase {
+            i.phase = InstPhase::Lingering { why, kill_at, exit };
+            emit(out, Action::Signal { pid: i.pid, sig: 0, group: true });
+            return;
+        }
+        self.end(id, inst, exit, def, now, out);
+    }
+
+    /// The process group of instance `inst` has no member left.
+    pub fn group_gone(&mut self, id: u8, inst: usize, def: &Def, now: Instant, out: &mut Actions) {
+        if let Some(Some(Instance { phase: InstPhase::Lingering { exit, .. }, .. })) = self.inst.get(inst) {
+            let exit = *exit;
+            self.end(id, inst, exit, def, now, out);
+        }
+    }
+
+    /// Asks again whether lingering groups are empty (after an orphan was reaped).
+    pub fn probe_lingering(&self, out: &mut Actions) {
+        for i in self.inst.iter().flatten() {
+            if matches!(i.phase, InstPhase::Lingering { .. }) {
+                emit(out, Action::Signal { pid: i.pid, sig: 0, group: true });
+            }
+        }
+    }
+
+    /// Instance `inst` is over: judged by its role.
+    fn end(&mut self, id: u8, inst: usize, exit: Exit, def: &Def, now: Instant, out: &mut Actions) {
         let Some(slot) = self.inst.get_mut(inst) else { return };
         let Some(i) = slot.take() else { return };
         emit(out, Action::Ended { id, inst: inst as u8 });
-        self.last = Some(exit);
-        let success = match i.phase {
-            InstPhase::Stopping { why: Why::Stop | Why::Restart, .. } => true,
-            InstPhase::Stopping { why: Why::ReadyTimeout, .. } => false,
-            _ => exit == Exit::Code(0),
-        };
         let why = match i.phase {
-            InstPhase::Stopping { why, .. } => Some(why),
+            InstPhase::Stopping { why, .. } | InstPhase::Lingering { why, .. } => Some(why),
             _ => None,
+        };
+        if i.role != Role::Serving {
+            // A draining instance finished; a new one that failed leaves the
+            // serving one as it is.
+            return;
+        }
+        self.last = Some(exit);
+        let success = match why {
+            Some(Why::Stop | Why::Restart) => true,
+            Some(Why::ReadyTimeout) => false,
+            None => exit == Exit::Code(0),
         };
         self.after_run(success, why, i.started, now, def);
     }
@@ -366,8 +492,12 @@ impl Service {
                     stop_instance(i, Why::ReadyTimeout, def, now, out);
                 }
                 InstPhase::Stopping { why, kill_at: Some(at) } if at <= now => {
-                    emit(out, Action::Signal { pid: i.pid, sig: SIGKILL, group: true });
+                    emit(out, Action::Signal { pid: i.pid, sig: KILL, group: true });
                     i.phase = InstPhase::Stopping { why, kill_at: None };
+                }
+                InstPhase::Lingering { why, kill_at: Some(at), exit } if at <= now => {
+                    emit(out, Action::Signal { pid: i.pid, sig: KILL, group: true });
+                    i.phase = InstPhase::Lingering { why, kill_at: None, exit };
                 }
                 _ => {}
             }
@@ -386,7 +516,7 @@ impl Service {
         for i in self.inst.iter().flatten() {
             let t = match i.phase {
                 InstPhase::Starting { ready_by, ready_at } => Some(ready_at.map_or(ready_by, |a| a.min(ready_by))),
-                InstPhase::Stopping { kill_at, .. } => kill_at,
+                InstPhase::Stopping { kill_at, .. } | InstPhase::Lingering { kill_at, .. } => kill_at,
                 _ => None,
             };
             d = earliest(d, t);
@@ -394,9 +524,14 @@ impl Service {
         d
     }
 
-    /// The instance whose main process is `pid`.
+    /// The instance whose main process is `pid` (and is still running).
     pub fn instance_of(&self, pid: i32) -> Option<usize> {
-        self.inst.iter().position(|i| i.is_some_and(|i| i.pid == pid && pid != 0))
+        self.inst.iter().position(|i| i.is_some_and(|i| i.pid == pid && pid != 0 && !matches!(i.phase, InstPhase::Lingering { .. })))
+    }
+
+    /// The lingering instance whose group `pid` leads.
+    pub fn lingering(&self, pid: i32) -> Option<usize> {
+        self.inst.iter().position(|i| i.is_some_and(|i| i.pid == pid && matches!(i.phase, InstPhase::Lingering { .. })))
     }
 }
 
@@ -406,6 +541,11 @@ fn stop_instance(i: &mut Instance, why: Why, def: &Def, now: Instant, out: &mut 
             // A plain stop outranks a restart or a timeout already under way.
             if why == Why::Stop && old != Why::Stop {
                 i.phase = InstPhase::Stopping { why, kill_at };
+            }
+        }
+        InstPhase::Lingering { why: old, kill_at, exit } => {
+            if why == Why::Stop && old != Why::Stop {
+                i.phase = InstPhase::Lingering { why, kill_at, exit };
             }
         }
         InstPhase::Spawning => {}
@@ -421,5 +561,16 @@ pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, None) => x,
         (None, y) => y,
+    }
+}
+
+/// SIGCONT follows every stop signal but KILL, so that a stopped process sees it.
+pub const fn needs_cont(sig: u8) -> bool {
+    sig != KILL && sig != CONT && sig != 0
+}
+
+impl ufmt::uDisplay for Step {
+    fn fmt<W: ufmt::uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
+        f.write_str(self.word())
     }
 }

@@ -4,8 +4,18 @@
 
 use libc::c_int;
 
+// The signals svc itself sends or handles, by name: numbers differ between
+// architectures (SIGCONT is 25 on MIPS), so none is written as a number.
 /// SIGTERM, the default stop signal.
 pub const TERM: u8 = libc::SIGTERM as u8;
+/// SIGKILL, the end of every stop timeout.
+pub const KILL: u8 = libc::SIGKILL as u8;
+/// SIGCONT, sent after a stop signal so that a stopped process sees it.
+pub const CONT: u8 = libc::SIGCONT as u8;
+pub const HUP: u8 = libc::SIGHUP as u8;
+pub const INT: u8 = libc::SIGINT as u8;
+pub const QUIT: u8 = libc::SIGQUIT as u8;
+pub const CHLD: u8 = libc::SIGCHLD as u8;
 /// Highest signal number accepted (Linux real-time signals end at 64).
 pub const MAX: u8 = 64;
 

@@ -1,7 +1,6 @@
 //! `svc status` lines for people: `NAME STATE PID UPTIME RESTARTS LAST NOTE`,
 //! columns aligned; and the same as JSON Lines for programs. No syscalls.
 
-use crate::config::Config;
 use crate::duration::Instant;
 use crate::service::{Exit, Note, Rest, State};
 use crate::supervisor::{Hold, Supervisor};
@@ -11,8 +10,8 @@ use ufmt::uwrite;
 const COLS: [(&str, usize); 6] = [("STATE", 10), ("PID", 8), ("UPTIME", 8), ("RESTARTS", 10), ("LAST", 10), ("NOTE", 0)];
 
 /// Width of the NAME column: the longest name, at least 4.
-pub fn name_width(sup: &Supervisor, cfg: &Config) -> usize {
-    sup.svcs.iter().filter_map(|s| cfg.defs.get(usize::from(s.def))).map(|d| d.name.len as usize).max().unwrap_or(0).max(4) + 2
+pub fn name_width(sup: &Supervisor) -> usize {
+    (0..sup.svcs.len()).map(|i| sup.name(i).len()).max().unwrap_or(0).max(4) + 2
 }
 
 pub fn header<const N: usize>(width: usize, out: &mut Buf<N>) {
@@ -51,11 +50,10 @@ impl ufmt::uDisplay for Last {
 }
 
 /// One service's line.
-pub fn line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Instant, width: usize, drops: u32, out: &mut Buf<N>) {
-    let Some(s) = sup.svcs.get(id) else { return };
-    let Some(def) = cfg.defs.get(usize::from(s.def)) else { return };
+pub fn line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, width: usize, drops: u32, out: &mut Buf<N>) {
+    let Some(s) = sup.svcs.get(id).filter(|s| !s.removed) else { return };
     let state = s.state();
-    out.pad(&Bytes(cfg.str(def.name)), width);
+    out.pad(&Bytes(sup.name(id)), width);
     out.pad(&state, COLS[0].1);
     match s.serving().filter(|i| i.pid > 0) {
         Some(i) => {
@@ -70,7 +68,7 @@ pub fn line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Inst
     out.pad(&s.restarts(), COLS[3].1);
     out.pad(&Last(s.last), COLS[4].1);
     let before = out.len();
-    note(sup, cfg, id, state, now, out);
+    note(sup, id, state, now, out);
     if drops > 0 {
         let sep = if out.len() > before { ", " } else { "" };
         let _ = uwrite!(out, "{}{} log lines dropped", sep, drops);
@@ -83,13 +81,12 @@ pub fn line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Inst
 /// `line`, in a fixed order, with null where a value does not apply.
 /// `out` needs room for the whole line (a cut line is not JSON); 512 bytes
 /// hold the longest.
-pub fn json_line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now: Instant, log_drops: u32, out: &mut Buf<N>) {
-    let Some(s) = sup.svcs.get(id) else { return };
-    let Some(def) = cfg.defs.get(usize::from(s.def)) else { return };
+pub fn json_line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, log_drops: u32, out: &mut Buf<N>) {
+    let Some(s) = sup.svcs.get(id).filter(|s| !s.removed) else { return };
     let state = s.state();
     let inst = s.serving();
     out.push(b"{\"name\":");
-    json_str(cfg.str(def.name), out);
+    json_str(sup.name(id), out);
     let _ = uwrite!(out, ",\"state\":\"{}\",\"pid\":", state.word());
     json_num(inst.and_then(|i| u64::try_from(i.pid).ok()).filter(|&p| p > 0), out);
     out.push(b",\"uptime_ms\":");
@@ -117,7 +114,7 @@ pub fn json_line<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, now:
     let _ = uwrite!(out, ",\"generation\":{},\"log_drops\":{},\"note\":", s.generation, log_drops);
     // Buf<N> as in `line`, so both share one copy of `note`.
     let mut text = Buf::<N>::new();
-    note(sup, cfg, id, state, now, &mut text);
+    note(sup, id, state, now, &mut text);
     if text.is_empty() {
         out.push(b"null");
     } else {
@@ -171,12 +168,9 @@ pub fn json_str<const N: usize>(bytes: &[u8], out: &mut Buf<N>) {
     out.push_byte(b'"');
 }
 
-fn note<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, state: State, now: Instant, out: &mut Buf<N>) {
+fn note<const N: usize>(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Buf<N>) {
     let Some(s) = sup.svcs.get(id) else { return };
-    let name = |slot: u8| {
-        let d = sup.svcs.get(usize::from(slot)).and_then(|o| cfg.defs.get(usize::from(o.def)));
-        Bytes(d.map_or(&b"?"[..], |d| cfg.str(d.name)))
-    };
+    let name = |slot: u8| Bytes(sup.name(usize::from(slot)));
     let mut sep = "";
     if let Rest::Backoff { until } = s.rest {
         if state == State::Backoff {
@@ -185,7 +179,7 @@ fn note<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, state: State,
         }
     }
     if state == State::Stopped && s.wants_start() {
-        match sup.hold(cfg, id) {
+        match sup.hold(id) {
             Some(Hold::Waiting(d)) => {
                 let _ = uwrite!(out, "{}waiting for {}", sep, name(d));
                 sep = ", ";
@@ -205,14 +199,33 @@ fn note<const N: usize>(sup: &Supervisor, cfg: &Config, id: usize, state: State,
         Note::ReadyTimeout => {
             let _ = uwrite!(out, "{}ready timeout", sep);
         }
+        Note::Signal { sig, errno } => {
+            let _ = uwrite!(out, "{}kill {}: {}", sep, crate::signame::name(sig).unwrap_or("?"), Errno(errno));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::Actions;
+    use crate::config::Config;
+    use crate::service::{Actions, Step};
     use crate::supervisor::tests::{T0, config, def, ms};
+    use crate::supervisor::{ESRCH, Event, Request};
+    use std::boxed::Box;
+
+    fn sup_of(cfg: &Config) -> Box<Supervisor> {
+        let mut sup = Box::new(Supervisor::new());
+        crate::config::adopt(&mut sup.cfg, cfg);
+        sup.load();
+        sup
+    }
+
+    fn spawned(id: u8, pid: i32) -> Event {
+        Event::Spawned { id, inst: 0, pid }
+    }
+
+    const EXEC_ENOENT: Event = Event::SpawnFailed { id: 4, inst: 0, step: Step::Exec, errno: 2 };
 
     fn text<const N: usize>(b: &Buf<N>) -> std::string::String {
         std::string::String::from_utf8(b.as_bytes().to_vec()).unwrap()
@@ -224,17 +237,15 @@ mod tests {
         once.oneshot = true;
         let mut web = def();
         web.after = 1;
-        let cfg = config(&[once, web]);
-        let mut sup = Supervisor::new();
-        sup.load(&cfg);
+        let mut sup = sup_of(&config(&[once, web]));
         let mut out = Actions::new();
-        sup.settle(&cfg, T0, &mut out);
-        sup.spawned(&cfg, 0, 0, Ok(42), T0, &mut out);
-        let w = name_width(&sup, &cfg);
+        sup.handle(Event::Tick, T0, &mut out);
+        sup.handle(spawned(0, 42), T0, &mut out);
+        let w = name_width(&sup);
         let mut b = Buf::<512>::new();
         header(w, &mut b);
-        line(&sup, &cfg, 0, T0 + ms(90_000), w, 0, &mut b);
-        line(&sup, &cfg, 1, T0 + ms(90_000), w, 3, &mut b);
+        line(&sup, 0, T0 + ms(90_000), w, 0, &mut b);
+        line(&sup, 1, T0 + ms(90_000), w, 3, &mut b);
         let t = text(&b);
         let rows: std::vec::Vec<std::vec::Vec<&str>> = t.lines().map(|l| l.split_whitespace().collect()).collect();
         assert_eq!(rows[0], ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "NOTE"]);
@@ -244,23 +255,21 @@ mod tests {
         let lines: std::vec::Vec<&str> = t.lines().collect();
         assert_eq!(lines[0].find("STATE"), lines[1].find("running"));
 
-        sup.exited(&cfg, 42, Exit::Code(1), T0 + ms(100), &mut out);
+        sup.handle(Event::Exited { pid: 42, exit: Exit::Code(1) }, T0 + ms(100), &mut out);
         let mut b = Buf::<512>::new();
-        line(&sup, &cfg, 0, T0 + ms(100), w, 0, &mut b);
-        line(&sup, &cfg, 1, T0 + ms(100), w, 0, &mut b);
+        line(&sup, 0, T0 + ms(100), w, 0, &mut b);
+        line(&sup, 1, T0 + ms(100), w, 0, &mut b);
         let t = text(&b);
         assert!(t.contains("a     failed"), "{t}");
         assert!(t.contains("exit:1"), "{t}");
         assert!(t.contains("blocked: a failed"), "{t}");
 
-        let cfg = config(&[def()]);
-        let mut sup = Supervisor::new();
-        sup.load(&cfg);
+        let mut sup = sup_of(&config(&[def()]));
         let mut out = Actions::new();
-        sup.settle(&cfg, T0, &mut out);
-        sup.spawned(&cfg, 0, 0, Err(("exec", 2)), T0, &mut out);
+        sup.handle(Event::Tick, T0, &mut out);
+        sup.handle(Event::SpawnFailed { id: 0, inst: 0, step: Step::Exec, errno: 2 }, T0, &mut out);
         let mut b = Buf::<512>::new();
-        line(&sup, &cfg, 0, T0 + ms(30), 6, 0, &mut b);
+        line(&sup, 0, T0 + ms(30), 6, 0, &mut b);
         assert_eq!(text(&b), "a     backoff   -       -       0         -         start in 70ms, exec: ENOENT (errno 2)\n");
     }
 
@@ -349,11 +358,11 @@ mod tests {
     const KEYS: [&str; 11] =
         ["name", "state", "pid", "uptime_ms", "restarts", "exit", "signal", "next_start_ms", "generation", "log_drops", "note"];
 
-    fn json_all(sup: &Supervisor, cfg: &Config, now: Instant, drops: u32) -> std::vec::Vec<std::string::String> {
+    fn json_all(sup: &Supervisor, now: Instant, drops: u32) -> std::vec::Vec<std::string::String> {
         (0..sup.svcs.len())
             .map(|id| {
                 let mut b = Buf::<512>::new();
-                json_line(sup, cfg, id, now, drops, &mut b);
+                json_line(sup, id, now, drops, &mut b);
                 assert!(!b.was_cut());
                 text(&b)
             })
@@ -392,22 +401,22 @@ mod tests {
         off.start = false;
         // a: done, b: failed, c: starting, d: running then stopping, e: backoff,
         // f: failed by an unnamed signal, g: stopped (start = no), h: stopped by svc stop.
-        let cfg = config(&[once, once, slow, def(), def(), never, off, def()]);
-        let mut sup = Supervisor::new();
-        sup.load(&cfg);
+        let mut sup = sup_of(&config(&[once, once, slow, def(), def(), never, off, def()]));
         let mut out = Actions::new();
-        sup.settle(&cfg, T0, &mut out);
-        for (id, r) in [(0u8, Ok(10)), (1, Ok(11)), (2, Ok(12)), (3, Ok(13)), (4, Err(("exec", 2))), (5, Ok(15)), (7, Ok(17))] {
-            sup.spawned(&cfg, id, 0, r, T0, &mut out);
+        sup.handle(Event::Tick, T0, &mut out);
+        for (id, pid) in [(0u8, 10), (1, 11), (2, 12), (3, 13), (5, 15), (7, 17)] {
+            sup.handle(spawned(id, pid), T0, &mut out);
         }
-        sup.exited(&cfg, 10, Exit::Code(0), T0 + ms(5), &mut out);
-        sup.exited(&cfg, 11, Exit::Code(3), T0 + ms(5), &mut out);
-        sup.exited(&cfg, 15, Exit::Signal(40), T0 + ms(5), &mut out);
-        sup.stop(&cfg, 7, T0 + ms(6), &mut out);
-        sup.exited(&cfg, 17, Exit::Signal(15), T0 + ms(7), &mut out);
-        sup.stop(&cfg, 3, T0 + ms(8), &mut out);
+        sup.handle(EXEC_ENOENT, T0, &mut out);
+        sup.handle(Event::Exited { pid: 10, exit: Exit::Code(0) }, T0 + ms(5), &mut out);
+        sup.handle(Event::Exited { pid: 11, exit: Exit::Code(3) }, T0 + ms(5), &mut out);
+        sup.handle(Event::Exited { pid: 15, exit: Exit::Signal(40) }, T0 + ms(5), &mut out);
+        sup.handle(Event::Request(Request::Stop(7)), T0 + ms(6), &mut out);
+        sup.handle(Event::Exited { pid: 17, exit: Exit::Signal(15) }, T0 + ms(7), &mut out);
+        sup.handle(Event::SignalFailed { pid: 17, sig: 0, group: true, errno: ESRCH }, T0 + ms(7), &mut out);
+        sup.handle(Event::Request(Request::Stop(3)), T0 + ms(8), &mut out);
         let now = T0 + ms(30);
-        let lines = json_all(&sup, &cfg, now, 7);
+        let lines = json_all(&sup, now, 7);
         check_json(&lines);
         let want = [
             r#"{"name":"a","state":"done","pid":null,"uptime_ms":null,"restarts":0,"exit":0,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
@@ -425,7 +434,7 @@ mod tests {
         // Every state word appears, the same as the plain status.
         for (id, l) in lines.iter().enumerate() {
             let mut b = Buf::<512>::new();
-            line(&sup, &cfg, id, now, 6, 0, &mut b);
+            line(&sup, id, now, 6, 0, &mut b);
             let word = text(&b).split_whitespace().nth(1).unwrap().to_string();
             assert!(l.contains(&std::format!("\"state\":\"{word}\"")), "{l}");
         }
@@ -433,12 +442,10 @@ mod tests {
         // A waiting note.
         let mut web = def();
         web.after = 1;
-        let cfg = config(&[slow, web]);
-        let mut sup = Supervisor::new();
-        sup.load(&cfg);
-        sup.settle(&cfg, T0, &mut out);
-        sup.spawned(&cfg, 0, 0, Ok(42), T0, &mut out);
-        let lines = json_all(&sup, &cfg, T0 + ms(300), 0);
+        let mut sup = sup_of(&config(&[slow, web]));
+        sup.handle(Event::Tick, T0, &mut out);
+        sup.handle(spawned(0, 42), T0, &mut out);
+        let lines = json_all(&sup, T0 + ms(300), 0);
         check_json(&lines);
         assert!(lines[0].contains(r#""state":"starting","pid":42,"uptime_ms":300,"#), "{}", lines[0]);
         assert!(lines[1].contains(r#""state":"stopped""#) && lines[1].contains(r#""note":"waiting for a""#), "{}", lines[1]);
@@ -454,9 +461,8 @@ mod tests {
             cfg.arena.push(b).unwrap();
         }
         cfg.defs[0].name = crate::config::Span { start, len: odd.len() as _ };
-        let mut sup = Supervisor::new();
-        sup.load(&cfg);
-        let lines = json_all(&sup, &cfg, T0, 0);
+        let mut sup = sup_of(&cfg);
+        let lines = json_all(&sup, T0, 0);
         check_json(&lines);
         assert!(lines[0].starts_with("{\"name\":\"w\\\"e\\\\b\\n\\u0001\\ufffd\u{e9}\","), "{}", lines[0]);
         let name = python(&lines, "import json,sys\nfor l in sys.stdin: print(ascii(json.loads(l)['name']))");

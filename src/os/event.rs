@@ -86,10 +86,12 @@ impl Events {
     }
 
     /// `epoll_wait` with no timeout: sleeps until something happens.
-    pub fn wait(&self, buf: &mut [Event]) -> usize {
+    /// EINTR is zero events; any other error is the caller's to report.
+    pub fn wait(&self, buf: &mut [Event]) -> Result<usize, Errno> {
         match epoll::wait(&self.epoll, &mut *buf, None) {
-            Ok(n) => n,
-            Err(_) => 0,
+            Ok(n) => Ok(n),
+            Err(Errno::INTR) => Ok(0),
+            Err(e) => Err(e),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! This process: exit, abort, environment.
 #![allow(unsafe_code)]
 
+use crate::service::Exit;
 use core::ffi::CStr;
 
 /// `abort(3)`: SIGABRT, for the panic handler.
@@ -25,13 +26,6 @@ pub fn pid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()
 }
 
-/// How a child ended.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Status {
-    Code(u8),
-    Signal(u8),
-}
-
 /// `waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`: a child that has exited,
 /// left unreaped so that its name can still be read.
 pub fn exited_child() -> Option<i32> {
@@ -49,13 +43,13 @@ pub fn exited_child() -> Option<i32> {
 }
 
 /// `waitpid(pid, WNOHANG)`: reaps `pid`.
-pub fn reap(pid: i32) -> Option<Status> {
+pub fn reap(pid: i32) -> Option<Exit> {
     let p = rustix::process::Pid::from_raw(pid)?;
     let (_, st) = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG).ok()??;
     if let Some(c) = st.exit_status() {
-        return Some(Status::Code(c as u8));
+        return Some(Exit::Code(c as u8));
     }
-    st.terminating_signal().map(|s| Status::Signal(s as u8))
+    st.terminating_signal().map(|s| Exit::Signal(s as u8))
 }
 
 /// The command name of `pid` from /proc/PID/comm, into `buf`; its length.

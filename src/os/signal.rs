@@ -1,14 +1,8 @@
 //! Signals arrive as reads of a signalfd; SIGPIPE is ignored.
 #![allow(unsafe_code)]
 
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
-
-pub const SIGHUP: u8 = 1;
-pub const SIGINT: u8 = 2;
-pub const SIGQUIT: u8 = 3;
-pub const SIGTERM: u8 = 15;
-pub const SIGCHLD: u8 = 17;
 
 const HANDLED: [i32; 5] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGCHLD];
 
@@ -41,10 +35,10 @@ fn errno() -> i32 {
 }
 
 /// Reads one pending signal number from the signalfd (None: none pending).
-pub fn read(fd: &OwnedFd) -> Option<u8> {
+pub fn read<F: AsFd>(fd: F) -> Option<u8> {
     // struct signalfd_siginfo is 128 bytes; ssi_signo is its first u32.
     let mut b = [0u8; 128];
-    match rustix::io::read(fd, &mut b) {
+    match rustix::io::read(fd.as_fd(), &mut b) {
         Ok(128) => u8::try_from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])).ok(),
         _ => None,
     }

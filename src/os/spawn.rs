@@ -43,46 +43,7 @@ pub struct Spec<'a> {
     pub ready: Option<(BorrowedFd<'a>, u8)>,
 }
 
-/// Which step of the child's setup failed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub enum Step {
-    /// In svc itself: pipe2 or fork (EMFILE, EAGAIN), or a malformed Spec.
-    Fork,
-    Setsid,
-    /// Moving stdin, stdout, stderr and the ready fd into place.
-    Fds,
-    Chdir,
-    Rlimit,
-    Groups,
-    Gid,
-    Uid,
-    Exec,
-}
-
-impl Step {
-    pub const fn word(self) -> &'static str {
-        match self {
-            Step::Fork => "fork",
-            Step::Setsid => "setsid",
-            Step::Fds => "fds",
-            Step::Chdir => "chdir",
-            Step::Rlimit => "rlimit",
-            Step::Groups => "setgroups",
-            Step::Gid => "setgid",
-            Step::Uid => "setuid",
-            Step::Exec => "exec",
-        }
-    }
-
-    /// The byte the child sent back; an unknown one can only be a bug, and
-    /// is reported as the exec it prevented.
-    fn decode(b: u8) -> Step {
-        const ALL: [Step; 9] =
-            [Step::Fork, Step::Setsid, Step::Fds, Step::Chdir, Step::Rlimit, Step::Groups, Step::Gid, Step::Uid, Step::Exec];
-        ALL.get(usize::from(b)).copied().unwrap_or(Step::Exec)
-    }
-}
+pub use crate::service::Step;
 
 /// A failed spawn: the step and its errno. The child (if any) is already reaped.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -164,7 +125,7 @@ pub fn spawn(spec: &Spec) -> Result<i32, Failure> {
     }
     let [step, e0, e1, e2, e3] = msg;
     let errno = if got == msg.len() { i32::from_ne_bytes([e0, e1, e2, e3]) } else { Errno::IO.raw_os_error() };
-    Err(Failure { step: Step::decode(step), errno })
+    Err(Failure { step: Step::from_byte(step), errno })
 }
 
 /// What the child would trip on, caught before forking: no program, argv

@@ -4,18 +4,19 @@
 use crate::config::{Config, Log};
 use crate::duration::{Duration, Instant};
 use crate::limits::*;
+use crate::os;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
-use crate::os::{self, signal};
 use crate::proto::{self, Kind, Request};
 use crate::reload::Change;
 use crate::ring::STAMP_BYTES;
 use crate::service::Actions;
 use crate::status;
+use crate::supervisor::{Event, Outcome, Request as Ask};
 use crate::text::{Buf, Bytes, Errno};
-use crate::verbs::world::{ALL, Client, Clients, Job, Role, World};
+use crate::verbs::world::{ALL, Client, Clients, Job, Refused, Role, World};
 use core::ffi::CStr;
-use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fd::AsFd;
 
 /// The control socket path of `svc up`: `[svc] control`, else /run/svc.sock
 /// for root, else $XDG_RUNTIME_DIR/svc.sock, else /tmp/svc-UID/svc.sock.
@@ -65,9 +66,9 @@ pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) {
 
 /// Accepts waiting connections into free slots. With every slot taken, the
 /// oldest connection that has not sent a whole request makes room.
-pub fn accept(w: &mut World, ev: &Events, listener: BorrowedFd, now: Instant) {
+pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
     for _ in 0..MAX_CLIENTS {
-        let Some(fd) = os::socket::accept(listener) else { return };
+        let Some(fd) = w.fds.fd(listener).and_then(os::socket::accept) else { return };
         if !os::socket::peer_allowed(fd.as_fd(), w.group) {
             let _ = os::fd::write_some(&fd, b"1 permission denied\n");
             continue;
@@ -170,7 +171,7 @@ fn set_job(w: &mut World, c: usize, job: Job) {
 
 fn finish(w: &mut World, ev: &Events, c: usize) {
     if let Some(cl) = w.clients.list.get_mut(c) {
-        if matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload) {
+        if matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload | Job::WaitSignal) {
             cl.job = Job::Close;
         }
         cl.deadline = None;
@@ -182,7 +183,7 @@ fn finish(w: &mut World, ev: &Events, c: usize) {
 fn slots<'r>(w: &World, names: &[&'r [u8]]) -> Result<u64, &'r [u8]> {
     let mut mask = 0u64;
     for n in names {
-        let id = w.sup.find(&w.cfg, n).ok_or(*n)?;
+        let id = w.sup.find(n).ok_or(*n)?;
         mask |= 1u64 << id;
     }
     Ok(mask)
@@ -207,12 +208,12 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
     match req.kind {
         Kind::Status => {
             let all = names.is_empty();
-            let live = w.sup.svcs.iter().enumerate().filter(|(_, s)| !s.removed).fold(0u64, |m, (i, _)| m | 1u64 << i);
+            let live = w.sup.live();
             let mask = if all { live } else { mask };
             let down = ids(mask).filter_map(|i| w.sup.svcs.get(usize::from(i))).any(|s| !s.state().is_up());
             head(w, c, if down && !all { crate::cli::EXIT_NOT_UP } else { 0 }, b"", b"");
             let json = req.has(b"--json");
-            let width = status::name_width(&w.sup, &w.cfg);
+            let width = status::name_width(&w.sup);
             if !json {
                 if let Some(cl) = w.clients.list.get_mut(c) {
                     status::header(width, &mut cl.out);
@@ -222,21 +223,21 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
         }
         Kind::Start => {
             for id in ids(mask) {
-                w.sup.start(id);
+                w.sup.handle(Event::Request(Ask::Start(id)), now, out);
             }
             head(w, c, 0, b"", b"");
             set_job(w, c, Job::Close);
         }
         Kind::Stop => {
             for id in ids(mask) {
-                w.sup.stop(&w.cfg, id, now, out);
+                w.sup.handle(Event::Request(Ask::Stop(id)), now, out);
             }
             set_job(w, c, Job::WaitDown { mask });
             return;
         }
         Kind::Restart => {
             for id in ids(mask) {
-                w.sup.restart(&w.cfg, id, now, out);
+                w.sup.handle(Event::Request(Ask::Restart(id)), now, out);
             }
             head(w, c, 0, b"", b"");
             set_job(w, c, Job::Close);
@@ -244,26 +245,26 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
         Kind::Signal => {
             let word = req.operands().nth(1).unwrap_or(b"");
             let id = ids(mask).next().unwrap_or(0);
-            match (crate::signame::parse(word), w.sup.pid(id)) {
-                (None, _) => head(w, c, 1, b"bad signal", word),
-                (_, None) => head(w, c, 1, b"not running:", names.first().copied().unwrap_or(b"")),
-                (Some(sig), Some(pid)) => match signal::send(pid, sig, false) {
-                    Ok(()) => head(w, c, 0, b"", b""),
-                    Err(e) => {
-                        let mut m = Buf::<64>::new();
-                        let _ = ufmt::uwrite!(m, "kill: {}", Errno(e.raw_os_error()));
-                        head(w, c, 1, m.as_bytes(), b"");
-                    }
-                },
+            let Some(sig) = crate::signame::parse(word) else {
+                head(w, c, 1, b"bad signal", word);
+                return finish(w, ev, c);
+            };
+            // The reply waits for the kill: `signalled`.
+            set_job(w, c, Job::WaitSignal);
+            let r = Ask::Signal { id, sig, client: c as u8 };
+            if w.sup.handle(Event::Request(r), now, out) == Outcome::NotRunning {
+                head(w, c, 1, b"not running:", names.first().copied().unwrap_or(b""));
+                return finish(w, ev, c);
             }
-            set_job(w, c, Job::Close);
+            return;
         }
         Kind::Log => log(w, c, req, &names, mask),
         Kind::Reload => {
             let dry = req.has(b"--dry-run");
-            if !crate::verbs::world::reload(w, now, out, dry) {
-                head(w, c, 1, b"the config has errors; nothing changed", b"");
-                set_job(w, c, Job::Errors { next: 0 });
+            let r = crate::verbs::world::reload(w, now, out, dry, req.has(b"--force"));
+            if let Err(why) = r {
+                head(w, c, 1, why.text().as_bytes(), b"");
+                set_job(w, c, if why == Refused::Invalid { Job::Errors { next: 0 } } else { Job::Close });
             } else if dry {
                 head(w, c, 0, b"", b"");
                 set_job(w, c, Job::Plan { next: 0, outcome: false });
@@ -284,22 +285,19 @@ fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
     let id = ids(mask).next();
     let ring = id.and_then(|id| {
         let s = w.sup.svcs.get(usize::from(id))?;
-        let def = w.cfg.defs.get(usize::from(s.def))?;
+        let def = w.sup.def(usize::from(id)).filter(|_| !s.removed)?;
         matches!(def.log, Log::Ring(_)).then_some(())?;
         w.logs.rings.get(usize::from(id)).copied().flatten()
     });
     let name = names.first().copied().unwrap_or(b"");
-    let file = id.and_then(|id| {
-        let s = w.sup.svcs.get(usize::from(id))?;
-        match w.cfg.defs.get(usize::from(s.def))?.log {
-            Log::File { path, .. } => Some(path),
-            _ => None,
-        }
+    let file = id.and_then(|id| match w.sup.def(usize::from(id))?.log {
+        Log::File { path, .. } => Some(path),
+        _ => None,
     });
     if let (Some(id), Some(path)) = (id, file) {
         // The file's last N lines (1000 without -n; 0 by default with -f).
         let lines = n.unwrap_or(if follow { 0 } else { 1000 });
-        let opened = CStr::from_bytes_with_nul(w.cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines));
+        let opened = CStr::from_bytes_with_nul(w.sup.cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines));
         match opened {
             Some(Ok((fd, offset))) => {
                 head(w, c, 0, b"", b"");
@@ -424,9 +422,9 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
                     let id = usize::from(next);
                     let drops = w.logs.drops.get(id).copied().unwrap_or(0);
                     if json {
-                        status::json_line(&w.sup, &w.cfg, id, now, drops, &mut line);
+                        status::json_line(&w.sup, id, now, drops, &mut line);
                     } else {
-                        status::line(&w.sup, &w.cfg, id, now, usize::from(width), drops, &mut line);
+                        status::line(&w.sup, id, now, usize::from(width), drops, &mut line);
                     }
                     if line.len() > cl.out.room() {
                         break;
@@ -453,7 +451,8 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
                 line.pad(step.change.word(), 10);
                 line.push(step.name());
                 let shows = outcome && matches!(step.change, Change::Added | Change::Restarted);
-                if let Some(s) = w.sup.svcs.get(usize::from(step.slot)).filter(|_| shows) {
+                let slot = if shows { w.sup.find(step.name()) } else { None };
+                if let Some(s) = slot.and_then(|i| w.sup.svcs.get(usize::from(i))) {
                     let _ = ufmt::uwrite!(line, " {}", s.state());
                 }
                 line.push(b"\n");
@@ -570,4 +569,20 @@ pub fn progress(w: &mut World, ev: &Events, now: Instant) {
             _ => {}
         }
     }
+}
+
+/// The outcome of `svc signal`'s kill, for client `c`.
+pub fn signalled(w: &mut World, ev: &Events, c: usize, r: Result<(), rustix::io::Errno>) {
+    if w.clients.list.get(c).is_none_or(|cl| cl.job != Job::WaitSignal) {
+        return;
+    }
+    match r {
+        Ok(()) => head(w, c, 0, b"", b""),
+        Err(e) => {
+            let mut m = Buf::<64>::new();
+            let _ = ufmt::uwrite!(m, "kill: {}", Errno(e.raw_os_error()));
+            head(w, c, 1, m.as_bytes(), b"");
+        }
+    }
+    finish(w, ev, c);
 }

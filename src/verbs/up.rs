@@ -1,6 +1,8 @@
 //! `svc up`: the event loop joining the Supervisor and os/. One epoll set
-//! over a signalfd, the control socket, its clients, every instance's log
-//! pipe and ready pipe, and one timerfd armed at the next deadline.
+//! over the fd table (signalfd, control socket, clients, every instance's
+//! log pipe and ready pipe) and one timerfd armed at the next deadline;
+//! what happens becomes a supervisor event, and its actions are performed
+//! here, their failures handed back as events.
 
 use crate::cli::{Command, EXIT_FAIL, EXIT_OK};
 use crate::config::{Log, Ready};
@@ -9,21 +11,29 @@ use crate::limits::*;
 use crate::os::event::{Event, Events, Interest};
 use crate::os::{self, clock, logfile, signal, spawn};
 use crate::ring::Stamp;
-use crate::service::{Action, Actions, Exit};
+use crate::service::{Action, Actions, Step};
+use crate::signame;
+use crate::supervisor::{Event as SupEvent, Outcome};
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check;
 use crate::verbs::control;
-use crate::verbs::world::{Logs, Role, WORLD, World, alloc_rings, reload};
+use crate::verbs::world::{Logs, Role, WORLD, World, assign, reload, rings_fit};
 use core::ffi::{CStr, c_char};
-use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fd::AsFd;
 
-/// Tokens of the fds that are not in the table.
-const TOK_SIGNAL: u64 = 1 << 32;
-const TOK_TIMER: u64 = (1 << 32) + 1;
-const TOK_CONTROL: u64 = (1 << 32) + 2;
+/// The token of the timerfd, which `Events` owns (every other fd's token is
+/// its index in the fd table).
+const TOK_TIMER: u64 = 1 << 32;
 
 fn say(b: &[u8]) {
     os::fd::write_err(b);
+}
+
+/// `svc: WHAT: ERRNO (errno N)` on stderr.
+fn say_errno(what: &str, e: rustix::io::Errno) {
+    let mut b = Buf::<160>::new();
+    let _ = ufmt::uwrite!(b, "svc: {}: {}\n", what, Errno(e.raw_os_error()));
+    say(b.as_bytes());
 }
 
 // Out of line, so that no client verb's buffers share its stack frame.
@@ -32,29 +42,38 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     let Some(w) = WORLD.take() else { return EXIT_FAIL };
     let path = check::config_path(cmd);
     w.config_path = Some(path);
-    if !check::load(path, &mut w.loader, &mut w.cfg) {
+    if !check::load(path, &mut w.loader, &mut w.sup.cfg) {
         return EXIT_FAIL;
     }
     let mut pbuf = [0u8; PATH_BYTES];
-    let Some(control) = control::server_path(&w.cfg, &mut pbuf) else { return EXIT_FAIL };
-    let Ok(sigfd) = signal::take() else {
-        say(b"svc: cannot set up signals\n");
-        return EXIT_FAIL;
+    let Some(control) = control::server_path(&w.sup.cfg, &mut pbuf) else { return EXIT_FAIL };
+    let sigfd = match signal::take() {
+        Ok(fd) => fd,
+        Err(e) => {
+            say_errno("cannot set up signals (signalfd)", e);
+            return EXIT_FAIL;
+        }
     };
-    let Ok(mut ev) = Events::new() else {
-        say(b"svc: cannot create epoll or timerfd\n");
-        return EXIT_FAIL;
+    let mut ev = match Events::new() {
+        Ok(ev) => ev,
+        Err(e) => {
+            say_errno("cannot create epoll or timerfd", e);
+            return EXIT_FAIL;
+        }
     };
     if os::process::pid() != 1 {
         // Orphans of our services become our children, to be reaped.
         let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
     }
     spawn::probe_close_range(os::process::getenv(c"SVC_FALLBACK") == Some(b"1"));
-    let Ok(devnull) = os::fd::open(c"/dev/null", libc::O_RDWR, 0) else {
-        say(b"svc: cannot open /dev/null\n");
-        return EXIT_FAIL;
+    let devnull = match os::fd::open(c"/dev/null", libc::O_RDWR, 0) {
+        Ok(fd) => fd,
+        Err(e) => {
+            say_errno("cannot open /dev/null", e);
+            return EXIT_FAIL;
+        }
     };
-    w.group = w.cfg.control_gid;
+    w.group = w.sup.cfg.control_gid;
     let listener = match os::socket::bind_control(control, w.group) {
         Ok(fd) => fd,
         Err(e) => {
@@ -69,64 +88,71 @@ pub fn up(cmd: &Command<'static>) -> i32 {
             return EXIT_FAIL;
         }
     };
-    if !alloc_rings(w) {
+    if !rings_fit(&w.sup.cfg) {
+        say(b"svc: log rings exceed the ring pool\n");
         return EXIT_FAIL;
     }
-    let ok = ev.add(sigfd.as_fd(), TOK_SIGNAL, Interest::Read).is_ok()
-        && ev.add(ev.timer(), TOK_TIMER, Interest::Read).is_ok()
-        && ev.add(listener.as_fd(), TOK_CONTROL, Interest::Read).is_ok();
-    if !ok {
-        say(b"svc: cannot watch fds\n");
+    let held = ev.add(ev.timer(), TOK_TIMER, Interest::Read).is_ok()
+        && w.fds.add(&ev, sigfd, Role::Signals, Interest::Read).is_ok()
+        && w.fds.add(&ev, listener, Role::Control, Interest::Read).is_ok()
+        && w.fds.hold(devnull, Role::Null).is_ok();
+    if !held {
+        say(b"svc: cannot watch the signalfd, timerfd and control socket\n");
         return EXIT_FAIL;
     }
-    w.sup.load(&w.cfg);
+    w.sup.load();
+    for id in 0..w.sup.svcs.len() {
+        assign(w, id as u8);
+    }
     let mut out = Actions::new();
     let now = clock::now();
-    w.sup.settle(&w.cfg, now, &mut out);
-    if perform(w, &ev, devnull.as_fd(), &mut out, now) {
+    w.sup.handle(SupEvent::Tick, now, &mut out);
+    if perform(w, &ev, &mut out, now) {
         return EXIT_OK;
     }
     let mut events = [Event { flags: rustix::event::epoll::EventFlags::empty(), data: rustix::event::epoll::EventData::new_u64(0) }; 32];
+    let mut wait_failed = false;
     loop {
         let deadline = crate::service::earliest(w.sup.next_deadline(), w.clients.next_deadline());
         ev.arm(deadline);
-        let n = ev.wait(&mut events);
+        let n = match ev.wait(&mut events) {
+            Ok(n) => n,
+            Err(e) => {
+                // Cannot happen with a valid epoll fd; if it does, say so once
+                // and go on at one turn a second rather than spin: signals
+                // (the signalfd is read anyway) and deadlines still work.
+                if !wait_failed {
+                    say_errno("epoll_wait failed; polling once a second", e);
+                    wait_failed = true;
+                }
+                let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 1, tv_nsec: 0 });
+                0
+            }
+        };
         let now = clock::now();
         let batch = events.get(..n).unwrap_or(&[]);
         // Signals first: reap before reading the control socket, so that a
         // `status` sent right after a crash never reports the dead pid.
-        if batch.iter().any(|e| e.data.u64() == TOK_SIGNAL) {
-            while let Some(sig) = signal::read(&sigfd) {
-                match sig {
-                    signal::SIGCHLD => reap(w, now, &mut out),
-                    signal::SIGTERM | signal::SIGINT | signal::SIGQUIT => w.sup.begin_shutdown(&w.cfg, now, &mut out),
-                    signal::SIGHUP => {
-                        say(b"svc: SIGHUP: reloading\n");
-                        reload(w, now, &mut out, false);
-                    }
-                    _ => {}
-                }
-            }
-        }
+        signals(w, now, &mut out);
         for e in batch {
             let tok = e.data.u64();
-            match tok {
-                TOK_SIGNAL => {}
-                TOK_TIMER => ev.ack_timer(),
-                TOK_CONTROL => control::accept(w, &ev, listener.as_fd(), now),
-                k => match w.fds.role(k as usize) {
-                    Role::Log { id, inst } => {
-                        read_log(w, &ev, k as usize, id, inst);
-                    }
-                    Role::Ready { id, inst } => read_ready(w, &ev, k as usize, id, inst),
-                    Role::Client(c) => control::ready(w, &ev, usize::from(c), now, &mut out),
-                    Role::Free => {}
-                },
+            if tok == TOK_TIMER {
+                ev.ack_timer();
+                continue;
+            }
+            let k = tok as usize;
+            match w.fds.role(k) {
+                Role::Control => control::accept(w, &ev, k, now),
+                Role::Log { id, inst } => {
+                    read_log(w, &ev, k, id, inst);
+                }
+                Role::Ready { id, inst } => read_ready(w, &ev, k, id, inst, now, &mut out),
+                Role::Client(c) => control::ready(w, &ev, usize::from(c), now, &mut out),
+                Role::Signals | Role::Null | Role::Free => {}
             }
         }
-        w.sup.tick(&w.cfg, now, &mut out);
-        w.sup.settle(&w.cfg, now, &mut out);
-        if perform(w, &ev, devnull.as_fd(), &mut out, now) {
+        w.sup.handle(SupEvent::Tick, now, &mut out);
+        if perform(w, &ev, &mut out, now) {
             return EXIT_OK;
         }
         control::progress(w, &ev, now);
@@ -134,8 +160,33 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     }
 }
 
-/// Performs the supervisor's actions until none are left; true on Exit.
-fn perform(w: &mut World, ev: &Events, devnull: BorrowedFd, out: &mut Actions, now: Instant) -> bool {
+/// Reads every pending signal: SIGCHLD reaps, TERM, INT and QUIT shut down,
+/// HUP reloads.
+fn signals(w: &mut World, now: Instant, out: &mut Actions) {
+    // Bounded: the signalfd holds at most one of each pending signal.
+    for _ in 0..64 {
+        let Some(sig) = w.fds.of(Role::Signals).and_then(signal::read) else { return };
+        match sig {
+            signame::CHLD => reap(w, now, out),
+            signame::TERM | signame::INT | signame::QUIT => {
+                w.sup.handle(SupEvent::Shutdown, now, out);
+            }
+            signame::HUP => {
+                say(b"svc: SIGHUP: reloading\n");
+                if let Err(r) = reload(w, now, out, false, false) {
+                    let mut b = Buf::<160>::new();
+                    let _ = ufmt::uwrite!(b, "svc: reload: {}\n", r.text());
+                    say(b.as_bytes());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Performs the supervisor's actions until none are left; what fails goes
+/// back to the supervisor as an event. True on Exit.
+fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool {
     // Bounded: each round either empties the list or starts services, and
     // a service starts at most once per round.
     for _ in 0..=(MAX_SERVICES * 2) {
@@ -144,55 +195,72 @@ fn perform(w: &mut World, ev: &Events, devnull: BorrowedFd, out: &mut Actions, n
         }
         let actions = core::mem::take(out);
         for a in actions.iter() {
-            match *a {
-                Action::Spawn { id, inst } => {
-                    let r = start(w, ev, devnull, id, inst);
-                    w.sup.spawned(&w.cfg, id, inst, r, now, out);
+            let event = match *a {
+                Action::Spawn { id, inst } => Some(match start(w, ev, id, inst) {
+                    Ok(pid) => SupEvent::Spawned { id, inst, pid },
+                    Err(f) => SupEvent::SpawnFailed { id, inst, step: f.step, errno: f.errno },
+                }),
+                Action::Signal { pid, sig, group } => {
+                    send(pid, sig, group).err().map(|e| SupEvent::SignalFailed { pid, sig, group, errno: e.raw_os_error() })
                 }
-                Action::Signal { pid, sig, group } => send(pid, sig, group),
-                Action::Ended { id, inst } => ended(w, ev, id, inst),
+                Action::Send { pid, sig, client } => {
+                    let r = signal::send(pid, sig, false);
+                    control::signalled(w, ev, usize::from(client), r);
+                    None
+                }
+                Action::Ended { id, inst } => {
+                    ended(w, ev, id, inst);
+                    None
+                }
+                Action::Assigned { id } => {
+                    assign(w, id);
+                    None
+                }
                 Action::Exit => return true,
+            };
+            if let Some(e) = event {
+                w.sup.handle(e, now, out);
             }
         }
-        w.sup.settle(&w.cfg, now, out);
     }
     false
 }
 
 /// `kill` the group, or the main pid if the group is gone, then SIGCONT so
-/// that a stopped process sees the signal.
-fn send(pid: i32, sig: u8, group: bool) {
+/// that a stopped process sees the signal. Signal 0 asks about the group only.
+fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Errno> {
     if pid <= 0 {
-        return;
+        return Ok(());
     }
-    if !group {
-        let _ = signal::send(pid, sig, false);
-        return;
+    if !group || sig == 0 {
+        return signal::send(pid, sig, group);
     }
-    if signal::send(pid, sig, true).is_err() {
-        let _ = signal::send(pid, sig, false);
+    let r = signal::send(pid, sig, true).or_else(|_| signal::send(pid, sig, false));
+    if r.is_ok() && crate::service::needs_cont(sig) && signal::send(pid, signame::CONT, true).is_err() {
+        let _ = signal::send(pid, signame::CONT, false);
     }
-    if sig != crate::service::SIGKILL && signal::send(pid, 18, true).is_err() {
-        let _ = signal::send(pid, 18, false);
-    }
+    r
 }
 
 /// Forks and execs instance `inst` of service `id` with its pipes.
-fn start(w: &mut World, ev: &Events, devnull: BorrowedFd, id: u8, inst: u8) -> Result<i32, (&'static str, i32)> {
-    let fail = |e: rustix::io::Errno| ("pipe", e.raw_os_error());
-    let Some(def) = w.sup.svcs.get(usize::from(id)).and_then(|s| w.cfg.defs.get(usize::from(s.def))) else {
-        return Err(("config", 22));
+fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Failure> {
+    let fail = |e: rustix::io::Errno| spawn::Failure { step: Step::Fork, errno: e.raw_os_error() };
+    let Some(def) = w.sup.def(usize::from(id)).copied() else {
+        return Err(spawn::Failure { step: Step::Fork, errno: rustix::io::Errno::INVAL.raw_os_error() });
     };
-    let def = *def;
+    let Some(devnull) = w.fds.of(Role::Null) else {
+        return Err(spawn::Failure { step: Step::Fds, errno: rustix::io::Errno::BADF.raw_os_error() });
+    };
+    let cfg = &w.sup.cfg;
     let mut argv: [*const c_char; MAX_ARGS + 1] = [core::ptr::null(); MAX_ARGS + 1];
-    for (p, s) in argv.iter_mut().zip(w.cfg.list(def.args)) {
-        *p = w.cfg.strz(*s).as_ptr().cast();
+    for (p, s) in argv.iter_mut().zip(cfg.list(def.args)) {
+        *p = cfg.strz(*s).as_ptr().cast();
     }
     let mut envp: [*const c_char; MAX_ENV + 1] = [core::ptr::null(); MAX_ENV + 1];
-    for (p, s) in envp.iter_mut().zip(w.cfg.list(def.env)) {
-        *p = w.cfg.strz(*s).as_ptr().cast();
+    for (p, s) in envp.iter_mut().zip(cfg.list(def.env)) {
+        *p = cfg.strz(*s).as_ptr().cast();
     }
-    let cwd = def.cwd.and_then(|s| CStr::from_bytes_with_nul(w.cfg.strz(s)).ok());
+    let cwd = def.cwd.and_then(|s| CStr::from_bytes_with_nul(cfg.strz(s)).ok());
     // Output: a pipe into the ring, or /dev/null.
     let log = match def.log {
         Log::Null => None,
@@ -208,13 +276,13 @@ fn start(w: &mut World, ev: &Events, devnull: BorrowedFd, id: u8, inst: u8) -> R
         cwd,
         uid: def.uid,
         gid: def.gid,
-        groups: w.cfg.groups(def.groups),
+        groups: cfg.groups(def.groups),
         rlimits: def.rlimits,
         stdin: devnull,
         output: log.as_ref().map_or(devnull, |(_, wr)| wr.as_fd()),
         ready: ready.as_ref().map(|((_, wr), n)| (wr.as_fd(), *n)),
     };
-    let pid = spawn::spawn(&spec).map_err(|f| (f.step.word(), f.errno))?;
+    let pid = spawn::spawn(&spec)?;
     // The write ends now live in the child only.
     if let Some((rd, _wr)) = log {
         let _ = os::socket::set_nonblocking(&rd);
@@ -275,10 +343,11 @@ fn read_log(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8) -> bool {
 /// partial line) into lines for the service's log target and followers.
 fn sink(w: &mut World, id: u8, inst: u8, n: usize) {
     let stamp = Stamp(clock::wall_ms());
-    let World { logs, clients, cfg, sup, .. } = w;
+    let World { logs, clients, sup, .. } = w;
     let Logs { pool, rings, asm, scratch, drops, files, .. } = logs;
-    let def = sup.svcs.get(usize::from(id)).filter(|s| !s.removed).and_then(|s| cfg.defs.get(usize::from(s.def)));
-    let name = def.map_or(&b""[..], |d| cfg.str(d.name));
+    let def = sup.svcs.get(usize::from(id)).filter(|s| !s.removed).and_then(|_| sup.def(usize::from(id)));
+    let name = sup.name(usize::from(id));
+    let cfg = &sup.cfg;
     let target = def.map_or(Log::Null, |d| d.log);
     let path = match target {
         Log::File { path, .. } => CStr::from_bytes_with_nul(cfg.strz(path)).ok(),
@@ -323,13 +392,13 @@ fn flush_log(w: &mut World, id: u8, inst: u8) {
 }
 
 /// The ready pipe: a newline means ready; EOF without one means never.
-fn read_ready(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8) {
+fn read_ready(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8, now: Instant, out: &mut Actions) {
     let mut b = [0u8; 64];
     let Some(fd) = w.fds.fd(k) else { return };
     match os::fd::read_some(fd, &mut b) {
         Ok(Some(n)) if n > 0 => {
             if b.get(..n).is_some_and(|s| s.contains(&b'\n')) {
-                w.sup.ready(id, inst);
+                w.sup.handle(SupEvent::Ready { id, inst }, now, out);
                 w.fds.close(ev, k);
             }
         }
@@ -344,15 +413,10 @@ fn reap(w: &mut World, now: Instant, out: &mut Actions) {
     // Bounded by the number of children; each round reaps one.
     for _ in 0..100_000 {
         let Some(pid) = os::process::exited_child() else { return };
-        let is_service = w.sup.svcs.iter().any(|s| s.instance_of(pid).is_some());
         let mut comm = [0u8; 32];
-        let comm_len = if is_service { 0 } else { os::process::comm(pid, &mut comm) };
-        let Some(status) = os::process::reap(pid) else { return };
-        let exit = match status {
-            os::process::Status::Code(c) => Exit::Code(c),
-            os::process::Status::Signal(s) => Exit::Signal(s),
-        };
-        if !w.sup.exited(&w.cfg, pid, exit, now, out) {
+        let comm_len = if w.sup.is_instance(pid) { 0 } else { os::process::comm(pid, &mut comm) };
+        let Some(exit) = os::process::reap(pid) else { return };
+        if w.sup.handle(SupEvent::Exited { pid, exit }, now, out) == Outcome::Orphan {
             let mut b = Buf::<128>::new();
             let _ = ufmt::uwrite!(b, "svc: reaped orphan {} ({})\n", pid, Bytes(comm.get(..comm_len).unwrap_or(&[])));
             say(b.as_bytes());

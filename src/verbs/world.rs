@@ -9,7 +9,6 @@ use crate::limits::*;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
 use crate::os::{self, logfile};
-use crate::reload::Change;
 use crate::reload::Plan;
 use crate::ring::{self, Assembler, Ring};
 use crate::service::Actions;
@@ -23,6 +22,12 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 pub enum Role {
     #[default]
     Free,
+    /// The signalfd.
+    Signals,
+    /// The control socket's listener.
+    Control,
+    /// /dev/null, every service's stdin (and output with `log = null`).
+    Null,
     Client(u8),
     Log {
         id: u8,
@@ -34,8 +39,9 @@ pub enum Role {
     },
 }
 
-/// One table of the fds svc holds, each with a role. Close-on-exec, leak
-/// checks and the later reexec handoff all derive from it.
+/// One table of every fd svc holds, each with a role (but the epoll set
+/// and its timerfd, which `Events` owns). Close-on-exec, leak checks and the
+/// later reexec handoff all derive from it.
 pub struct Fds {
     pub slots: [(Slot, Role); MAX_FDS],
 }
@@ -54,6 +60,22 @@ impl Fds {
             *e = (Slot::new(fd), role);
         }
         Ok(k)
+    }
+    /// Adds `fd` with `role`, not watched; hands the fd back when full.
+    pub fn hold(&mut self, fd: OwnedFd, role: Role) -> Result<usize, OwnedFd> {
+        let Some(k) = self.slots.iter().position(|(s, _)| s.is_empty()) else { return Err(fd) };
+        if let Some(e) = self.slots.get_mut(k) {
+            *e = (Slot::new(fd), role);
+        }
+        Ok(k)
+    }
+    /// The fd that holds `role`.
+    pub fn of(&self, role: Role) -> Option<BorrowedFd<'_>> {
+        self.find(role).and_then(|k| self.fd(k))
+    }
+    /// How many fds the table holds.
+    pub fn count(&self) -> usize {
+        self.slots.iter().filter(|(s, _)| !s.is_empty()).count()
     }
     pub fn close(&mut self, ev: &Events, k: usize) {
         if let Some((slot, role)) = self.slots.get_mut(k) {
@@ -104,9 +126,9 @@ impl Logs {
 /// Everything `svc up` holds, in .bss.
 pub struct World {
     pub loader: Loader,
-    /// The config in force, and the one a reload parses into: two configs'
-    /// worth of memory, so that a bad file changes nothing.
-    pub cfg: Config,
+    /// The config a reload parses into, beside the one in force (the
+    /// supervisor's): two configs' worth of memory, so that a bad file
+    /// changes nothing.
     pub spare: Config,
     /// The last reload's steps, for its reply.
     pub plan: Plan,
@@ -124,7 +146,6 @@ pub struct World {
 /// Taken once by `svc up`.
 pub static WORLD: os::once::Once<World> = os::once::Once::new(World {
     loader: Loader::new(),
-    cfg: Config::new(),
     spare: Config::new(),
     plan: Plan::new(),
     config_path: None,
@@ -156,6 +177,8 @@ pub enum Job {
     WaitDown { mask: u64 },
     /// `svc reload`: the head goes out once every restart has an outcome.
     WaitReload,
+    /// `svc signal`: the head goes out once the kill is done.
+    WaitSignal,
     /// Streaming the reload's steps from `next` (with outcomes after a wait).
     Plan { next: u8, outcome: bool },
     /// Streaming the errors of a config that did not load.
@@ -196,71 +219,102 @@ impl Clients {
     }
 }
 
+/// Why a reload changed nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Refused {
+    /// The file could not be read or has errors (they are in the loader).
+    Invalid,
+    /// The file defines no service: a truncated write, most likely.
+    Empty,
+    /// Its log rings need more than the ring pool.
+    Rings,
+}
+
+impl Refused {
+    pub const fn text(self) -> &'static str {
+        match self {
+            Refused::Invalid => "the config has errors; nothing changed",
+            Refused::Empty => "the config defines no services (empty or truncated?); nothing changed (reload --force allows it)",
+            Refused::Rings => "the log rings exceed the ring pool; nothing changed",
+        }
+    }
+}
+
 /// Reads the config again into the spare and, unless `dry`, applies the
-/// difference. False when the file is invalid: then nothing changed (its
-/// errors went to svc's log and stay in the loader for the caller).
-pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool) -> bool {
+/// difference. A refused reload changes nothing; an invalid file's errors
+/// went to svc's log and stay in the loader for the caller.
+pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool, force: bool) -> Result<(), Refused> {
     if !check::load(w.config_path.unwrap_or(b""), &mut w.loader, &mut w.spare) {
-        return false;
+        return Err(Refused::Invalid);
     }
-    w.sup.plan(&w.cfg, &w.spare, &mut w.plan);
+    if w.spare.defs.is_empty() && !force {
+        return Err(Refused::Empty);
+    }
+    if !rings_fit(&w.spare) {
+        return Err(Refused::Rings);
+    }
+    crate::reload::plan(&w.sup.cfg, &w.spare, &mut w.plan);
     if dry {
-        return true;
+        return Ok(());
     }
-    w.sup.apply_old(&w.cfg, &mut w.plan, now, out);
-    if !crate::config::adopt(&mut w.cfg, &w.spare) {
-        // Cannot happen: both have the same capacities.
+    if !w.sup.reload(&w.spare, &mut w.plan, now, out) {
+        // Cannot happen: both configs have the same capacities.
         os::fd::write_err(b"svc: reload: config copy failed\n");
     }
-    w.sup.apply_new(&w.cfg, &mut w.plan);
+    // Removed services give their rings back before added ones take theirs
+    // (Action::Assigned), so that a ring can move between names.
+    for (id, s) in w.sup.svcs.iter().enumerate() {
+        if s.removed {
+            if let Some(r) = w.logs.rings.get_mut(id).and_then(|r| r.take()) {
+                w.logs.blocks.free(r.area());
+            }
+        }
+    }
     // Log files are opened again at their next line: a moved file is no error.
     for f in w.logs.files.iter_mut() {
         logfile::reopen(f);
     }
-    for step in w.plan.steps.iter() {
-        let id = usize::from(step.slot);
-        if step.change == Change::Added {
-            // The slot may have been a removed service's: start its count afresh.
-            if let Some(d) = w.logs.drops.get_mut(id) {
-                *d = 0;
-            }
-        }
-        let want = match step.change {
-            Change::Removed => None,
-            _ => w.cfg.defs.get(usize::from(step.def)).and_then(|d| match d.log {
-                Log::Ring(bytes) => Some(ring::blocks_for(bytes)),
-                _ => None,
-            }),
-        };
-        let Some(slot) = w.logs.rings.get_mut(id) else { continue };
-        if slot.map(|r| r.area().blocks) == want {
-            continue;
-        }
-        if let Some(r) = slot.take() {
-            w.logs.blocks.free(r.area());
-        }
-        if let Some(blocks) = want {
-            *slot = w.logs.blocks.alloc(blocks).map(Ring::new);
-            if slot.is_none() {
-                os::fd::write_err(b"svc: reload: the ring pool is fragmented: a log ring is missing\n");
-            }
-        }
-    }
-    true
+    Ok(())
 }
 
-/// Carves each service's ring out of the pool.
-pub fn alloc_rings(w: &mut World) -> bool {
-    for (i, d) in w.cfg.defs.iter().enumerate() {
-        if let Log::Ring(bytes) = d.log {
-            let Some(area) = w.logs.blocks.alloc(ring::blocks_for(bytes)) else {
-                os::fd::write_err(b"svc: log rings exceed the ring pool\n");
-                return false;
-            };
-            if let Some(r) = w.logs.rings.get_mut(i) {
-                *r = Some(Ring::new(area));
-            }
+/// Whether every ring of `cfg` fits in the pool together.
+pub fn rings_fit(cfg: &Config) -> bool {
+    let blocks: usize = cfg
+        .defs
+        .iter()
+        .map(|d| match d.log {
+            Log::Ring(bytes) => usize::from(ring::blocks_for(bytes)),
+            _ => 0,
+        })
+        .sum();
+    blocks <= RING_POOL_BYTES / RING_BLOCK_BYTES
+}
+
+/// Slot `id` holds a new definition (or a restarted one): its ring is
+/// the size its `log` asks for, and a fresh service's drop count is zero.
+pub fn assign(w: &mut World, id: u8) {
+    let id = usize::from(id);
+    let Some(s) = w.sup.svcs.get(id) else { return };
+    if s.spawns == 0 {
+        if let Some(d) = w.logs.drops.get_mut(id) {
+            *d = 0;
         }
     }
-    true
+    let want = w.sup.def(id).and_then(|d| match d.log {
+        Log::Ring(bytes) => Some(ring::blocks_for(bytes)),
+        _ => None,
+    });
+    let Some(slot) = w.logs.rings.get_mut(id) else { return };
+    if slot.map(|r| r.area().blocks) == want {
+        return;
+    }
+    if let Some(r) = slot.take() {
+        w.logs.blocks.free(r.area());
+    }
+    if let Some(blocks) = want {
+        *slot = w.logs.blocks.alloc(blocks).map(Ring::new);
+        if slot.is_none() {
+            os::fd::write_err(b"svc: the ring pool is fragmented: a log ring is missing\n");
+        }
+    }
 }
