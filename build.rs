@@ -6,7 +6,8 @@ use std::process::Command;
 fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     if target.contains("musl") {
-        println!("cargo:rustc-link-lib=static=c");
+        // Not bundled into the library's rlib: linked once, into the binary.
+        println!("cargo:rustc-link-lib=static:-bundle=c");
         // Drop the unwind tables nothing reads (panic = "abort"); see the script.
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
         let script = format!("{dir}/targets/discard-unwind.ld");

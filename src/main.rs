@@ -1,29 +1,17 @@
 //! svc: a process supervisor and init for small Linux machines.
-//! Entry: argv → cli → verbs; the panic handler; no logic.
+//! Entry: argv → cli → verbs; the panic handler; no logic. The pure side
+//! is the library (src/lib.rs); the OS layer and the verbs live here.
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 // Unit tests compile without the entry point, so most of the OS side is unused there.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
-mod argv;
-mod backoff;
-mod cli;
-mod config;
-mod duration;
-mod limits;
-mod order;
 mod os;
-mod passwd;
-mod proto;
-mod reload;
-mod ring;
-mod service;
-mod signame;
-mod status;
-mod supervisor;
-mod text;
 mod verbs;
+
+// The pure side (src/lib.rs), under the names the OS layer and verbs use.
+use svc::{cli, config, duration, limits, proto, reload, ring, service, signame, status, supervisor, text};
 
 #[cfg(not(test))]
 use core::ffi::{CStr, c_char, c_int};

@@ -73,10 +73,6 @@ impl Fds {
     pub fn of(&self, role: Role) -> Option<BorrowedFd<'_>> {
         self.find(role).and_then(|k| self.fd(k))
     }
-    /// How many fds the table holds.
-    pub fn count(&self) -> usize {
-        self.slots.iter().filter(|(s, _)| !s.is_empty()).count()
-    }
     pub fn close(&mut self, ev: &Events, k: usize) {
         if let Some((slot, role)) = self.slots.get_mut(k) {
             if let Some(fd) = slot.take() {

@@ -1,0 +1,24 @@
+//! svc's pure side as a library: config text → Config → Supervisor →
+//! actions, the protocols and encodings. No module here makes a syscall,
+//! reads the clock or uses the OS layer (which lives in the binary, with
+//! the verbs), so that unit tests, fuzz targets and benchmarks link it on
+//! any host.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+pub mod argv;
+pub mod backoff;
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod limits;
+pub mod order;
+pub mod passwd;
+pub mod proto;
+pub mod reload;
+pub mod ring;
+pub mod service;
+pub mod signame;
+pub mod status;
+pub mod supervisor;
+pub mod text;
