@@ -20,6 +20,8 @@ use core::ffi::{CStr, c_char, c_int};
 #[cfg(not(test))]
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
+// The C runtime's entry point: its pointers are the runtime's promise.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let mut words: heapless::Vec<&'static [u8], { limits::MAX_CMDLINE }> = heapless::Vec::new();
     let n = usize::try_from(argc).unwrap_or(0);

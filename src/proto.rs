@@ -54,7 +54,7 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// Whether the flag word `flag` was sent.
     pub fn has(&self, flag: &[u8]) -> bool {
-        self.words.iter().any(|w| *w == flag)
+        self.words.contains(&flag)
     }
     /// The words that are not flags.
     pub fn operands(&self) -> impl Iterator<Item = &'a [u8]> + '_ {

@@ -53,7 +53,7 @@ fn same_log(a: &Config, x: Log, b: &Config, y: Log) -> bool {
 }
 
 /// The names a def is `after`, as a set compared by name.
-fn names<'c>(c: &'c Config, after: u64) -> impl Iterator<Item = &'c [u8]> {
+fn names(c: &Config, after: u64) -> impl Iterator<Item = &[u8]> {
     c.defs.iter().enumerate().filter(move |(i, _)| after & (1u64 << i) != 0).map(move |(_, o)| c.str(o.name))
 }
 
@@ -117,6 +117,12 @@ impl Step {
 /// A reload's steps: every service of the old and the new config.
 pub struct Plan {
     pub steps: Vec<Step, { 2 * MAX_SERVICES }>,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Plan {

@@ -172,12 +172,11 @@ fn note<const N: usize>(sup: &Supervisor, id: usize, state: State, now: Instant,
     let Some(s) = sup.svcs.get(id) else { return };
     let name = |slot: u8| Bytes(sup.name(usize::from(slot)));
     let mut sep = "";
-    if let Rest::Backoff { until } = s.rest {
-        if state == State::Backoff {
+    if let Rest::Backoff { until } = s.rest
+        && state == State::Backoff {
             let _ = uwrite!(out, "start in {}", until.since(now));
             sep = ", ";
         }
-    }
     if state == State::Stopped && s.wants_start() {
         match sup.hold(id) {
             Some(Hold::Waiting(d)) => {
@@ -461,7 +460,7 @@ mod tests {
             cfg.arena.push(b).unwrap();
         }
         cfg.defs[0].name = crate::config::Span { start, len: odd.len() as _ };
-        let mut sup = sup_of(&cfg);
+        let sup = sup_of(&cfg);
         let lines = json_all(&sup, T0, 0);
         check_json(&lines);
         assert!(lines[0].starts_with("{\"name\":\"w\\\"e\\\\b\\n\\u0001\\ufffd\u{e9}\","), "{}", lines[0]);

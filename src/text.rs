@@ -29,11 +29,10 @@ fn append(buf: &mut [u8], len: &mut usize, b: &[u8]) -> bool {
 fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
     let n = n.min(*len);
     for i in n..*len {
-        if let Some(b) = buf.get(i).copied() {
-            if let Some(d) = buf.get_mut(i - n) {
+        if let Some(b) = buf.get(i).copied()
+            && let Some(d) = buf.get_mut(i - n) {
                 *d = b;
             }
-        }
     }
     *len -= n;
 }

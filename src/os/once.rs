@@ -19,6 +19,8 @@ impl<T> Once<T> {
         Once { value: UnsafeCell::new(value), taken: AtomicBool::new(false) }
     }
     /// The value, the first time; None after.
+    // A `&mut` from `&self` is this type's purpose: the flag makes it unique.
+    #[allow(clippy::mut_from_ref)]
     pub fn take(&'static self) -> Option<&'static mut T> {
         if self.taken.swap(true, Ordering::AcqRel) {
             return None;

@@ -56,7 +56,6 @@ impl Line<'_> {
     pub fn len(&self) -> usize {
         self.first.len() + self.second.len()
     }
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

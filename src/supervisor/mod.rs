@@ -86,6 +86,12 @@ pub enum Hold {
     Blocked(u8),
 }
 
+impl Default for Supervisor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Supervisor {
     pub const fn new() -> Self {
         Supervisor { cfg: Config::new(), svcs: Vec::new(), shutdown: false, pending: Pending::NONE }
@@ -183,19 +189,17 @@ impl Supervisor {
                 Outcome::Orphan
             }
             Event::Spawned { id, inst, pid } => {
-                if let Some(s) = svcs.get_mut(usize::from(id)) {
-                    if let Some(def) = Self::def_in(cfg, s) {
+                if let Some(s) = svcs.get_mut(usize::from(id))
+                    && let Some(def) = Self::def_in(cfg, s) {
                         s.spawned(usize::from(inst), pid, def, now);
                     }
-                }
                 Outcome::Done
             }
             Event::SpawnFailed { id, inst, step, errno } => {
-                if let Some(s) = svcs.get_mut(usize::from(id)) {
-                    if let Some(def) = Self::def_in(cfg, s) {
+                if let Some(s) = svcs.get_mut(usize::from(id))
+                    && let Some(def) = Self::def_in(cfg, s) {
                         s.spawn_failed(id, usize::from(inst), step, errno, def, now, out);
                     }
-                }
                 Outcome::Done
             }
             Event::Ready { id, inst } => {
@@ -208,11 +212,10 @@ impl Supervisor {
                 for (id, s) in svcs.iter_mut().enumerate() {
                     if let Some(inst) = s.lingering(pid) {
                         // The group is empty: the stop is complete.
-                        if group && errno == ESRCH {
-                            if let Some(def) = Self::def_in(cfg, s) {
+                        if group && errno == ESRCH
+                            && let Some(def) = Self::def_in(cfg, s) {
                                 s.group_gone(id as u8, inst, def, now, out);
                             }
-                        }
                         return Outcome::Done;
                     }
                     // ESRCH for a live instance: it exited, and its exit is on
@@ -282,12 +285,11 @@ impl Supervisor {
             let mut started = false;
             for id in 0..self.svcs.len() {
                 let can = self.svcs.get(id).is_some_and(|s| s.wants_start()) && self.hold(id).is_none();
-                if can {
-                    if let Some(s) = self.svcs.get_mut(id) {
+                if can
+                    && let Some(s) = self.svcs.get_mut(id) {
                         s.start(id as u8, now, out);
                         started = true;
                     }
-                }
             }
             if !started {
                 break;
@@ -310,13 +312,12 @@ impl Supervisor {
                 && svcs
                     .iter()
                     .any(|o| o.has_instance() && !o.removed && cfg.defs.get(usize::from(o.def)).is_some_and(|od| od.after & me != 0));
-            if !needed {
-                if let Some(s) = svcs.get_mut(id) {
+            if !needed
+                && let Some(s) = svcs.get_mut(id) {
                     let Some(def) = Self::def_in(cfg, s) else { continue };
                     s.want = Want::Down;
                     s.stop(Why::Stop, def, now, out);
                 }
-            }
         }
         if !any {
             let _ = out.push(Action::Exit);

@@ -18,14 +18,12 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
     }
     let mut p = [0u8; PATH_BYTES];
     let mut text = [0u8; 8192];
-    if let Some(c) = os::fd::cpath(check::config_path(cmd), &mut p) {
-        if let Ok(n) = os::fd::read_file(c, &mut text) {
-            if let Some(s) = crate::config::control_path(text.get(..n).unwrap_or(&[])) {
+    if let Some(c) = os::fd::cpath(check::config_path(cmd), &mut p)
+        && let Ok(n) = os::fd::read_file(c, &mut text)
+            && let Some(s) = crate::config::control_path(text.get(..n).unwrap_or(&[])) {
                 b.push(s);
                 return;
             }
-        }
-    }
     default_path(b, false);
     let mut q = [0u8; PATH_BYTES];
     let exists = os::fd::cpath(b.as_bytes(), &mut q).is_some_and(|c| rustix::fs::lstat(c).is_ok());
@@ -120,8 +118,7 @@ fn read_reply(fd: &rustix::fd::OwnedFd) -> Option<i32> {
     let mut have = 0;
     let mut code = None;
     // Bounded by the server, which closes after the reply.
-    loop {
-        let Some(room) = buf.get_mut(have..) else { break };
+    while let Some(room) = buf.get_mut(have..) {
         let n = match rustix::io::read(fd, room) {
             Ok(n) => n,
             Err(rustix::io::Errno::INTR) => continue,

@@ -260,11 +260,10 @@ pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool, force: 
     // Removed services give their rings back before added ones take theirs
     // (Action::Assigned), so that a ring can move between names.
     for (id, s) in w.sup.svcs.iter().enumerate() {
-        if s.removed {
-            if let Some(r) = w.logs.rings.get_mut(id).and_then(|r| r.take()) {
+        if s.removed
+            && let Some(r) = w.logs.rings.get_mut(id).and_then(|r| r.take()) {
                 w.logs.blocks.free(r.area());
             }
-        }
     }
     // Log files are opened again at their next line: a moved file is no error.
     for f in w.logs.files.iter_mut() {
@@ -291,11 +290,10 @@ pub fn rings_fit(cfg: &Config) -> bool {
 pub fn assign(w: &mut World, id: u8) {
     let id = usize::from(id);
     let Some(s) = w.sup.svcs.get(id) else { return };
-    if s.spawns == 0 {
-        if let Some(d) = w.logs.drops.get_mut(id) {
+    if s.spawns == 0
+        && let Some(d) = w.logs.drops.get_mut(id) {
             *d = 0;
         }
-    }
     let want = w.sup.def(id).and_then(|d| match d.log {
         Log::Ring(bytes) => Some(ring::blocks_for(bytes)),
         _ => None,
