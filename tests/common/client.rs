@@ -24,6 +24,24 @@ impl Svc {
         output_within(&mut svc(&words), CLIENT_TIMEOUT)
     }
 
+    /// `svc ARGS...` with `-c dir/svc.conf -s dir/svc.sock` after the verb,
+    /// within `timeout`: reaches this svc even when the config is missing,
+    /// empty or names no socket (the client would fall back to a default
+    /// socket, which may be another svc's).
+    pub fn run_sock_within(&self, args: &[&str], timeout: Duration) -> Output {
+        let (conf, sock) = (self.conf_str(), self.sock.display().to_string());
+        let mut words: Vec<&str> = Vec::new();
+        words.extend(args.first());
+        words.extend(["-c", conf.as_str(), "-s", sock.as_str()]);
+        words.extend(args.iter().skip(1));
+        output_within(&mut svc(&words), timeout)
+    }
+
+    /// `run_sock_within` the client timeout (5 s).
+    pub fn run_sock(&self, args: &[&str]) -> Output {
+        self.run_sock_within(args, CLIENT_TIMEOUT)
+    }
+
     /// `run`, asserting exit 0; returns stdout.
     pub fn run_ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
