@@ -11,7 +11,9 @@
 
 mod common;
 use common::*;
+use std::fs;
 use std::process::Output;
+use std::thread;
 
 /// `svc reload ARGS` with the socket named, within `timeout`.
 fn reload(s: &Svc, args: &[&str], timeout: std::time::Duration) -> Output {
@@ -141,4 +143,52 @@ fn reload_renaming_one_of_64_services() {
         assert_eq!(reload_line(&lines, n), ["kept", n.as_str()]);
     }
     assert_untouched(&s, &old[..63], "after the rename");
+}
+
+// ---- 5. an empty config
+
+#[test]
+fn empty_config_is_refused_on_reload() {
+    let mut s = Svc::new("empty_config");
+    s.write_config("[a]\nexec = /bin/sleep 100000\n\n[b]\nexec = /bin/sleep 100000\n");
+    s.start();
+    let before = running(&s, &["a", "b"].map(String::from));
+
+    // A truncated write: the file is empty.
+    fs::write(&s.conf, "").expect("truncate the config");
+    let out = reload(&s, &[], CLIENT_TIMEOUT);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a reload of an empty config was not refused: {}", show(&out));
+    assert!(err.contains("no services") || err.contains("empty"), "the refusal does not say the config is empty: {}", show(&out));
+    thread::sleep(ms(300));
+    assert_untouched(&s, &before, "after the refused reload");
+
+    // --force applies it: every service is removed.
+    let out = reload(&s, &["--force"], CLIENT_TIMEOUT);
+    assert_eq!(out.status.code(), Some(0), "svc reload --force: {}", show(&out));
+    let lines = reload_lines(&out);
+    assert_eq!(lines, [vec!["removed", "a"], vec!["removed", "b"]], "{}", show(&out));
+    for (n, pid, born) in &before {
+        wait_until(secs(10), &format!("{n}'s process to end"), || gone(*pid, *born));
+    }
+    wait_until(secs(5), "the services to leave `svc status`", || status_all(&s).is_empty());
+    assert!(s.svc_running());
+}
+
+#[test]
+fn check_warns_when_the_config_does_not_end_in_a_newline() {
+    let s = Svc::new("check_last_line");
+    let body = format!("[svc]\ncontrol = {}\n\n[a]\nexec = /bin/sleep 100000", s.sock.display());
+    // With the newline: valid, and no warning about it.
+    s.write("svc.conf", &format!("{body}\n"));
+    let out = s.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!said.contains("newline"), "a warning about a newline that is there: {}", show(&out));
+    // Without it (a likely truncation): still valid, with a warning.
+    s.write("svc.conf", &body);
+    let out = s.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(said.contains("newline"), "no warning that the config does not end in a newline: {}", show(&out));
 }
