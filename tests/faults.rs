@@ -192,3 +192,63 @@ fn check_warns_when_the_config_does_not_end_in_a_newline() {
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(said.contains("newline"), "no warning that the config does not end in a newline: {}", show(&out));
 }
+
+// ---- 6. the ring pool on reload
+
+/// A service that prints two lines, then sleeps.
+fn printer(s: &Svc, name: &str) -> String {
+    s.script(name, &format!("echo {name} line 1\necho {name} line 2\nexec /bin/sleep 100000\n"))
+}
+
+#[test]
+fn reload_frees_removed_rings_before_allocating() {
+    let mut s = Svc::new("ring_reload");
+    // The pool is 256 KiB: either ring fits alone, both do not.
+    let (r1, r2) = (printer(&s, "r1"), printer(&s, "r2"));
+    s.write_config(&format!("[r1]\nexec = {r1}\nlog = ring:160k\n"));
+    s.start();
+    s.wait_running("r1");
+    wait_until(secs(5), "r1's lines in its ring", || s.log_texts("r1", &[]).len() == 2);
+
+    s.write_config(&format!("[r2]\nexec = {r2}\nlog = ring:160k\n"));
+    let out = reload(&s, &[], CLIENT_TIMEOUT);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(reload_lines(&out), [vec!["removed", "r1"], vec!["added", "r2", "running"]], "{}", show(&out));
+    let mut last = None;
+    let got = poll(secs(5), || {
+        let out = s.run_sock(&["log", "r2"]);
+        let texts: Vec<String> = text(&out.stdout).lines().filter_map(log_text).map(String::from).collect();
+        let whole = out.status.success() && texts == ["r2 line 1", "r2 line 2"];
+        last = Some(out);
+        whole.then_some(())
+    });
+    assert!(got.is_some(), "r2 has no working ring after the reload; last `svc log r2`: {}", show(last.as_ref().unwrap()));
+    let o = s.json("r2");
+    assert!(o.get("log").is_none_or(|v| !v.is_null()), "r2's status reports log null: {o:?}");
+    assert!(s.svc_running());
+}
+
+#[test]
+fn reload_with_a_ring_that_does_not_fit_changes_nothing() {
+    let mut s = Svc::new("ring_no_fit");
+    // Four 64 KiB rings fill the 256 KiB pool, first fit in config order:
+    // a, b, c, d. Removing a and c frees two 64 KiB holes; e's 128 KiB fits
+    // in neither, although the new config's rings (b, d, e) add up to the pool.
+    s.write_config(
+        "[a]\nexec = /bin/sleep 100000\nlog = ring:64k\n\n[b]\nexec = /bin/sleep 100000\nlog = ring:64k\n\n\
+         [c]\nexec = /bin/sleep 100000\nlog = ring:64k\n\n[d]\nexec = /bin/sleep 100000\nlog = ring:64k\n",
+    );
+    s.start();
+    let before = running(&s, &["a", "b", "c", "d"].map(String::from));
+
+    s.write_config(
+        "[b]\nexec = /bin/sleep 100000\nlog = ring:64k\n\n[d]\nexec = /bin/sleep 100000\nlog = ring:64k\n\n\
+         [e]\nexec = /bin/sleep 100000\nlog = ring:128k\n",
+    );
+    let out = reload(&s, &[], CLIENT_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "a reload whose ring does not fit in the pool was not refused: {}", show(&out));
+    assert!(!text(&out.stderr).trim().is_empty(), "the refusal gives no reason: {}", show(&out));
+    thread::sleep(ms(300));
+    assert_untouched(&s, &before, "after the refused reload");
+    assert!(s.status_line("e").is_none(), "e exists: {:?}", s.status_line("e"));
+}
