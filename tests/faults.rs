@@ -252,3 +252,33 @@ fn reload_with_a_ring_that_does_not_fit_changes_nothing() {
     assert_untouched(&s, &before, "after the refused reload");
     assert!(s.status_line("e").is_none(), "e exists: {:?}", s.status_line("e"));
 }
+
+// ---- 7. no stale errors
+
+#[test]
+fn reload_after_a_failed_one_reports_its_own_error() {
+    let mut s = Svc::new("stale_errors");
+    s.write_config("[a]\nexec = /bin/sleep 100000\n");
+    s.start();
+    let before = running(&s, &["a".to_string()]);
+
+    s.write_config("[a]\nexec = /bin/sleep 100000\nbogus_key_seven = 1\n");
+    let out = reload(&s, &[], CLIENT_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains("bogus_key_seven"), "the first reload's error: {}", show(&out));
+
+    fs::remove_file(&s.conf).expect("rm svc.conf");
+    let out = reload(&s, &[], CLIENT_TIMEOUT);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!err.contains("bogus_key_seven"), "the reload repeats the previous attempt's errors: {}", show(&out));
+    let conf = s.conf_str();
+    assert!(
+        err.lines()
+            .filter(|l| !l.contains("bogus_key_seven"))
+            .any(|l| l.contains("ENOENT") || l.contains("No such file") || l.contains(&conf)),
+        "the reload does not name the missing file {conf}: {}",
+        show(&out)
+    );
+    assert_untouched(&s, &before, "after the failed reloads");
+}
