@@ -282,3 +282,71 @@ fn reload_after_a_failed_one_reports_its_own_error() {
     );
     assert_untouched(&s, &before, "after the failed reloads");
 }
+
+// ---- 8. stop leaves nothing behind
+
+/// The main process is a sleep that dies of TERM; beside it in its process
+/// group, `sleep 100001` ignores TERM.
+const TERM_IGNORER: &str = "[t]\nexec = /bin/sh -c \"(trap '' TERM; exec sleep 100001) & exec sleep 100000\"\nstop_timeout = 1s\n";
+
+/// svc with TERM_IGNORER running: the main pid, and the TERM-ignoring
+/// member's pid and start time (ended by pid when the fixture is dropped).
+fn with_term_ignorer(test: &str) -> (Svc, u32, (u32, u64)) {
+    let mut s = Svc::up(test, TERM_IGNORER);
+    let main = s.wait_running("t");
+    let svc_pid = s.svc_pid();
+    let member = wait_for(secs(5), "the TERM-ignoring sleep 100001", || {
+        descendants(svc_pid).into_iter().find(|&(p, _)| cmdline(p) == ["sleep", "100001"])
+    });
+    s.end_on_drop(member.0);
+    let ign = status_field(member.0, "SigIgn").map(|v| u64::from_str_radix(&v, 16).unwrap_or(0) & (1 << 14));
+    assert_eq!(ign, Some(1 << 14), "sleep 100001 does not ignore TERM");
+    assert_eq!(stat(member.0).map(|st| st.pgrp), Some(main), "sleep 100001 is not in the service's process group");
+    (s, main, member)
+}
+
+#[test]
+fn stop_waits_for_a_member_that_ignores_term() {
+    let (s, main, (member, member_born)) = with_term_ignorer("stop_term_ignorer");
+    let main_born = stat(main).unwrap().starttime;
+    let mut stop = svc(&["stop", "-c", &s.conf_str(), "-s", &s.sock.display().to_string(), "t"]);
+    let client = thread::spawn(move || output_within(&mut stop, secs(10)));
+    // While the member lives, the service must not be `stopped`.
+    let mut seen: Vec<String> = Vec::new();
+    let mut wrong: Option<(String, bool)> = None;
+    for _ in 0..400 {
+        if client.is_finished() {
+            break;
+        }
+        let state = s.state("t").unwrap_or_default();
+        // Alive after the status was read: alive while it was read.
+        let alive = !gone(member, member_born);
+        if alive && !matches!(state.as_str(), "running" | "stopping") && wrong.is_none() {
+            wrong = Some((state.clone(), gone(main, main_born)));
+        }
+        if seen.last() != Some(&state) {
+            seen.push(state);
+        }
+        thread::sleep(ms(25));
+    }
+    let out = client.join().expect("the stop client");
+    assert_eq!(out.status.code(), Some(0), "svc stop t: {}", show(&out));
+    assert!(gone(main, main_born), "the main process survived the stop");
+    assert!(
+        gone(member, member_born),
+        "the TERM-ignoring sleep 100001 (pid {member}, {:?}) survived `svc stop` (states seen during the stop: {seen:?})",
+        stat(member)
+    );
+    assert_eq!(wrong, None, "(state, main gone) while the TERM-ignoring member still lived; want stopping; states seen: {seen:?}");
+    assert_eq!(s.state("t").as_deref(), Some("stopped"));
+}
+
+#[test]
+fn shutdown_waits_for_a_member_that_ignores_term() {
+    let (mut s, main, (member, member_born)) = with_term_ignorer("shutdown_term_ignorer");
+    let main_born = stat(main).unwrap().starttime;
+    let st = s.stop_svc("TERM");
+    assert!(st.success(), "svc exited with {st} on SIGTERM\n{}", s.stderr_text());
+    assert!(gone(main, main_born), "the main process survived the shutdown");
+    assert!(gone(member, member_born), "the TERM-ignoring sleep 100001 (pid {member}, {:?}) survived svc's shutdown", stat(member));
+}
