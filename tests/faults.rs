@@ -12,6 +12,7 @@
 mod common;
 use common::*;
 use std::fs;
+use std::os::unix::net::UnixStream;
 use std::process::Output;
 use std::thread;
 
@@ -349,4 +350,53 @@ fn shutdown_waits_for_a_member_that_ignores_term() {
     assert!(st.success(), "svc exited with {st} on SIGTERM\n{}", s.stderr_text());
     assert!(gone(main, main_born), "the main process survived the shutdown");
     assert!(gone(member, member_born), "the TERM-ignoring sleep 100001 (pid {member}, {:?}) survived svc's shutdown", stat(member));
+}
+
+// ---- 9. one-shot requests beside followers
+
+#[test]
+fn one_shot_requests_are_served_beside_followers() {
+    let mut s = Svc::new("followers_reserve");
+    let tick = s.script("tick", "i=0\nwhile [ $i -lt 600 ]; do echo tick $i; /bin/sleep 0.1; i=$((i+1)); done\nexec /bin/sleep 100000\n");
+    s.write_config(&format!("[tick]\nexec = {tick}\n\n[lazy]\nexec = /bin/sleep 100000\nstart = no\n"));
+    s.start();
+    s.wait_running("tick");
+
+    // Twelve followers. Each ends up following (it got a line) or turned
+    // away (it exited); one still neither after 5 s counts as pending.
+    let mut followers: Vec<Follower> = (0..12).map(|_| Follower::start(&s, &["log", "-f", "tick"])).collect();
+    let mut fate: Vec<Option<bool>> = vec![None; followers.len()];
+    poll(secs(5), || {
+        for (f, fate) in followers.iter_mut().zip(fate.iter_mut()).filter(|(_, fate)| fate.is_none()) {
+            if f.lines.try_recv().is_ok() {
+                *fate = Some(true);
+            } else if f.child.try_wait().ok().flatten().is_some() {
+                *fate = Some(false);
+            }
+        }
+        fate.iter().all(Option::is_some).then_some(())
+    });
+    let count = |want: Option<bool>| fate.iter().filter(|&&f| f == want).count();
+    // And three connections that never send a request.
+    let idle: Vec<UnixStream> = (0..3).map(|_| s.connect()).collect();
+
+    let what = format!(
+        "followers: {} following, {} turned away, {} pending; {} idle connections",
+        count(Some(true)),
+        count(Some(false)),
+        count(None),
+        idle.len()
+    );
+    for round in 0..3 {
+        let out = s.run(&["status"]);
+        assert_eq!(out.status.code(), Some(0), "svc status, round {round}, {what}: {}", show(&out));
+        assert!(!text(&out.stderr).contains("busy"), "{}", show(&out));
+        assert!(status_fields(&text(&out.stdout), "tick").is_some(), "{}", show(&out));
+    }
+    let out = s.run(&["start", "lazy"]);
+    assert_eq!(out.status.code(), Some(0), "svc start lazy, {what}: {}", show(&out));
+    assert!(!text(&out.stderr).contains("busy"), "{}", show(&out));
+    s.wait_running("lazy");
+    drop(idle);
+    drop(followers);
 }
