@@ -355,9 +355,10 @@ impl Service {
     /// The instance's readiness channel said ready.
     pub fn ready(&mut self, inst: usize) {
         if let Some(Some(i)) = self.inst.get_mut(inst)
-            && matches!(i.phase, InstPhase::Starting { .. }) {
-                i.phase = InstPhase::Ready;
-            }
+            && matches!(i.phase, InstPhase::Starting { .. })
+        {
+            i.phase = InstPhase::Ready;
+        }
     }
 
     /// The main process of instance `inst` exited with `exit`. An instance
@@ -478,9 +479,11 @@ impl Service {
     /// Acts on the deadlines that have come.
     pub fn tick(&mut self, def: &Def, now: Instant, out: &mut Actions) {
         if let Rest::Backoff { until } = self.rest
-            && until <= now && !self.has_instance() {
-                self.rest = Rest::Stopped;
-            }
+            && until <= now
+            && !self.has_instance()
+        {
+            self.rest = Rest::Stopped;
+        }
         let mut timed_out = false;
         for i in self.inst.iter_mut().flatten() {
             match i.phase {

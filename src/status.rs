@@ -173,10 +173,11 @@ fn note<const N: usize>(sup: &Supervisor, id: usize, state: State, now: Instant,
     let name = |slot: u8| Bytes(sup.name(usize::from(slot)));
     let mut sep = "";
     if let Rest::Backoff { until } = s.rest
-        && state == State::Backoff {
-            let _ = uwrite!(out, "start in {}", until.since(now));
-            sep = ", ";
-        }
+        && state == State::Backoff
+    {
+        let _ = uwrite!(out, "start in {}", until.since(now));
+        sep = ", ";
+    }
     if state == State::Stopped && s.wants_start() {
         match sup.hold(id) {
             Some(Hold::Waiting(d)) => {

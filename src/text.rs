@@ -30,9 +30,10 @@ fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
     let n = n.min(*len);
     for i in n..*len {
         if let Some(b) = buf.get(i).copied()
-            && let Some(d) = buf.get_mut(i - n) {
-                *d = b;
-            }
+            && let Some(d) = buf.get_mut(i - n)
+        {
+            *d = b;
+        }
     }
     *len -= n;
 }

@@ -38,7 +38,7 @@ pub fn blocks_for(bytes: u32) -> u16 {
 
 /// Which blocks of the caller's `static` pool of RING_POOL_BYTES are taken:
 /// one bit a block. The bytes themselves are passed to `Ring` calls.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Pool {
     used: [u64; POOL_WORDS],
 }

@@ -190,16 +190,18 @@ impl Supervisor {
             }
             Event::Spawned { id, inst, pid } => {
                 if let Some(s) = svcs.get_mut(usize::from(id))
-                    && let Some(def) = Self::def_in(cfg, s) {
-                        s.spawned(usize::from(inst), pid, def, now);
-                    }
+                    && let Some(def) = Self::def_in(cfg, s)
+                {
+                    s.spawned(usize::from(inst), pid, def, now);
+                }
                 Outcome::Done
             }
             Event::SpawnFailed { id, inst, step, errno } => {
                 if let Some(s) = svcs.get_mut(usize::from(id))
-                    && let Some(def) = Self::def_in(cfg, s) {
-                        s.spawn_failed(id, usize::from(inst), step, errno, def, now, out);
-                    }
+                    && let Some(def) = Self::def_in(cfg, s)
+                {
+                    s.spawn_failed(id, usize::from(inst), step, errno, def, now, out);
+                }
                 Outcome::Done
             }
             Event::Ready { id, inst } => {
@@ -212,10 +214,12 @@ impl Supervisor {
                 for (id, s) in svcs.iter_mut().enumerate() {
                     if let Some(inst) = s.lingering(pid) {
                         // The group is empty: the stop is complete.
-                        if group && errno == ESRCH
-                            && let Some(def) = Self::def_in(cfg, s) {
-                                s.group_gone(id as u8, inst, def, now, out);
-                            }
+                        if group
+                            && errno == ESRCH
+                            && let Some(def) = Self::def_in(cfg, s)
+                        {
+                            s.group_gone(id as u8, inst, def, now, out);
+                        }
                         return Outcome::Done;
                     }
                     // ESRCH for a live instance: it exited, and its exit is on
@@ -285,11 +289,10 @@ impl Supervisor {
             let mut started = false;
             for id in 0..self.svcs.len() {
                 let can = self.svcs.get(id).is_some_and(|s| s.wants_start()) && self.hold(id).is_none();
-                if can
-                    && let Some(s) = self.svcs.get_mut(id) {
-                        s.start(id as u8, now, out);
-                        started = true;
-                    }
+                if can && let Some(s) = self.svcs.get_mut(id) {
+                    s.start(id as u8, now, out);
+                    started = true;
+                }
             }
             if !started {
                 break;
@@ -312,12 +315,11 @@ impl Supervisor {
                 && svcs
                     .iter()
                     .any(|o| o.has_instance() && !o.removed && cfg.defs.get(usize::from(o.def)).is_some_and(|od| od.after & me != 0));
-            if !needed
-                && let Some(s) = svcs.get_mut(id) {
-                    let Some(def) = Self::def_in(cfg, s) else { continue };
-                    s.want = Want::Down;
-                    s.stop(Why::Stop, def, now, out);
-                }
+            if !needed && let Some(s) = svcs.get_mut(id) {
+                let Some(def) = Self::def_in(cfg, s) else { continue };
+                s.want = Want::Down;
+                s.stop(Why::Stop, def, now, out);
+            }
         }
         if !any {
             let _ = out.push(Action::Exit);

@@ -20,10 +20,11 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
     let mut text = [0u8; 8192];
     if let Some(c) = os::fd::cpath(check::config_path(cmd), &mut p)
         && let Ok(n) = os::fd::read_file(c, &mut text)
-            && let Some(s) = crate::config::control_path(text.get(..n).unwrap_or(&[])) {
-                b.push(s);
-                return;
-            }
+        && let Some(s) = crate::config::control_path(text.get(..n).unwrap_or(&[]))
+    {
+        b.push(s);
+        return;
+    }
     default_path(b, false);
     let mut q = [0u8; PATH_BYTES];
     let exists = os::fd::cpath(b.as_bytes(), &mut q).is_some_and(|c| rustix::fs::lstat(c).is_ok());

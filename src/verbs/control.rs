@@ -214,10 +214,9 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             head(w, c, if down && !all { crate::cli::EXIT_NOT_UP } else { 0 }, b"", b"");
             let json = req.has(b"--json");
             let width = status::name_width(&w.sup);
-            if !json
-                && let Some(cl) = w.clients.list.get_mut(c) {
-                    status::header(width, &mut cl.out);
-                }
+            if !json && let Some(cl) = w.clients.list.get_mut(c) {
+                status::header(width, &mut cl.out);
+            }
             set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8, json });
         }
         Kind::Start => {

@@ -9,7 +9,7 @@ use crate::limits::*;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
 use crate::os::{self, logfile};
-use crate::reload::Plan;
+use crate::reload::{Change, Plan};
 use crate::ring::{self, Assembler, Ring};
 use crate::service::Actions;
 use crate::supervisor::Supervisor;
@@ -246,10 +246,10 @@ pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool, force: 
     if w.spare.defs.is_empty() && !force {
         return Err(Refused::Empty);
     }
-    if !rings_fit(&w.spare) {
+    crate::reload::plan(&w.sup.cfg, &w.spare, &mut w.plan);
+    if !rings_fit_reload(w) {
         return Err(Refused::Rings);
     }
-    crate::reload::plan(&w.sup.cfg, &w.spare, &mut w.plan);
     if dry {
         return Ok(());
     }
@@ -261,9 +261,10 @@ pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool, force: 
     // (Action::Assigned), so that a ring can move between names.
     for (id, s) in w.sup.svcs.iter().enumerate() {
         if s.removed
-            && let Some(r) = w.logs.rings.get_mut(id).and_then(|r| r.take()) {
-                w.logs.blocks.free(r.area());
-            }
+            && let Some(r) = w.logs.rings.get_mut(id).and_then(|r| r.take())
+        {
+            w.logs.blocks.free(r.area());
+        }
     }
     // Log files are opened again at their next line: a moved file is no error.
     for f in w.logs.files.iter_mut() {
@@ -285,15 +286,43 @@ pub fn rings_fit(cfg: &Config) -> bool {
     blocks <= RING_POOL_BYTES / RING_BLOCK_BYTES
 }
 
+/// Whether the new config's rings can be carved out of the pool as it will
+/// be once the reload has freed what it frees: tried on a copy of the pool,
+/// in the order the reload allocates, so that a ring that does not fit
+/// (fragmentation included) refuses the reload before anything changes.
+fn rings_fit_reload(w: &World) -> bool {
+    let mut pool = w.logs.blocks;
+    let want = |def: u8| match w.spare.defs.get(usize::from(def)).map(|d| d.log) {
+        Some(Log::Ring(bytes)) => Some(ring::blocks_for(bytes)),
+        _ => None,
+    };
+    let mut needed: heapless::Vec<u16, { 2 * MAX_SERVICES }> = heapless::Vec::new();
+    for step in w.plan.steps.iter() {
+        let now = w.sup.find(step.name()).and_then(|id| w.logs.rings.get(usize::from(id)).copied().flatten());
+        let next = if step.change == Change::Removed { None } else { want(step.def) };
+        if now.map(|r| r.area().blocks) == next {
+            continue;
+        }
+        if let Some(r) = now {
+            pool.free(r.area());
+        }
+        if let Some(b) = next {
+            let _ = needed.push(b);
+        }
+    }
+    needed.iter().all(|&b| pool.alloc(b).is_some())
+}
+
 /// Slot `id` holds a new definition (or a restarted one): its ring is
 /// the size its `log` asks for, and a fresh service's drop count is zero.
 pub fn assign(w: &mut World, id: u8) {
     let id = usize::from(id);
     let Some(s) = w.sup.svcs.get(id) else { return };
     if s.spawns == 0
-        && let Some(d) = w.logs.drops.get_mut(id) {
-            *d = 0;
-        }
+        && let Some(d) = w.logs.drops.get_mut(id)
+    {
+        *d = 0;
+    }
     let want = w.sup.def(id).and_then(|d| match d.log {
         Log::Ring(bytes) => Some(ring::blocks_for(bytes)),
         _ => None,
