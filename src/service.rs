@@ -86,6 +86,17 @@ pub struct Instance {
     pub generation: u32,
 }
 
+impl Instance {
+    /// The instance's own state, in the words of `svc status`.
+    pub const fn phase_word(&self) -> &'static str {
+        match self.phase {
+            InstPhase::Spawning | InstPhase::Starting { .. } => State::Starting.word(),
+            InstPhase::Ready => State::Running.word(),
+            InstPhase::Stopping { .. } | InstPhase::Lingering { .. } => State::Stopping.word(),
+        }
+    }
+}
+
 /// What a service is doing while it has no instance.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Rest {
@@ -266,11 +277,6 @@ impl Service {
             removed: false,
             inst: [None; MAX_INSTANCES],
         }
-    }
-
-    /// The instance slot of the serving instance.
-    pub fn serving_slot(&self) -> Option<usize> {
-        self.inst.iter().position(|i| i.is_some_and(|i| i.role == Role::Serving))
     }
 
     pub fn serving(&self) -> Option<&Instance> {

@@ -120,6 +120,25 @@ pub fn json_line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, log_
     } else {
         json_str(text.as_bytes(), out);
     }
+    // Every instance, when there is more than one (an upgrade under way):
+    // pid, role, phase and uptime of each.
+    if s.inst.iter().flatten().count() > 1 {
+        out.push(b",\"instances\":[");
+        let mut sep = "";
+        for i in s.inst.iter().flatten() {
+            let _ = uwrite!(
+                out,
+                "{}{{\"pid\":{},\"role\":\"{}\",\"state\":\"{}\",\"uptime_ms\":{}}}",
+                sep,
+                i.pid,
+                i.role.word(),
+                i.phase_word(),
+                now.since(i.started).as_millis()
+            );
+            sep = ",";
+        }
+        out.push(b"]");
+    }
     out.push(b"}\n");
 }
 
@@ -449,6 +468,31 @@ mod tests {
         check_json(&lines);
         assert!(lines[0].contains(r#""state":"starting","pid":42,"uptime_ms":300,"#), "{}", lines[0]);
         assert!(lines[1].contains(r#""state":"stopped""#) && lines[1].contains(r#""note":"waiting for a""#), "{}", lines[1]);
+    }
+
+    #[test]
+    fn json_shows_every_instance_when_there_are_several() {
+        let mut sup = sup_of(&config(&[def()]));
+        let mut out = Actions::new();
+        sup.handle(Event::Tick, T0, &mut out);
+        sup.handle(spawned(0, 42), T0, &mut out);
+        let one = json_all(&sup, T0 + ms(10), 0);
+        assert!(!one[0].contains("instances"), "{}", one[0]);
+        // As an upgrade will: the old instance drains, a new one serves.
+        let s = &mut sup.svcs[0];
+        s.inst[0].as_mut().unwrap().role = crate::service::Role::Draining;
+        s.inst[1] = Some(crate::service::Instance {
+            pid: 43,
+            started: T0 + ms(5),
+            phase: crate::service::InstPhase::Ready,
+            role: crate::service::Role::Serving,
+            generation: 2,
+        });
+        let two = json_all(&sup, T0 + ms(10), 0);
+        check_json(&two);
+        assert!(two[0].contains(r#""state":"running","pid":43,"uptime_ms":5,"#), "{}", two[0]);
+        let want = r#","instances":[{"pid":42,"role":"draining","state":"running","uptime_ms":10},{"pid":43,"role":"serving","state":"running","uptime_ms":5}]}"#;
+        assert!(two[0].trim_end().ends_with(want), "{}", two[0]);
     }
 
     #[test]
