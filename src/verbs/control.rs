@@ -147,18 +147,11 @@ pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant, out: &mut Actio
     }
 }
 
-/// Writes the reply head `CODE MESSAGE WORD`.
+/// Writes the reply head `CODE MESSAGE 'WORD'`.
 fn head(w: &mut World, c: usize, code: i32, msg: &[u8], word: &[u8]) {
-    let Some(cl) = w.clients.list.get_mut(c) else { return };
-    let _ = ufmt::uwrite!(cl.out, "{}", code);
-    if !msg.is_empty() {
-        cl.out.push(b" ");
-        cl.out.push(msg);
-        if !word.is_empty() {
-            let _ = ufmt::uwrite!(cl.out, " '{}'", Bytes(word));
-        }
+    if let Some(cl) = w.clients.list.get_mut(c) {
+        proto::emit_head(code, msg, word, &mut cl.out);
     }
-    cl.out.push(b"\n");
 }
 
 fn set_job(w: &mut World, c: usize, job: Job) {
@@ -193,11 +186,8 @@ fn ids(mask: u64) -> impl Iterator<Item = u8> {
 }
 
 fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out: &mut Actions) {
-    let mut names: heapless::Vec<&[u8], { MAX_OPERANDS + 2 }> = req.operands().collect();
-    if matches!(req.kind, Kind::Signal | Kind::Log) {
-        names.truncate(1);
-    }
-    let mask = match slots(w, &names) {
+    let names = req.names();
+    let mask = match slots(w, names) {
         Ok(m) => m,
         Err(name) => {
             head(w, c, 1, b"unknown service", name);
@@ -210,7 +200,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             let live = w.sup.svcs.iter().enumerate().filter(|(_, s)| !s.removed).fold(0u64, |m, (i, _)| m | 1u64 << i);
             let mask = if all { live } else { mask };
             let down = ids(mask).filter_map(|i| w.sup.svcs.get(usize::from(i))).any(|s| !s.state().is_up());
-            head(w, c, if down && !all { crate::cli::EXIT_NOT_UP } else { 0 }, b"", b"");
+            head(w, c, if down && !all { proto::EXIT_NOT_UP } else { 0 }, b"", b"");
             let json = req.has(b"--json");
             let width = status::name_width(&w.sup, &w.cfg);
             if !json {
@@ -242,7 +232,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             set_job(w, c, Job::Close);
         }
         Kind::Signal => {
-            let word = req.operands().nth(1).unwrap_or(b"");
+            let word = req.arg().unwrap_or(b"");
             let id = ids(mask).next().unwrap_or(0);
             match (crate::signame::parse(word), w.sup.pid(id)) {
                 (None, _) => head(w, c, 1, b"bad signal", word),
@@ -258,7 +248,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             }
             set_job(w, c, Job::Close);
         }
-        Kind::Log => log(w, c, req, &names, mask),
+        Kind::Log => log(w, c, req, names, mask),
         Kind::Reload => {
             let dry = req.has(b"--dry-run");
             if !crate::verbs::world::reload(w, now, out, dry) {
@@ -280,7 +270,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
 /// every new line until the client hangs up.
 fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
     let follow = req.has(b"-f");
-    let n = req.operands().nth(1).and_then(crate::cli::parse_u32);
+    let n = req.lines();
     let id = ids(mask).next();
     let ring = id.and_then(|id| {
         let s = w.sup.svcs.get(usize::from(id))?;
