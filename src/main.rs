@@ -9,6 +9,7 @@
 mod argv;
 mod backoff;
 mod cli;
+mod clients;
 mod config;
 mod duration;
 mod limits;
@@ -17,6 +18,7 @@ mod os;
 mod passwd;
 mod proto;
 mod reload;
+mod reply;
 mod ring;
 mod service;
 mod signame;
