@@ -4,9 +4,14 @@
 //! The server (verbs/control.rs) does the I/O. No syscalls.
 
 use crate::duration::{Duration, Instant};
-use crate::limits::{MAX_CLIENTS, MAX_LONG_CLIENTS, REPLY_CHUNK_BYTES, REQUEST_BYTES, REQUEST_TIMEOUT_MS, WRITE_TIMEOUT_MS};
+use crate::limits::{
+    MAX_CLIENTS, MAX_LONG_CLIENTS, REPLY_CHUNK_BYTES, REQUEST_BYTES, REQUEST_TIMEOUT_MS, RESERVED_CLIENTS, WRITE_TIMEOUT_MS,
+};
 use crate::ring::{STAMP_BYTES, Stamp};
 use crate::text::Buf;
+
+// One-shot requests always find a slot that no long job can hold.
+const _: () = assert!(RESERVED_CLIENTS >= 1 && MAX_LONG_CLIENTS + RESERVED_CLIENTS == MAX_CLIENTS);
 
 /// `Job::Follow` of every service.
 pub const ALL: u8 = u8::MAX;
@@ -187,8 +192,6 @@ pub fn lost_marker(lost: &mut u32, out: &mut Buf<REPLY_CHUNK_BYTES>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::RESERVED_CLIENTS;
-
     const T0: Instant = Instant::from_millis(1_000_000);
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -235,7 +238,6 @@ mod tests {
 
     #[test]
     fn long_jobs_keep_their_share() {
-        assert!(RESERVED_CLIENTS >= 1 && MAX_LONG_CLIENTS + RESERVED_CLIENTS == MAX_CLIENTS);
         let mut cs = Clients::new();
         let long = [follow(ALL), Job::WaitDown { mask: 1 }, Job::WaitReload, Job::File { offset: 0, follow: ALL }];
         for i in 0..MAX_LONG_CLIENTS {

@@ -313,7 +313,9 @@ mod tests {
 
     #[test]
     fn heads() {
-        let cases: &[(i32, &[u8], &[u8], &[u8])] = &[
+        // Code, message, word; the bytes.
+        type Case = (i32, &'static [u8], &'static [u8], &'static [u8]);
+        let cases: &[Case] = &[
             (EXIT_OK, b"", b"", b"0\n"),
             (EXIT_NOT_UP, b"", b"", b"3\n"),
             (EXIT_FAIL, b"unknown service", b"x", b"1 unknown service 'x'\n"),

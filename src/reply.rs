@@ -187,6 +187,34 @@ mod tests {
     }
 
     #[test]
+    fn config_errors_stream_whole() {
+        use crate::config::{Error, Span};
+        let cfg = config(&[def()]);
+        let mut sup = Supervisor::new();
+        sup.load(&cfg);
+        let plan = Plan::new();
+        let errors: Vec<Located> = (1..=32)
+            .map(|line| Located {
+                line,
+                section: Span::default(),
+                span: Span::default(),
+                error: Error::ConfigTooBig,
+                file_line: 0,
+                hint: None,
+            })
+            .collect();
+        let path = format!("/etc/{}/svc.conf", "long".repeat(20));
+        let d = Data { path: path.as_bytes(), errors: &errors, ..data(&sup, &cfg, &[], &[], &plan) };
+        let chunks = stream(Job::Errors { next: 0 }, &d);
+        assert!(chunks.len() > 1);
+        let mut want = Buf::<8192>::new();
+        for e in errors.iter() {
+            crate::config::emit(path.as_bytes(), b"", e, &mut want);
+        }
+        assert_eq!(chunks.concat().as_bytes(), want.as_bytes());
+    }
+
+    #[test]
     fn logs_stream_then_followers_go_live() {
         let mut pool = [0u8; 8 * 1024];
         let mut ring = Ring::new(Area { first_block: 0, blocks: 8 });

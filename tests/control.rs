@@ -343,3 +343,19 @@ fn followers_and_stalled_readers_leave_room_for_requests() {
     drop(following);
     s.run_ok(&["stop", "other"]);
 }
+
+#[test]
+fn requests_carry_only_their_flags() {
+    let s = Svc::up("request_flags", "[a]\nexec = /bin/sleep 1000\n");
+    s.wait_running("a");
+    // `--force` reaches svc; on a valid config it is an ordinary reload.
+    s.run_ok(&["reload", "--force"]);
+    let (head, body) = s.request("reload --dry-run --force");
+    assert_eq!((head.as_str(), body.as_str()), ("0", "kept      a\n"));
+    for line in ["status --force", "reload --json", "log -f a --frob"] {
+        assert_eq!(s.request(line).0, "2 flag not accepted by this request", "{line}");
+    }
+    let out = s.run(&["status", "--force"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(s.pid("a").is_some());
+}

@@ -158,10 +158,10 @@ fn set_job(w: &mut World, c: usize, job: Job) {
 
 /// Sends what is left (a head, say) and closes.
 fn finish(w: &mut World, ev: &Events, c: usize, now: Instant) {
-    if let Some(cl) = w.clients.list.get_mut(c) {
-        if matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload) {
-            cl.start(Job::Close);
-        }
+    if let Some(cl) = w.clients.list.get_mut(c)
+        && matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload)
+    {
+        cl.start(Job::Close);
     }
     pump(w, ev, c, now);
 }
@@ -209,10 +209,8 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             head(w, c, if down && !all { EXIT_NOT_UP } else { EXIT_OK }, b"", b"");
             let json = req.has(b"--json");
             let width = status::name_width(&w.sup, &w.cfg);
-            if !json {
-                if let Some(cl) = w.clients.list.get_mut(c) {
-                    status::header(width, &mut cl.out);
-                }
+            if !json && let Some(cl) = w.clients.list.get_mut(c) {
+                status::header(width, &mut cl.out);
             }
             set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8, json });
         }
