@@ -1,31 +1,20 @@
-//! The command line: verbs and flags → `Command`; usage text; exit codes.
-//! Options may stand anywhere after `svc`, mixed with operands; `--` ends
-//! them. No syscalls.
+//! The command line: verbs and flags → `Command`; usage text. Options may
+//! stand anywhere after `svc`, mixed with operands; `--` ends them. The
+//! verbs that talk to a running svc and their flags are the protocol's
+//! (`proto::Kind`, `proto::JSON`, ...). No syscalls.
 
 use crate::limits::MAX_OPERANDS;
+use crate::proto::{self, Kind};
+pub use crate::proto::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use crate::text::parse_u32;
 use heapless::Vec;
 
-/// Success.
-pub const EXIT_OK: i32 = 0;
-/// Something failed (a config error, an unknown service, a refused request).
-pub const EXIT_FAIL: i32 = 1;
-/// The command line is wrong.
-pub const EXIT_USAGE: i32 = 2;
-/// `svc status NAME`: a named service is not up (as LSB status does).
-pub const EXIT_NOT_UP: i32 = 3;
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
 pub enum Verb {
     Up,
-    Status,
-    Start,
-    Stop,
-    Restart,
-    Signal,
-    Reload,
+    /// A request to the running svc over the control socket.
+    Control(Kind),
     Upgrade,
-    Log,
     Check,
     Reexec,
     Poweroff,
@@ -35,20 +24,22 @@ pub enum Verb {
     Help,
 }
 
-// Flags, as bits of `Info::flags`.
-const C: u8 = 1; // -c FILE
-const S: u8 = 2; // -s SOCKET
-const N: u8 = 4; // -n LINES
-const F: u8 = 8; // -f
-const J: u8 = 16; // --json
-const D: u8 = 32; // --dry-run
-const X: u8 = 64; // -x PATH
-const CLIENT: u8 = C | S;
+// Flags, as bits of `Info::flags`: the request flags (`proto::JSON`, ...)
+// in the low byte, the command line's own above.
+const J: u16 = proto::JSON as u16; // --json
+const D: u16 = proto::DRY_RUN as u16; // --dry-run
+const K: u16 = proto::FORCE as u16; // --force
+const F: u16 = proto::FOLLOW as u16; // -f
+const C: u16 = 0x100; // -c FILE
+const S: u16 = 0x200; // -s SOCKET
+const N: u16 = 0x400; // -n LINES
+const X: u16 = 0x800; // -x PATH
+const CLIENT: u16 = C | S;
 
 struct Info {
     verb: Verb,
     name: &'static str,
-    flags: u8,
+    flags: u16,
     min: u8,
     max: u8,
     usage: &'static str,
@@ -61,55 +52,55 @@ const VERBS: &[Info] = &[
         flags: C,
         min: 0,
         max: 0,
-        usage: "up [-c FILE]              supervise the services of FILE, in the foreground",
+        usage: "up [-c FILE]               supervise the services of FILE, in the foreground",
     },
     Info {
-        verb: Verb::Status,
+        verb: Verb::Control(Kind::Status),
         name: "status",
         flags: CLIENT | J,
         min: 0,
         max: 255,
-        usage: "status [--json] [NAME...]  show services; exit 3 if a named one is not up",
+        usage: "status [--json] [NAME...]   show services; exit 3 if a named one is not up",
     },
     Info {
-        verb: Verb::Start,
+        verb: Verb::Control(Kind::Start),
         name: "start",
         flags: CLIENT,
         min: 1,
         max: 255,
-        usage: "start NAME...             start services (and want them up)",
+        usage: "start NAME...              start services (and want them up)",
     },
     Info {
-        verb: Verb::Stop,
+        verb: Verb::Control(Kind::Stop),
         name: "stop",
         flags: CLIENT,
         min: 1,
         max: 255,
-        usage: "stop NAME...              stop services and wait until they are stopped",
+        usage: "stop NAME...               stop services and wait until they are stopped",
     },
     Info {
-        verb: Verb::Restart,
+        verb: Verb::Control(Kind::Restart),
         name: "restart",
         flags: CLIENT,
         min: 1,
         max: 255,
-        usage: "restart NAME...           stop, then start services",
+        usage: "restart NAME...            stop, then start services",
     },
     Info {
-        verb: Verb::Signal,
+        verb: Verb::Control(Kind::Signal),
         name: "signal",
         flags: CLIENT,
         min: 2,
         max: 2,
-        usage: "signal NAME SIG           send a signal (TERM, HUP, 15, ...) to a service",
+        usage: "signal NAME SIG            send a signal (TERM, HUP, 15, ...) to a service",
     },
     Info {
-        verb: Verb::Reload,
+        verb: Verb::Control(Kind::Reload),
         name: "reload",
-        flags: CLIENT | D,
+        flags: CLIENT | D | K,
         min: 0,
         max: 0,
-        usage: "reload [--dry-run]        re-read the config and apply the difference",
+        usage: "reload [--dry-run|--force] re-read the config and apply the difference",
     },
     Info {
         verb: Verb::Upgrade,
@@ -117,15 +108,15 @@ const VERBS: &[Info] = &[
         flags: CLIENT,
         min: 1,
         max: 1,
-        usage: "upgrade NAME              start a new instance beside the old, then switch",
+        usage: "upgrade NAME               start a new instance beside the old, then switch",
     },
     Info {
-        verb: Verb::Log,
+        verb: Verb::Control(Kind::Log),
         name: "log",
         flags: CLIENT | N | F,
         min: 0,
         max: 1,
-        usage: "log [-f] [-n N] [NAME]    show (or follow) a service's log",
+        usage: "log [-f] [-n N] [NAME]     show (or follow) a service's log",
     },
     Info {
         verb: Verb::Check,
@@ -133,7 +124,7 @@ const VERBS: &[Info] = &[
         flags: C,
         min: 0,
         max: 0,
-        usage: "check [-c FILE]           validate a config offline; exit 0 or 1",
+        usage: "check [-c FILE]            validate a config offline; exit 0 or 1",
     },
     Info {
         verb: Verb::Reexec,
@@ -141,7 +132,7 @@ const VERBS: &[Info] = &[
         flags: CLIENT | X,
         min: 0,
         max: 0,
-        usage: "reexec [-x PATH]          replace svc by the binary on disk, keeping services",
+        usage: "reexec [-x PATH]           replace svc by the binary on disk, keeping services",
     },
     Info {
         verb: Verb::Poweroff,
@@ -149,7 +140,7 @@ const VERBS: &[Info] = &[
         flags: CLIENT,
         min: 0,
         max: 0,
-        usage: "poweroff                  stop everything and power off (svc as PID 1)",
+        usage: "poweroff                   stop everything and power off (svc as PID 1)",
     },
     Info {
         verb: Verb::Reboot,
@@ -157,7 +148,7 @@ const VERBS: &[Info] = &[
         flags: CLIENT,
         min: 0,
         max: 0,
-        usage: "reboot                    stop everything and reboot (svc as PID 1)",
+        usage: "reboot                     stop everything and reboot (svc as PID 1)",
     },
     Info {
         verb: Verb::Halt,
@@ -165,7 +156,7 @@ const VERBS: &[Info] = &[
         flags: CLIENT,
         min: 0,
         max: 0,
-        usage: "halt                      stop everything and halt (svc as PID 1)",
+        usage: "halt                       stop everything and halt (svc as PID 1)",
     },
     Info {
         verb: Verb::Version,
@@ -173,9 +164,9 @@ const VERBS: &[Info] = &[
         flags: 0,
         min: 0,
         max: 0,
-        usage: "version                   print version, target and build id",
+        usage: "version                    print version, target and build id",
     },
-    Info { verb: Verb::Help, name: "help", flags: 0, min: 0, max: 1, usage: "help [VERB]               print this help, or one verb's" },
+    Info { verb: Verb::Help, name: "help", flags: 0, min: 0, max: 1, usage: "help [VERB]                print this help, or one verb's" },
 ];
 
 impl Verb {
@@ -204,9 +195,8 @@ pub struct Command<'a> {
     pub config: Option<&'a [u8]>,
     pub socket: Option<&'a [u8]>,
     pub lines: Option<u32>,
-    pub follow: bool,
-    pub json: bool,
-    pub dry_run: bool,
+    /// Request flags: bits of `proto::JSON`, `DRY_RUN`, `FORCE`, `FOLLOW`.
+    pub flags: u8,
     pub exe: Option<&'a [u8]>,
     pub operands: Vec<&'a [u8], MAX_OPERANDS>,
 }
@@ -246,54 +236,26 @@ pub struct UsageError<'a> {
     pub verb: Option<Verb>,
 }
 
-fn flag_bit(word: &[u8]) -> Option<u8> {
+fn flag_bit(word: &[u8]) -> Option<u16> {
     Some(match word {
         b"-c" => C,
         b"-s" => S,
         b"-n" => N,
-        b"-f" => F,
-        b"--json" => J,
-        b"--dry-run" => D,
         b"-x" => X,
-        _ => return None,
+        _ => return proto::flag_bit(word).map(u16::from),
     })
 }
 
-fn takes_value(bit: u8) -> bool {
+fn takes_value(bit: u16) -> bool {
     bit & (C | S | N | X) != 0
-}
-
-/// Parses a decimal u32, rejecting signs, blanks and overflow.
-pub fn parse_u32(word: &[u8]) -> Option<u32> {
-    if word.is_empty() || word.len() > 10 {
-        return None;
-    }
-    let mut v: u32 = 0;
-    for &b in word {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
-    }
-    Some(v)
 }
 
 /// Parses `args` (without argv[0]). With `lenient` (svc as PID 1 or `init`),
 /// the verb is `up` and words it does not know are ignored: the kernel hands
 /// leftover boot words to init, and init must not exit over them.
 pub fn parse<'a>(args: &[&'a [u8]], lenient: bool) -> Result<Command<'a>, UsageError<'a>> {
-    let mut cmd = Command {
-        verb: Verb::Up,
-        config: None,
-        socket: None,
-        lines: None,
-        follow: false,
-        json: false,
-        dry_run: false,
-        exe: None,
-        operands: Vec::new(),
-    };
-    let mut seen: u8 = 0;
+    let mut cmd = Command { verb: Verb::Up, config: None, socket: None, lines: None, flags: 0, exe: None, operands: Vec::new() };
+    let mut seen: u16 = 0;
     let mut verb: Option<Verb> = if lenient { Some(Verb::Up) } else { None };
     let mut only_operands = false;
     let mut i = 0;
@@ -335,10 +297,8 @@ pub fn parse<'a>(args: &[&'a [u8]], lenient: bool) -> Result<Command<'a>, UsageE
                 C => cmd.config = Some(value),
                 S => cmd.socket = Some(value),
                 N => cmd.lines = Some(parse_u32(value).ok_or(err(Error::BadNumber, value, verb))?),
-                F => cmd.follow = true,
-                J => cmd.json = true,
-                D => cmd.dry_run = true,
-                _ => cmd.exe = Some(value),
+                X => cmd.exe = Some(value),
+                _ => cmd.flags |= bit as u8,
             }
             continue;
         }
@@ -387,8 +347,8 @@ mod tests {
     fn options_anywhere() {
         for words in [&["log", "-f", "web"][..], &["log", "web", "-f"], &["-f", "log", "web"]] {
             let c = p(words).unwrap();
-            assert_eq!(c.verb, Verb::Log);
-            assert!(c.follow);
+            assert_eq!(c.verb, Verb::Control(Kind::Log));
+            assert_eq!(c.flags, proto::FOLLOW);
             assert_eq!(c.operands.as_slice(), &[b"web".as_slice()]);
         }
         let c = p(&["log", "web", "-n", "50"]).unwrap();
@@ -436,9 +396,16 @@ mod tests {
     }
 
     #[test]
-    fn numbers() {
-        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
-        assert_eq!(parse_u32(b"4294967296"), None);
-        assert_eq!(parse_u32(b""), None);
+    fn request_flags_are_the_protocol_s() {
+        let c = p(&["reload", "--force", "--dry-run"]).unwrap();
+        assert_eq!(c.flags, proto::FORCE | proto::DRY_RUN);
+        assert_eq!(p(&["status", "--force"]).unwrap_err().error, Error::FlagNotForVerb);
+        // Each control verb takes the flags its request takes, and -n for log.
+        for i in VERBS {
+            if let Verb::Control(k) = i.verb {
+                assert_eq!(i.flags & 0xff, u16::from(k.flags()), "{}", i.name);
+                assert_eq!(i.name, k.word());
+            }
+        }
     }
 }

@@ -56,12 +56,21 @@ pub const LOG_READ_BYTES: usize = 4096;
 
 /// Control connections served at once; more wait in the listen backlog.
 pub const MAX_CLIENTS: usize = 8;
+/// Client slots kept for one-shot requests (status, start, ...): long jobs
+/// (`log -f` followers, a stop or reload waiting for its services, a log
+/// file streamed) never take them, so `svc status` always finds a slot.
+pub const RESERVED_CLIENTS: usize = 2;
+/// Long jobs served at once; one more is refused (`busy: too many followers`).
+pub const MAX_LONG_CLIENTS: usize = MAX_CLIENTS - RESERVED_CLIENTS;
 /// Bytes of one control request (one line: a verb and up to MAX_SERVICES names).
 pub const REQUEST_BYTES: usize = 4096;
 /// Bytes of one chunk of a streamed reply; a whole reply has no bound.
 pub const REPLY_CHUNK_BYTES: usize = 2048;
 /// Milliseconds a client has to send its whole request.
 pub const REQUEST_TIMEOUT_MS: u64 = 5_000;
+/// Milliseconds a reply may wait for its reader to take a byte; then the
+/// connection is dropped. A follower waiting for lines has no such clock.
+pub const WRITE_TIMEOUT_MS: u64 = 60_000;
 
 /// Fds svc holds: signalfd, timerfd, control listener, /dev/null, clients,
 /// and a log pipe and a ready pipe per instance.

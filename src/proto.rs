@@ -1,19 +1,32 @@
-//! The control protocol, one request and one reply per connection.
+//! The control protocol, one request and one reply per connection; the
+//! client and svc share every type and both directions live here.
 //!
-//! Request: one line, `VERB WORD...\n`, at most REQUEST_BYTES, words split by
-//! single blanks (service names and signal names hold no blanks):
-//! `status [NAME...]`, `start NAME...`, `stop NAME...`, `restart NAME...`,
-//! `signal NAME SIG`, `log [-f] [NAME] [N]`, `reload [--dry-run]`; flags
-//! (words starting with `-`, which no name does) come first: `status --json`.
+//! Request: one line, `VERB [FLAG...] [WORD...]\n`, at most REQUEST_BYTES,
+//! words split by blanks (service names and signal names hold no blanks):
+//! `status [--json] [NAME...]`, `start NAME...`, `stop NAME...`,
+//! `restart NAME...`, `signal NAME SIG`, `log [-f] [NAME] [N]`,
+//! `reload [--dry-run] [--force]`. A flag is a word starting with `-`, which
+//! no name does; the client sends flags first, svc takes them anywhere.
 //!
 //! Reply: a head line `CODE [MESSAGE]\n` (CODE is the exit status the client
 //! takes; MESSAGE goes to its stderr after `svc: `), then a body that the
-//! client copies to its stdout until the server closes. No syscalls.
+//! client copies out until svc closes. No syscalls.
 
 use crate::limits::{MAX_OPERANDS, REQUEST_BYTES};
-use crate::text::Buf;
+use crate::text::{Buf, Bytes, parse_u32};
 use heapless::Vec;
 
+/// Reply codes, which are also svc's exit statuses (and the only ones).
+/// Success.
+pub const EXIT_OK: i32 = 0;
+/// Something failed (a config error, an unknown service, a refused request).
+pub const EXIT_FAIL: i32 = 1;
+/// The command line (or the request) is wrong.
+pub const EXIT_USAGE: i32 = 2;
+/// `svc status NAME`: a named service is not up (as LSB status does).
+pub const EXIT_NOT_UP: i32 = 3;
+
+/// What a request asks of the running svc.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub enum Kind {
@@ -26,39 +39,97 @@ pub enum Kind {
     Reload,
 }
 
-const KINDS: [(Kind, &str); 7] = [
-    (Kind::Status, "status"),
-    (Kind::Start, "start"),
-    (Kind::Stop, "stop"),
-    (Kind::Restart, "restart"),
-    (Kind::Signal, "signal"),
-    (Kind::Log, "log"),
-    (Kind::Reload, "reload"),
+// Request flags, as bits of `Request::flags`; the command line shares them.
+/// `status --json`: JSON Lines.
+pub const JSON: u8 = 1;
+/// `reload --dry-run`: show the difference only.
+pub const DRY_RUN: u8 = 2;
+/// `reload --force`: apply even a config that would remove every service.
+pub const FORCE: u8 = 4;
+/// `log -f`: follow.
+pub const FOLLOW: u8 = 8;
+
+const FLAGS: [(u8, &str); 4] = [(JSON, "--json"), (DRY_RUN, "--dry-run"), (FORCE, "--force"), (FOLLOW, "-f")];
+
+/// The bit of the flag word `word`.
+pub fn flag_bit(word: &[u8]) -> Option<u8> {
+    FLAGS.iter().find(|(_, w)| w.as_bytes() == word).map(|(b, _)| *b)
+}
+
+struct Info {
+    kind: Kind,
+    word: &'static str,
+    flags: u8,
+    min: u8,
+    max: u8,
+}
+
+const KINDS: [Info; 7] = [
+    Info { kind: Kind::Status, word: "status", flags: JSON, min: 0, max: u8::MAX },
+    Info { kind: Kind::Start, word: "start", flags: 0, min: 1, max: u8::MAX },
+    Info { kind: Kind::Stop, word: "stop", flags: 0, min: 1, max: u8::MAX },
+    Info { kind: Kind::Restart, word: "restart", flags: 0, min: 1, max: u8::MAX },
+    // NAME SIG
+    Info { kind: Kind::Signal, word: "signal", flags: 0, min: 2, max: 2 },
+    // [NAME] [N]
+    Info { kind: Kind::Log, word: "log", flags: FOLLOW, min: 0, max: 2 },
+    Info { kind: Kind::Reload, word: "reload", flags: DRY_RUN | FORCE, min: 0, max: 0 },
 ];
 
 impl Kind {
+    fn info(self) -> &'static Info {
+        // KINDS lists every kind in declaration order.
+        KINDS.get(self as usize).unwrap_or(&KINDS[0])
+    }
     pub fn word(self) -> &'static str {
-        KINDS.iter().find(|(k, _)| *k == self).map_or("?", |(_, w)| w)
+        self.info().word
+    }
+    /// The flags this kind takes.
+    pub fn flags(self) -> u8 {
+        self.info().flags
     }
     pub fn from_word(w: &[u8]) -> Option<Kind> {
-        KINDS.iter().find(|(_, s)| s.as_bytes() == w).map(|(k, _)| *k)
+        KINDS.iter().find(|i| i.word.as_bytes() == w).map(|i| i.kind)
     }
 }
 
+/// One request, typed: what the client encodes and svc decodes. Words
+/// borrow from the request line.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request<'a> {
     pub kind: Kind,
-    pub words: Vec<&'a [u8], { MAX_OPERANDS + 2 }>,
+    /// Bits of JSON, DRY_RUN, FORCE, FOLLOW.
+    pub flags: u8,
+    /// The operands, in order: names, then `signal`'s SIG or `log`'s N.
+    pub words: Vec<&'a [u8], { MAX_OPERANDS + 1 }>,
 }
 
 impl<'a> Request<'a> {
-    /// Whether the flag word `flag` was sent.
-    pub fn has(&self, flag: &[u8]) -> bool {
-        self.words.contains(&flag)
+    pub fn new(kind: Kind) -> Self {
+        Request { kind, flags: 0, words: Vec::new() }
     }
-    /// The words that are not flags.
-    pub fn operands(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
-        self.words.iter().copied().filter(|w| w.first() != Some(&b'-'))
+    /// Whether the flag word `flag` (`--force`, ...) was sent.
+    pub fn has(&self, flag: &[u8]) -> bool {
+        flag_bit(flag).is_some_and(|b| self.flags & b != 0)
+    }
+    /// The service names: every operand, but only the first of `signal` and `log`.
+    pub fn names(&self) -> &[&'a [u8]] {
+        let n = match self.kind {
+            Kind::Signal | Kind::Log => 1,
+            _ => self.words.len(),
+        };
+        self.words.get(..n.min(self.words.len())).unwrap_or(&[])
+    }
+    /// The word after the name: `signal`'s SIG, `log`'s N.
+    pub fn arg(&self) -> Option<&'a [u8]> {
+        match self.kind {
+            Kind::Signal | Kind::Log => self.words.get(1).copied(),
+            _ => None,
+        }
+    }
+    /// `log`'s N: the last N lines.
+    pub fn lines(&self) -> Option<u32> {
+        self.arg().and_then(parse_u32).filter(|_| self.kind == Kind::Log)
     }
 }
 
@@ -68,6 +139,8 @@ pub enum Error {
     TooLong,
     Empty,
     UnknownVerb,
+    /// A flag that is unknown or not for this verb.
+    BadFlag,
     TooManyWords,
     BadArguments,
 }
@@ -78,6 +151,7 @@ impl Error {
             Error::TooLong => "request too long",
             Error::Empty => "empty request",
             Error::UnknownVerb => "unknown request",
+            Error::BadFlag => "flag not accepted by this request",
             Error::TooManyWords => "too many words in request",
             Error::BadArguments => "wrong number of arguments",
         }
@@ -94,33 +168,52 @@ pub fn parse(bytes: &[u8]) -> Result<Option<Request<'_>>, Error> {
     let mut it = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
     let verb = it.next().ok_or(Error::Empty)?;
     let kind = Kind::from_word(verb).ok_or(Error::UnknownVerb)?;
-    let mut words = Vec::new();
+    let mut req = Request::new(kind);
     for w in it {
-        words.push(w).map_err(|_| Error::TooManyWords)?;
+        if w.first() == Some(&b'-') {
+            let bit = flag_bit(w).filter(|b| kind.flags() & b != 0).ok_or(Error::BadFlag)?;
+            req.flags |= bit;
+        } else {
+            req.words.push(w).map_err(|_| Error::TooManyWords)?;
+        }
     }
-    let n = words.iter().filter(|w| w.first() != Some(&b'-')).count();
-    let ok = match kind {
-        Kind::Status => true,
-        Kind::Start | Kind::Stop | Kind::Restart => n >= 1,
-        Kind::Signal => n == 2,
-        Kind::Log => n <= 2,
-        Kind::Reload => n == 0,
-    };
-    if !ok {
+    let info = kind.info();
+    let n = req.words.len();
+    let number = kind != Kind::Log || n < 2 || req.lines().is_some();
+    if n < usize::from(info.min) || n > usize::from(info.max) || !number {
         return Err(Error::BadArguments);
     }
-    Ok(Some(Request { kind, words }))
+    Ok(Some(req))
 }
 
-/// Writes the request line for `kind` and `words`; false if it does not fit.
-pub fn emit(kind: Kind, words: &[&[u8]], out: &mut Buf<REQUEST_BYTES>) -> bool {
-    out.push(kind.word().as_bytes());
-    for w in words {
+/// Writes the request line; false if it does not fit.
+pub fn emit(req: &Request, out: &mut Buf<REQUEST_BYTES>) -> bool {
+    out.push(req.kind.word().as_bytes());
+    for (bit, word) in FLAGS.iter() {
+        if req.flags & bit != 0 {
+            out.push(b" ");
+            out.push(word.as_bytes());
+        }
+    }
+    for w in req.words.iter() {
         out.push(b" ");
         out.push(w);
     }
     out.push(b"\n");
     !out.was_cut()
+}
+
+/// Writes a reply head, `CODE [MESSAGE ['WORD']]\n`.
+pub fn emit_head<const N: usize>(code: i32, msg: &[u8], word: &[u8], out: &mut Buf<N>) {
+    let _ = ufmt::uwrite!(out, "{}", code);
+    if !msg.is_empty() {
+        out.push(b" ");
+        out.push(msg);
+        if !word.is_empty() {
+            let _ = ufmt::uwrite!(out, " '{}'", Bytes(word));
+        }
+    }
+    out.push(b"\n");
 }
 
 /// Splits a reply head `CODE [MESSAGE]` (without its newline).
@@ -129,7 +222,7 @@ pub fn parse_head(line: &[u8]) -> Option<(i32, &[u8])> {
         Some(i) => (line.get(..i)?, line.get(i + 1..)?),
         None => (line, &[][..]),
     };
-    let code = crate::cli::parse_u32(code).filter(|&c| c <= 255)?;
+    let code = parse_u32(code).filter(|&c| c <= 255)?;
     Some((code as i32, msg))
 }
 
@@ -137,22 +230,65 @@ pub fn parse_head(line: &[u8]) -> Option<(i32, &[u8])> {
 mod tests {
     use super::*;
 
+    fn req<'a>(kind: Kind, flags: u8, words: &[&'a [u8]]) -> Request<'a> {
+        Request { kind, flags, words: Vec::from_slice(words).unwrap() }
+    }
+
     #[test]
     fn round_trip() {
-        let cases: &[(Kind, &[&[u8]])] = &[
-            (Kind::Status, &[]),
-            (Kind::Status, &[b"web", b"db"]),
-            (Kind::Stop, &[b"web"]),
-            (Kind::Signal, &[b"web", b"HUP"]),
-            (Kind::Log, &[b"web", b"50"]),
+        let cases = [
+            req(Kind::Status, 0, &[]),
+            req(Kind::Status, JSON, &[b"web", b"db"]),
+            req(Kind::Start, 0, &[b"web"]),
+            req(Kind::Stop, 0, &[b"web"]),
+            req(Kind::Restart, 0, &[b"a", b"b"]),
+            req(Kind::Signal, 0, &[b"web", b"HUP"]),
+            req(Kind::Log, 0, &[b"web", b"50"]),
+            req(Kind::Log, FOLLOW, &[]),
+            req(Kind::Reload, 0, &[]),
+            req(Kind::Reload, DRY_RUN | FORCE, &[]),
         ];
-        for (kind, words) in cases {
+        for r in cases {
             let mut b = Buf::new();
-            assert!(emit(*kind, words, &mut b));
-            let r = parse(b.as_bytes()).unwrap().unwrap();
-            assert_eq!(r.kind, *kind);
-            assert_eq!(r.words.as_slice(), *words);
+            assert!(emit(&r, &mut b));
+            assert_eq!(parse(b.as_bytes()), Ok(Some(r)));
         }
+    }
+
+    #[test]
+    fn golden_requests() {
+        // What earlier clients sent must still decode the same.
+        let cases: &[(&[u8], Request)] = &[
+            (b"status\n", req(Kind::Status, 0, &[])),
+            (b"status --json web db\n", req(Kind::Status, JSON, &[b"web", b"db"])),
+            (b"stop web\n", req(Kind::Stop, 0, &[b"web"])),
+            (b"signal web HUP\n", req(Kind::Signal, 0, &[b"web", b"HUP"])),
+            (b"log -f web 5\n", req(Kind::Log, FOLLOW, &[b"web", b"5"])),
+            (b"log -f\n", req(Kind::Log, FOLLOW, &[])),
+            (b"reload --dry-run\n", req(Kind::Reload, DRY_RUN, &[])),
+            (b"reload --force\n", req(Kind::Reload, FORCE, &[])),
+        ];
+        for (bytes, r) in cases {
+            assert_eq!(parse(bytes).as_ref(), Ok(&Some(req(r.kind, r.flags, &r.words))), "{:?}", std::str::from_utf8(bytes));
+            let mut b = Buf::new();
+            assert!(emit(r, &mut b));
+            assert_eq!(b.as_bytes(), *bytes);
+        }
+    }
+
+    #[test]
+    fn accessors() {
+        let r = parse(b"status a --json b\n").unwrap().unwrap();
+        assert!(r.has(b"--json") && !r.has(b"--force") && !r.has(b"--frob"));
+        assert_eq!(r.names(), [&b"a"[..], b"b"]);
+        assert_eq!(r.arg(), None);
+        let r = parse(b"reload --force\n").unwrap().unwrap();
+        assert!(r.has(b"--force") && !r.has(b"--dry-run"));
+        let r = parse(b"signal web TERM\n").unwrap().unwrap();
+        assert_eq!((r.names(), r.arg()), (&[&b"web"[..]][..], Some(&b"TERM"[..])));
+        let r = parse(b"log web 7\n").unwrap().unwrap();
+        assert_eq!((r.names(), r.lines()), (&[&b"web"[..]][..], Some(7)));
+        assert_eq!(parse(b"log\n").unwrap().unwrap().names(), [] as [&[u8]; 0]);
     }
 
     #[test]
@@ -162,13 +298,13 @@ mod tests {
         assert_eq!(parse(b"frob x\n"), Err(Error::UnknownVerb));
         assert_eq!(parse(b"stop\n"), Err(Error::BadArguments));
         assert_eq!(parse(b"reload x\n"), Err(Error::BadArguments));
-        let r = parse(b"status --json a\n").unwrap().unwrap();
-        assert!(r.has(b"--json"));
-        assert_eq!(r.operands().collect::<std::vec::Vec<_>>(), [&b"a"[..]]);
         assert_eq!(parse(b"signal web\n"), Err(Error::BadArguments));
+        assert_eq!(parse(b"log web x\n"), Err(Error::BadArguments));
+        assert_eq!(parse(b"status --frob\n"), Err(Error::BadFlag));
+        assert_eq!(parse(b"status --force\n"), Err(Error::BadFlag));
         assert_eq!(parse(&[b'x'; REQUEST_BYTES]), Err(Error::TooLong));
         let mut many = std::vec::Vec::from(&b"status"[..]);
-        for _ in 0..=MAX_OPERANDS + 2 {
+        for _ in 0..=MAX_OPERANDS + 1 {
             many.extend_from_slice(b" a");
         }
         many.push(b'\n');
@@ -177,8 +313,23 @@ mod tests {
 
     #[test]
     fn heads() {
-        assert_eq!(parse_head(b"0"), Some((0, &b""[..])));
-        assert_eq!(parse_head(b"1 unknown service 'x'"), Some((1, &b"unknown service 'x'"[..])));
+        // Code, message, word; the bytes.
+        type Case = (i32, &'static [u8], &'static [u8], &'static [u8]);
+        let cases: &[Case] = &[
+            (EXIT_OK, b"", b"", b"0\n"),
+            (EXIT_NOT_UP, b"", b"", b"3\n"),
+            (EXIT_FAIL, b"unknown service", b"x", b"1 unknown service 'x'\n"),
+            (EXIT_USAGE, b"request too long", b"", b"2 request too long\n"),
+        ];
+        for (code, msg, word, bytes) in cases {
+            let mut b = Buf::<128>::new();
+            emit_head(*code, msg, word, &mut b);
+            assert_eq!(b.as_bytes(), *bytes);
+            let line = bytes.strip_suffix(b"\n").unwrap();
+            let (c, m) = parse_head(line).unwrap();
+            assert_eq!(c, *code);
+            assert!(m.starts_with(msg) && (word.is_empty() || m.ends_with(b"'")), "{m:?}");
+        }
         assert_eq!(parse_head(b"x"), None);
         assert_eq!(parse_head(b"256"), None);
     }

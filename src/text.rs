@@ -1,6 +1,6 @@
 //! Text out without core::fmt: a fixed buffer that ufmt writes into, column
-//! padding, and errno names. A message longer than its buffer is cut, never
-//! grown. No syscalls.
+//! padding, and errno names; and decimal numbers in. A message longer than
+//! its buffer is cut, never grown. No syscalls.
 
 use ufmt::{uDisplay, uWrite};
 
@@ -143,6 +143,21 @@ pub fn width<T: uDisplay + ?Sized>(v: &T) -> usize {
     b.len()
 }
 
+/// Parses a decimal u32, rejecting signs, blanks and overflow.
+pub fn parse_u32(word: &[u8]) -> Option<u32> {
+    if word.is_empty() || word.len() > 10 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &b in word {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+    }
+    Some(v)
+}
+
 /// An errno shown as `ENOENT (errno 2)`.
 pub struct Errno(pub i32);
 
@@ -221,6 +236,16 @@ mod tests {
         assert_eq!(b.as_bytes(), b"web   42  |");
         assert_eq!(width(&1234u32), 4);
         assert_eq!(width(&Bytes(b"a\xffb")), 3);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_u32(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32(b"4294967296"), None);
+        assert_eq!(parse_u32(b"007"), Some(7));
+        for bad in [&b""[..], b"-1", b"+1", b" 1", b"1x"] {
+            assert_eq!(parse_u32(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

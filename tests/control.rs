@@ -226,3 +226,136 @@ fn memory_stays_flat_under_bad_connections() {
     assert!(now <= warm + 16, "VmRSS grew from {warm} kB after the warm-up to {now} kB");
     assert_eq!(s.restarts("big"), Some(0));
 }
+
+/// A `svc log -f NAME` process; its stdout lines arrive on `lines`.
+struct Follower {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Follower {
+    fn start(s: &Svc, name: &str) -> Follower {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let conf = s.conf_str();
+        let mut child = svc(&["log", "-c", &conf, "-f", name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("svc log -f");
+        let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        Follower { child, lines }
+    }
+
+    /// Some(true): it follows (a line came); Some(false): it exited.
+    fn outcome(&mut self) -> Option<bool> {
+        if self.lines.try_recv().is_ok() {
+            return Some(true);
+        }
+        self.child.try_wait().ok().flatten().map(|_| false)
+    }
+
+    /// The exit status and stderr of one that exited.
+    fn refusal(&mut self) -> (Option<i32>, String) {
+        let code = self.child.wait().expect("wait").code();
+        let mut err = String::new();
+        let _ = self.child.stderr.take().expect("stderr").read_to_string(&mut err);
+        (code, err)
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn followers_and_stalled_readers_leave_room_for_requests() {
+    let mut s = Svc::new("followers_leave_room");
+    // A full ring of about 192 KiB (a reply bigger than a socket buffer), then a line every 100 ms.
+    let tick = s.script(
+        "tick",
+        "i=0\nwhile [ $i -lt 2500 ]; do echo \"big $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"; i=$((i+1)); done\n\
+         while :; do echo tick; sleep 0.1; done\n",
+    );
+    s.write_config(&format!("[tick]\nexec = {tick}\nlog = ring:192k\n\n[other]\nexec = /bin/sleep 1000\n"));
+    s.start();
+    s.wait_running("other");
+    wait_until(secs(20), "tick's burst", || s.log_texts("tick", &["-n", "1"]).first().is_some_and(|t| t == "tick"));
+    s.run_ok(&["stop", "other"]);
+
+    // Twelve followers, one at a time: some follow, the rest are refused,
+    // leaving slots for one-shot requests.
+    let mut following = Vec::new();
+    let mut refused = 0;
+    for i in 0..12 {
+        let mut f = Follower::start(&s, "tick");
+        if wait_for(secs(10), &format!("follower {i} to follow or exit"), || f.outcome()) {
+            following.push(f);
+            continue;
+        }
+        let (code, err) = f.refusal();
+        assert_eq!(code, Some(1), "follower {i}: {err}");
+        assert_eq!(err, "svc: busy: too many followers\n", "follower {i}");
+        refused += 1;
+    }
+    assert!(following.len() >= 4 && refused >= 4, "{} followers, {refused} refused", following.len());
+    // A stop waits for its services, as followers do: refused too, and nothing stops.
+    let out = s.run(&["stop", "tick"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(text(&out.stderr), "svc: busy: too many waiting requests\n");
+    assert_eq!(s.state("tick").as_deref(), Some("running"));
+
+    // Four stalled raw connections: two whole-ring replies nobody reads, two silent.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut c = s.connect();
+        c.write_all(b"log tick\n").unwrap();
+        stalled.push(c);
+    }
+    stalled.push(s.connect());
+    stalled.push(s.connect());
+
+    // One-shot requests are still served.
+    for round in 0..3 {
+        s.assert_answers(&format!("status, round {round}"), &["tick", "other"]);
+    }
+    s.run_ok(&["start", "other"]);
+    s.wait_running("other");
+    // The followers kept following.
+    for (i, f) in following.iter().enumerate() {
+        while f.lines.try_recv().is_ok() {}
+        let line = f.lines.recv_timeout(secs(5)).unwrap_or_else(|e| panic!("follower {i}: {e}"));
+        assert!(line.ends_with(" tick"), "follower {i}: {line:?}");
+    }
+    drop(stalled);
+    drop(following);
+    s.run_ok(&["stop", "other"]);
+}
+
+#[test]
+fn requests_carry_only_their_flags() {
+    let s = Svc::up("request_flags", "[a]\nexec = /bin/sleep 1000\n");
+    s.wait_running("a");
+    // `--force` reaches svc; on a valid config it is an ordinary reload.
+    s.run_ok(&["reload", "--force"]);
+    let (head, body) = s.request("reload --dry-run --force");
+    assert_eq!((head.as_str(), body.as_str()), ("0", "kept      a\n"));
+    for line in ["status --force", "reload --json", "log -f a --frob"] {
+        assert_eq!(s.request(line).0, "2 flag not accepted by this request", "{line}");
+    }
+    let out = s.run(&["status", "--force"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(s.pid("a").is_some());
+}

@@ -1,10 +1,10 @@
 //! The clients: status, start, stop, restart, signal, log. Each sends one
 //! request line and copies the reply to stdout.
 
-use crate::cli::{Command, EXIT_FAIL, Verb};
+use crate::cli::Command;
 use crate::limits::{PATH_BYTES, REQUEST_BYTES};
 use crate::os;
-use crate::proto::{self, Kind};
+use crate::proto::{self, EXIT_FAIL, EXIT_USAGE, Kind, Request};
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check;
 use crate::verbs::control::default_path;
@@ -36,44 +36,29 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
 
 // Out of line: its buffers must not sit in main's frame while `svc up` runs.
 #[inline(never)]
-pub fn run(cmd: &Command) -> i32 {
-    let kind = match cmd.verb {
-        Verb::Status => Kind::Status,
-        Verb::Start => Kind::Start,
-        Verb::Stop => Kind::Stop,
-        Verb::Restart => Kind::Restart,
-        Verb::Signal => Kind::Signal,
-        Verb::Reload => Kind::Reload,
-        _ => Kind::Log,
-    };
-    // Flags first, then the operands (and for log, the line count).
+pub fn run(cmd: &Command, kind: Kind) -> i32 {
     let mut n = Buf::<16>::new();
-    let mut words: heapless::Vec<&[u8], { crate::limits::MAX_OPERANDS + 3 }> = heapless::Vec::new();
-    let _ = match kind {
-        Kind::Status if cmd.json => words.push(b"--json"),
-        Kind::Reload if cmd.dry_run => words.push(b"--dry-run"),
-        Kind::Log if cmd.follow => words.push(b"-f"),
-        _ => Ok(()),
-    };
+    let mut req = Request::new(kind);
+    req.flags = cmd.flags;
     for w in cmd.operands.iter() {
-        let _ = words.push(w);
+        let _ = req.words.push(w);
     }
     if kind == Kind::Log {
-        if cmd.operands.is_empty() && !cmd.follow {
+        if cmd.operands.is_empty() && !req.has(b"-f") {
             os::fd::write_err(b"svc: log: name a service (or follow all with -f)\n");
-            return crate::cli::EXIT_USAGE;
+            return EXIT_USAGE;
         }
         if let Some(lines) = cmd.lines {
             if cmd.operands.is_empty() {
                 os::fd::write_err(b"svc: log: -n needs a service name\n");
-                return crate::cli::EXIT_USAGE;
+                return EXIT_USAGE;
             }
             let _ = ufmt::uwrite!(n, "{}", lines);
-            let _ = words.push(n.as_bytes());
+            let _ = req.words.push(n.as_bytes());
         }
     }
-    let mut req = Buf::<REQUEST_BYTES>::new();
-    if !proto::emit(kind, &words, &mut req) {
+    let mut line = Buf::<REQUEST_BYTES>::new();
+    if !proto::emit(&req, &mut line) {
         os::fd::write_err(b"svc: request too long\n");
         return EXIT_FAIL;
     }
@@ -96,7 +81,7 @@ pub fn run(cmd: &Command) -> i32 {
     // svc may refuse (permission denied) and close before reading: the
     // send then fails with EPIPE, and the refusal is still there to read.
     os::signal::ignore_pipe();
-    let sent = os::fd::write_all(&fd, req.as_bytes());
+    let sent = os::fd::write_all(&fd, line.as_bytes());
     match (read_reply(&fd), sent) {
         (Some(code), _) => code,
         (None, Err(e)) => fail("cannot send to", e),

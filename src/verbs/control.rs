@@ -1,22 +1,26 @@
-//! The server side of the control socket: client slots, requests, and
-//! replies streamed in chunks so that a slow reader never blocks svc.
+//! The server side of the control socket: accepting into client slots,
+//! reading requests, carrying them out, and writing replies in chunks so
+//! that a slow reader never blocks svc. What the slots hold and the reply
+//! bodies are pure (clients.rs, reply.rs); this file does the I/O.
 
+use crate::clients::{ALL, Job, Place};
 use crate::config::{Config, Log};
-use crate::duration::{Duration, Instant};
+use crate::duration::Instant;
 use crate::limits::*;
 use crate::os;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
-use crate::proto::{self, Kind, Request};
-use crate::reload::Change;
-use crate::ring::STAMP_BYTES;
+use crate::proto::{self, EXIT_FAIL, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE, Kind, Request};
+use crate::reply::{self, Data};
 use crate::service::Actions;
 use crate::status;
 use crate::supervisor::{Event, Outcome, Request as Ask};
 use crate::text::{Buf, Bytes, Errno};
-use crate::verbs::world::{ALL, Client, Clients, Job, Refused, Role, World};
+use crate::verbs::world::{Refused, Role, World};
 use core::ffi::CStr;
 use rustix::fd::AsFd;
+
+pub use crate::clients::publish;
 
 /// The control socket path of `svc up`: `[svc] control`, else /run/svc.sock
 /// for root, else $XDG_RUNTIME_DIR/svc.sock, else /tmp/svc-UID/svc.sock.
@@ -65,7 +69,8 @@ pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) {
 }
 
 /// Accepts waiting connections into free slots. With every slot taken, the
-/// oldest connection that has not sent a whole request makes room.
+/// oldest connection that has not sent a whole request makes room, else the
+/// reply stalled longest (`Clients::place`).
 pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
     for _ in 0..MAX_CLIENTS {
         let Some(fd) = w.fds.fd(listener).and_then(os::socket::accept) else { return };
@@ -73,28 +78,20 @@ pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
             let _ = os::fd::write_some(&fd, b"1 permission denied\n");
             continue;
         }
-        let free = w.clients.list.iter().position(|c| c.job == Job::Free);
-        let c = match free {
-            Some(c) => c,
-            None => {
-                let oldest =
-                    w.clients.list.iter().enumerate().filter(|(_, c)| c.job == Job::Read).min_by_key(|(_, c)| c.deadline).map(|(i, _)| i);
-                let Some(c) = oldest else {
-                    let _ = os::fd::write_some(&fd, b"1 busy: too many control connections\n");
-                    continue;
-                };
+        let c = match w.clients.place() {
+            Place::Free(c) => c,
+            Place::Evict(c) => {
                 drop_client(w, ev, c);
                 c
+            }
+            Place::Busy => {
+                let _ = os::fd::write_some(&fd, b"1 busy: too many control connections\n");
+                continue;
             }
         };
         let Ok(k) = w.fds.add(ev, fd, Role::Client(c as u8), Interest::Read) else { continue };
         if let Some(cl) = w.clients.list.get_mut(c) {
-            *cl = Client {
-                fd: k as u16,
-                deadline: Some(now + Duration::from_millis(REQUEST_TIMEOUT_MS)),
-                job: Job::Read,
-                ..Client::default()
-            };
+            cl.open(k as u16, now);
         }
     }
 }
@@ -102,11 +99,10 @@ pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
 fn drop_client(w: &mut World, ev: &Events, c: usize) {
     if let Some(cl) = w.clients.list.get_mut(c) {
         w.fds.close(ev, usize::from(cl.fd));
-        cl.job = Job::Free;
-        cl.input.clear();
-        cl.out.clear();
-        cl.writing = false;
-        drop(cl.file.take());
+        cl.free();
+    }
+    if let Some(file) = w.streams.get_mut(c) {
+        drop(file.take());
     }
 }
 
@@ -115,7 +111,7 @@ pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant, out: &mut Actio
     let Some(cl) = w.clients.list.get_mut(c) else { return };
     let Some(fd) = w.fds.fd(usize::from(cl.fd)) else { return };
     if cl.writing {
-        pump(w, ev, c);
+        pump(w, ev, c, now);
         return;
     }
     if cl.job != Job::Read {
@@ -142,41 +138,33 @@ pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant, out: &mut Actio
         Ok(None) => {}
         Ok(Some(req)) => handle(w, ev, c, &req, now, out),
         Err(e) => {
-            head(w, c, 2, e.text().as_bytes(), b"");
-            finish(w, ev, c);
+            head(w, c, EXIT_USAGE, e.text().as_bytes(), b"");
+            finish(w, ev, c, now);
         }
     }
 }
 
-/// Writes the reply head `CODE MESSAGE WORD`.
+/// Writes the reply head `CODE MESSAGE 'WORD'`.
 fn head(w: &mut World, c: usize, code: i32, msg: &[u8], word: &[u8]) {
-    let Some(cl) = w.clients.list.get_mut(c) else { return };
-    let _ = ufmt::uwrite!(cl.out, "{}", code);
-    if !msg.is_empty() {
-        cl.out.push(b" ");
-        cl.out.push(msg);
-        if !word.is_empty() {
-            let _ = ufmt::uwrite!(cl.out, " '{}'", Bytes(word));
-        }
+    if let Some(cl) = w.clients.list.get_mut(c) {
+        proto::emit_head(code, msg, word, &mut cl.out);
     }
-    cl.out.push(b"\n");
 }
 
 fn set_job(w: &mut World, c: usize, job: Job) {
     if let Some(cl) = w.clients.list.get_mut(c) {
-        cl.job = job;
-        cl.deadline = None;
+        cl.start(job);
     }
 }
 
-fn finish(w: &mut World, ev: &Events, c: usize) {
-    if let Some(cl) = w.clients.list.get_mut(c) {
-        if matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload | Job::WaitSignal) {
-            cl.job = Job::Close;
-        }
-        cl.deadline = None;
+/// Sends what is left (a head, say) and closes.
+fn finish(w: &mut World, ev: &Events, c: usize, now: Instant) {
+    if let Some(cl) = w.clients.list.get_mut(c)
+        && matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload | Job::WaitSignal)
+    {
+        cl.start(Job::Close);
     }
-    pump(w, ev, c);
+    pump(w, ev, c, now);
 }
 
 /// Slots of the named services; the first unknown name on failure.
@@ -194,24 +182,32 @@ fn ids(mask: u64) -> impl Iterator<Item = u8> {
 }
 
 fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out: &mut Actions) {
-    let mut names: heapless::Vec<&[u8], { MAX_OPERANDS + 2 }> = req.operands().collect();
-    if matches!(req.kind, Kind::Signal | Kind::Log) {
-        names.truncate(1);
-    }
-    let mask = match slots(w, &names) {
+    let names = req.names();
+    let mask = match slots(w, names) {
         Ok(m) => m,
         Err(name) => {
-            head(w, c, 1, b"unknown service", name);
-            return finish(w, ev, c);
+            head(w, c, EXIT_FAIL, b"unknown service", name);
+            return finish(w, ev, c, now);
         }
     };
+    // A stop or a reload waits for services: one of the long jobs, refused
+    // when their share of the slots is taken rather than started.
+    let waits = match req.kind {
+        Kind::Stop => true,
+        Kind::Reload => !req.has(b"--dry-run"),
+        _ => false,
+    };
+    if waits && !w.clients.may_wait() {
+        head(w, c, EXIT_FAIL, b"busy: too many waiting requests", b"");
+        return finish(w, ev, c, now);
+    }
     match req.kind {
         Kind::Status => {
             let all = names.is_empty();
             let live = w.sup.live();
             let mask = if all { live } else { mask };
             let down = ids(mask).filter_map(|i| w.sup.svcs.get(usize::from(i))).any(|s| !s.state().is_up());
-            head(w, c, if down && !all { crate::cli::EXIT_NOT_UP } else { 0 }, b"", b"");
+            head(w, c, if down && !all { EXIT_NOT_UP } else { EXIT_OK }, b"", b"");
             let json = req.has(b"--json");
             let width = status::name_width(&w.sup);
             if !json && let Some(cl) = w.clients.list.get_mut(c) {
@@ -223,7 +219,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             for id in ids(mask) {
                 w.sup.handle(Event::Request(Ask::Start(id)), now, out);
             }
-            head(w, c, 0, b"", b"");
+            head(w, c, EXIT_OK, b"", b"");
             set_job(w, c, Job::Close);
         }
         Kind::Stop => {
@@ -237,34 +233,34 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             for id in ids(mask) {
                 w.sup.handle(Event::Request(Ask::Restart(id)), now, out);
             }
-            head(w, c, 0, b"", b"");
+            head(w, c, EXIT_OK, b"", b"");
             set_job(w, c, Job::Close);
         }
         Kind::Signal => {
-            let word = req.operands().nth(1).unwrap_or(b"");
+            let word = req.arg().unwrap_or(b"");
             let id = ids(mask).next().unwrap_or(0);
             let Some(sig) = crate::signame::parse(word) else {
-                head(w, c, 1, b"bad signal", word);
-                return finish(w, ev, c);
+                head(w, c, EXIT_FAIL, b"bad signal", word);
+                return finish(w, ev, c, now);
             };
-            // The reply waits for the kill: `signalled`.
+            // Through the core; the reply waits for the kill (`signalled`).
             set_job(w, c, Job::WaitSignal);
             let r = Ask::Signal { id, sig, client: c as u8 };
             if w.sup.handle(Event::Request(r), now, out) == Outcome::NotRunning {
-                head(w, c, 1, b"not running:", names.first().copied().unwrap_or(b""));
-                return finish(w, ev, c);
+                head(w, c, EXIT_FAIL, b"not running:", names.first().copied().unwrap_or(b""));
+                return finish(w, ev, c, now);
             }
             return;
         }
-        Kind::Log => log(w, c, req, &names, mask),
+        Kind::Log => log(w, c, req, names, mask),
         Kind::Reload => {
             let dry = req.has(b"--dry-run");
             let r = crate::verbs::world::reload(w, now, out, dry, req.has(b"--force"));
             if let Err(why) = r {
-                head(w, c, 1, why.text().as_bytes(), b"");
+                head(w, c, EXIT_FAIL, why.text().as_bytes(), b"");
                 set_job(w, c, if why == Refused::Invalid { Job::Errors { next: 0 } } else { Job::Close });
             } else if dry {
-                head(w, c, 0, b"", b"");
+                head(w, c, EXIT_OK, b"", b"");
                 set_job(w, c, Job::Plan { next: 0, outcome: false });
             } else {
                 set_job(w, c, Job::WaitReload);
@@ -272,14 +268,14 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             }
         }
     }
-    pump(w, ev, c);
+    pump(w, ev, c, now);
 }
 
 /// `log [-f] [NAME] [N]`: the ring's lines, or its last N; with `-f`, then
 /// every new line until the client hangs up.
 fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
     let follow = req.has(b"-f");
-    let n = req.operands().nth(1).and_then(crate::cli::parse_u32);
+    let n = req.lines();
     let id = ids(mask).next();
     let ring = id.and_then(|id| {
         let s = w.sup.svcs.get(usize::from(id))?;
@@ -292,31 +288,37 @@ fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
         Log::File { path, .. } => Some(path),
         _ => None,
     });
+    // Following and streaming a file of any size are long jobs.
+    if (follow || file.is_some()) && !w.clients.may_wait() {
+        head(w, c, EXIT_FAIL, b"busy: too many followers", b"");
+        set_job(w, c, Job::Close);
+        return;
+    }
     if let (Some(id), Some(path)) = (id, file) {
         // The file's last N lines (1000 without -n; 0 by default with -f).
         let lines = n.unwrap_or(if follow { 0 } else { 1000 });
         let opened = CStr::from_bytes_with_nul(w.sup.cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines));
         match opened {
             Some(Ok((fd, offset))) => {
-                head(w, c, 0, b"", b"");
-                if let Some(cl) = w.clients.list.get_mut(c) {
-                    cl.file = Slot::new(fd);
+                head(w, c, EXIT_OK, b"", b"");
+                if let Some(file) = w.streams.get_mut(c) {
+                    *file = Slot::new(fd);
                 }
                 set_job(w, c, Job::File { offset, follow: if follow { id } else { ALL } });
             }
             // Nothing written yet: nothing to show.
             Some(Err(rustix::io::Errno::NOENT)) => {
-                head(w, c, 0, b"", b"");
+                head(w, c, EXIT_OK, b"", b"");
                 set_job(w, c, if follow { Job::Follow { id, seq: 0, live: true, lost: 0 } } else { Job::Close });
             }
             Some(Err(e)) => {
                 let mut m = Buf::<64>::new();
                 let _ = ufmt::uwrite!(m, "cannot read the log file: {}", Errno(e.raw_os_error()));
-                head(w, c, 1, m.as_bytes(), b"");
+                head(w, c, EXIT_FAIL, m.as_bytes(), b"");
                 set_job(w, c, Job::Close);
             }
             None => {
-                head(w, c, 1, b"bad log path", b"");
+                head(w, c, EXIT_FAIL, b"bad log path", b"");
                 set_job(w, c, Job::Close);
             }
         }
@@ -324,60 +326,31 @@ fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
     }
     match (id, ring, follow) {
         (None, _, false) => {
-            head(w, c, 2, b"log: name a service (or follow all with -f)", b"");
+            head(w, c, EXIT_USAGE, b"log: name a service (or follow all with -f)", b"");
             set_job(w, c, Job::Close);
         }
         (None, _, true) => {
-            head(w, c, 0, b"", b"");
+            head(w, c, EXIT_OK, b"", b"");
             set_job(w, c, Job::Follow { id: ALL, seq: 0, live: true, lost: 0 });
         }
         (Some(id), Some(r), true) => {
-            head(w, c, 0, b"", b"");
+            head(w, c, EXIT_OK, b"", b"");
             let seq = r.seq_of_last(n.unwrap_or(0) as usize);
             set_job(w, c, Job::Follow { id, seq, live: false, lost: 0 });
         }
         (Some(id), None, true) => {
-            head(w, c, 0, b"", b"");
+            head(w, c, EXIT_OK, b"", b"");
             set_job(w, c, Job::Follow { id, seq: 0, live: true, lost: 0 });
         }
         (Some(id), Some(r), false) => {
             let seq = n.map_or(r.first_seq(), |n| r.seq_of_last(n as usize));
-            head(w, c, 0, b"", b"");
+            head(w, c, EXIT_OK, b"", b"");
             set_job(w, c, Job::Log { id, seq });
         }
         (Some(_), None, false) => {
-            head(w, c, 1, b"no log ring (log = null):", name);
+            head(w, c, EXIT_FAIL, b"no log ring (log = null):", name);
             set_job(w, c, Job::Close);
         }
-    }
-}
-
-/// Offers a new log line of service `id` to every follower. One that has no
-/// room loses it, counted: a slow follower never slows svc down.
-pub fn publish(clients: &mut Clients, id: u8, name: &[u8], stamp: crate::ring::Stamp, line: &[u8]) {
-    for cl in clients.list.iter_mut() {
-        let Job::Follow { id: want, live: true, lost, .. } = &mut cl.job else { continue };
-        if *want != ALL && *want != id {
-            continue;
-        }
-        let all = *want == ALL;
-        // Stamp, blank, [NAME: ], text, newline; and room for a lost-lines marker.
-        let need = STAMP_BYTES + 2 + line.len() + if all { name.len() + 2 } else { 0 } + if *lost > 0 { 32 } else { 0 };
-        if need > cl.out.room() {
-            *lost = lost.saturating_add(1);
-            continue;
-        }
-        if *lost > 0 {
-            let _ = ufmt::uwrite!(cl.out, "svc: {} lines lost\n", *lost);
-            *lost = 0;
-        }
-        let _ = ufmt::uwrite!(cl.out, "{} ", stamp);
-        if all {
-            cl.out.push(name);
-            cl.out.push(b": ");
-        }
-        cl.out.push(line);
-        cl.out.push(b"\n");
     }
 }
 
@@ -386,133 +359,49 @@ pub fn flush_followers(w: &mut World, ev: &Events) {
     for c in 0..MAX_CLIENTS {
         let pending = w.clients.list.get(c).is_some_and(|cl| matches!(cl.job, Job::Follow { .. }) && !cl.out.is_empty() && !cl.writing);
         if pending {
-            pump(w, ev, c);
+            pump(w, ev, c, os::clock::now());
         }
     }
 }
 
-/// Copies whole ring lines from `seq` into `out` while they fit, as
-/// `STAMP LINE`; the seq to go on from.
-fn drain(r: &crate::ring::Ring, pool: &[u8], mut seq: u64, out: &mut Buf<REPLY_CHUNK_BYTES>) -> u64 {
-    for l in r.lines(pool, seq) {
-        // A whole line or none: stamp, blank, text, newline.
-        if STAMP_BYTES + 2 + l.len() > out.room() {
-            break;
-        }
-        let _ = ufmt::uwrite!(out, "{} ", l.stamp);
-        out.push(l.first);
-        out.push(l.second);
-        out.push(b"\n");
-        seq = l.seq + 1;
-    }
-    seq
-}
-
-/// Fills `out` from the job; false when the job has nothing more.
+/// Fills the client's buffer from its job: a log file here, the rest by
+/// `reply::refill`. False when the job has nothing more now.
 fn refill(w: &mut World, c: usize, now: Instant) -> bool {
-    let Some(cl) = w.clients.list.get_mut(c) else { return false };
-    match cl.job {
-        Job::Status { mut next, mask, width, json } => {
-            let total = w.sup.svcs.len();
-            while usize::from(next) < total {
-                if mask & (1u64 << next) != 0 {
-                    let mut line = Buf::<512>::new();
-                    let id = usize::from(next);
-                    let drops = w.logs.drops.get(id).copied().unwrap_or(0);
-                    if json {
-                        status::json_line(&w.sup, id, now, drops, &mut line);
-                    } else {
-                        status::line(&w.sup, id, now, usize::from(width), drops, &mut line);
-                    }
-                    if line.len() > cl.out.room() {
-                        break;
-                    }
-                    cl.out.push(line.as_bytes());
-                }
-                next += 1;
-            }
-            cl.job = if usize::from(next) >= total { Job::Close } else { Job::Status { next, mask, width, json } };
-            true
-        }
-        Job::Follow { id, mut seq, live: false, lost } => {
-            let Some(Some(r)) = w.logs.rings.get(usize::from(id)) else {
-                cl.job = Job::Follow { id, seq, live: true, lost };
-                return false;
-            };
-            seq = drain(r, &w.logs.pool, seq, &mut cl.out);
-            cl.job = Job::Follow { id, seq, live: seq >= r.next_seq(), lost };
-            true
-        }
-        Job::Plan { mut next, outcome } => {
-            while let Some(step) = w.plan.steps.get(usize::from(next)) {
-                let mut line = Buf::<96>::new();
-                line.pad(step.change.word(), 10);
-                line.push(step.name());
-                let shows = outcome && matches!(step.change, Change::Added | Change::Restarted);
-                let slot = if shows { w.sup.find(step.name()) } else { None };
-                if let Some(s) = slot.and_then(|i| w.sup.svcs.get(usize::from(i))) {
-                    let _ = ufmt::uwrite!(line, " {}", s.state());
-                }
-                line.push(b"\n");
-                if line.len() > cl.out.room() {
-                    break;
-                }
-                cl.out.push(line.as_bytes());
-                next += 1;
-            }
-            cl.job = if usize::from(next) >= w.plan.steps.len() { Job::Close } else { Job::Plan { next, outcome } };
-            true
-        }
-        Job::File { offset, follow } => {
-            let room = cl.out.room();
-            let mut chunk = [0u8; REPLY_CHUNK_BYTES];
-            let read = match (cl.file.get(), chunk.get_mut(..room)) {
-                (Some(fd), Some(buf)) => rustix::io::pread(fd, buf, offset).unwrap_or(0),
-                _ => 0,
-            };
-            cl.out.push(chunk.get(..read).unwrap_or(&[]));
-            if read == 0 {
-                drop(cl.file.take());
-                cl.job = if follow == ALL { Job::Close } else { Job::Follow { id: follow, seq: 0, live: true, lost: 0 } };
-            } else {
-                cl.job = Job::File { offset: offset + read as u64, follow };
-            }
-            true
-        }
-        Job::Errors { mut next } => {
-            while let Some(e) = w.loader.errors.list.get(usize::from(next)) {
-                let mut line = Buf::<512>::new();
-                crate::config::emit(w.config_path.unwrap_or(b""), w.loader.text(), e, &mut line);
-                if line.len() > cl.out.room() {
-                    break;
-                }
-                cl.out.push(line.as_bytes());
-                next += 1;
-            }
-            cl.job = if usize::from(next) >= w.loader.errors.list.len() { Job::Close } else { Job::Errors { next } };
-            true
-        }
-        Job::Log { id, mut seq } => {
-            let Some(Some(r)) = w.logs.rings.get(usize::from(id)) else {
-                cl.job = Job::Close;
-                return false;
-            };
-            seq = drain(r, &w.logs.pool, seq, &mut cl.out);
-            cl.job = if seq >= r.next_seq() { Job::Close } else { Job::Log { id, seq } };
-            true
-        }
-        Job::Follow { id, seq, live: true, lost } if lost > 0 => {
-            let _ = ufmt::uwrite!(cl.out, "svc: {} lines lost\n", lost);
-            cl.job = Job::Follow { id, seq, live: true, lost: 0 };
-            true
-        }
-        _ => false,
+    let World { clients, streams, sup, logs, plan, loader, config_path, .. } = w;
+    let Some(cl) = clients.list.get_mut(c) else { return false };
+    let Job::File { offset, follow } = cl.job else {
+        let d = Data {
+            sup,
+            now,
+            rings: &logs.rings,
+            pool: &logs.pool,
+            drops: &logs.drops,
+            plan,
+            path: config_path.unwrap_or(b""),
+            text: loader.text(),
+            errors: &loader.errors.list,
+        };
+        return reply::refill(&mut cl.job, &d, &mut cl.out);
+    };
+    let room = cl.out.room();
+    let mut chunk = [0u8; REPLY_CHUNK_BYTES];
+    let file = streams.get_mut(c);
+    let read = match (file.as_ref().and_then(|f| f.get()), chunk.get_mut(..room)) {
+        (Some(fd), Some(buf)) => rustix::io::pread(fd, buf, offset).unwrap_or(0),
+        _ => 0,
+    };
+    cl.out.push(chunk.get(..read).unwrap_or(&[]));
+    if read == 0 {
+        drop(file.and_then(|f| f.take()));
+        cl.job = if follow == ALL { Job::Close } else { Job::Follow { id: follow, seq: 0, live: true, lost: 0 } };
+    } else {
+        cl.job = Job::File { offset: offset + read as u64, follow };
     }
+    true
 }
 
 /// Sends what is buffered, refilling from the job; closes when all is out.
-fn pump(w: &mut World, ev: &Events, c: usize) {
-    let now = crate::os::clock::now();
+fn pump(w: &mut World, ev: &Events, c: usize, now: Instant) {
     // Bounded: each round sends a chunk or stops.
     for _ in 0..64 {
         let Some(cl) = w.clients.list.get_mut(c) else { return };
@@ -538,49 +427,56 @@ fn pump(w: &mut World, ev: &Events, c: usize) {
             Ok(0) => {
                 // The client reads slowly: wait until it can take more.
                 if !cl.writing {
-                    cl.writing = true;
                     let _ = ev.modify(fd, u64::from(cl.fd), Interest::Write);
                 }
+                cl.stalled(now);
                 return;
             }
-            Ok(n) => cl.out.consume(n),
+            Ok(n) => {
+                cl.out.consume(n);
+                cl.progressed();
+            }
             Err(_) => return drop_client(w, ev, c),
         }
     }
 }
 
-/// After each event: replies that were waiting for a stop, and request deadlines.
+/// After each event: replies that were waiting for a stop or a reload, and
+/// deadlines (a request not sent in time, a reply its reader stopped taking).
 pub fn progress(w: &mut World, ev: &Events, now: Instant) {
     for c in 0..MAX_CLIENTS {
+        if w.clients.expired(c, now) {
+            drop_client(w, ev, c);
+            continue;
+        }
         let Some(cl) = w.clients.list.get(c) else { continue };
         match cl.job {
             Job::WaitDown { mask } if w.sup.all_down(mask) => {
-                head(w, c, 0, b"", b"");
-                finish(w, ev, c);
+                head(w, c, EXIT_OK, b"", b"");
+                finish(w, ev, c, now);
             }
             Job::WaitReload if w.plan.steps.iter().all(|s| w.sup.settled(s)) => {
-                head(w, c, 0, b"", b"");
+                head(w, c, EXIT_OK, b"", b"");
                 set_job(w, c, Job::Plan { next: 0, outcome: true });
-                pump(w, ev, c);
+                pump(w, ev, c, now);
             }
-            Job::Read if cl.deadline.is_some_and(|d| d <= now) => drop_client(w, ev, c),
             _ => {}
         }
     }
 }
 
 /// The outcome of `svc signal`'s kill, for client `c`.
-pub fn signalled(w: &mut World, ev: &Events, c: usize, r: Result<(), rustix::io::Errno>) {
+pub fn signalled(w: &mut World, ev: &Events, c: usize, r: Result<(), rustix::io::Errno>, now: Instant) {
     if w.clients.list.get(c).is_none_or(|cl| cl.job != Job::WaitSignal) {
         return;
     }
     match r {
-        Ok(()) => head(w, c, 0, b"", b""),
+        Ok(()) => head(w, c, EXIT_OK, b"", b""),
         Err(e) => {
             let mut m = Buf::<64>::new();
             let _ = ufmt::uwrite!(m, "kill: {}", Errno(e.raw_os_error()));
-            head(w, c, 1, m.as_bytes(), b"");
+            head(w, c, EXIT_FAIL, m.as_bytes(), b"");
         }
     }
-    finish(w, ev, c);
+    finish(w, ev, c, now);
 }

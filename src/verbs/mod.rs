@@ -28,7 +28,7 @@ fn run(cmd: &Command<'static>) -> i32 {
     match cmd.verb {
         Verb::Up => up::up(cmd),
         Verb::Check => check::check(cmd),
-        Verb::Status | Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log | Verb::Reload => client::run(cmd),
+        Verb::Control(kind) => client::run(cmd, kind),
         Verb::Version => version(),
         Verb::Help => help(cmd.operands.first().copied()),
         other => {
@@ -47,7 +47,7 @@ fn version() -> i32 {
     EXIT_OK
 }
 
-const OPTIONS: &str = "\noptions:\n  -c FILE    config file (default: $SVC_CONFIG, else /etc/svc.conf)\n  -s PATH    control socket (default: $SVC_CONTROL, the config's [svc] control, /run/svc.sock)\n  -n N       log: the last N lines\n  -f         log: follow\n  --json     status: JSON Lines\n  --dry-run  reload: show the difference only\n  --         end of options\n\nexit status: 0 ok, 1 failure, 2 usage error, 3 a named service is not up\n";
+const OPTIONS: &str = "\noptions:\n  -c FILE    config file (default: $SVC_CONFIG, else /etc/svc.conf)\n  -s PATH    control socket (default: $SVC_CONTROL, the config's [svc] control, /run/svc.sock)\n  -n N       log: the last N lines\n  -f         log: follow\n  --json     status: JSON Lines\n  --dry-run  reload: show the difference only\n  --force    reload: apply even a config without services\n  --         end of options\n\nexit status: 0 ok, 1 failure, 2 usage error, 3 a named service is not up\n";
 
 fn help(verb: Option<&[u8]>) -> i32 {
     if let Some(word) = verb {

@@ -205,7 +205,7 @@ fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool 
                 }
                 Action::Send { pid, sig, client } => {
                     let r = signal::send(pid, sig, false);
-                    control::signalled(w, ev, usize::from(client), r);
+                    control::signalled(w, ev, usize::from(client), r, now);
                     None
                 }
                 Action::Ended { id, inst } => {

@@ -3,6 +3,7 @@
 //! that swaps in a new config. The loop (up.rs) and the control socket
 //! (control.rs) both work on it.
 
+use crate::clients::Clients;
 use crate::config::{Config, Log};
 use crate::duration::Instant;
 use crate::limits::*;
@@ -13,7 +14,6 @@ use crate::reload::{Change, Plan};
 use crate::ring::{self, Assembler, Ring};
 use crate::service::Actions;
 use crate::supervisor::Supervisor;
-use crate::text::Buf;
 use crate::verbs::check::{self, Loader};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -135,6 +135,8 @@ pub struct World {
     pub fds: Fds,
     pub logs: Logs,
     pub clients: Clients,
+    /// The log file streamed to each client (`svc log NAME` of a `file:` service).
+    pub streams: [Slot; MAX_CLIENTS],
     /// The control group's gid, for the peer check.
     pub group: Option<u32>,
 }
@@ -149,71 +151,9 @@ pub static WORLD: os::once::Once<World> = os::once::Once::new(World {
     fds: Fds::new(),
     logs: Logs::new(),
     clients: Clients::new(),
+    streams: [const { Slot::EMPTY }; MAX_CLIENTS],
     group: None,
 });
-
-/// `Job::Follow` of every service.
-pub const ALL: u8 = u8::MAX;
-
-/// What a client's connection is doing.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum Job {
-    #[default]
-    Free,
-    /// Waiting for a whole request line.
-    Read,
-    /// Streaming status lines from slot `next`.
-    Status { next: u8, mask: u64, width: u8, json: bool },
-    /// Streaming log lines from `seq`.
-    Log { id: u8, seq: u64 },
-    /// `svc log -f`: ring lines from `seq` until caught up, then `live`:
-    /// new lines of service `id` (ALL: every service) as they come.
-    Follow { id: u8, seq: u64, live: bool, lost: u32 },
-    /// `svc stop`: the head goes out once every slot in `mask` is down.
-    WaitDown { mask: u64 },
-    /// `svc reload`: the head goes out once every restart has an outcome.
-    WaitReload,
-    /// `svc signal`: the head goes out once the kill is done.
-    WaitSignal,
-    /// Streaming the reload's steps from `next` (with outcomes after a wait).
-    Plan { next: u8, outcome: bool },
-    /// Streaming the errors of a config that did not load.
-    Errors { next: u8 },
-    /// Streaming a log file from `offset` (the client's `file`); then, with
-    /// `follow` (the slot), new lines.
-    File { offset: u64, follow: u8 },
-    /// Sending what is left in `out`, then closing.
-    Close,
-}
-
-#[derive(Default)]
-pub struct Client {
-    /// The client's index in the fd table.
-    pub fd: u16,
-    pub deadline: Option<Instant>,
-    pub input: Buf<REQUEST_BYTES>,
-    pub out: Buf<REPLY_CHUNK_BYTES>,
-    pub job: Job,
-    pub writing: bool,
-    /// A log file being streamed (`svc log NAME` of a `file:` service).
-    pub file: Slot,
-}
-
-pub struct Clients {
-    pub list: [Client; MAX_CLIENTS],
-}
-
-impl Clients {
-    pub const fn new() -> Self {
-        const C: Client =
-            Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false, file: Slot::EMPTY };
-        Clients { list: [C; MAX_CLIENTS] }
-    }
-    /// The earliest request deadline.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.list.iter().filter(|c| c.job == Job::Read).filter_map(|c| c.deadline).min()
-    }
-}
 
 /// Why a reload changed nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
