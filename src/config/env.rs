@@ -19,16 +19,25 @@ fn env_set(arena: &[u8], env: &mut Vec<Span, MAX_ENV>, entry: Span) -> Result<()
     Ok(())
 }
 
+/// The key of an `env` value as written: up to `=` or a blank.
+pub(super) fn env_key_word(value: Word) -> Word {
+    let end = value.bytes.iter().position(|&b| b == b'=' || is_blank(b)).unwrap_or(value.bytes.len());
+    value.sub(0, end)
+}
+
 impl Parser<'_> {
-    /// `env = KEY=value`.
+    /// `env = KEY=value`. Errors quote the key only (up to `=` or a blank):
+    /// the value may be a secret.
     pub(super) fn env(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+        let key = env_key_word(value).span();
         if !keys::env_entry_ok(value.bytes) {
-            return Err((Error::BadEnv, value.span()));
+            return Err((Error::BadEnv, key));
         }
-        if let Some(s) = self.store(value) {
-            env_set(&self.out.arena, &mut sec.env, s).map_err(|e| (e, value.span()))?;
-        }
-        Ok(())
+        let Some(s) = push_str(&mut self.out.arena, &[value.bytes]) else {
+            self.arena_error(self.line, key);
+            return Ok(());
+        };
+        env_set(&self.out.arena, &mut sec.env, s).map_err(|e| (e, key))
     }
 
     /// `env_file`: reads the file and adds its `KEY=value` lines. Errors say

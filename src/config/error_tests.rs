@@ -54,8 +54,11 @@ fn errors_table() {
         ("[a]\nexec=/bin/a\ncwd = srv", vec![e(3, Error::RelativePath, "srv")]),
         ("[a]\nexec=/bin/a\nenv_file = app.env", vec![e(3, Error::RelativePath, "app.env")]),
         ("[a]\nexec=/bin/a\nenv = NOEQUALS", vec![e(3, Error::BadEnv, "NOEQUALS")]),
-        ("[a]\nexec=/bin/a\nenv = 1X=2", vec![e(3, Error::BadEnv, "1X=2")]),
-        ("[a]\nexec=/bin/a\nenv = A B=2", vec![e(3, Error::BadEnv, "A B=2")]),
+        ("[a]\nexec=/bin/a\nenv = 1X=2", vec![e(3, Error::BadEnv, "1X")]),
+        ("[a]\nexec=/bin/a\nenv = A B=2", vec![e(3, Error::BadEnv, "A")]),
+        // The value may be a secret: only the key is quoted.
+        ("[a]\nexec=/bin/a\nenv = TOKEN-B=n3wv4lueB", vec![e(3, Error::BadEnv, "TOKEN-B")]),
+        ("[a]\nexec=/bin/a\nenv = TOKEN=n3w\0v4lue", vec![e(3, Error::NulByte, "TOKEN")]),
         ("[a]\nexec=/bin/a\nenv = ", vec![e(3, Error::EmptyValue, "env")]),
         ("[a]\nexec=/bin/a\nuser = nobody", vec![e(3, Error::UnknownUser, "nobody")]),
         ("[a]\nexec=/bin/a\ngroup = nogroup", vec![e(3, Error::UnknownGroup, "nogroup")]),
@@ -208,7 +211,7 @@ fn capacities() {
     }
     assert_eq!(errs(&text), [e(1, Error::TooManyEnv, "")]);
     text.push_str("env = K63=v\nenv = K64=v\n");
-    assert_eq!(errs(&text), [e(3 + MAX_ENV as u32, Error::TooManyEnv, "K64=v"), e(1, Error::TooManyEnv, "")]);
+    assert_eq!(errs(&text), [e(3 + MAX_ENV as u32, Error::TooManyEnv, "K64"), e(1, Error::TooManyEnv, "")]);
     let mut text = String::from("[s]\nexec = /bin/x\nenv = PATH=/bin\n");
     for i in 0..MAX_ENV - 2 {
         text.push_str(&format!("env = K{i}=v\n"));
@@ -297,4 +300,16 @@ fn emit_golden() {
     let mut b = Buf::<128>::new();
     emit(b"c", b"", &l, &mut b);
     assert_eq!(b.as_bytes(), b"svc: c:1: bad service name (1 to 31 of A-Z a-z 0-9 _ . -)\n");
+    // Control bytes from the file are escaped, never sent to the terminal.
+    let text = "[we\x1b]b]\nexec=/bin/a\n[a]\nexec = /bin/a\nstable = \x1b[2J\x07\0\n";
+    let (_, errors) = run(text);
+    assert_eq!(
+        messages(text, &errors),
+        "svc: /etc/svc.conf:1: [we\\x1b]b] bad service name 'we\\x1b]b' (1 to 31 of A-Z a-z 0-9 _ . -)\n\
+         svc: /etc/svc.conf:5: [a] a NUL byte in a value '\\x1b[2J\\x07\\x00'\n"
+    );
+    // An env entry's value is never shown, nor is a secret in an env line.
+    let text = "[a]\nexec = /bin/a\nenv = TOKEN-B=n3wv4lueB\n";
+    let (_, errors) = run(text);
+    assert_eq!(messages(text, &errors), "svc: /etc/svc.conf:3: [a] bad environment entry 'TOKEN-B' (use KEY=value)\n");
 }

@@ -338,7 +338,9 @@ impl Parser<'_> {
         let result = if value.bytes.is_empty() {
             Err((Error::EmptyValue, key.span()))
         } else if value.bytes.contains(&0) {
-            Err((Error::NulByte, value.span()))
+            // An env value may be a secret: quote its key only.
+            let w = if k == Key::Env { env::env_key_word(value) } else { value };
+            Err((Error::NulByte, w.span()))
         } else {
             self.value(sec, k, key, value)
         };
