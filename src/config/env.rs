@@ -6,7 +6,7 @@
 use super::keys::{self, is_blank};
 use super::{DEFAULT_PATH, Parser, Section, Word, located, push_str, slice};
 use crate::config::{Error, FileError, Range, Span};
-use crate::limits::MAX_ENV;
+use crate::limits::{MAX_ENV, PATH_BYTES};
 use heapless::Vec;
 
 /// Adds `entry` to `env`, replacing an entry with the same key in place.
@@ -46,6 +46,9 @@ impl Parser<'_> {
         let path = value.bytes;
         if !path.starts_with(b"/") {
             return Err((Error::RelativePath, value.span()));
+        }
+        if path.len() >= PATH_BYTES {
+            return Err((Error::PathTooLong, value.span()));
         }
         sec.def.env_file = self.store(value);
         let data = match self.files.read(path) {

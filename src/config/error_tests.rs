@@ -3,6 +3,7 @@
 //! printed form. The helpers are the parent's (parse_tests.rs).
 
 use super::*;
+use crate::limits::{CONTROL_PATH_BYTES, PATH_BYTES};
 
 #[test]
 fn errors_table() {
@@ -80,6 +81,40 @@ fn errors_table() {
     ];
     for (text, want) in &table {
         assert_eq!(&errs(text), want, "{text}");
+    }
+}
+
+#[test]
+fn limits_checked_when_parsing() {
+    let path = |n: usize| format!("/{}", "p".repeat(n - 1));
+    let (ok_path, long) = (path(PATH_BYTES - 1), path(PATH_BYTES));
+    for key in ["cwd", "log", "exec", "env_file"] {
+        let value = |p: &str| if key == "log" { format!("file:{p}") } else { p.to_string() };
+        let exec = if key == "exec" { String::new() } else { "exec = /bin/a\n".to_string() };
+        let text = format!("[a]\n{exec}{key} = {}\n", value(&long));
+        let line = if key == "exec" { 2 } else { 3 };
+        assert_eq!(errs(&text), [e(line, Error::PathTooLong, &value(&long))], "{key}");
+        let text = format!("[a]\n{exec}{key} = {}\n", value(&ok_path));
+        let got = errs(&text);
+        assert!(got.iter().all(|g| g.1 != Error::PathTooLong), "{key}: {got:?}");
+    }
+    // A long program is measured after unquoting; its arguments may be longer.
+    let text = format!("[a]\nexec = /bin/a {long}\n");
+    assert!(errs(&text).is_empty());
+    // A unix socket address holds 107 bytes and a NUL.
+    let (sock_ok, sock_long) = (path(CONTROL_PATH_BYTES - 1), path(CONTROL_PATH_BYTES));
+    assert!(errs(&format!("[svc]\ncontrol = {sock_ok}\n")).is_empty());
+    assert_eq!(errs(&format!("[svc]\ncontrol = {sock_long}\n")), [e(2, Error::ControlPathTooLong, &sock_long)]);
+    // (uid_t)-1 is no one's id.
+    for (text, want) in [
+        ("[a]\nexec=/bin/a\nuser = 4294967295", vec![e(3, Error::BadId, "4294967295")]),
+        ("[a]\nexec=/bin/a\ngroup = 4294967295", vec![e(3, Error::BadId, "4294967295")]),
+        ("[svc]\ncontrol_group = 4294967295", vec![e(2, Error::BadId, "4294967295")]),
+        ("[a]\nexec=/bin/a\nuser = 4294967294\ngroup = 4294967294", vec![]),
+        ("[a]\nexec=/bin/a\nlog = file:/", vec![e(3, Error::LogPathNotFile, "file:/")]),
+        ("[a]\nexec=/bin/a\nlog = file:/var/log/", vec![e(3, Error::LogPathNotFile, "file:/var/log/")]),
+    ] {
+        assert_eq!(errs(text), want, "{text}");
     }
 }
 
@@ -236,7 +271,7 @@ fn capacities() {
     let got = errs_with(&text, &mut f);
     assert_eq!(got, [e(15, Error::ArenaFull, "")]);
     let long = "x".repeat(4000);
-    let text: String = (0..15).map(|i| format!("[s{i}]\nexec = /bin/{long}\nenv_file = /e\n")).collect();
+    let text: String = (0..15).map(|i| format!("[s{i}]\nexec = /bin/x {long}\nenv_file = /e\n")).collect();
     let got = errs_with(&text, &mut f);
     assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), [Error::ArenaFull]);
 

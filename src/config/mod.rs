@@ -272,6 +272,10 @@ pub enum Error {
     LineTooLong,
     ReadyFdLow,
     NulByte,
+    PathTooLong,
+    ControlPathTooLong,
+    BadId,
+    LogPathNotFile,
 }
 
 impl Error {
@@ -323,6 +327,10 @@ impl Error {
             Error::LineTooLong => "line too long",
             Error::ReadyFdLow => "ready fd must be 3 or more",
             Error::NulByte => "a NUL byte in a value",
+            Error::PathTooLong => "path too long (at most 1023 bytes)",
+            Error::ControlPathTooLong => "control socket path too long (at most 107 bytes)",
+            Error::BadId => "bad id (uids and gids go up to 4294967294)",
+            Error::LogPathNotFile => "the log path must name a file",
         }
     }
 }
