@@ -34,3 +34,41 @@ fn check_refuses_paths_and_ids_past_their_limits() {
     let l = line_with(&err, &format!("{conf}:{}:", s.config_line("log =")));
     assert!(l.contains("[c] the log path must name a file 'file:/'"), "{l}");
 }
+
+/// `mkfifo -m 600 PATH`.
+fn mkfifo(path: &std::path::Path) {
+    let out = output_within(std::process::Command::new("mkfifo").args(["-m", "600"]).arg(path), CLIENT_TIMEOUT);
+    assert!(out.status.success(), "mkfifo {}: {}", path.display(), show(&out));
+}
+
+#[test]
+fn a_fifo_as_env_file_fails_the_reload_and_svc_keeps_answering() {
+    let s = Svc::up("fifo_env_file", "[a]\nexec = /bin/sleep 1000\n");
+    let pid = s.wait_running("a");
+    let fifo = s.p("app.env");
+    mkfifo(&s.path("app.env"));
+    s.write_config(&format!("[a]\nexec = /bin/sleep 1000\nenv_file = {fifo}\n"));
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
+    let l = line_with(&err, &format!("{}:{}:", s.conf_str(), s.config_line("env_file =")));
+    assert!(l.contains(&format!("[a] env_file is not a regular file '{fifo}'")), "{l}");
+    // Nothing changed, and svc still answers.
+    assert_eq!(s.pid("a"), Some(pid));
+    assert_eq!(s.state("a").as_deref(), Some("running"));
+}
+
+#[test]
+fn a_fifo_as_the_config_is_refused_by_check_and_up() {
+    let mut s = Svc::new("fifo_config");
+    mkfifo(&s.conf);
+    let conf = s.conf_str();
+    let want = format!("svc: cannot read config {conf}: not a regular file");
+    let out = check(&conf);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains(&want), "{}", show(&out));
+    s.spawn(&bin(), &["up", "-c", &conf], &[]);
+    let st = s.wait_exit(CLIENT_TIMEOUT);
+    assert_eq!(st.code(), Some(1), "svc up on a FIFO:\n{}", s.stderr_text());
+    assert!(s.stderr_text().contains(&want), "{}", s.stderr_text());
+}

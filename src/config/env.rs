@@ -56,6 +56,7 @@ impl Parser<'_> {
             Err(FileError::Unsafe) => return Err((Error::EnvFileUnsafe, value.span())),
             Err(FileError::TooBig) => return Err((Error::EnvFileTooBig, value.span())),
             Err(FileError::Os(_)) => return Err((Error::EnvFileUnreadable, value.span())),
+            Err(FileError::NotRegular) => return Err((Error::EnvFileNotRegular, value.span())),
         };
         let mut file_line = 0u32;
         for raw in data.split(|&b| b == b'\n') {

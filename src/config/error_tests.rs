@@ -178,6 +178,7 @@ fn env_files() {
         (FileError::Unsafe, Error::EnvFileUnsafe),
         (FileError::TooBig, Error::EnvFileTooBig),
         (FileError::Os(13), Error::EnvFileUnreadable),
+        (FileError::NotRegular, Error::EnvFileNotRegular),
     ] {
         let mut f = Fake::new();
         f.fail(b"/e", fail);

@@ -41,6 +41,7 @@ impl Files for Disk<'_> {
             Ok(n) => Ok(self.buf.get(..n).unwrap_or(&[])),
             Err(ReadError::TooBig) => Err(FileError::TooBig),
             Err(ReadError::Unsafe) => Err(FileError::Unsafe),
+            Err(ReadError::NotRegular) => Err(FileError::NotRegular),
             Err(ReadError::Os(e)) => Err(FileError::Os(e.raw_os_error())),
         }
     }
@@ -73,6 +74,7 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
                     let _ = ufmt::uwrite!(b, "larger than {} bytes\n", CONFIG_BYTES);
                 }
                 ReadError::Unsafe => b.push(b"must be owned by root and not writable by group or others\n"),
+                ReadError::NotRegular => b.push(b"not a regular file\n"),
             }
             os::fd::write_err(b.as_bytes());
             return false;
