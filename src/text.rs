@@ -26,7 +26,7 @@ fn append(buf: &mut [u8], len: &mut usize, b: &[u8]) -> bool {
 /// Drops the first `n` bytes of `buf[..*len]`. (By hand: copy_within's
 /// range check would link core::fmt.)
 #[inline(never)]
-fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
+pub fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
     let n = n.min(*len);
     for i in n..*len {
         if let Some(b) = buf.get(i).copied() {

@@ -72,3 +72,22 @@ fn a_fifo_as_the_config_is_refused_by_check_and_up() {
     assert_eq!(st.code(), Some(1), "svc up on a FIFO:\n{}", s.stderr_text());
     assert!(s.stderr_text().contains(&want), "{}", s.stderr_text());
 }
+
+#[test]
+fn clients_find_control_in_a_config_of_30_kib() {
+    let mut s = Svc::new("config_30k");
+    let mut text = String::new();
+    for i in 0..300 {
+        text.push_str(&format!("# padding line {i:04} {}\n", "-".repeat(80)));
+    }
+    text.push_str("[a]\nexec = /bin/sleep 1000\n\n");
+    assert!(text.len() > 8 * 1024 + 1024);
+    text.push_str(&format!("[svc]\ncontrol = {}\n", s.sock.display()));
+    while text.len() < 30 * 1024 {
+        text.push_str(&format!("# trailing padding {}\n", "=".repeat(80)));
+    }
+    s.write("svc.conf", &text);
+    // wait_up asks `svc status -c CONF`: the client must find the socket.
+    s.start();
+    s.wait_running("a");
+}
