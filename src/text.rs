@@ -26,7 +26,7 @@ fn append(buf: &mut [u8], len: &mut usize, b: &[u8]) -> bool {
 /// Drops the first `n` bytes of `buf[..*len]`. (By hand: copy_within's
 /// range check would link core::fmt.)
 #[inline(never)]
-fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
+pub fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
     let n = n.min(*len);
     for i in n..*len {
         if let Some(b) = buf.get(i).copied()
@@ -109,30 +109,47 @@ impl<const N: usize> uWrite for Buf<N> {
     }
 }
 
-/// Bytes shown as text: invalid UTF-8 becomes `?`, so that a name or a path
-/// from a file can be printed without trusting it.
+/// Bytes shown as text: invalid UTF-8 becomes `?` and an ASCII control
+/// byte `\xNN` (so that an ESC from a config file cannot drive the
+/// terminal), so that a name or a path from a file can be printed without
+/// trusting it.
 pub struct Bytes<'a>(pub &'a [u8]);
 
 impl uDisplay for Bytes<'_> {
     fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
         let mut rest = self.0;
         while !rest.is_empty() {
-            match core::str::from_utf8(rest) {
-                Ok(s) => return f.write_str(s),
-                Err(e) => {
-                    let (good, bad) = rest.split_at(e.valid_up_to());
-                    // SAFETY-free: valid_up_to() marks a valid prefix.
-                    if let Ok(s) = core::str::from_utf8(good) {
-                        f.write_str(s)?;
-                    }
-                    f.write_str("?")?;
-                    let skip = e.error_len().unwrap_or(bad.len()).max(1);
-                    rest = bad.get(skip..).unwrap_or(&[]);
-                }
-            }
+            let run = rest.iter().position(|&b| b < 0x20 || b == 0x7f).unwrap_or(rest.len());
+            let (text, tail) = rest.split_at(run);
+            utf8(f, text)?;
+            let Some((&c, after)) = tail.split_first() else { break };
+            let hex = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
+            let esc = [b'\\', b'x', hex(c >> 4), hex(c & 15)];
+            f.write_str(core::str::from_utf8(&esc).unwrap_or("?"))?;
+            rest = after;
         }
         Ok(())
     }
+}
+
+/// Writes `rest`, each invalid UTF-8 sequence as `?`.
+fn utf8<W: uWrite + ?Sized>(f: &mut ufmt::Formatter<'_, W>, mut rest: &[u8]) -> Result<(), W::Error> {
+    while !rest.is_empty() {
+        match core::str::from_utf8(rest) {
+            Ok(s) => return f.write_str(s),
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                // SAFETY-free: valid_up_to() marks a valid prefix.
+                if let Ok(s) = core::str::from_utf8(good) {
+                    f.write_str(s)?;
+                }
+                f.write_str("?")?;
+                let skip = e.error_len().unwrap_or(bad.len()).max(1);
+                rest = bad.get(skip..).unwrap_or(&[]);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Width of `v` when displayed, for aligning columns.
@@ -245,6 +262,20 @@ mod tests {
         assert_eq!(parse_u32(b"007"), Some(7));
         for bad in [&b""[..], b"-1", b"+1", b" 1", b"1x"] {
             assert_eq!(parse_u32(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn control_bytes_are_escaped() {
+        for (raw, shown) in [
+            (&b"plain/path"[..], "plain/path"),
+            (b"a\x1b[2Jb", "a\\x1b[2Jb"),
+            (b"\0\x7f\t\n", "\\x00\\x7f\\x09\\x0a"),
+            (b"caf\xc3\xa9\x1b\xff", "caf\u{e9}\\x1b?"),
+        ] {
+            let mut b = Buf::<64>::new();
+            let _ = ufmt::uwrite!(b, "{}", Bytes(raw));
+            assert_eq!(b.as_bytes(), shown.as_bytes(), "{raw:?}");
         }
     }
 

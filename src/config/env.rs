@@ -6,7 +6,7 @@
 use super::keys::{self, is_blank};
 use super::{DEFAULT_PATH, Parser, Section, Word, located, push_str, slice};
 use crate::config::{Error, FileError, Range, Span};
-use crate::limits::MAX_ENV;
+use crate::limits::{MAX_ENV, PATH_BYTES};
 use heapless::Vec;
 
 /// Adds `entry` to `env`, replacing an entry with the same key in place.
@@ -19,16 +19,25 @@ fn env_set(arena: &[u8], env: &mut Vec<Span, MAX_ENV>, entry: Span) -> Result<()
     Ok(())
 }
 
+/// The key of an `env` value as written: up to `=` or a blank.
+pub(super) fn env_key_word(value: Word) -> Word {
+    let end = value.bytes.iter().position(|&b| b == b'=' || is_blank(b)).unwrap_or(value.bytes.len());
+    value.sub(0, end)
+}
+
 impl Parser<'_> {
-    /// `env = KEY=value`.
+    /// `env = KEY=value`. Errors quote the key only (up to `=` or a blank):
+    /// the value may be a secret.
     pub(super) fn env(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+        let key = env_key_word(value).span();
         if !keys::env_entry_ok(value.bytes) {
-            return Err((Error::BadEnv, value.span()));
+            return Err((Error::BadEnv, key));
         }
-        if let Some(s) = self.store(value) {
-            env_set(&self.out.arena, &mut sec.env, s).map_err(|e| (e, value.span()))?;
-        }
-        Ok(())
+        let Some(s) = push_str(&mut self.out.arena, &[value.bytes]) else {
+            self.arena_error(self.line, key);
+            return Ok(());
+        };
+        env_set(&self.out.arena, &mut sec.env, s).map_err(|e| (e, key))
     }
 
     /// `env_file`: reads the file and adds its `KEY=value` lines. Errors say
@@ -38,12 +47,16 @@ impl Parser<'_> {
         if !path.starts_with(b"/") {
             return Err((Error::RelativePath, value.span()));
         }
+        if path.len() >= PATH_BYTES {
+            return Err((Error::PathTooLong, value.span()));
+        }
         sec.def.env_file = self.store(value);
         let data = match self.files.read(path) {
             Ok(d) => d,
             Err(FileError::Unsafe) => return Err((Error::EnvFileUnsafe, value.span())),
             Err(FileError::TooBig) => return Err((Error::EnvFileTooBig, value.span())),
             Err(FileError::Os(_)) => return Err((Error::EnvFileUnreadable, value.span())),
+            Err(FileError::NotRegular) => return Err((Error::EnvFileNotRegular, value.span())),
         };
         let mut file_line = 0u32;
         for raw in data.split(|&b| b == b'\n') {

@@ -3,6 +3,7 @@
 //! printed form. The helpers are the parent's (parse_tests.rs).
 
 use super::*;
+use crate::limits::{CONTROL_PATH_BYTES, PATH_BYTES};
 
 #[test]
 fn errors_table() {
@@ -54,8 +55,11 @@ fn errors_table() {
         ("[a]\nexec=/bin/a\ncwd = srv", vec![e(3, Error::RelativePath, "srv")]),
         ("[a]\nexec=/bin/a\nenv_file = app.env", vec![e(3, Error::RelativePath, "app.env")]),
         ("[a]\nexec=/bin/a\nenv = NOEQUALS", vec![e(3, Error::BadEnv, "NOEQUALS")]),
-        ("[a]\nexec=/bin/a\nenv = 1X=2", vec![e(3, Error::BadEnv, "1X=2")]),
-        ("[a]\nexec=/bin/a\nenv = A B=2", vec![e(3, Error::BadEnv, "A B=2")]),
+        ("[a]\nexec=/bin/a\nenv = 1X=2", vec![e(3, Error::BadEnv, "1X")]),
+        ("[a]\nexec=/bin/a\nenv = A B=2", vec![e(3, Error::BadEnv, "A")]),
+        // The value may be a secret: only the key is quoted.
+        ("[a]\nexec=/bin/a\nenv = TOKEN-B=n3wv4lueB", vec![e(3, Error::BadEnv, "TOKEN-B")]),
+        ("[a]\nexec=/bin/a\nenv = TOKEN=n3w\0v4lue", vec![e(3, Error::NulByte, "TOKEN")]),
         ("[a]\nexec=/bin/a\nenv = ", vec![e(3, Error::EmptyValue, "env")]),
         ("[a]\nexec=/bin/a\nuser = nobody", vec![e(3, Error::UnknownUser, "nobody")]),
         ("[a]\nexec=/bin/a\ngroup = nogroup", vec![e(3, Error::UnknownGroup, "nogroup")]),
@@ -77,6 +81,40 @@ fn errors_table() {
     ];
     for (text, want) in &table {
         assert_eq!(&errs(text), want, "{text}");
+    }
+}
+
+#[test]
+fn limits_checked_when_parsing() {
+    let path = |n: usize| format!("/{}", "p".repeat(n - 1));
+    let (ok_path, long) = (path(PATH_BYTES - 1), path(PATH_BYTES));
+    for key in ["cwd", "log", "exec", "env_file"] {
+        let value = |p: &str| if key == "log" { format!("file:{p}") } else { p.to_string() };
+        let exec = if key == "exec" { String::new() } else { "exec = /bin/a\n".to_string() };
+        let text = format!("[a]\n{exec}{key} = {}\n", value(&long));
+        let line = if key == "exec" { 2 } else { 3 };
+        assert_eq!(errs(&text), [e(line, Error::PathTooLong, &value(&long))], "{key}");
+        let text = format!("[a]\n{exec}{key} = {}\n", value(&ok_path));
+        let got = errs(&text);
+        assert!(got.iter().all(|g| g.1 != Error::PathTooLong), "{key}: {got:?}");
+    }
+    // A long program is measured after unquoting; its arguments may be longer.
+    let text = format!("[a]\nexec = /bin/a {long}\n");
+    assert!(errs(&text).is_empty());
+    // A unix socket address holds 107 bytes and a NUL.
+    let (sock_ok, sock_long) = (path(CONTROL_PATH_BYTES - 1), path(CONTROL_PATH_BYTES));
+    assert!(errs(&format!("[svc]\ncontrol = {sock_ok}\n")).is_empty());
+    assert_eq!(errs(&format!("[svc]\ncontrol = {sock_long}\n")), [e(2, Error::ControlPathTooLong, &sock_long)]);
+    // (uid_t)-1 is no one's id.
+    for (text, want) in [
+        ("[a]\nexec=/bin/a\nuser = 4294967295", vec![e(3, Error::BadId, "4294967295")]),
+        ("[a]\nexec=/bin/a\ngroup = 4294967295", vec![e(3, Error::BadId, "4294967295")]),
+        ("[svc]\ncontrol_group = 4294967295", vec![e(2, Error::BadId, "4294967295")]),
+        ("[a]\nexec=/bin/a\nuser = 4294967294\ngroup = 4294967294", vec![]),
+        ("[a]\nexec=/bin/a\nlog = file:/", vec![e(3, Error::LogPathNotFile, "file:/")]),
+        ("[a]\nexec=/bin/a\nlog = file:/var/log/", vec![e(3, Error::LogPathNotFile, "file:/var/log/")]),
+    ] {
+        assert_eq!(errs(text), want, "{text}");
     }
 }
 
@@ -140,6 +178,7 @@ fn env_files() {
         (FileError::Unsafe, Error::EnvFileUnsafe),
         (FileError::TooBig, Error::EnvFileTooBig),
         (FileError::Os(13), Error::EnvFileUnreadable),
+        (FileError::NotRegular, Error::EnvFileNotRegular),
     ] {
         let mut f = Fake::new();
         f.fail(b"/e", fail);
@@ -208,7 +247,7 @@ fn capacities() {
     }
     assert_eq!(errs(&text), [e(1, Error::TooManyEnv, "")]);
     text.push_str("env = K63=v\nenv = K64=v\n");
-    assert_eq!(errs(&text), [e(3 + MAX_ENV as u32, Error::TooManyEnv, "K64=v"), e(1, Error::TooManyEnv, "")]);
+    assert_eq!(errs(&text), [e(3 + MAX_ENV as u32, Error::TooManyEnv, "K64"), e(1, Error::TooManyEnv, "")]);
     let mut text = String::from("[s]\nexec = /bin/x\nenv = PATH=/bin\n");
     for i in 0..MAX_ENV - 2 {
         text.push_str(&format!("env = K{i}=v\n"));
@@ -233,7 +272,7 @@ fn capacities() {
     let got = errs_with(&text, &mut f);
     assert_eq!(got, [e(15, Error::ArenaFull, "")]);
     let long = "x".repeat(4000);
-    let text: String = (0..15).map(|i| format!("[s{i}]\nexec = /bin/{long}\nenv_file = /e\n")).collect();
+    let text: String = (0..15).map(|i| format!("[s{i}]\nexec = /bin/x {long}\nenv_file = /e\n")).collect();
     let got = errs_with(&text, &mut f);
     assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), [Error::ArenaFull]);
 
@@ -297,4 +336,16 @@ fn emit_golden() {
     let mut b = Buf::<128>::new();
     emit(b"c", b"", &l, &mut b);
     assert_eq!(b.as_bytes(), b"svc: c:1: bad service name (1 to 31 of A-Z a-z 0-9 _ . -)\n");
+    // Control bytes from the file are escaped, never sent to the terminal.
+    let text = "[we\x1b]b]\nexec=/bin/a\n[a]\nexec = /bin/a\nstable = \x1b[2J\x07\0\n";
+    let (_, errors) = run(text);
+    assert_eq!(
+        messages(text, &errors),
+        "svc: /etc/svc.conf:1: [we\\x1b]b] bad service name 'we\\x1b]b' (1 to 31 of A-Z a-z 0-9 _ . -)\n\
+         svc: /etc/svc.conf:5: [a] a NUL byte in a value '\\x1b[2J\\x07\\x00'\n"
+    );
+    // An env entry's value is never shown, nor is a secret in an env line.
+    let text = "[a]\nexec = /bin/a\nenv = TOKEN-B=n3wv4lueB\n";
+    let (_, errors) = run(text);
+    assert_eq!(messages(text, &errors), "svc: /etc/svc.conf:3: [a] bad environment entry 'TOKEN-B' (use KEY=value)\n");
 }

@@ -6,14 +6,23 @@ use crate::config::{Error, Range, Span};
 use crate::limits::MAX_GROUPS;
 use crate::passwd;
 
+/// An id that can be set: (uid_t)-1 means "leave unchanged" to setuid and
+/// setgid, so 4294967295 is no one's id.
+fn valid(id: u32) -> Result<u32, Error> {
+    if id == u32::MAX { Err(Error::BadId) } else { Ok(id) }
+}
+
 impl Parser<'_> {
     /// A group name or number → gid.
     pub(super) fn group_id(&mut self, word: &[u8]) -> Result<u32, Error> {
-        if let Some(gid) = passwd::parse_id(word) {
-            return Ok(gid);
-        }
-        let file = self.files.read(GROUP).map_err(|_| Error::PasswdUnreadable)?;
-        passwd::group_by_name(file, word).map(|g| g.gid).ok_or(Error::UnknownGroup)
+        let gid = match passwd::parse_id(word) {
+            Some(gid) => gid,
+            None => {
+                let file = self.files.read(GROUP).map_err(|_| Error::PasswdUnreadable)?;
+                passwd::group_by_name(file, word).map(|g| g.gid).ok_or(Error::UnknownGroup)?
+            }
+        };
+        valid(gid)
     }
 
     /// `user` and `group` → uid, gid, supplementary groups.
@@ -30,6 +39,7 @@ impl Parser<'_> {
         let user = word(span);
         sec.def.groups = Range { first: self.out.gids.len() as u16, count: 0 };
         if let Some(uid) = passwd::parse_id(user) {
+            let Ok(uid) = valid(uid) else { return self.error_at(line, Error::BadId, span) };
             // A numeric user has no name to look up in /etc/group, so no
             // supplementary groups; its gid (unless `group` says) is that of
             // its passwd entry when there is one, else left as inherited.
@@ -48,6 +58,9 @@ impl Parser<'_> {
         let Some((uid, gid)) = found else {
             return self.error_at(line, Error::UnknownUser, span);
         };
+        if valid(uid).and(valid(gid)).is_err() {
+            return self.error_at(line, Error::BadId, span);
+        }
         sec.def.uid = Some(uid);
         if sec.group.is_none() {
             sec.def.gid = Some(gid);

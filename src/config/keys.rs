@@ -5,8 +5,8 @@
 use super::{Error, Log, Ready, Restart, Span};
 use crate::duration::{self, Duration};
 use crate::limits::{
-    LOG_FILE_DEFAULT_BYTES, LOG_FILE_MAX_BYTES, LOG_FILE_MIN_BYTES, LOG_KEEP_DEFAULT, MAX_LOG_KEEP, NAME_BYTES, RING_BLOCK_BYTES,
-    RING_POOL_BYTES,
+    LOG_FILE_DEFAULT_BYTES, LOG_FILE_MAX_BYTES, LOG_FILE_MIN_BYTES, LOG_KEEP_DEFAULT, MAX_LOG_KEEP, NAME_BYTES, PATH_BYTES,
+    RING_BLOCK_BYTES, RING_POOL_BYTES,
 };
 
 /// The keys of a service section. `Key as u32` is its bit in a seen-mask.
@@ -244,6 +244,13 @@ pub fn parse_log(word: &[u8]) -> Result<Log, Error> {
         if !path.starts_with(b"/") {
             return Err(Error::RelativePath);
         }
+        if path.len() >= PATH_BYTES {
+            return Err(Error::PathTooLong);
+        }
+        let last = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+        if matches!(last, b"" | b"." | b"..") {
+            return Err(Error::LogPathNotFile);
+        }
         return Ok(Log::File { path: Span::default(), size: LOG_FILE_DEFAULT_BYTES, keep: LOG_KEEP_DEFAULT });
     }
     let Some(size) = word.strip_prefix(b"ring:") else {
@@ -433,9 +440,17 @@ mod tests {
             ("file:/var/log/web.log", Ok(Log::File { path: Span::default(), size: 1 << 20, keep: 3 })),
             ("file:web.log", Err(Error::RelativePath)),
             ("file:", Err(Error::RelativePath)),
+            ("file:/", Err(Error::LogPathNotFile)),
+            ("file:/var/log/", Err(Error::LogPathNotFile)),
+            ("file:/var/log/.", Err(Error::LogPathNotFile)),
+            ("file:/var/log/..", Err(Error::LogPathNotFile)),
+            ("file:/var/log/.web", Ok(Log::File { path: Span::default(), size: 1 << 20, keep: 3 })),
         ] {
             assert_eq!(parse_log(w.as_bytes()), v, "{w}");
         }
+        let long = |n: usize| format!("file:/{}", "l".repeat(n - 1));
+        assert!(parse_log(long(PATH_BYTES - 1).as_bytes()).is_ok());
+        assert_eq!(parse_log(long(PATH_BYTES).as_bytes()), Err(Error::PathTooLong));
     }
 
     #[test]

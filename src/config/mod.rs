@@ -222,6 +222,8 @@ pub enum FileError {
     TooBig,
     /// Refused for its owner or mode (secrets checks, as root).
     Unsafe,
+    /// Not a regular file (a FIFO could block svc forever).
+    NotRegular,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -260,6 +262,7 @@ pub enum Error {
     EnvFileUnreadable,
     EnvFileTooBig,
     EnvFileUnsafe,
+    EnvFileNotRegular,
     EnvFileLine,
     PasswdUnreadable,
     TooManyServices,
@@ -272,6 +275,10 @@ pub enum Error {
     LineTooLong,
     ReadyFdLow,
     NulByte,
+    PathTooLong,
+    ControlPathTooLong,
+    BadId,
+    LogPathNotFile,
 }
 
 impl Error {
@@ -311,6 +318,7 @@ impl Error {
             Error::EnvFileUnreadable => "cannot read env_file",
             Error::EnvFileTooBig => "env_file too big",
             Error::EnvFileUnsafe => "env_file must be owned by root and not writable by group or others",
+            Error::EnvFileNotRegular => "env_file is not a regular file",
             Error::EnvFileLine => "env_file line is not KEY=value or a comment",
             Error::PasswdUnreadable => "cannot read /etc/passwd or /etc/group",
             Error::TooManyServices => "too many services",
@@ -323,6 +331,10 @@ impl Error {
             Error::LineTooLong => "line too long",
             Error::ReadyFdLow => "ready fd must be 3 or more",
             Error::NulByte => "a NUL byte in a value",
+            Error::PathTooLong => "path too long (at most 1023 bytes)",
+            Error::ControlPathTooLong => "control socket path too long (at most 107 bytes)",
+            Error::BadId => "bad id (uids and gids go up to 4294967294)",
+            Error::LogPathNotFile => "the log path must name a file",
         }
     }
 }

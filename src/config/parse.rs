@@ -17,7 +17,9 @@ pub use emit::emit;
 
 use super::{Config, Def, Error, Errors, Files, Located, Log, Range, Ready, Restart, Span};
 use crate::argv::Words;
-use crate::limits::{ARENA_BYTES, CONFIG_BYTES, LINE_BYTES, MAX_ARGS, MAX_ENV, MAX_SERVICES, RING_POOL_BYTES};
+use crate::limits::{
+    ARENA_BYTES, CONFIG_BYTES, CONTROL_PATH_BYTES, LINE_BYTES, MAX_ARGS, MAX_ENV, MAX_SERVICES, PATH_BYTES, RING_POOL_BYTES,
+};
 use crate::{order, signame};
 use heapless::Vec;
 use keys::{Key, is_blank};
@@ -317,6 +319,7 @@ impl Parser<'_> {
         }
         match k {
             keys::CONTROL if !v.starts_with(b"/") => return Err(bad(Error::RelativePath)),
+            keys::CONTROL if v.len() >= CONTROL_PATH_BYTES => return Err(bad(Error::ControlPathTooLong)),
             keys::CONTROL => self.out.control = self.store(value),
             _ => self.out.control_gid = Some(self.group_id(v).map_err(bad)?),
         }
@@ -338,7 +341,9 @@ impl Parser<'_> {
         let result = if value.bytes.is_empty() {
             Err((Error::EmptyValue, key.span()))
         } else if value.bytes.contains(&0) {
-            Err((Error::NulByte, value.span()))
+            // An env value may be a secret: quote its key only.
+            let w = if k == Key::Env { env::env_key_word(value) } else { value };
+            Err((Error::NulByte, w.span()))
         } else {
             self.value(sec, k, key, value)
         };
@@ -358,6 +363,9 @@ impl Parser<'_> {
             Key::Cwd => {
                 if !v.starts_with(b"/") {
                     return Err(bad(Error::RelativePath));
+                }
+                if v.len() >= PATH_BYTES {
+                    return Err(bad(Error::PathTooLong));
                 }
                 def.cwd = self.store(value);
             }
@@ -447,6 +455,9 @@ impl Parser<'_> {
             }
             if count == 0 && self.out.arena.get(start) != Some(&b'/') {
                 return Err((Error::RelativeProgram, word.span()));
+            }
+            if count == 0 && self.out.arena.len() - start >= PATH_BYTES {
+                return Err((Error::PathTooLong, word.span()));
             }
             if usize::from(count) >= MAX_ARGS {
                 return Err((Error::TooManyArgs, word.span()));

@@ -36,12 +36,25 @@ pub enum ReadError {
     TooBig,
     /// Refused by `safe` for its owner or mode.
     Unsafe,
+    /// A FIFO, a device, a directory: reading it could block svc forever.
+    NotRegular,
 }
 
-/// Opens `path` (close-on-exec) and reads all of it into `buf`.
+/// Opens `path` to read (close-on-exec) and checks that it is a regular
+/// file: O_NONBLOCK so that a FIFO cannot stall the open, O_NOCTTY so that a
+/// terminal cannot become svc's. Returns its fstat too.
+pub fn open_regular(path: &core::ffi::CStr) -> Result<(rustix::fd::OwnedFd, rustix::fs::Stat), ReadError> {
+    let fd = open(path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY, 0).map_err(ReadError::Os)?;
+    let st = rustix::fs::fstat(&fd).map_err(ReadError::Os)?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(ReadError::NotRegular);
+    }
+    Ok((fd, st))
+}
+
+/// Reads all of the regular file at `path` into `buf`.
 pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, ReadError> {
-    let fd = open(path, libc::O_RDONLY, 0).map_err(ReadError::Os)?;
-    read_all(&fd, buf)
+    read_file_checked(path, buf, false)
 }
 
 /// `read(2)` until end of file; TooBig if it does not fit in `buf`.
@@ -191,17 +204,14 @@ pub const fn safe(uid: u32, mode: u32, euid: u32) -> bool {
     euid != 0 || (uid == 0 && mode & 0o022 == 0)
 }
 
-/// `open(2)`, `fstat(2)`, `read(2)`: `read_file`, but when `secret` the file
-/// must be `safe` for our euid. The check is on the open fd, so on the file
-/// itself after symlinks (not its directories), and a rename in between
-/// cannot swap it.
+/// `open(2)`, `fstat(2)`, `read(2)`: reads a whole regular file into `buf`;
+/// when `secret` the file must be `safe` for our euid. The check is on the
+/// open fd, so on the file itself after symlinks (not its directories), and
+/// a rename in between cannot swap it.
 pub fn read_file_checked(path: &core::ffi::CStr, buf: &mut [u8], secret: bool) -> Result<usize, ReadError> {
-    let fd = open(path, libc::O_RDONLY, 0).map_err(ReadError::Os)?;
-    if secret {
-        let st = rustix::fs::fstat(&fd).map_err(ReadError::Os)?;
-        if !safe(st.st_uid, st.st_mode, rustix::process::geteuid().as_raw()) {
-            return Err(ReadError::Unsafe);
-        }
+    let (fd, st) = open_regular(path)?;
+    if secret && !safe(st.st_uid, st.st_mode, rustix::process::geteuid().as_raw()) {
+        return Err(ReadError::Unsafe);
     }
     read_all(&fd, buf)
 }
@@ -251,6 +261,14 @@ mod tests {
         assert_eq!(read_file_checked(&path, &mut buf, true), Ok(4));
         let mut small = [0u8; 2];
         assert_eq!(read_file_checked(&path, &mut small, true), Err(ReadError::TooBig));
+        // A FIFO with no writer, a directory, a device: refused at once.
+        let fifo = std::ffi::CString::new(dir.join("fifo").to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let dir_c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        for p in [fifo.as_c_str(), dir_c.as_c_str(), c"/dev/null"] {
+            assert_eq!(read_file_checked(p, &mut buf, false), Err(ReadError::NotRegular), "{p:?}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

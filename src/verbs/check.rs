@@ -3,7 +3,7 @@
 
 use crate::cli::{Command, EXIT_FAIL, EXIT_OK};
 use crate::config::{self, Config, Errors, FileError, Files};
-use crate::limits::{CONFIG_BYTES, PASSWD_BYTES, PATH_BYTES};
+use crate::limits::{CONFIG_BYTES, LINE_BYTES, PASSWD_BYTES, PATH_BYTES};
 use crate::os;
 use crate::os::fd::ReadError;
 use crate::text::{Buf, Bytes, Errno};
@@ -41,6 +41,7 @@ impl Files for Disk<'_> {
             Ok(n) => Ok(self.buf.get(..n).unwrap_or(&[])),
             Err(ReadError::TooBig) => Err(FileError::TooBig),
             Err(ReadError::Unsafe) => Err(FileError::Unsafe),
+            Err(ReadError::NotRegular) => Err(FileError::NotRegular),
             Err(ReadError::Os(e)) => Err(FileError::Os(e.raw_os_error())),
         }
     }
@@ -49,6 +50,23 @@ impl Files for Disk<'_> {
 /// The config path: `-c`, else `$SVC_CONFIG`, else /etc/svc.conf.
 pub fn config_path<'a>(cmd: &Command<'a>) -> &'a [u8] {
     cmd.config.or_else(|| os::process::getenv(c"SVC_CONFIG")).unwrap_or(b"/etc/svc.conf")
+}
+
+/// `[svc] control` of the config at `path` (when readable) into `b`; false
+/// when there is none. The file is streamed through one line's buffer.
+pub fn control_of(path: &[u8], b: &mut Buf<PATH_BYTES>) -> bool {
+    let mut p = [0u8; PATH_BYTES];
+    let Some((fd, _)) = os::fd::cpath(path, &mut p).and_then(|c| os::fd::open_regular(c).ok()) else { return false };
+    let mut line = [0u8; LINE_BYTES + 1];
+    // At most a config's worth: svc refuses a larger one anyway.
+    let mut left = CONFIG_BYTES + 1;
+    let found = config::control_path(&mut line, |into| {
+        let into = into.get_mut(..left.min(into.len()))?;
+        let n = os::fd::read_some(&fd, into).ok().flatten()?;
+        left -= n;
+        Some(n)
+    });
+    found.inspect(|s| b.push(s)).is_some()
 }
 
 /// Reads and parses the config at `path` into `cfg`; prints every error.
@@ -73,6 +91,7 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
                     let _ = ufmt::uwrite!(b, "larger than {} bytes\n", CONFIG_BYTES);
                 }
                 ReadError::Unsafe => b.push(b"must be owned by root and not writable by group or others\n"),
+                ReadError::NotRegular => b.push(b"not a regular file\n"),
             }
             os::fd::write_err(b.as_bytes());
             return false;

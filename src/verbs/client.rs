@@ -16,13 +16,7 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
         b.push(s);
         return;
     }
-    let mut p = [0u8; PATH_BYTES];
-    let mut text = [0u8; 8192];
-    if let Some(c) = os::fd::cpath(check::config_path(cmd), &mut p)
-        && let Ok(n) = os::fd::read_file(c, &mut text)
-        && let Some(s) = crate::config::control_path(text.get(..n).unwrap_or(&[]))
-    {
-        b.push(s);
+    if check::control_of(check::config_path(cmd), b) {
         return;
     }
     default_path(b, false);

@@ -1,0 +1,93 @@
+//! Faults from the outside world (issue 15): odd files where svc expects
+//! regular ones, limits checked when parsing, output nobody reads, huge log
+//! files, log paths others could redirect, large configs.
+
+mod common;
+use common::*;
+
+/// The line of `out` that names `place` (`FILE:LINE:`).
+fn line_with<'a>(out: &'a str, place: &str) -> &'a str {
+    out.lines().find(|l| l.contains(place)).unwrap_or_else(|| panic!("no error at {place}:\n{out}"))
+}
+
+/// `svc check -c CONF`, within the client timeout.
+fn check(conf: &str) -> std::process::Output {
+    output_within(&mut svc(&["check", "-c", conf]), CLIENT_TIMEOUT)
+}
+
+#[test]
+fn check_refuses_paths_and_ids_past_their_limits() {
+    let s = Svc::new("check_limits");
+    let long = format!("/{}", "d".repeat(1100));
+    s.write_config(&format!(
+        "[a]\nexec = /bin/sleep 1000\ncwd = {long}\n\n[b]\nexec = /bin/sleep 1000\nuser = 4294967295\n\n\
+         [c]\nexec = /bin/sleep 1000\nlog = file:/\n"
+    ));
+    let conf = s.conf_str();
+    let out = check(&conf);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
+    let l = line_with(&err, &format!("{conf}:{}:", s.config_line("cwd =")));
+    assert!(l.contains("[a] path too long") && l.ends_with("(at most 1023 bytes)"), "{l}");
+    let l = line_with(&err, &format!("{conf}:{}:", s.config_line("user =")));
+    assert!(l.contains("[b] bad id '4294967295'"), "{l}");
+    let l = line_with(&err, &format!("{conf}:{}:", s.config_line("log =")));
+    assert!(l.contains("[c] the log path must name a file 'file:/'"), "{l}");
+}
+
+/// `mkfifo -m 600 PATH`.
+fn mkfifo(path: &std::path::Path) {
+    let out = output_within(std::process::Command::new("mkfifo").args(["-m", "600"]).arg(path), CLIENT_TIMEOUT);
+    assert!(out.status.success(), "mkfifo {}: {}", path.display(), show(&out));
+}
+
+#[test]
+fn a_fifo_as_env_file_fails_the_reload_and_svc_keeps_answering() {
+    let s = Svc::up("fifo_env_file", "[a]\nexec = /bin/sleep 1000\n");
+    let pid = s.wait_running("a");
+    let fifo = s.p("app.env");
+    mkfifo(&s.path("app.env"));
+    s.write_config(&format!("[a]\nexec = /bin/sleep 1000\nenv_file = {fifo}\n"));
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = text(&out.stderr);
+    let l = line_with(&err, &format!("{}:{}:", s.conf_str(), s.config_line("env_file =")));
+    assert!(l.contains(&format!("[a] env_file is not a regular file '{fifo}'")), "{l}");
+    // Nothing changed, and svc still answers.
+    assert_eq!(s.pid("a"), Some(pid));
+    assert_eq!(s.state("a").as_deref(), Some("running"));
+}
+
+#[test]
+fn a_fifo_as_the_config_is_refused_by_check_and_up() {
+    let mut s = Svc::new("fifo_config");
+    mkfifo(&s.conf);
+    let conf = s.conf_str();
+    let want = format!("svc: cannot read config {conf}: not a regular file");
+    let out = check(&conf);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains(&want), "{}", show(&out));
+    s.spawn(&bin(), &["up", "-c", &conf], &[]);
+    let st = s.wait_exit(CLIENT_TIMEOUT);
+    assert_eq!(st.code(), Some(1), "svc up on a FIFO:\n{}", s.stderr_text());
+    assert!(s.stderr_text().contains(&want), "{}", s.stderr_text());
+}
+
+#[test]
+fn clients_find_control_in_a_config_of_30_kib() {
+    let mut s = Svc::new("config_30k");
+    let mut text = String::new();
+    for i in 0..300 {
+        text.push_str(&format!("# padding line {i:04} {}\n", "-".repeat(80)));
+    }
+    text.push_str("[a]\nexec = /bin/sleep 1000\n\n");
+    assert!(text.len() > 8 * 1024 + 1024);
+    text.push_str(&format!("[svc]\ncontrol = {}\n", s.sock.display()));
+    while text.len() < 30 * 1024 {
+        text.push_str(&format!("# trailing padding {}\n", "=".repeat(80)));
+    }
+    s.write("svc.conf", &text);
+    // wait_up asks `svc status -c CONF`: the client must find the socket.
+    s.start();
+    s.wait_running("a");
+}
