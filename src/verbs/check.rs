@@ -14,11 +14,14 @@ pub struct Loader {
     pub text_len: usize,
     files: [u8; PASSWD_BYTES],
     pub errors: Errors,
+    /// Why the file could not be read at all (empty when it was read), for
+    /// the client of a reload.
+    pub failure: Buf<256>,
 }
 
 impl Loader {
     pub const fn new() -> Self {
-        Loader { text: [0; CONFIG_BYTES], text_len: 0, files: [0; PASSWD_BYTES], errors: Errors::new() }
+        Loader { text: [0; CONFIG_BYTES], text_len: 0, files: [0; PASSWD_BYTES], errors: Errors::new(), failure: Buf::new() }
     }
     pub fn text(&self) -> &[u8] {
         self.text.get(..self.text_len).unwrap_or(&[])
@@ -71,6 +74,10 @@ pub fn control_of(path: &[u8], b: &mut Buf<PATH_BYTES>) -> bool {
 
 /// Reads and parses the config at `path` into `cfg`; prints every error.
 pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
+    // Every load starts clean: no error of an earlier attempt is reported again.
+    ld.errors = Errors::new();
+    ld.failure.clear();
+    ld.text_len = 0;
     let mut p = [0u8; PATH_BYTES];
     let read = match os::fd::cpath(path, &mut p) {
         // The config names programs that root runs: the same rule as env_file.
@@ -80,9 +87,9 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
     ld.text_len = match read {
         Ok(n) => n,
         Err(e) => {
-            let mut b = Buf::<512>::new();
+            let b = &mut ld.failure;
             let verb = if e == ReadError::Unsafe { "use" } else { "read" };
-            let _ = ufmt::uwrite!(b, "svc: cannot {} config {}: ", verb, Bytes(path));
+            let _ = ufmt::uwrite!(b, "cannot {} config {}: ", verb, Bytes(path));
             match e {
                 ReadError::Os(e) => {
                     let _ = ufmt::uwrite!(b, "{}\n", Errno(e.raw_os_error()));
@@ -93,12 +100,14 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
                 ReadError::Unsafe => b.push(b"must be owned by root and not writable by group or others\n"),
                 ReadError::NotRegular => b.push(b"not a regular file\n"),
             }
-            os::fd::write_err(b.as_bytes());
+            let mut m = Buf::<264>::new();
+            m.push(b"svc: ");
+            m.push(b.as_bytes());
+            os::fd::write_err(m.as_bytes());
             return false;
         }
     };
-    ld.errors = Errors::new();
-    let Loader { text, text_len, files, errors } = ld;
+    let Loader { text, text_len, files, errors, .. } = ld;
     let text = text.get(..*text_len).unwrap_or(&[]);
     config::parse(text, &mut Disk { buf: files }, cfg, errors);
     for e in errors.list.iter() {
@@ -124,6 +133,12 @@ pub fn check(cmd: &Command) -> i32 {
         return EXIT_FAIL;
     }
     let mut b = Buf::<512>::new();
+    if ld.text().last().is_some_and(|&c| c != b'\n') {
+        // A file cut short by a full disk or an interrupted copy usually is.
+        let _ = ufmt::uwrite!(b, "svc: {}: warning: the last line does not end in a newline (truncated?)\n", Bytes(path));
+        os::fd::write_err(b.as_bytes());
+        b.clear();
+    }
     let _ = ufmt::uwrite!(b, "{}: ok, {} services\n", Bytes(path), cfg.defs.len());
     os::fd::write_out(b.as_bytes());
     EXIT_OK

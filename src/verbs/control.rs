@@ -257,7 +257,16 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             let dry = req.has(b"--dry-run");
             let r = crate::verbs::world::reload(w, now, out, dry, req.has(b"--force"));
             if let Err(why) = r {
-                head(w, c, EXIT_FAIL, why.text().as_bytes(), b"");
+                // A file that could not be read says why (its text ends in a newline).
+                let mut m = Buf::<256>::new();
+                match w.loader.failure.as_bytes() {
+                    [msg @ .., b'\n'] if why == Refused::Invalid => {
+                        m.push(msg);
+                        m.push(b"; nothing changed");
+                    }
+                    _ => m.push(why.text().as_bytes()),
+                }
+                head(w, c, EXIT_FAIL, m.as_bytes(), b"");
                 set_job(w, c, if why == Refused::Invalid { Job::Errors { next: 0 } } else { Job::Close });
             } else if dry {
                 head(w, c, EXIT_OK, b"", b"");
