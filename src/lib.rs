@@ -13,6 +13,7 @@
 // would be code nothing calls.
 #![allow(clippy::new_without_default)]
 
+pub mod addr;
 pub mod argv;
 pub mod backoff;
 pub mod cli;

@@ -88,3 +88,11 @@ pub const PATH_BYTES: usize = 1024;
 /// Bytes of a control socket path, its NUL included: `sun_path` of a unix
 /// socket address holds 108.
 pub const CONTROL_PATH_BYTES: usize = 108;
+/// Bytes of a unix socket path or abstract name, its NUL included (`sun_path`).
+pub const UNIX_PATH_BYTES: usize = CONTROL_PATH_BYTES;
+/// Listening sockets of one service (`listen =` lines): fds 3 to 10.
+pub const MAX_SERVICE_LISTENS: usize = 8;
+/// Listening sockets svc holds in all.
+pub const MAX_LISTENS: usize = 64;
+/// The backlog of a listening socket without `backlog=` (the kernel caps it at somaxconn).
+pub const LISTEN_BACKLOG_DEFAULT: u32 = 1024;

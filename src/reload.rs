@@ -61,6 +61,18 @@ fn same_after(a: &Config, x: &Def, b: &Config, y: &Def) -> bool {
     names(a, x.after).count() == names(b, y.after).count() && names(a, x.after).all(|n| names(b, y.after).any(|m| m == n))
 }
 
+/// Whether two services get the same sockets (addresses and names, in order:
+/// what the process sees) and, with `options`, the same socket options too.
+fn same_listens(a: &Config, x: &Def, b: &Config, y: &Def, options: bool) -> bool {
+    let (p, q) = (a.listens(x.listen), b.listens(y.listen));
+    p.len() == q.len()
+        && p.iter().zip(q).all(|(l, m)| {
+            a.str(l.addr) == b.str(m.addr)
+                && a.str(l.name) == b.str(m.name)
+                && (!options || (l.backlog, l.mode, l.uid, l.gid, l.freebind) == (m.backlog, m.mode, m.uid, m.gid, m.freebind))
+        })
+}
+
 /// How `old` (in config `a`) became `new` (in config `b`).
 pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
     let process = same_strs(a, old.args, b, new.args)
@@ -71,7 +83,8 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && a.groups(old.groups) == b.groups(new.groups)
         && old.rlimits == new.rlimits
         && same_log(a, old.log, b, new.log)
-        && old.ready == new.ready;
+        && old.ready == new.ready
+        && same_listens(a, old, b, new, false);
     if !process {
         return Change::Restarted;
     }
@@ -84,7 +97,9 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && old.stable == new.stable
         && old.stop_signal == new.stop_signal
         && old.stop_timeout == new.stop_timeout
-        && old.ready_timeout == new.ready_timeout;
+        && old.ready_timeout == new.ready_timeout
+        && old.on_connect == new.on_connect
+        && same_listens(a, old, b, new, true);
     if supervision { Change::Kept } else { Change::Updated }
 }
 

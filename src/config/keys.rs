@@ -36,10 +36,11 @@ pub enum Key {
     Log,
     LogSize,
     LogKeep,
+    Listen,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 23] = [
+pub const KEYS: [(&str, Key); 24] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -63,6 +64,7 @@ pub const KEYS: [(&str, Key); 23] = [
     ("log", Key::Log),
     ("log_size", Key::LogSize),
     ("log_keep", Key::LogKeep),
+    ("listen", Key::Listen),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.

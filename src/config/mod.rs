@@ -10,7 +10,7 @@ mod scan;
 pub use scan::control_path;
 
 use crate::duration::Duration;
-use crate::limits::{ARENA_BYTES, MAX_ERRORS, MAX_GROUPS, MAX_SERVICES, MAX_STRINGS};
+use crate::limits::{ARENA_BYTES, MAX_ERRORS, MAX_GROUPS, MAX_LISTENS, MAX_SERVICES, MAX_STRINGS};
 use heapless::Vec;
 
 /// A byte range of the arena (strings) or of the config text (error places).
@@ -109,6 +109,26 @@ pub struct Def {
     /// nofile, nproc, core, memlock (see `Limit`); None leaves the limit as inherited.
     pub rlimits: [Option<u64>; 4],
     pub log: Log,
+    /// Its listening sockets, in `Config::listens`, in `listen` order.
+    pub listen: Range,
+    /// `start = on-connect`: started by the first connection (or datagram).
+    pub on_connect: bool,
+}
+
+/// One `listen =` line: the address (its text, checked by `addr::parse`)
+/// and its options.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Listen {
+    pub addr: Span,
+    /// LISTEN_FDNAMES' name: `name=`; empty for the service's name
+    /// (`Config::listen_name`).
+    pub name: Span,
+    pub backlog: u32,
+    /// Unix sockets: `mode=` (octal) and `owner=` (uid, gid).
+    pub mode: Option<u16>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub freebind: bool,
 }
 
 impl Def {
@@ -138,6 +158,8 @@ impl Def {
         after: 0,
         rlimits: [None; 4],
         log: Log::Ring(crate::limits::RING_DEFAULT_BYTES as u32),
+        listen: Range { first: 0, count: 0 },
+        on_connect: false,
     };
 }
 
@@ -150,6 +172,7 @@ pub fn adopt(dst: &mut Config, src: &Config) -> bool {
         && dst.strs.extend_from_slice(&src.strs).is_ok()
         && dst.gids.extend_from_slice(&src.gids).is_ok()
         && dst.defs.extend_from_slice(&src.defs).is_ok()
+        && dst.listens.extend_from_slice(&src.listens).is_ok()
 }
 
 /// One parsed config file.
@@ -158,6 +181,7 @@ pub struct Config {
     pub strs: Vec<Span, MAX_STRINGS>,
     pub gids: Vec<u32, { MAX_SERVICES * MAX_GROUPS }>,
     pub defs: Vec<Def, MAX_SERVICES>,
+    pub listens: Vec<Listen, MAX_LISTENS>,
     /// `[svc] control`: the control socket path.
     pub control: Option<Span>,
     /// `[svc] control_group`, resolved to a gid.
@@ -166,13 +190,22 @@ pub struct Config {
 
 impl Config {
     pub const fn new() -> Self {
-        Config { arena: Vec::new(), strs: Vec::new(), gids: Vec::new(), defs: Vec::new(), control: None, control_gid: None }
+        Config {
+            arena: Vec::new(),
+            strs: Vec::new(),
+            gids: Vec::new(),
+            defs: Vec::new(),
+            listens: Vec::new(),
+            control: None,
+            control_gid: None,
+        }
     }
     pub fn clear(&mut self) {
         self.arena.clear();
         self.strs.clear();
         self.gids.clear();
         self.defs.clear();
+        self.listens.clear();
         self.control = None;
         self.control_gid = None;
     }
@@ -190,6 +223,19 @@ impl Config {
     pub fn list(&self, r: Range) -> &[Span] {
         let first = usize::from(r.first);
         self.strs.get(first..first + usize::from(r.count)).unwrap_or(&[])
+    }
+    /// A service's listen sockets.
+    pub fn listens(&self, r: Range) -> &[Listen] {
+        let first = usize::from(r.first);
+        self.listens.get(first..first + usize::from(r.count)).unwrap_or(&[])
+    }
+    /// A listen socket's name in LISTEN_FDNAMES.
+    pub fn listen_name(&self, d: &Def, l: &Listen) -> &[u8] {
+        if l.name.len == 0 { self.str(d.name) } else { self.str(l.name) }
+    }
+    /// A listen socket's address, parsed (it was checked when the config was).
+    pub fn addr(&self, l: &Listen) -> Option<crate::addr::Addr<'_>> {
+        crate::addr::parse(self.str(l.addr)).ok()
     }
     pub fn groups(&self, r: Range) -> &[u32] {
         let first = usize::from(r.first);
@@ -279,6 +325,14 @@ pub enum Error {
     ControlPathTooLong,
     BadId,
     LogPathNotFile,
+    Listen(crate::addr::Error),
+    ListenOption,
+    TooManyListens,
+    ListenTwice,
+    ReadyFdListen,
+    OnConnectNoListen,
+    UnixOnly,
+    InetOnly,
 }
 
 impl Error {
@@ -335,6 +389,14 @@ impl Error {
             Error::ControlPathTooLong => "control socket path too long (at most 107 bytes)",
             Error::BadId => "bad id (uids and gids go up to 4294967294)",
             Error::LogPathNotFile => "the log path must name a file",
+            Error::Listen(e) => e.text(),
+            Error::ListenOption => "bad listen option (use name=NAME, backlog=N, mode=0660, owner=USER[:GROUP] or freebind)",
+            Error::TooManyListens => "too many listen sockets (8 per service, 64 in all)",
+            Error::ListenTwice => "address already listened on",
+            Error::ReadyFdListen => "ready fd collides with a listen socket (they take fds 3, 4, ...)",
+            Error::OnConnectNoListen => "start = on-connect needs a listen socket",
+            Error::UnixOnly => "mode and owner apply to unix sockets only",
+            Error::InetOnly => "freebind applies to tcp and udp sockets only",
         }
     }
 }

@@ -12,6 +12,8 @@ mod env;
 mod ids;
 #[path = "keys.rs"]
 mod keys;
+#[path = "listen.rs"]
+mod listen;
 
 pub use emit::emit;
 
@@ -141,6 +143,7 @@ struct Marks {
     arena: usize,
     strs: usize,
     gids: usize,
+    listens: usize,
 }
 
 /// The service section being read.
@@ -173,7 +176,7 @@ struct Section {
 
 impl Section {
     fn new(name: Word, line: u32, keep: bool, out: &Config) -> Self {
-        let marks = Marks { arena: out.arena.len(), strs: out.strs.len(), gids: out.gids.len() };
+        let marks = Marks { arena: out.arena.len(), strs: out.strs.len(), gids: out.gids.len(), listens: out.listens.len() };
         let def = Def { line, ..Def::DEFAULT };
         Section {
             name: name.span(),
@@ -334,7 +337,7 @@ impl Parser<'_> {
             return self.errors.push(e);
         };
         let bit = 1u32 << (k as u32);
-        if k != Key::Env && sec.seen & bit != 0 {
+        if !matches!(k, Key::Env | Key::Listen) && sec.seen & bit != 0 {
             return self.error(Error::DuplicateKey, key.span());
         }
         sec.seen |= bit;
@@ -373,7 +376,9 @@ impl Parser<'_> {
             Key::Group => sec.group = Some((value.span(), self.line)),
             Key::Restart => def.restart = keys::parse_restart(v).map_err(bad)?,
             Key::Oneshot => def.oneshot = keys::parse_bool(v).map_err(bad)?,
+            Key::Start if v == b"on-connect" => def.on_connect = true,
             Key::Start => def.start = keys::parse_bool(v).map_err(bad)?,
+            Key::Listen => return self.listen(sec, value),
             Key::Backoff => {
                 let mut words = v.split(|&b| is_blank(b)).filter(|w| !w.is_empty());
                 let (Some(first), Some(max), None) = (words.next(), words.next(), words.next()) else {
@@ -479,6 +484,7 @@ impl Parser<'_> {
             self.error_at(sec.line, Error::MissingExec, Span::default());
         }
         self.ids(sec);
+        self.listen_end(sec);
         self.environment(sec, name);
         self.log_file(sec);
         if let Log::Ring(bytes) = sec.def.log
@@ -495,6 +501,7 @@ impl Parser<'_> {
             self.out.arena.truncate(sec.marks.arena);
             self.out.strs.truncate(sec.marks.strs);
             self.out.gids.truncate(sec.marks.gids);
+            self.out.listens.truncate(sec.marks.listens);
             return;
         }
         let i = self.out.defs.len();

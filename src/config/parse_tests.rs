@@ -359,8 +359,9 @@ fn log_targets() {
 #[test]
 fn def_stays_small() {
     let n = core::mem::size_of::<Def>();
-    // 208 until log = file:PATH (its path, size and keep make Log 16 bytes).
-    assert!(n <= 216, "size_of::<Def>() = {n}");
+    // 208 until log = file:PATH (its path, size and keep make Log 16 bytes);
+    // 224 with listen (a range of Config::listens) and on_connect.
+    assert!(n <= 224, "size_of::<Def>() = {n}");
 }
 
 /// Junk from fragments of real lines: errors, never a panic.
@@ -422,3 +423,52 @@ fn junk_never_panics() {
 
 #[path = "error_tests.rs"]
 mod errors;
+
+#[test]
+fn listen_sockets() {
+    let c = ok("[web]\nexec = /bin/web\nlisten = tcp:127.0.0.1:8080 name=http backlog=128\nlisten = udp::5353 freebind\n\
+                listen = unix:/run/web.sock mode=0660 owner=www:video\nready = fd:6\n\
+                [lazy]\nexec = /bin/lazy\nlisten = unix:@lazy\nstart = on-connect\n");
+    let (web, lazy) = (&c.defs[0], &c.defs[1]);
+    let l = c.listens(web.listen);
+    let got: Vec<(String, String, u32, Option<u16>, Option<u32>, Option<u32>, bool)> =
+        l.iter().map(|l| (s(c.str(l.addr)), s(c.listen_name(web, l)), l.backlog, l.mode, l.uid, l.gid, l.freebind)).collect();
+    assert_eq!(
+        got,
+        [
+            ("tcp:127.0.0.1:8080".into(), "http".into(), 128, None, None, None, false),
+            ("udp::5353".into(), "web".into(), 1024, None, None, None, true),
+            ("unix:/run/web.sock".into(), "web".into(), 1024, Some(0o660), Some(33), Some(44), false),
+        ]
+    );
+    assert!(!web.on_connect && web.start);
+    assert_eq!(c.listens(lazy.listen).len(), 1);
+    assert!(lazy.on_connect);
+}
+
+#[test]
+fn listen_errors() {
+    use crate::addr::Error as A;
+    let table: Vec<(&str, Vec<_>)> = vec![
+        ("[a]\nexec=/bin/a\nlisten = 8080", vec![e(3, Error::Listen(A::BadProto), "8080")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp:1.2.3.4:99999", vec![e(3, Error::Listen(A::BadPort), "tcp:1.2.3.4:99999")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp:localhost:80", vec![e(3, Error::Listen(A::BadHost), "tcp:localhost:80")]),
+        ("[a]\nexec=/bin/a\nlisten = unix:a.sock", vec![e(3, Error::Listen(A::BadPath), "unix:a.sock")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp::80 backlog=0", vec![e(3, Error::ListenOption, "backlog=0")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp::80 name=a:b", vec![e(3, Error::ListenOption, "name=a:b")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp::80 fast", vec![e(3, Error::ListenOption, "fast")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp::80 mode=0600", vec![e(3, Error::UnixOnly, "mode=0600")]),
+        ("[a]\nexec=/bin/a\nlisten = unix:/x mode=0999", vec![e(3, Error::ListenOption, "mode=0999")]),
+        ("[a]\nexec=/bin/a\nlisten = unix:/x owner=nobody", vec![e(3, Error::UnknownUser, "nobody")]),
+        ("[a]\nexec=/bin/a\nlisten = unix:/x freebind", vec![e(3, Error::InetOnly, "freebind")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp::80\n[b]\nexec=/bin/b\nlisten = tcp::80", vec![e(6, Error::ListenTwice, "tcp::80")]),
+        ("[a]\nexec=/bin/a\nstart = on-connect", vec![e(1, Error::OnConnectNoListen, "")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp::80\nlisten = tcp::81\nready = fd:4", vec![e(1, Error::ReadyFdListen, "")]),
+    ];
+    for (text, want) in table {
+        assert_eq!(errs(text), want, "{text}");
+    }
+    let nine: String = (0..9).map(|i| format!("listen = tcp::{}\n", 8000 + i)).collect();
+    let got = errs(&format!("[a]\nexec=/bin/a\n{nine}"));
+    assert_eq!(got, [e(11, Error::TooManyListens, "tcp::8008")]);
+}

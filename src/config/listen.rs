@@ -1,0 +1,128 @@
+//! `listen = ADDRESS [name=NAME] [backlog=N] [mode=0660] [owner=USER[:GROUP]]
+//! [freebind]` and `start = on-connect`: a service's listening sockets, in
+//! `listen` order, checked here so that `svc check` names a bad address at
+//! its line. No syscalls: owners are resolved through `Files`.
+
+use super::keys::{self, is_blank};
+use super::{PASSWD, Parser, Section, Word};
+use crate::addr::{self, Addr};
+use crate::config::{Error, Listen, Ready, Span};
+use crate::limits::{LISTEN_BACKLOG_DEFAULT, MAX_SERVICE_LISTENS};
+use crate::passwd;
+
+impl Parser<'_> {
+    /// One `listen =` line: its socket joins the section's, after the others.
+    pub(super) fn listen(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+        let mut words = split(value);
+        let Some(first) = words.next() else { return Err((Error::EmptyValue, value.span())) };
+        let a = addr::parse(first.bytes).map_err(|e| (Error::Listen(e), first.span()))?;
+        let unix = matches!(a, Addr::Unix { .. });
+        let mut l = Listen {
+            addr: Span::default(),
+            name: Span::default(),
+            backlog: LISTEN_BACKLOG_DEFAULT,
+            mode: None,
+            uid: None,
+            gid: None,
+            freebind: false,
+        };
+        for w in words {
+            let bad = (Error::ListenOption, w.span());
+            let (key, val) = match w.bytes.iter().position(|&b| b == b'=') {
+                Some(i) => (w.bytes.get(..i).unwrap_or(&[]), w.sub(i + 1, w.bytes.len())),
+                None => (w.bytes, Word::EMPTY),
+            };
+            match key {
+                b"name" if keys::name_ok(val.bytes) => l.name = self.store(val).ok_or(bad)?,
+                b"backlog" => l.backlog = crate::text::parse_u32(val.bytes).filter(|&n| (1..=65535).contains(&n)).ok_or(bad)?,
+                b"mode" if !unix => return Err((Error::UnixOnly, w.span())),
+                b"mode" => l.mode = Some(octal(val.bytes).ok_or(bad)?),
+                b"owner" if !unix => return Err((Error::UnixOnly, w.span())),
+                b"owner" => self.owner(&mut l, val)?,
+                b"freebind" if unix => return Err((Error::InetOnly, w.span())),
+                b"freebind" if val.bytes.is_empty() && w.bytes == b"freebind" => l.freebind = true,
+                _ => return Err(bad),
+            }
+        }
+        // The same address twice in a config: the second bind would fail.
+        let text = first.bytes;
+        if self.out.listens.iter().any(|o| self.out.str(o.addr) == text) {
+            return Err((Error::ListenTwice, first.span()));
+        }
+        let d = &mut sec.def;
+        if usize::from(d.listen.count) >= MAX_SERVICE_LISTENS {
+            return Err((Error::TooManyListens, first.span()));
+        }
+        l.addr = self.store(first).ok_or((Error::ArenaFull, first.span()))?;
+        if d.listen.count == 0 {
+            d.listen.first = self.out.listens.len() as u16;
+        }
+        self.out.listens.push(l).map_err(|_| (Error::TooManyListens, first.span()))?;
+        sec.def.listen.count += 1;
+        Ok(())
+    }
+
+    /// `owner=USER[:GROUP]`, names or numbers.
+    fn owner(&mut self, l: &mut Listen, val: Word) -> Result<(), (Error, Span)> {
+        let (user, group) = match val.bytes.iter().position(|&b| b == b':') {
+            Some(i) => (val.sub(0, i), Some(val.sub(i + 1, val.bytes.len()))),
+            None => (val, None),
+        };
+        let at = |e: Error| (e, val.span());
+        let uid = match passwd::parse_id(user.bytes) {
+            Some(uid) => uid,
+            None => {
+                let file = self.files.read(PASSWD).map_err(|_| at(Error::PasswdUnreadable))?;
+                passwd::user_by_name(file, user.bytes).map(|u| u.uid).ok_or(at(Error::UnknownUser))?
+            }
+        };
+        if uid == u32::MAX {
+            return Err(at(Error::BadId));
+        }
+        l.uid = Some(uid);
+        if let Some(g) = group {
+            l.gid = Some(self.group_id(g.bytes).map_err(at)?);
+        } else if let Ok(file) = self.files.read(PASSWD) {
+            l.gid = passwd::user_by_uid(file, uid).map(|u| u.gid);
+        }
+        Ok(())
+    }
+
+    /// The checks that need the whole section: `start = on-connect` needs a
+    /// socket, and `ready = fd:N` must not land on one.
+    pub(super) fn listen_end(&mut self, sec: &Section) {
+        let d = &sec.def;
+        let n = u32::from(d.listen.count);
+        if d.on_connect && n == 0 {
+            self.error_at(sec.line, Error::OnConnectNoListen, Span::default());
+        }
+        if let Ready::Fd(fd) = d.ready
+            && u32::from(fd) < 3 + n
+        {
+            self.error_at(sec.line, Error::ReadyFdListen, Span::default());
+        }
+    }
+}
+
+/// The blank-separated words of a value.
+fn split(value: Word) -> impl Iterator<Item = Word> {
+    let b = value.bytes;
+    let mut at = 0;
+    core::iter::from_fn(move || {
+        while b.get(at).is_some_and(|&c| is_blank(c)) {
+            at += 1;
+        }
+        let start = at;
+        while b.get(at).is_some_and(|&c| !is_blank(c)) {
+            at += 1;
+        }
+        (at > start).then(|| value.sub(start, at))
+    })
+}
+
+fn octal(w: &[u8]) -> Option<u16> {
+    if w.is_empty() || w.len() > 4 {
+        return None;
+    }
+    w.iter().try_fold(0u16, |v, &b| if (b'0'..=b'7').contains(&b) { Some(v * 8 + u16::from(b - b'0')) } else { None })
+}
