@@ -431,7 +431,8 @@ fn listen_sockets() {
                 [lazy]\nexec = /bin/lazy\nlisten = unix:@lazy\nstart = on-connect\n");
     let (web, lazy) = (&c.defs[0], &c.defs[1]);
     let l = c.listens(web.listen);
-    let got: Vec<(String, String, u32, Option<u16>, Option<u32>, Option<u32>, bool)> =
+    type Row = (String, String, u32, Option<u16>, Option<u32>, Option<u32>, bool);
+    let got: Vec<Row> =
         l.iter().map(|l| (s(c.str(l.addr)), s(c.listen_name(web, l)), l.backlog, l.mode, l.uid, l.gid, l.freebind)).collect();
     assert_eq!(
         got,
