@@ -73,8 +73,9 @@ pub const REQUEST_TIMEOUT_MS: u64 = 5_000;
 pub const WRITE_TIMEOUT_MS: u64 = 60_000;
 
 /// Fds svc holds: signalfd, timerfd, control listener, /dev/null, clients,
-/// and a log pipe and a ready pipe per instance.
-pub const MAX_FDS: usize = 8 + MAX_CLIENTS + MAX_SERVICES * MAX_INSTANCES * 2;
+/// a log pipe and a ready pipe per instance, and the listening sockets
+/// (twice: a reload binds new ones before it lets old ones go).
+pub const MAX_FDS: usize = 8 + MAX_CLIENTS + MAX_SERVICES * MAX_INSTANCES * 2 + 2 * MAX_LISTENS;
 /// Actions one event may cause (a shutdown signals every service).
 pub const MAX_ACTIONS: usize = MAX_SERVICES * MAX_INSTANCES + 8;
 /// Operands on one command line (`svc status a b c`).

@@ -102,6 +102,9 @@ impl Instance {
 pub enum Rest {
     /// Not running: never started, stopped, or waiting for its `after`.
     Stopped,
+    /// `start = on-connect`: not running; svc watches its sockets and starts
+    /// it on the first connection or datagram.
+    Watching,
     Backoff {
         until: Instant,
     },
@@ -279,6 +282,16 @@ impl Service {
         }
     }
 
+    /// A service as `up` or a reload first sees it: wanted up with
+    /// `start = yes`, its sockets watched with `start = on-connect`.
+    pub fn fresh(def: u8, d: &Def) -> Self {
+        let mut s = Service::new(def, if d.start { Want::Up } else { Want::Down });
+        if d.on_connect && d.start {
+            s.rest = Rest::Watching;
+        }
+        s
+    }
+
     pub fn serving(&self) -> Option<&Instance> {
         self.inst.iter().flatten().find(|i| i.role == Role::Serving)
     }
@@ -298,7 +311,7 @@ impl Service {
             Some(InstPhase::Stopping { .. } | InstPhase::Lingering { .. }) => State::Stopping,
             None if self.has_instance() => State::Stopping,
             None => match self.rest {
-                Rest::Stopped => State::Stopped,
+                Rest::Stopped | Rest::Watching => State::Stopped,
                 Rest::Backoff { .. } => State::Backoff,
                 Rest::Done => State::Done,
                 Rest::Failed => State::Failed,
@@ -440,6 +453,11 @@ impl Service {
                 return;
             }
             _ if def.oneshot => false,
+            // Socket-activated servers often exit when idle: watch again.
+            _ if def.on_connect && success => {
+                self.rest = Rest::Watching;
+                return;
+            }
             _ => match def.restart {
                 Restart::Always => true,
                 Restart::OnFailure => !success,
@@ -473,12 +491,20 @@ impl Service {
         }
     }
 
-    /// `svc start`: want up; a done, failed or waiting service starts afresh.
-    pub fn want_up(&mut self) {
+    /// `svc start`: want up; a done, failed or waiting service starts afresh
+    /// (an on-connect one at its next connection).
+    pub fn want_up(&mut self, def: &Def) {
         self.want = Want::Up;
         if !self.has_instance() {
-            self.rest = Rest::Stopped;
+            self.rest = if def.on_connect { Rest::Watching } else { Rest::Stopped };
             self.failures = 0;
+        }
+    }
+
+    /// A watched socket is readable: an on-connect service starts.
+    pub fn connection(&mut self) {
+        if self.rest == Rest::Watching && self.want == Want::Up && !self.has_instance() {
+            self.rest = Rest::Stopped;
         }
     }
 
@@ -488,7 +514,8 @@ impl Service {
             && until <= now
             && !self.has_instance()
         {
-            self.rest = Rest::Stopped;
+            // An on-connect service waits for its next connection again.
+            self.rest = if def.on_connect { Rest::Watching } else { Rest::Stopped };
         }
         let mut timed_out = false;
         for i in self.inst.iter_mut().flatten() {

@@ -197,6 +197,10 @@ fn note<const N: usize>(sup: &Supervisor, id: usize, state: State, now: Instant,
         let _ = uwrite!(out, "start in {}", until.since(now));
         sep = ", ";
     }
+    if s.rest == Rest::Watching && state == State::Stopped {
+        let _ = uwrite!(out, "{}waiting for a connection", sep);
+        sep = ", ";
+    }
     if state == State::Stopped && s.wants_start() {
         match sup.hold(id) {
             Some(Hold::Waiting(d)) => {

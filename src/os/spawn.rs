@@ -38,6 +38,12 @@ pub struct Spec<'a> {
     pub stdin: BorrowedFd<'a>,
     /// Becomes the child's stdout and stderr (a log pipe, or /dev/null).
     pub output: BorrowedFd<'a>,
+    /// Listening sockets, placed at fds 3, 4, ... in order.
+    pub listen: &'a [BorrowedFd<'a>],
+    /// The digits of `LISTEN_PID=` in an envp entry, which only the child
+    /// can fill in (with its own pid, after fork, without allocating): room
+    /// for 10 digits and a NUL. Null for none.
+    pub listen_pid: *mut u8,
     /// The write end of the ready pipe and the fd number the child gets it
     /// at (3 or more).
     pub ready: Option<(BorrowedFd<'a>, u8)>,
@@ -166,8 +172,9 @@ fn errno() -> i32 {
 
 /// The child after fork: sets up, execs, or reports why not and exits 127.
 fn child(spec: &Spec, err: c_int) -> ! {
-    // Every fd the child fills (0, 1, 2, the ready fd) is below `min`.
-    let min = spec.ready.map_or(3, |(_, n)| c_int::from(n) + 1);
+    // Every fd the child fills (0, 1, 2, the sockets, the ready fd) is below `min`.
+    let socks = c_int::try_from(spec.listen.len()).unwrap_or(0);
+    let min = spec.ready.map_or(3, |(_, n)| c_int::from(n) + 1).max(3 + socks);
     // The error pipe goes above them first, so that no dup2 can clobber it.
     let (fd, (step, e)) = match lift(err, min) {
         Ok(fd) => (fd, failure(setup(spec, fd, min))),
@@ -211,13 +218,23 @@ fn setup(spec: &Spec, err: c_int, min: c_int) -> Result<Infallible, (Step, i32)>
         Some((fd, n)) => Some((lift(fd.as_raw_fd(), min).map_err(fds)?, n)),
         None => None,
     };
+    let mut lifted = [0 as c_int; crate::limits::MAX_SERVICE_LISTENS];
+    for (to, from) in lifted.iter_mut().zip(spec.listen) {
+        *to = lift(from.as_raw_fd(), min).map_err(fds)?;
+    }
     dup2(stdin, 0).map_err(fds)?;
     dup2(output, 1).map_err(fds)?;
     dup2(output, 2).map_err(fds)?;
+    for (i, &fd) in lifted.iter().take(spec.listen.len()).enumerate() {
+        dup2(fd, 3 + i as c_int).map_err(fds)?;
+    }
     if let Some((fd, n)) = ready {
         dup2(fd, c_int::from(n)).map_err(fds)?;
     }
-    close_others(ready.map(|(_, n)| n), err);
+    close_others(3 + spec.listen.len() as u32, ready.map(|(_, n)| n), err);
+    if !spec.listen_pid.is_null() {
+        write_pid(spec.listen_pid);
+    }
 
     if let Some(dir) = spec.cwd {
         rustix::process::chdir(dir).map_err(os(Step::Chdir))?;
@@ -300,9 +317,33 @@ fn dup2(fd: c_int, to: c_int) -> Result<(), i32> {
     if unsafe { libc::dup2(fd, to) } < 0 { Err(errno()) } else { Ok(()) }
 }
 
-/// Closes every fd from 3 up but `ready` and `err` (which is above `ready`).
-fn close_others(ready: Option<u8>, err: c_int) {
-    let mut first = 3u32;
+/// Writes this process's pid in decimal and a NUL at `at` (11 bytes of room).
+fn write_pid(at: *mut u8) {
+    let mut pid = rustix::process::getpid().as_raw_nonzero().get().unsigned_abs();
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    while n < digits.len() {
+        if let Some(d) = digits.get_mut(n) {
+            *d = b'0' + (pid % 10) as u8;
+        }
+        n += 1;
+        pid /= 10;
+        if pid == 0 {
+            break;
+        }
+    }
+    for (i, &d) in digits.iter().take(n).rev().enumerate() {
+        // SAFETY: the parent gave `at` 11 writable bytes in an envp entry of
+        // its own (this child's copy of it), and n is at most 10.
+        unsafe { at.add(i).write(d) };
+    }
+    // SAFETY: as above; index n <= 10.
+    unsafe { at.add(n).write(0) };
+}
+
+/// Closes every fd from `first` up but `ready` and `err` (which is above `ready`).
+fn close_others(first: u32, ready: Option<u8>, err: c_int) {
+    let mut first = first;
     for keep in [ready.map(u32::from), u32::try_from(err).ok()].into_iter().flatten() {
         if keep > first {
             close_fds(first, keep - 1);

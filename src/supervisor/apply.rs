@@ -77,15 +77,11 @@ impl Supervisor {
             if !self.pending.has(def) {
                 continue;
             }
-            let want = match self.cfg.defs.get(usize::from(def)) {
-                Some(d) if d.start => Want::Up,
-                Some(_) => Want::Down,
-                None => {
-                    self.pending.0 &= !(1u64 << def);
-                    continue;
-                }
+            let Some(d) = self.cfg.defs.get(usize::from(def)) else {
+                self.pending.0 &= !(1u64 << def);
+                continue;
             };
-            let fresh = Service::new(def, want);
+            let fresh = Service::fresh(def, d);
             let id = match self.svcs.iter().position(|s| s.is_vacant()) {
                 Some(i) => {
                     if let Some(s) = self.svcs.get_mut(i) {

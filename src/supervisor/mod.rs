@@ -29,6 +29,8 @@ pub enum Event {
     SpawnFailed { id: u8, inst: u8, step: Step, errno: i32 },
     /// The readiness channel of an instance said ready.
     Ready { id: u8, inst: u8 },
+    /// A socket of a watched (on-connect) service is readable.
+    Connection { id: u8 },
     /// `Action::Signal` to `pid` (its group with `group`) failed with `errno`.
     SignalFailed { pid: i32, sig: u8, group: bool, errno: i32 },
     /// Time passed: act on every deadline that has come.
@@ -102,8 +104,7 @@ impl Supervisor {
     pub fn load(&mut self) {
         self.svcs.clear();
         for (i, d) in self.cfg.defs.iter().enumerate() {
-            let want = if d.start { Want::Up } else { Want::Down };
-            let _ = self.svcs.push(Service::new(i as u8, want));
+            let _ = self.svcs.push(Service::fresh(i as u8, d));
         }
     }
 
@@ -210,6 +211,12 @@ impl Supervisor {
                 }
                 Outcome::Done
             }
+            Event::Connection { id } => {
+                if let Some(s) = svcs.get_mut(usize::from(id)) {
+                    s.connection();
+                }
+                Outcome::Done
+            }
             Event::SignalFailed { pid, sig, group, errno } => {
                 for (id, s) in svcs.iter_mut().enumerate() {
                     if let Some(inst) = s.lingering(pid) {
@@ -244,7 +251,7 @@ impl Supervisor {
                 self.shutdown = true;
                 for s in self.svcs.iter_mut() {
                     s.want = Want::Down;
-                    if !s.has_instance() && matches!(s.rest, crate::service::Rest::Backoff { .. }) {
+                    if !s.has_instance() && matches!(s.rest, crate::service::Rest::Backoff { .. } | crate::service::Rest::Watching) {
                         s.rest = crate::service::Rest::Stopped;
                     }
                 }
@@ -261,10 +268,10 @@ impl Supervisor {
         let Some(s) = svcs.get_mut(usize::from(id)) else { return Outcome::NotRunning };
         let Some(def) = Self::def_in(cfg, s) else { return Outcome::NotRunning };
         match r {
-            Request::Start(_) => s.want_up(),
+            Request::Start(_) => s.want_up(def),
             Request::Stop(_) => s.want_down(def, now, out),
             Request::Restart(_) => {
-                s.want_up();
+                s.want_up(def);
                 s.stop(Why::Restart, def, now, out);
             }
             Request::Signal { sig, client, .. } => {
@@ -344,6 +351,21 @@ impl Supervisor {
     /// True when none of the slots in `mask` has an instance left.
     pub fn all_down(&self, mask: u64) -> bool {
         self.svcs.iter().enumerate().all(|(i, s)| mask & (1u64 << i) == 0 || !s.has_instance())
+    }
+
+    /// Whether slot `id`'s sockets are to be watched (start = on-connect).
+    pub fn watching(&self, id: usize) -> bool {
+        self.svcs.get(id).is_some_and(|s| s.rest == crate::service::Rest::Watching && !s.has_instance() && !s.removed)
+    }
+
+    /// The slot whose definition holds `cfg.listens[n]`.
+    pub fn listener(&self, n: usize) -> Option<u8> {
+        let def = self
+            .cfg
+            .defs
+            .iter()
+            .position(|d| (usize::from(d.listen.first)..usize::from(d.listen.first) + usize::from(d.listen.count)).contains(&n))?;
+        self.slot_of_def(def).map(|i| i as u8)
     }
 
     /// The slots of live (not removed) services, as a mask.

@@ -255,12 +255,12 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
         Kind::Log => log(w, c, req, names, mask),
         Kind::Reload => {
             let dry = req.has(b"--dry-run");
-            let r = crate::verbs::world::reload(w, now, out, dry, req.has(b"--force"));
+            let r = crate::verbs::world::reload(w, ev, now, out, dry, req.has(b"--force"));
             if let Err(why) = r {
                 // A file that could not be read says why (its text ends in a newline).
                 let mut m = Buf::<256>::new();
                 match w.loader.failure.as_bytes() {
-                    [msg @ .., b'\n'] if why == Refused::Invalid => {
+                    [msg @ .., b'\n'] if matches!(why, Refused::Invalid | Refused::Bind) => {
                         m.push(msg);
                         m.push(b"; nothing changed");
                     }

@@ -17,6 +17,7 @@ use crate::supervisor::{Event as SupEvent, Outcome};
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check;
 use crate::verbs::control;
+use crate::verbs::sockets;
 use crate::verbs::world::{Logs, Role, WORLD, World, assign, reload, rings_fit};
 use core::ffi::{CStr, c_char};
 use rustix::fd::AsFd;
@@ -92,6 +93,10 @@ pub fn up(cmd: &Command<'static>) -> i32 {
         say(b"svc: log rings exceed the ring pool\n");
         return EXIT_FAIL;
     }
+    // Before any service starts: a port that cannot be had is an error now.
+    if !sockets::bind_all(w) {
+        return EXIT_FAIL;
+    }
     let held = ev.add(ev.timer(), TOK_TIMER, Interest::Read).is_ok()
         && w.fds.add(&ev, sigfd, Role::Signals, Interest::Read).is_ok()
         && w.fds.add(&ev, listener, Role::Control, Interest::Read).is_ok()
@@ -110,6 +115,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     if perform(w, &ev, &mut out, now) {
         return EXIT_OK;
     }
+    sockets::watch(w, &ev);
     let mut events = [Event { flags: rustix::event::epoll::EventFlags::empty(), data: rustix::event::epoll::EventData::new_u64(0) }; 32];
     let mut wait_failed = false;
     loop {
@@ -133,7 +139,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
         let batch = events.get(..n).unwrap_or(&[]);
         // Signals first: reap before reading the control socket, so that a
         // `status` sent right after a crash never reports the dead pid.
-        signals(w, now, &mut out);
+        signals(w, &ev, now, &mut out);
         for e in batch {
             let tok = e.data.u64();
             if tok == TOK_TIMER {
@@ -148,6 +154,11 @@ pub fn up(cmd: &Command<'static>) -> i32 {
                 }
                 Role::Ready { id, inst } => read_ready(w, &ev, k, id, inst, now, &mut out),
                 Role::Client(c) => control::ready(w, &ev, usize::from(c), now, &mut out),
+                Role::Listen { n } => {
+                    if let Some(id) = w.sup.listener(usize::from(n)) {
+                        w.sup.handle(SupEvent::Connection { id }, now, &mut out);
+                    }
+                }
                 Role::Signals | Role::Null | Role::Free => {}
             }
         }
@@ -155,6 +166,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
         if perform(w, &ev, &mut out, now) {
             return EXIT_OK;
         }
+        sockets::watch(w, &ev);
         control::progress(w, &ev, now);
         control::flush_followers(w, &ev);
     }
@@ -162,7 +174,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
 
 /// Reads every pending signal: SIGCHLD reaps, TERM, INT and QUIT shut down,
 /// HUP reloads.
-fn signals(w: &mut World, now: Instant, out: &mut Actions) {
+fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
     // Bounded: the signalfd holds at most one of each pending signal.
     for _ in 0..64 {
         let Some(sig) = w.fds.of(Role::Signals).and_then(signal::read) else { return };
@@ -173,7 +185,7 @@ fn signals(w: &mut World, now: Instant, out: &mut Actions) {
             }
             signame::HUP => {
                 say(b"svc: SIGHUP: reloading\n");
-                if let Err(r) = reload(w, now, out, false, false) {
+                if let Err(r) = reload(w, ev, now, out, false, false) {
                     let mut b = Buf::<160>::new();
                     let _ = ufmt::uwrite!(b, "svc: reload: {}\n", r.text());
                     say(b.as_bytes());
@@ -256,10 +268,24 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
     for (p, s) in argv.iter_mut().zip(cfg.list(def.args)) {
         *p = cfg.strz(*s).as_ptr().cast();
     }
-    let mut envp: [*const c_char; MAX_ENV + 1] = [core::ptr::null(); MAX_ENV + 1];
-    for (p, s) in envp.iter_mut().zip(cfg.list(def.env)) {
-        *p = cfg.strz(*s).as_ptr().cast();
+    let socks = sockets::of(w, usize::from(id));
+    let generation = w.sup.svcs.get(usize::from(id)).map_or(1, |s| s.spawns.saturating_add(1));
+    let mut senv = sockets::Env::new();
+    let with_socks = senv.fill(w, usize::from(id), socks.len(), generation);
+    let mut envp: [*const c_char; MAX_ENV + 6] = [core::ptr::null(); MAX_ENV + 6];
+    let extra: [*const c_char; 5] = [
+        senv.fds.as_bytes().as_ptr().cast(),
+        senv.pid.as_ptr().cast(),
+        senv.names.as_bytes().as_ptr().cast(),
+        senv.port.as_bytes().as_ptr().cast(),
+        senv.generation.as_bytes().as_ptr().cast(),
+    ];
+    let own = cfg.list(def.env).iter().map(|s| cfg.strz(*s).as_ptr().cast());
+    let all = own.chain(extra.into_iter().filter(|_| with_socks));
+    for (p, e) in envp.iter_mut().zip(all) {
+        *p = e;
     }
+    let listen_pid = if with_socks { senv.pid.as_mut_ptr().wrapping_add(sockets::Env::PID_PREFIX.len()) } else { core::ptr::null_mut() };
     let cwd = def.cwd.and_then(|s| CStr::from_bytes_with_nul(cfg.strz(s)).ok());
     // Output: a pipe into the ring, or /dev/null.
     let log = match def.log {
@@ -281,8 +307,12 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
         stdin: devnull,
         output: log.as_ref().map_or(devnull, |(_, wr)| wr.as_fd()),
         ready: ready.as_ref().map(|((_, wr), n)| (wr.as_fd(), *n)),
+        listen: &socks,
+        listen_pid,
     };
-    let pid = spawn::spawn(&spec)?;
+    let pid = spawn::spawn(&spec);
+    drop(socks);
+    let pid = pid?;
     // The write ends now live in the child only.
     if let Some((rd, _wr)) = log {
         let _ = os::socket::set_nonblocking(&rd);

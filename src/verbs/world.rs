@@ -14,7 +14,9 @@ use crate::reload::{Change, Plan};
 use crate::ring::{self, Assembler, Ring};
 use crate::service::Actions;
 use crate::supervisor::Supervisor;
+use crate::text::Buf;
 use crate::verbs::check::{self, Loader};
+use crate::verbs::sockets;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// What an fd in the table is for; the epoll token is its index.
@@ -36,6 +38,11 @@ pub enum Role {
     Ready {
         id: u8,
         inst: u8,
+    },
+    /// A listening socket held for `cfg.listens[n]` (watched only while its
+    /// on-connect service waits for a connection).
+    Listen {
+        n: u8,
     },
 }
 
@@ -139,6 +146,36 @@ pub struct World {
     pub streams: [Slot; MAX_CLIENTS],
     /// The control group's gid, for the peer check.
     pub group: Option<u32>,
+    /// The held sockets beyond the fd table: files, the watch, a reload's stage.
+    pub socks: Socks,
+}
+
+/// What svc keeps of its listening sockets besides their fds (which are in
+/// the fd table, `Role::Listen`).
+pub struct Socks {
+    /// The device and inode of the socket file svc made, by fd-table index
+    /// (0, 0 for none), so that svc unlinks only its own file.
+    pub files: [(u64, u64); MAX_FDS],
+    /// Slots whose sockets are in the epoll set.
+    pub watched: u64,
+    /// A reload's sockets before it applies: for each new `listens[j]`, the
+    /// fd-table index + 1 of the held socket it keeps (0: none; all zero
+    /// keeps World in .bss), or a new one here.
+    pub keep: [u16; MAX_LISTENS],
+    pub new: [Slot; MAX_LISTENS],
+    pub new_files: [(u64, u64); MAX_LISTENS],
+}
+
+impl Socks {
+    const fn new() -> Self {
+        Socks {
+            files: [(0, 0); MAX_FDS],
+            watched: 0,
+            keep: [0; MAX_LISTENS],
+            new: [const { Slot::EMPTY }; MAX_LISTENS],
+            new_files: [(0, 0); MAX_LISTENS],
+        }
+    }
 }
 
 /// Taken once by `svc up`.
@@ -153,6 +190,7 @@ pub static WORLD: os::once::Once<World> = os::once::Once::new(World {
     clients: Clients::new(),
     streams: [const { Slot::EMPTY }; MAX_CLIENTS],
     group: None,
+    socks: Socks::new(),
 });
 
 /// Why a reload changed nothing.
@@ -164,6 +202,8 @@ pub enum Refused {
     Empty,
     /// Its log rings need more than the ring pool.
     Rings,
+    /// A new listen socket could not be bound (why: in the loader's `failure`).
+    Bind,
 }
 
 impl Refused {
@@ -172,6 +212,7 @@ impl Refused {
             Refused::Invalid => "the config has errors; nothing changed",
             Refused::Empty => "the config defines no services (empty or truncated?); nothing changed (reload --force allows it)",
             Refused::Rings => "the log rings exceed the ring pool; nothing changed",
+            Refused::Bind => "a listen socket cannot be bound; nothing changed",
         }
     }
 }
@@ -179,7 +220,7 @@ impl Refused {
 /// Reads the config again into the spare and, unless `dry`, applies the
 /// difference. A refused reload changes nothing; an invalid file's errors
 /// went to svc's log and stay in the loader for the caller.
-pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool, force: bool) -> Result<(), Refused> {
+pub fn reload(w: &mut World, ev: &Events, now: Instant, out: &mut Actions, dry: bool, force: bool) -> Result<(), Refused> {
     if !check::load(w.config_path.unwrap_or(b""), &mut w.loader, &mut w.spare) {
         return Err(Refused::Invalid);
     }
@@ -193,10 +234,19 @@ pub fn reload(w: &mut World, now: Instant, out: &mut Actions, dry: bool, force: 
     if dry {
         return Ok(());
     }
+    let mut why = Buf::<256>::new();
+    if !sockets::stage(w, &mut why) {
+        w.loader.failure = why;
+        w.loader.failure.push(b"\n");
+        return Err(Refused::Bind);
+    }
+    // From here the reload happens.
+    sockets::release(w, ev);
     if !w.sup.reload(&w.spare, &mut w.plan, now, out) {
         // Cannot happen: both configs have the same capacities.
         os::fd::write_err(b"svc: reload: config copy failed\n");
     }
+    sockets::adopt(w);
     // Removed services give their rings back before added ones take theirs
     // (Action::Assigned), so that a ring can move between names.
     for (id, s) in w.sup.svcs.iter().enumerate() {

@@ -1,0 +1,228 @@
+//! The listening sockets svc holds for its services: socket, options, bind,
+//! listen; a stale unix socket file is removed only when nothing answers on
+//! it. Addresses are built by hand (rustix's builders link core::fmt).
+#![allow(unsafe_code)]
+
+use crate::addr::{Addr, Ip, Proto};
+use core::ffi::c_int;
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+
+/// What `bind` needs besides the address.
+#[derive(Clone, Copy)]
+pub struct Options {
+    pub backlog: u32,
+    pub mode: Option<u16>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub freebind: bool,
+}
+
+/// A bound socket; for a unix path, the device and inode of the file it
+/// made, so that svc unlinks only its own socket file later.
+pub struct Bound {
+    pub fd: OwnedFd,
+    pub file: Option<(u64, u64)>,
+}
+
+fn errno() -> Errno {
+    // SAFETY: musl's errno location is always valid for this thread.
+    Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
+}
+
+fn check(r: c_int) -> Result<(), Errno> {
+    if r < 0 { Err(errno()) } else { Ok(()) }
+}
+
+fn socket(family: c_int, kind: c_int) -> Result<OwnedFd, Errno> {
+    // SAFETY: socket has no memory preconditions.
+    crate::os::fd::owned(unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, 0) })
+}
+
+fn set(fd: &OwnedFd, level: c_int, name: c_int, on: bool) -> Result<(), Errno> {
+    let v: c_int = c_int::from(on);
+    let len = core::mem::size_of::<c_int>() as libc::socklen_t;
+    // SAFETY: v is a valid c_int for the duration of the call.
+    check(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, (&raw const v).cast(), len) })
+}
+
+/// `bind(2)` of `fd` to the `len` bytes of the address at `a`.
+fn bind_raw<T>(fd: &OwnedFd, a: &T) -> Result<(), Errno> {
+    let len = core::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `a` is a valid sockaddr of its type, `len` bytes, for the call.
+    check(unsafe { libc::bind(fd.as_raw_fd(), (a as *const T).cast(), len) })
+}
+
+fn v4(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain data; all zeroes is a valid value.
+    let mut a: libc::sockaddr_in = unsafe { core::mem::zeroed() };
+    a.sin_family = libc::AF_INET as libc::sa_family_t;
+    a.sin_port = port.to_be();
+    a.sin_addr.s_addr = u32::from_ne_bytes(ip);
+    a
+}
+
+fn v6(ip: [u8; 16], port: u16) -> libc::sockaddr_in6 {
+    // SAFETY: as above.
+    let mut a: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
+    a.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    a.sin6_port = port.to_be();
+    a.sin6_addr.s6_addr = ip;
+    a
+}
+
+/// A `sockaddr_un` for a path, or (with `abstract_`) for a name after a 0.
+fn unix(path: &[u8], abstract_: bool) -> Result<(libc::sockaddr_un, usize), Errno> {
+    // SAFETY: as above.
+    let mut a: libc::sockaddr_un = unsafe { core::mem::zeroed() };
+    a.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let skip = usize::from(abstract_);
+    if path.len() + skip >= a.sun_path.len() {
+        return Err(Errno::NAMETOOLONG);
+    }
+    for (d, &s) in a.sun_path.iter_mut().skip(skip).zip(path) {
+        *d = s as libc::c_char;
+    }
+    // An abstract name is exactly as long as given; a path ends at its NUL.
+    let len = core::mem::size_of::<libc::sa_family_t>() + skip + path.len() + usize::from(!abstract_);
+    Ok((a, len))
+}
+
+/// Creates, binds and (for streams) listens; never SO_REUSEPORT, so that a
+/// second svc cannot silently share a port.
+pub fn bind(a: &Addr, o: &Options) -> Result<Bound, Errno> {
+    match *a {
+        Addr::Inet { proto, ip, port } => {
+            let kind = if proto == Proto::Udp { libc::SOCK_DGRAM } else { libc::SOCK_STREAM };
+            let fd = match ip {
+                Ip::V4(ip) => inet4(kind, ip, port, o)?,
+                Ip::V6(ip) => inet6(kind, ip, port, o)?,
+                // Dual stack where the kernel has IPv6, else IPv4 only.
+                Ip::Any => match inet6(kind, [0; 16], port, o) {
+                    Err(Errno::AFNOSUPPORT) => inet4(kind, [0; 4], port, o)?,
+                    r => r?,
+                },
+            };
+            if proto == Proto::Tcp {
+                relisten(fd.as_fd(), o.backlog)?;
+            }
+            Ok(Bound { fd, file: None })
+        }
+        Addr::Unix { path, abstract_ } => {
+            let fd = socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+            let (sa, len) = unix(path, abstract_)?;
+            let mut file = None;
+            if !abstract_ {
+                clear_stale(&sa, len)?;
+            }
+            // SAFETY: sa is a valid sockaddr_un and len is within it.
+            check(unsafe { libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), len as libc::socklen_t) })?;
+            if !abstract_ {
+                let made = configure_file(path, o);
+                if let Err(e) = made {
+                    unlink(path);
+                    return Err(e);
+                }
+                file = made.ok();
+            }
+            relisten(fd.as_fd(), o.backlog)?;
+            Ok(Bound { fd, file })
+        }
+    }
+}
+
+fn inet4(kind: c_int, ip: [u8; 4], port: u16, o: &Options) -> Result<OwnedFd, Errno> {
+    let fd = socket(libc::AF_INET, kind)?;
+    set(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;
+    if o.freebind {
+        set(&fd, libc::SOL_IP, libc::IP_FREEBIND, true)?;
+    }
+    bind_raw(&fd, &v4(ip, port))?;
+    Ok(fd)
+}
+
+fn inet6(kind: c_int, ip: [u8; 16], port: u16, o: &Options) -> Result<OwnedFd, Errno> {
+    let fd = socket(libc::AF_INET6, kind)?;
+    set(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;
+    // `[::]` takes IPv4 too, whatever net.ipv6.bindv6only says.
+    set(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, false)?;
+    if o.freebind {
+        set(&fd, libc::SOL_IP, libc::IP_FREEBIND, true)?;
+    }
+    bind_raw(&fd, &v6(ip, port))?;
+    Ok(fd)
+}
+
+/// `listen(2)`; again on a held socket, with a new backlog.
+pub fn relisten(fd: BorrowedFd, backlog: u32) -> Result<(), Errno> {
+    rustix::net::listen(fd, i32::try_from(backlog).unwrap_or(i32::MAX))
+}
+
+/// A socket file at the path: removed if nothing answers on it (a stale one
+/// of an earlier run), an error if something does or if it is no socket.
+fn clear_stale(sa: &libc::sockaddr_un, len: usize) -> Result<(), Errno> {
+    let Some(path) = cpath(sa) else { return Err(Errno::NAMETOOLONG) };
+    let st = match rustix::fs::lstat(path) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Socket {
+        return Err(Errno::EXIST);
+    }
+    let probe = socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+    // SAFETY: sa is a valid sockaddr_un and len is within it.
+    let r = unsafe { libc::connect(probe.as_raw_fd(), (sa as *const libc::sockaddr_un).cast(), len as libc::socklen_t) };
+    if r == 0 {
+        return Err(Errno::ADDRINUSE);
+    }
+    match errno() {
+        Errno::CONNREFUSED => rustix::fs::unlink(path),
+        e => Err(e),
+    }
+}
+
+/// The NUL-terminated path inside a sockaddr_un.
+fn cpath(sa: &libc::sockaddr_un) -> Option<&core::ffi::CStr> {
+    // SAFETY: sun_path is c_char, the same size as u8; the slice stays in sa.
+    let bytes = unsafe { core::slice::from_raw_parts(sa.sun_path.as_ptr().cast::<u8>(), sa.sun_path.len()) };
+    core::ffi::CStr::from_bytes_until_nul(bytes).ok()
+}
+
+/// Mode and owner of a new socket file; its device and inode.
+fn configure_file(path: &[u8], o: &Options) -> Result<(u64, u64), Errno> {
+    let mut b = [0u8; crate::limits::UNIX_PATH_BYTES + 1];
+    let c = crate::os::fd::cpath(path, &mut b).ok_or(Errno::NAMETOOLONG)?;
+    if let Some(m) = o.mode {
+        rustix::fs::chmod(c, rustix::fs::Mode::from_raw_mode(u32::from(m)))?;
+    }
+    if o.uid.is_some() || o.gid.is_some() {
+        let uid = o.uid.map(rustix::fs::Uid::from_raw_unchecked);
+        let gid = o.gid.map(rustix::fs::Gid::from_raw_unchecked);
+        rustix::fs::chownat(rustix::fs::CWD, c, uid, gid, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+    }
+    let st = rustix::fs::lstat(c)?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// Sets mode and owner again on a held socket's file (a reload changed them).
+pub fn reconfigure(path: &[u8], o: &Options) {
+    let _ = configure_file(path, o);
+}
+
+/// Removes a unix socket file.
+pub fn unlink(path: &[u8]) {
+    let mut b = [0u8; crate::limits::UNIX_PATH_BYTES + 1];
+    if let Some(c) = crate::os::fd::cpath(path, &mut b) {
+        let _ = rustix::fs::unlink(c);
+    }
+}
+
+/// Removes the socket file at `path` only if it is still the one svc made.
+pub fn unlink_if(path: &[u8], file: (u64, u64)) {
+    let mut b = [0u8; crate::limits::UNIX_PATH_BYTES + 1];
+    let Some(c) = crate::os::fd::cpath(path, &mut b) else { return };
+    if rustix::fs::lstat(c).is_ok_and(|st| (st.st_dev, st.st_ino) == file) {
+        let _ = rustix::fs::unlink(c);
+    }
+}
