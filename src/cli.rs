@@ -30,6 +30,7 @@ const J: u16 = proto::JSON as u16; // --json
 const D: u16 = proto::DRY_RUN as u16; // --dry-run
 const K: u16 = proto::FORCE as u16; // --force
 const F: u16 = proto::FOLLOW as u16; // -f
+const L: u16 = proto::LONG as u16; // -l
 const C: u16 = 0x100; // -c FILE
 const S: u16 = 0x200; // -s SOCKET
 const N: u16 = 0x400; // -n LINES
@@ -57,10 +58,10 @@ const VERBS: &[Info] = &[
     Info {
         verb: Verb::Control(Kind::Status),
         name: "status",
-        flags: CLIENT | J,
+        flags: CLIENT | J | L,
         min: 0,
         max: 255,
-        usage: "status [--json] [NAME...]   show services; exit 3 if a named one is not up",
+        usage: "status [-l|--json] [NAME]  show services (-l: and their sockets); exit 3 if a named one is not up",
     },
     Info {
         verb: Verb::Control(Kind::Start),

@@ -24,7 +24,7 @@ pub enum Job {
     /// Waiting for a whole request line.
     Read,
     /// Streaming status lines from slot `next`.
-    Status { next: u8, mask: u64, width: u8, json: bool },
+    Status { next: u8, mask: u64, width: u8, json: bool, long: bool },
     /// Streaming log lines from `seq`.
     Log { id: u8, seq: u64 },
     /// `svc log -f`: ring lines from `seq` until caught up, then `live`:
@@ -216,7 +216,7 @@ mod tests {
         }
         // Full: the oldest that has not sent its request makes room.
         assert_eq!(cs.place(), Place::Evict(0));
-        cs.list[0].start(Job::Status { next: 0, mask: 1, width: 4, json: false });
+        cs.list[0].start(Job::Status { next: 0, mask: 1, width: 4, json: false, long: false });
         assert_eq!(cs.place(), Place::Evict(1));
         // Every slot has its request: long jobs in their share, replies in the rest.
         for (c, cl) in cs.list.iter_mut().enumerate() {

@@ -48,8 +48,10 @@ pub const DRY_RUN: u8 = 2;
 pub const FORCE: u8 = 4;
 /// `log -f`: follow.
 pub const FOLLOW: u8 = 8;
+/// `status -l`: a second line per service with its sockets.
+pub const LONG: u8 = 16;
 
-const FLAGS: [(u8, &str); 4] = [(JSON, "--json"), (DRY_RUN, "--dry-run"), (FORCE, "--force"), (FOLLOW, "-f")];
+const FLAGS: [(u8, &str); 5] = [(JSON, "--json"), (DRY_RUN, "--dry-run"), (FORCE, "--force"), (FOLLOW, "-f"), (LONG, "-l")];
 
 /// The bit of the flag word `word`.
 pub fn flag_bit(word: &[u8]) -> Option<u8> {
@@ -65,7 +67,7 @@ struct Info {
 }
 
 const KINDS: [Info; 7] = [
-    Info { kind: Kind::Status, word: "status", flags: JSON, min: 0, max: u8::MAX },
+    Info { kind: Kind::Status, word: "status", flags: JSON | LONG, min: 0, max: u8::MAX },
     Info { kind: Kind::Start, word: "start", flags: 0, min: 1, max: u8::MAX },
     Info { kind: Kind::Stop, word: "stop", flags: 0, min: 1, max: u8::MAX },
     Info { kind: Kind::Restart, word: "restart", flags: 0, min: 1, max: u8::MAX },

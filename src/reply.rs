@@ -36,7 +36,7 @@ type Out = Buf<REPLY_CHUNK_BYTES>;
 /// all out); false when the job has nothing to add now.
 pub fn refill(job: &mut Job, d: &Data, out: &mut Out) -> bool {
     match *job {
-        Job::Status { next, mask, width, json } => {
+        Job::Status { next, mask, width, json, long } => {
             let total = d.sup.svcs.len();
             let next = lines(next, total, out, |i, line| {
                 if mask & (1u64 << i) != 0 {
@@ -45,10 +45,13 @@ pub fn refill(job: &mut Job, d: &Data, out: &mut Out) -> bool {
                         status::json_line(d.sup, i, d.now, drops, line);
                     } else {
                         status::line(d.sup, i, d.now, usize::from(width), drops, line);
+                        if long {
+                            status::sockets_line(d.sup, i, line);
+                        }
                     }
                 }
             });
-            *job = if usize::from(next) >= total { Job::Close } else { Job::Status { next, mask, width, json } };
+            *job = if usize::from(next) >= total { Job::Close } else { Job::Status { next, mask, width, json, long } };
         }
         Job::Plan { next, outcome } => {
             let total = d.plan.steps.len();
@@ -168,7 +171,7 @@ mod tests {
         let plan = Plan::new();
         let d = data(&sup, &[], &[], &plan);
         for (mask, json) in [(u64::MAX, false), (u64::MAX, true), (0b1010_0001, false)] {
-            let chunks = stream(Job::Status { next: 0, mask, width: 6, json }, &d);
+            let chunks = stream(Job::Status { next: 0, mask, width: 6, json, long: false }, &d);
             let mut want = String::new();
             for i in (0..60).filter(|i| mask & 1 << i != 0) {
                 let mut b = Buf::<512>::new();

@@ -120,6 +120,9 @@ pub fn json_line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, log_
     } else {
         json_str(text.as_bytes(), out);
     }
+    out.push(b",\"sockets\":[");
+    sockets(sup, id, true, out);
+    out.push(b"]");
     // Every instance, when there is more than one (an upgrade under way):
     // pid, role, phase and uptime of each.
     if s.inst.iter().flatten().count() > 1 {
@@ -140,6 +143,30 @@ pub fn json_line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, log_
         out.push(b"]");
     }
     out.push(b"}\n");
+}
+
+/// A service's listen addresses: JSON strings, or words after a blank.
+fn sockets<const N: usize>(sup: &Supervisor, id: usize, json: bool, out: &mut Buf<N>) {
+    let Some(d) = sup.def(id) else { return };
+    for (i, l) in sup.cfg.listens(d.listen).iter().enumerate() {
+        let text = sup.cfg.str(l.addr);
+        if json {
+            out.push(if i > 0 { b"," } else { b"" });
+            json_str(text, out);
+        } else {
+            out.push(b" ");
+            out.push(text);
+        }
+    }
+}
+
+/// `status -l`: the second line of a service with sockets, `  sockets: ADDR...`.
+pub fn sockets_line<const N: usize>(sup: &Supervisor, id: usize, out: &mut Buf<N>) {
+    if sup.def(id).is_some_and(|d| d.listen.count > 0) {
+        out.push(b"  sockets:");
+        sockets(sup, id, false, out);
+        out.push(b"\n");
+    }
 }
 
 fn json_num<const N: usize>(v: Option<u64>, out: &mut Buf<N>) {
@@ -378,8 +405,8 @@ mod tests {
     /// Keys in order, and each line re-dumped by python (compact, key order kept).
     const SCRIPT: &str =
         "import json,sys\nfor l in sys.stdin:\n o=json.loads(l)\n print(json.dumps(o, separators=(',',':'), ensure_ascii=False))";
-    const KEYS: [&str; 11] =
-        ["name", "state", "pid", "uptime_ms", "restarts", "exit", "signal", "next_start_ms", "generation", "log_drops", "note"];
+    const KEYS: [&str; 12] =
+        ["name", "state", "pid", "uptime_ms", "restarts", "exit", "signal", "next_start_ms", "generation", "log_drops", "note", "sockets"];
 
     fn json_all(sup: &Supervisor, now: Instant, drops: u32) -> std::vec::Vec<std::string::String> {
         (0..sup.svcs.len())
@@ -442,14 +469,14 @@ mod tests {
         let lines = json_all(&sup, now, 7);
         check_json(&lines);
         let want = [
-            r#"{"name":"a","state":"done","pid":null,"uptime_ms":null,"restarts":0,"exit":0,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
-            r#"{"name":"b","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":3,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
-            r#"{"name":"c","state":"starting","pid":12,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
-            r#"{"name":"d","state":"stopping","pid":13,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
-            r#"{"name":"e","state":"backoff","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":70,"generation":1,"log_drops":7,"note":"start in 70ms, exec: ENOENT (errno 2)"}"#,
-            r#"{"name":"f","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"40","next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
-            r#"{"name":"g","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
-            r#"{"name":"h","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"TERM","next_start_ms":null,"generation":1,"log_drops":7,"note":null}"#,
+            r#"{"name":"a","state":"done","pid":null,"uptime_ms":null,"restarts":0,"exit":0,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
+            r#"{"name":"b","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":3,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
+            r#"{"name":"c","state":"starting","pid":12,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
+            r#"{"name":"d","state":"stopping","pid":13,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
+            r#"{"name":"e","state":"backoff","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":70,"generation":1,"log_drops":7,"note":"start in 70ms, exec: ENOENT (errno 2)","sockets":[]}"#,
+            r#"{"name":"f","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"40","next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
+            r#"{"name":"g","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
+            r#"{"name":"h","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"TERM","next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
         ];
         for (l, w) in lines.iter().zip(want) {
             assert_eq!(l.trim_end(), w);
@@ -495,7 +522,7 @@ mod tests {
         let two = json_all(&sup, T0 + ms(10), 0);
         check_json(&two);
         assert!(two[0].contains(r#""state":"running","pid":43,"uptime_ms":5,"#), "{}", two[0]);
-        let want = r#","instances":[{"pid":42,"role":"draining","state":"running","uptime_ms":10},{"pid":43,"role":"serving","state":"running","uptime_ms":5}]}"#;
+        let want = r#","sockets":[],"instances":[{"pid":42,"role":"draining","state":"running","uptime_ms":10},{"pid":43,"role":"serving","state":"running","uptime_ms":5}]}"#;
         assert!(two[0].trim_end().ends_with(want), "{}", two[0]);
     }
 

@@ -14,7 +14,7 @@ fn check_shape(o: &Json) {
         assert!(o.get(k).is_some(), "no {k:?} in {o:?}");
     }
     for k in o.keys() {
-        assert!(KEYS.contains(&k) || k == "note", "unknown key {k:?} in {o:?}");
+        assert!(KEYS.contains(&k) || k == "note" || k == "sockets", "unknown key {k:?} in {o:?}");
     }
     assert!(o.get("name").and_then(Json::as_str).is_some(), "{o:?}");
     assert!(o.get("state").and_then(Json::as_str).is_some(), "{o:?}");

@@ -213,7 +213,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             if !json && let Some(cl) = w.clients.list.get_mut(c) {
                 status::header(width, &mut cl.out);
             }
-            set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8, json });
+            set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8, json, long: req.has(b"-l") });
         }
         Kind::Start => {
             for id in ids(mask) {
