@@ -25,10 +25,7 @@ pub struct Bound {
     pub file: Option<(u64, u64)>,
 }
 
-fn errno() -> Errno {
-    // SAFETY: musl's errno location is always valid for this thread.
-    Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
-}
+use crate::os::errno;
 
 fn check(r: c_int) -> Result<(), Errno> {
     if r < 0 { Err(errno()) } else { Ok(()) }

@@ -23,15 +23,10 @@ pub fn take() -> Result<OwnedFd, Errno> {
         libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
     };
     if fd < 0 {
-        return Err(Errno::from_raw_os_error(errno()));
+        return Err(crate::os::errno());
     }
     // SAFETY: signalfd returned a new fd that nothing else owns.
     Ok(unsafe { crate::os::fd::own(fd) })
-}
-
-fn errno() -> i32 {
-    // SAFETY: musl's errno location is always valid for this thread.
-    unsafe { *libc::__errno_location() }
 }
 
 /// Reads one pending signal number from the signalfd (None: none pending).
@@ -49,7 +44,7 @@ pub fn send(pid: i32, sig: u8, group: bool) -> Result<(), Errno> {
     let target = if group { -pid } else { pid };
     // SAFETY: kill has no memory preconditions.
     let r = unsafe { libc::kill(target, i32::from(sig)) };
-    if r < 0 { Err(Errno::from_raw_os_error(errno())) } else { Ok(()) }
+    if r < 0 { Err(crate::os::errno()) } else { Ok(()) }
 }
 
 /// Ignores SIGPIPE: a write to a closed socket becomes EPIPE.

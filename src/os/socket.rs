@@ -38,10 +38,7 @@ fn addr(path: &CStr) -> Result<libc::sockaddr_un, Errno> {
     Ok(a)
 }
 
-fn errno() -> Errno {
-    // SAFETY: musl's errno location is always valid for this thread.
-    Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
-}
+use crate::os::errno;
 
 /// `bind(2)` or `connect(2)` of `fd` to the unix socket at `path`.
 fn at(fd: &OwnedFd, path: &CStr, bind: bool) -> Result<(), Errno> {

@@ -164,10 +164,9 @@ unsafe extern "C" {
     fn _Fork() -> c_int;
 }
 
-/// errno after a failed libc call.
+/// errno after a failed libc call, as a number.
 fn errno() -> i32 {
-    // SAFETY: __errno_location returns this thread's errno slot, always valid.
-    unsafe { *libc::__errno_location() }
+    crate::os::errno().raw_os_error()
 }
 
 /// The child after fork: sets up, execs, or reports why not and exits 127.
