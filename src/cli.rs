@@ -14,7 +14,6 @@ pub enum Verb {
     Up,
     /// A request to the running svc over the control socket.
     Control(Kind),
-    Upgrade,
     Check,
     Reexec,
     Poweroff,
@@ -31,6 +30,7 @@ const D: u16 = proto::DRY_RUN as u16; // --dry-run
 const K: u16 = proto::FORCE as u16; // --force
 const F: u16 = proto::FOLLOW as u16; // -f
 const L: u16 = proto::LONG as u16; // -l
+const W: u16 = proto::WAIT as u16; // --wait
 const C: u16 = 0x100; // -c FILE
 const S: u16 = 0x200; // -s SOCKET
 const N: u16 = 0x400; // -n LINES
@@ -104,12 +104,12 @@ const VERBS: &[Info] = &[
         usage: "reload [--dry-run|--force] re-read the config and apply the difference",
     },
     Info {
-        verb: Verb::Upgrade,
+        verb: Verb::Control(Kind::Upgrade),
         name: "upgrade",
-        flags: CLIENT,
+        flags: CLIENT | W,
         min: 1,
         max: 1,
-        usage: "upgrade NAME               start a new instance beside the old, then switch",
+        usage: "upgrade [--wait] NAME      a new instance beside the old; the old drains once it is ready",
     },
     Info {
         verb: Verb::Control(Kind::Log),

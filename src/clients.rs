@@ -34,6 +34,9 @@ pub enum Job {
     WaitDown { mask: u64 },
     /// `svc reload`: the head goes out once every restart has an outcome.
     WaitReload,
+    /// `svc upgrade`: the head goes out once upgrade number `seq` of slot
+    /// `id` has an outcome (with `all`, once its old instance is gone too).
+    WaitUpgrade { id: u8, seq: u8, all: bool },
     /// `svc signal`: the head goes out once the kill is done.
     WaitSignal,
     /// Streaming the reload's steps from `next` (with outcomes after a wait).
@@ -52,7 +55,7 @@ impl Job {
     /// stop or reload waiting for services, a file of any size. These share
     /// MAX_LONG_CLIENTS slots, so that one-shot requests always find one.
     pub fn is_long(self) -> bool {
-        matches!(self, Job::Follow { .. } | Job::WaitDown { .. } | Job::WaitReload | Job::File { .. })
+        matches!(self, Job::Follow { .. } | Job::WaitDown { .. } | Job::WaitReload | Job::WaitUpgrade { .. } | Job::File { .. })
     }
 }
 

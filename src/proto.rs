@@ -37,6 +37,7 @@ pub enum Kind {
     Signal,
     Log,
     Reload,
+    Upgrade,
 }
 
 // Request flags, as bits of `Request::flags`; the command line shares them.
@@ -50,8 +51,11 @@ pub const FORCE: u8 = 4;
 pub const FOLLOW: u8 = 8;
 /// `status -l`: a second line per service with its sockets.
 pub const LONG: u8 = 16;
+/// `upgrade --wait`: until the old instance is gone too.
+pub const WAIT: u8 = 32;
 
-const FLAGS: [(u8, &str); 5] = [(JSON, "--json"), (DRY_RUN, "--dry-run"), (FORCE, "--force"), (FOLLOW, "-f"), (LONG, "-l")];
+const FLAGS: [(u8, &str); 6] =
+    [(JSON, "--json"), (DRY_RUN, "--dry-run"), (FORCE, "--force"), (FOLLOW, "-f"), (LONG, "-l"), (WAIT, "--wait")];
 
 /// The bit of the flag word `word`.
 pub fn flag_bit(word: &[u8]) -> Option<u8> {
@@ -66,7 +70,7 @@ struct Info {
     max: u8,
 }
 
-const KINDS: [Info; 7] = [
+const KINDS: [Info; 8] = [
     Info { kind: Kind::Status, word: "status", flags: JSON | LONG, min: 0, max: u8::MAX },
     Info { kind: Kind::Start, word: "start", flags: 0, min: 1, max: u8::MAX },
     Info { kind: Kind::Stop, word: "stop", flags: 0, min: 1, max: u8::MAX },
@@ -76,6 +80,7 @@ const KINDS: [Info; 7] = [
     // [NAME] [N]
     Info { kind: Kind::Log, word: "log", flags: FOLLOW, min: 0, max: 2 },
     Info { kind: Kind::Reload, word: "reload", flags: DRY_RUN | FORCE, min: 0, max: 0 },
+    Info { kind: Kind::Upgrade, word: "upgrade", flags: WAIT, min: 1, max: 1 },
 ];
 
 impl Kind {

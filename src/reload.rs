@@ -98,6 +98,8 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && old.stop_signal == new.stop_signal
         && old.stop_timeout == new.stop_timeout
         && old.ready_timeout == new.ready_timeout
+        && old.upgrade_delay == new.upgrade_delay
+        && old.upgrade_signal == new.upgrade_signal
         && old.on_connect == new.on_connect
         && same_listens(a, old, b, new, true);
     if supervision { Change::Kept } else { Change::Updated }

@@ -114,6 +114,47 @@ pub enum Rest {
     Failed,
 }
 
+/// Where a service's upgrade (or overlapping restart) stands. One runs at a
+/// time; `seq` (on the service) tells a waiting client that its own ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Upgrade {
+    Idle,
+    /// A new instance runs beside the serving one (`old`), or (no sockets)
+    /// replaces it. `restart`: `svc restart`, which starts afresh rather
+    /// than roll back.
+    Running {
+        old: i32,
+        restart: bool,
+    },
+    /// The new instance serves; the old one (`old`) drains.
+    Upgraded {
+        old: i32,
+        new: i32,
+    },
+    /// The new instance exited (how) or was not ready in time (None); the
+    /// old one serves on.
+    Failed {
+        exit: Option<Exit>,
+    },
+}
+
+/// How `svc upgrade` (or `restart`) began.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Begin {
+    /// A new instance starts beside the serving one.
+    Overlap,
+    /// No sockets to share: stopped, started afresh; the reply waits for ready.
+    Restart,
+    /// Not running (backoff, done, failed): started now.
+    Started,
+    /// Stopped by hand: stays stopped; its next start uses the definition.
+    Stopped,
+    /// An upgrade is already under way.
+    Busy,
+    /// `upgrade_signal` went to the main process.
+    Signalled,
+}
+
 /// How a process ended: what `waitpid` says, in the words of `svc status`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Exit {
@@ -172,6 +213,10 @@ pub enum Note {
         errno: i32,
     },
     ReadyTimeout,
+    /// The last upgrade's new instance exited (how) or was not ready in time.
+    Upgrade {
+        exit: Option<Exit>,
+    },
     /// svc could not signal the instance (EPERM: it changed its user).
     Signal {
         sig: u8,
@@ -263,6 +308,9 @@ pub struct Service {
     pub note: Note,
     /// Dropped from the config by a reload: stopping, then the slot is free.
     pub removed: bool,
+    pub upgrade: Upgrade,
+    /// Upgrades begun so far (wrapping).
+    pub upgrades: u8,
     pub inst: [Option<Instance>; MAX_INSTANCES],
 }
 
@@ -278,6 +326,8 @@ impl Service {
             last: None,
             note: Note::None,
             removed: false,
+            upgrade: Upgrade::Idle,
+            upgrades: 0,
             inst: [None; MAX_INSTANCES],
         }
     }
@@ -309,6 +359,7 @@ impl Service {
             Some(InstPhase::Spawning | InstPhase::Starting { .. }) => State::Starting,
             Some(InstPhase::Ready) => State::Running,
             Some(InstPhase::Stopping { .. } | InstPhase::Lingering { .. }) => State::Stopping,
+            None if self.role(Role::New).is_some() => State::Starting,
             None if self.has_instance() => State::Stopping,
             None => match self.rest {
                 Rest::Stopped | Rest::Watching => State::Stopped,
@@ -354,10 +405,15 @@ impl Service {
         i.pid = pid;
         i.started = now;
         i.phase = match def.ready {
+            // A new instance beside a serving one proves itself by staying up.
+            Ready::None if i.role == Role::New => {
+                InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: Some(now + def.upgrade_delay) }
+            }
             Ready::None => InstPhase::Ready,
             Ready::Delay(d) => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: Some(now + d) },
             Ready::Fd(_) => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: None },
         };
+        self.check_upgrade();
     }
 
     /// The spawn failed at `step`: a failed run of no length.
@@ -365,18 +421,124 @@ impl Service {
         let Some(Some(i)) = self.inst.get_mut(inst).map(|s| s.take()) else { return };
         self.spawns = self.spawns.saturating_add(1);
         emit(out, Action::Ended { id, inst: inst as u8 });
-        if i.role == Role::Serving {
-            self.after_run(false, None, now, now, def);
-        }
         self.note = Note::Spawn { step, errno };
+        match i.role {
+            Role::Serving => self.after_run(false, None, now, now, def),
+            Role::New => self.new_failed(Some(Exit::Code(127)), def, now, out),
+            Role::Draining => {}
+        }
     }
 
     /// The instance's readiness channel said ready.
-    pub fn ready(&mut self, inst: usize) {
+    pub fn ready(&mut self, inst: usize, def: &Def, now: Instant, out: &mut Actions) {
         if let Some(Some(i)) = self.inst.get_mut(inst)
             && matches!(i.phase, InstPhase::Starting { .. })
         {
             i.phase = InstPhase::Ready;
+        }
+        self.promote(def, now, out);
+        self.check_upgrade();
+    }
+
+    /// The slot of the instance with `role`.
+    pub fn role(&self, role: Role) -> Option<usize> {
+        self.inst.iter().position(|i| i.is_some_and(|i| i.role == role))
+    }
+
+    /// `svc upgrade` (and `svc restart`, with `restart`): a new instance on
+    /// the same sockets beside the serving one, or (no sockets) a stop and a
+    /// start.
+    pub fn begin_upgrade(&mut self, id: u8, restart: bool, def: &Def, now: Instant, out: &mut Actions) -> Begin {
+        if matches!(self.upgrade, Upgrade::Running { .. }) {
+            return Begin::Busy;
+        }
+        if self.want == Want::Down {
+            return Begin::Stopped;
+        }
+        let Some(serving) = self.serving().filter(|i| matches!(i.phase, InstPhase::Ready | InstPhase::Starting { .. })) else {
+            if self.has_instance() {
+                // Stopping or spawning: no instance to overlap with.
+                return Begin::Busy;
+            }
+            self.want_up(def);
+            self.rest = Rest::Stopped;
+            return Begin::Started;
+        };
+        let old = serving.pid;
+        if def.listen.count == 0 {
+            // Nothing to share: stop, then start. A restart is answered at once.
+            self.stop(Why::Restart, def, now, out);
+            if !restart {
+                self.upgrades = self.upgrades.wrapping_add(1);
+                self.upgrade = Upgrade::Running { old, restart };
+            }
+            return Begin::Restart;
+        }
+        self.upgrades = self.upgrades.wrapping_add(1);
+        self.upgrade = Upgrade::Running { old, restart };
+        let generation = self.generation;
+        let Some(k) = self.inst.iter().position(|i| i.is_none()) else {
+            self.upgrade = Upgrade::Idle;
+            return Begin::Busy;
+        };
+        if let Some(slot) = self.inst.get_mut(k) {
+            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::New, generation });
+            emit(out, Action::Spawn { id, inst: k as u8 });
+        }
+        Begin::Overlap
+    }
+
+    /// A new instance that is ready serves; the old one drains (its stop
+    /// signal, SIGKILL at its stop timeout).
+    fn promote(&mut self, def: &Def, now: Instant, out: &mut Actions) {
+        let Some(k) = self.role(Role::New) else { return };
+        if !matches!(self.inst.get(k), Some(Some(Instance { phase: InstPhase::Ready, .. }))) {
+            return;
+        }
+        let mut old = 0;
+        for i in self.inst.iter_mut().flatten() {
+            if i.role == Role::Serving {
+                old = i.pid;
+                i.role = Role::Draining;
+                stop_instance(i, Why::Stop, def, now, out);
+            }
+        }
+        let mut new = 0;
+        if let Some(Some(i)) = self.inst.get_mut(k) {
+            i.role = Role::Serving;
+            new = i.pid;
+        }
+        self.note = Note::None;
+        self.rest = Rest::Stopped;
+        self.upgrade = Upgrade::Upgraded { old, new };
+    }
+
+    /// An upgrade without sockets (stop, then start) ends when the new
+    /// serving instance is ready, or when its run failed.
+    fn check_upgrade(&mut self) {
+        let Upgrade::Running { old, .. } = self.upgrade else { return };
+        if self.role(Role::New).is_some() {
+            return;
+        }
+        match self.serving() {
+            Some(i) if i.pid != old && i.phase == InstPhase::Ready => self.upgrade = Upgrade::Upgraded { old, new: i.pid },
+            None if matches!(self.rest, Rest::Backoff { .. } | Rest::Failed) => self.upgrade = Upgrade::Failed { exit: self.last },
+            _ => {}
+        }
+    }
+
+    /// The new instance is gone before it served: the old one serves on
+    /// (an upgrade rolls back); a restart starts afresh instead.
+    fn new_failed(&mut self, exit: Option<Exit>, def: &Def, now: Instant, out: &mut Actions) {
+        let restart = matches!(self.upgrade, Upgrade::Running { restart: true, .. });
+        self.upgrade = Upgrade::Failed { exit };
+        self.note = Note::Upgrade { exit };
+        if restart && self.want == Want::Up {
+            self.stop(Why::Restart, def, now, out);
+        }
+        if self.serving().is_none() && !self.has_instance() {
+            // The serving one crashed meanwhile: the usual policy decides.
+            self.after_run(false, None, now, now, def);
         }
     }
 
@@ -420,18 +582,28 @@ impl Service {
             InstPhase::Stopping { why, .. } | InstPhase::Lingering { why, .. } => Some(why),
             _ => None,
         };
-        if i.role != Role::Serving {
-            // A draining instance finished; a new one that failed leaves the
-            // serving one as it is.
-            return;
+        match i.role {
+            // A draining instance finished.
+            Role::Draining => return,
+            Role::New => {
+                let how = if why == Some(Why::ReadyTimeout) { None } else { Some(exit) };
+                return self.new_failed(how, def, now, out);
+            }
+            Role::Serving => {}
         }
         self.last = Some(exit);
+        if self.role(Role::New).is_some() {
+            // A new instance is on its way: it serves once ready, and no
+            // second one starts meanwhile.
+            return;
+        }
         let success = match why {
             Some(Why::Stop | Why::Restart) => true,
             Some(Why::ReadyTimeout) => false,
             None => exit == Exit::Code(0),
         };
         self.after_run(success, why, i.started, now, def);
+        self.check_upgrade();
     }
 
     /// Decides what follows a run that started at `started` and ended now.
@@ -539,6 +711,8 @@ impl Service {
         if timed_out {
             self.note = Note::ReadyTimeout;
         }
+        self.promote(def, now, out);
+        self.check_upgrade();
     }
 
     /// The earliest instant at which `tick` has something to do.

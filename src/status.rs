@@ -145,6 +145,16 @@ pub fn json_line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, log_
     out.push(b"}\n");
 }
 
+/// Why an upgrade's new instance failed: `exit:3`, `sig:KILL` or `not ready in time`.
+pub fn failure<const N: usize>(exit: Option<Exit>, out: &mut Buf<N>) {
+    match exit {
+        Some(e) => {
+            let _ = uwrite!(out, "{}", Last(Some(e)));
+        }
+        None => out.push(b"not ready in time"),
+    }
+}
+
 /// A service's listen addresses: JSON strings, or words after a blank.
 fn sockets<const N: usize>(sup: &Supervisor, id: usize, json: bool, out: &mut Buf<N>) {
     let Some(d) = sup.def(id) else { return };
@@ -224,6 +234,18 @@ fn note<const N: usize>(sup: &Supervisor, id: usize, state: State, now: Instant,
         let _ = uwrite!(out, "start in {}", until.since(now));
         sep = ", ";
     }
+    for i in s.inst.iter().flatten() {
+        match i.role {
+            crate::service::Role::New => {
+                let _ = uwrite!(out, "{}upgrading \u{2192} {}", sep, i.pid);
+            }
+            crate::service::Role::Draining => {
+                let _ = uwrite!(out, "{}draining {}", sep, i.pid);
+            }
+            crate::service::Role::Serving => continue,
+        }
+        sep = ", ";
+    }
     if s.rest == Rest::Watching && state == State::Stopped {
         let _ = uwrite!(out, "{}waiting for a connection", sep);
         sep = ", ";
@@ -248,6 +270,10 @@ fn note<const N: usize>(sup: &Supervisor, id: usize, state: State, now: Instant,
         }
         Note::ReadyTimeout => {
             let _ = uwrite!(out, "{}ready timeout", sep);
+        }
+        Note::Upgrade { exit } => {
+            let _ = uwrite!(out, "{}upgrade failed: ", sep);
+            failure(exit, out);
         }
         Note::Signal { sig, errno } => {
             let _ = uwrite!(out, "{}kill {}: {}", sep, crate::signame::name(sig).unwrap_or("?"), Errno(errno));

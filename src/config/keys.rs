@@ -37,10 +37,12 @@ pub enum Key {
     LogSize,
     LogKeep,
     Listen,
+    UpgradeDelay,
+    UpgradeSignal,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 24] = [
+pub const KEYS: [(&str, Key); 26] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -65,6 +67,8 @@ pub const KEYS: [(&str, Key); 24] = [
     ("log_size", Key::LogSize),
     ("log_keep", Key::LogKeep),
     ("listen", Key::Listen),
+    ("upgrade_delay", Key::UpgradeDelay),
+    ("upgrade_signal", Key::UpgradeSignal),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.

@@ -102,6 +102,12 @@ pub struct Def {
     pub stable: Duration,
     pub ready: Ready,
     pub ready_timeout: Duration,
+    /// `ready = none`: how long a new instance must stay up, beside the
+    /// serving one, to count as ready in an upgrade.
+    pub upgrade_delay: Duration,
+    /// `svc upgrade` sends this to the main pid instead (a server that
+    /// reloads in place); 0 for none.
+    pub upgrade_signal: u8,
     pub stop_signal: u8,
     pub stop_timeout: Duration,
     /// Bit i set: this service starts after `defs[i]` is ready (or done).
@@ -153,6 +159,8 @@ impl Def {
         stable: Duration::from_secs(10),
         ready: Ready::None,
         ready_timeout: Duration::from_secs(30),
+        upgrade_delay: Duration::from_secs(1),
+        upgrade_signal: 0,
         stop_signal: crate::signame::TERM,
         stop_timeout: Duration::from_secs(10),
         after: 0,

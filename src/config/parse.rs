@@ -396,6 +396,8 @@ impl Parser<'_> {
             Key::ReadyTimeout => def.ready_timeout = keys::parse_duration(v).map_err(bad)?,
             Key::StopSignal => def.stop_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
             Key::StopTimeout => def.stop_timeout = keys::parse_duration(v).map_err(bad)?,
+            Key::UpgradeDelay => def.upgrade_delay = keys::parse_duration(v).map_err(bad)?,
+            Key::UpgradeSignal => def.upgrade_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
             Key::After => sec.after = Some((value.span(), self.line)),
             Key::Nofile | Key::Nproc | Key::Core | Key::Memlock => {
                 let i = k as usize - Key::Nofile as usize;

@@ -360,8 +360,9 @@ fn log_targets() {
 fn def_stays_small() {
     let n = core::mem::size_of::<Def>();
     // 208 until log = file:PATH (its path, size and keep make Log 16 bytes);
-    // 224 with listen (a range of Config::listens) and on_connect.
-    assert!(n <= 224, "size_of::<Def>() = {n}");
+    // 224 with listen (a range of Config::listens) and on_connect; 232 with
+    // upgrade_delay and upgrade_signal.
+    assert!(n <= 232, "size_of::<Def>() = {n}");
 }
 
 /// Junk from fragments of real lines: errors, never a panic.
@@ -443,6 +444,9 @@ fn listen_sockets() {
         ]
     );
     assert!(!web.on_connect && web.start);
+    assert_eq!((web.upgrade_delay, web.upgrade_signal), (Duration::from_secs(1), 0));
+    let u = ok("[a]\nexec = /bin/a\nupgrade_delay = 250ms\nupgrade_signal = HUP\n");
+    assert_eq!((u.defs[0].upgrade_delay, u.defs[0].upgrade_signal), (Duration::from_millis(250), 1));
     assert_eq!(c.listens(lazy.listen).len(), 1);
     assert!(lazy.on_connect);
 }

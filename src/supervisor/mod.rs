@@ -47,6 +47,8 @@ pub enum Request {
     Start(u8),
     Stop(u8),
     Restart(u8),
+    /// `svc upgrade`: a new instance beside the serving one.
+    Upgrade(u8),
     /// `svc signal`: `sig` to the serving instance's main pid; the outcome
     /// goes to control client `client`.
     Signal {
@@ -64,6 +66,8 @@ pub enum Outcome {
     Orphan,
     /// A signal request found no running process.
     NotRunning,
+    /// How an upgrade began.
+    Begun(crate::service::Begin),
 }
 
 /// errno ESRCH: no such process (or group). The same on every Linux architecture.
@@ -206,8 +210,10 @@ impl Supervisor {
                 Outcome::Done
             }
             Event::Ready { id, inst } => {
-                if let Some(s) = svcs.get_mut(usize::from(id)) {
-                    s.ready(usize::from(inst));
+                if let Some(s) = svcs.get_mut(usize::from(id))
+                    && let Some(def) = Self::def_in(cfg, s)
+                {
+                    s.ready(usize::from(inst), def, now, out);
                 }
                 Outcome::Done
             }
@@ -263,17 +269,29 @@ impl Supervisor {
     fn request(&mut self, r: Request, now: Instant, out: &mut Actions) -> Outcome {
         let Supervisor { cfg, svcs, .. } = self;
         let id = match r {
-            Request::Start(id) | Request::Stop(id) | Request::Restart(id) | Request::Signal { id, .. } => id,
+            Request::Start(id) | Request::Stop(id) | Request::Restart(id) | Request::Upgrade(id) | Request::Signal { id, .. } => id,
         };
         let Some(s) = svcs.get_mut(usize::from(id)) else { return Outcome::NotRunning };
         let Some(def) = Self::def_in(cfg, s) else { return Outcome::NotRunning };
         match r {
             Request::Start(_) => s.want_up(def),
             Request::Stop(_) => s.want_down(def, now, out),
+            // With sockets, a restart overlaps as an upgrade does (nothing
+            // is refused), but starts afresh if the new one fails.
+            Request::Restart(_) if def.listen.count > 0 && s.state() == State::Running => {
+                s.begin_upgrade(id, true, def, now, out);
+            }
             Request::Restart(_) => {
                 s.want_up(def);
                 s.stop(Why::Restart, def, now, out);
             }
+            Request::Upgrade(_) if def.upgrade_signal != 0 && s.state() == State::Running => {
+                // A server that reloads in place.
+                let Some(pid) = s.serving().map(|i| i.pid) else { return Outcome::NotRunning };
+                let _ = out.push(Action::Signal { pid, sig: def.upgrade_signal, group: false });
+                return Outcome::Begun(crate::service::Begin::Signalled);
+            }
+            Request::Upgrade(_) => return Outcome::Begun(s.begin_upgrade(id, false, def, now, out)),
             Request::Signal { sig, client, .. } => {
                 let Some(pid) = s.serving().map(|i| i.pid).filter(|&p| p > 0) else { return Outcome::NotRunning };
                 let _ = out.push(Action::Send { pid, sig, client });

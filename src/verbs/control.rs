@@ -13,6 +13,7 @@ use crate::os::fd::Slot;
 use crate::proto::{self, EXIT_FAIL, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE, Kind, Request};
 use crate::reply::{self, Data};
 use crate::service::Actions;
+use crate::service::{Begin, Upgrade};
 use crate::status;
 use crate::supervisor::{Event, Outcome, Request as Ask};
 use crate::text::{Buf, Bytes, Errno};
@@ -160,7 +161,7 @@ fn set_job(w: &mut World, c: usize, job: Job) {
 /// Sends what is left (a head, say) and closes.
 fn finish(w: &mut World, ev: &Events, c: usize, now: Instant) {
     if let Some(cl) = w.clients.list.get_mut(c)
-        && matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload | Job::WaitSignal)
+        && matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload | Job::WaitSignal | Job::WaitUpgrade { .. })
     {
         cl.start(Job::Close);
     }
@@ -195,6 +196,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
     let waits = match req.kind {
         Kind::Stop => true,
         Kind::Reload => !req.has(b"--dry-run"),
+        Kind::Upgrade => true,
         _ => false,
     };
     if waits && !w.clients.may_wait() {
@@ -253,6 +255,37 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             return;
         }
         Kind::Log => log(w, c, req, names, mask),
+        Kind::Upgrade => {
+            let id = ids(mask).next().unwrap_or(0);
+            let name = names.first().copied().unwrap_or(b"");
+            let begun = w.sup.handle(Event::Request(Ask::Upgrade(id)), now, out);
+            let seq = w.sup.svcs.get(usize::from(id)).map_or(0, |s| s.upgrades);
+            let mut body = Buf::<128>::new();
+            match begun {
+                Outcome::Begun(Begin::Overlap | Begin::Restart) => {
+                    set_job(w, c, Job::WaitUpgrade { id, seq, all: req.has(b"--wait") });
+                    return;
+                }
+                Outcome::Begun(Begin::Busy) => {
+                    head(w, c, EXIT_FAIL, b"busy: upgrading or stopping", name);
+                    return finish(w, ev, c, now);
+                }
+                Outcome::Begun(Begin::Stopped) => {
+                    let _ = ufmt::uwrite!(body, "{} is stopped: its next start uses its definition\n", Bytes(name));
+                }
+                Outcome::Begun(Begin::Started) => {
+                    let _ = ufmt::uwrite!(body, "{} was not running: started\n", Bytes(name));
+                }
+                _ => {
+                    let _ = ufmt::uwrite!(body, "{}: upgrade_signal sent\n", Bytes(name));
+                }
+            }
+            head(w, c, EXIT_OK, b"", b"");
+            if let Some(cl) = w.clients.list.get_mut(c) {
+                cl.out.push(body.as_bytes());
+            }
+            set_job(w, c, Job::Close);
+        }
         Kind::Reload => {
             let dry = req.has(b"--dry-run");
             let r = crate::verbs::world::reload(w, ev, now, out, dry, req.has(b"--force"));
@@ -464,6 +497,7 @@ pub fn progress(w: &mut World, ev: &Events, now: Instant) {
                 head(w, c, EXIT_OK, b"", b"");
                 finish(w, ev, c, now);
             }
+            Job::WaitUpgrade { id, seq, all } => upgraded(w, ev, c, id, seq, all, now),
             Job::WaitReload if w.plan.steps.iter().all(|s| w.sup.settled(s)) => {
                 head(w, c, EXIT_OK, b"", b"");
                 set_job(w, c, Job::Plan { next: 0, outcome: true });
@@ -472,6 +506,39 @@ pub fn progress(w: &mut World, ev: &Events, now: Instant) {
             _ => {}
         }
     }
+}
+
+/// Answers a waiting `svc upgrade` once its upgrade has an outcome.
+fn upgraded(w: &mut World, ev: &Events, c: usize, id: u8, seq: u8, all: bool, now: Instant) {
+    let Some(s) = w.sup.svcs.get(usize::from(id)) else { return };
+    let name = w.sup.name(usize::from(id));
+    let mut m = Buf::<160>::new();
+    let code = match s.upgrade {
+        // A later upgrade of the same service answers its own client.
+        _ if s.upgrades != seq => EXIT_FAIL,
+        Upgrade::Running { .. } | Upgrade::Idle => return,
+        Upgrade::Upgraded { old, .. } if all && s.inst.iter().flatten().any(|i| i.pid == old) => return,
+        Upgrade::Upgraded { old, new } => {
+            let _ = ufmt::uwrite!(m, "upgraded {} {} -> {}\n", Bytes(name), old, new);
+            EXIT_OK
+        }
+        Upgrade::Failed { .. } => EXIT_FAIL,
+    };
+    if code == EXIT_OK {
+        head(w, c, EXIT_OK, b"", b"");
+        if let Some(cl) = w.clients.list.get_mut(c) {
+            cl.out.push(m.as_bytes());
+        }
+    } else {
+        let mut why = Buf::<96>::new();
+        let _ = ufmt::uwrite!(why, "upgrade of {} failed, the old instance serves on: ", Bytes(name));
+        match s.upgrade {
+            Upgrade::Failed { exit } => crate::status::failure(exit, &mut why),
+            _ => why.push(b"another upgrade began"),
+        }
+        head(w, c, EXIT_FAIL, why.as_bytes(), b"");
+    }
+    finish(w, ev, c, now);
 }
 
 /// The outcome of `svc signal`'s kill, for client `c`.
