@@ -18,7 +18,8 @@
 //! - `svc`: the `Svc` fixture (directory, config, start, stop, drop);
 //! - `client`: queries of a running svc, raw control connections, `Follower`;
 //! - `json`: the strict JSON reader;
-//! - `bins`: helper programs built from `tests/bin/` (the test server).
+//! - `bins`: helper programs built from `tests/bin/` (the test server);
+//! - `load`: a bounded load client for held sockets (loopback only).
 // Each test file uses a part of the harness: what it leaves unused (items,
 // and re-exports of whole modules) is not a mistake.
 #![allow(dead_code, unused_imports)]
@@ -27,6 +28,7 @@ mod bins;
 mod client;
 mod files;
 mod json;
+mod load;
 mod procfs;
 mod replies;
 mod run;
@@ -36,6 +38,7 @@ pub use bins::*;
 pub use client::*;
 pub use files::*;
 pub use json::*;
+pub use load::*;
 pub use procfs::*;
 pub use replies::*;
 pub use run::*;
