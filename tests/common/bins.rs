@@ -5,8 +5,9 @@
 //!
 //! A build goes to `CARGO_TARGET_TMPDIR/test-bins/NAME-HASH` (HASH of the
 //! source text): once per test process (`OnceLock`), and not at all when a
-//! binary of the same source is there. Concurrent builds (test binaries run
-//! in parallel) each write a file of their own and rename it into place.
+//! binary of the same source is there; builds of older sources are removed.
+//! Concurrent builds (test binaries run in parallel) each write a file of
+//! their own and rename it into place.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,13 @@ fn build(name: &str) -> PathBuf {
     let res = output_within(&mut cmd, BUILD_TIMEOUT);
     assert!(res.status.success(), "building {} with {rustc}: {}", src.display(), show(&res));
     fs::rename(&tmp, &out).unwrap_or_else(|e| panic!("rename {} to {}: {e}", tmp.display(), out.display()));
+    // Builds of earlier versions of the source (a process running one keeps it).
+    let stale = format!("{name}-");
+    for e in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if e.file_name().to_str().is_some_and(|f| f.starts_with(&stale)) && e.path() != out {
+            let _ = fs::remove_file(e.path());
+        }
+    }
     out
 }
 
