@@ -49,6 +49,12 @@ pub fn free_tcp_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
+/// `n` different TCP ports free on 127.0.0.1 a moment ago.
+pub fn free_tcp_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind(loopback(0)).expect("bind 127.0.0.1:0")).collect();
+    held.iter().map(|l| l.local_addr().expect("local_addr").port()).collect()
+}
+
 /// A UDP port free on 127.0.0.1 a moment ago.
 pub fn free_udp_port() -> u16 {
     let s = UdpSocket::bind(loopback(0)).expect("bind udp 127.0.0.1:0");
