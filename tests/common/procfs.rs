@@ -138,3 +138,20 @@ pub fn vm_rss_kb(pid: u32) -> u64 {
     let v = status_field(pid, "VmRSS").unwrap_or_else(|| panic!("no VmRSS for {pid}"));
     v.trim_end_matches("kB").trim().parse().unwrap_or_else(|e| panic!("VmRSS {v:?}: {e}"))
 }
+
+/// What fd `fd` of `pid` is (the /proc/PID/fd/FD link: a path, `pipe:[N]`, `socket:[N]`).
+pub fn fd_target(pid: u32, fd: u32) -> Option<String> {
+    Some(fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?.display().to_string())
+}
+
+/// The inode of the socket at fd `fd` of `pid` (None when it is not a socket).
+pub fn socket_inode(pid: u32, fd: u32) -> Option<u64> {
+    fd_target(pid, fd)?.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// The inodes of every socket `pid` holds, sorted.
+pub fn socket_inodes(pid: u32) -> Vec<u64> {
+    let mut v: Vec<u64> = fds(pid).into_iter().filter_map(|fd| socket_inode(pid, fd)).collect();
+    v.sort_unstable();
+    v
+}
