@@ -63,7 +63,7 @@ fn same_after(a: &Config, x: &Def, b: &Config, y: &Def) -> bool {
 
 /// Whether two services get the same sockets (addresses and names, in order:
 /// what the process sees) and, with `options`, the same socket options too.
-fn same_listens(a: &Config, x: &Def, b: &Config, y: &Def, options: bool) -> bool {
+pub fn same_listens(a: &Config, x: &Def, b: &Config, y: &Def, options: bool) -> bool {
     let (p, q) = (a.listens(x.listen), b.listens(y.listen));
     p.len() == q.len()
         && p.iter().zip(q).all(|(l, m)| {
@@ -115,13 +115,15 @@ pub struct Step {
     /// Its index in the new config.
     pub def: u8,
     pub spawns: u32,
+    /// A restart of a service with sockets, done as an upgrade.
+    pub upgrade: bool,
     name: [u8; NAME_BYTES],
     len: u8,
 }
 
 impl Step {
     pub fn new(change: Change, slot: u8, def: u8, name: &[u8]) -> Step {
-        let mut s = Step { change, slot, def, spawns: 0, name: [0; NAME_BYTES], len: 0 };
+        let mut s = Step { change, slot, def, spawns: 0, upgrade: false, name: [0; NAME_BYTES], len: 0 };
         s.len = crate::text::copy(&mut s.name, name) as u8;
         s
     }

@@ -9,6 +9,7 @@ use crate::duration::Instant;
 use crate::limits::REPLY_CHUNK_BYTES;
 use crate::reload::{Change, Plan};
 use crate::ring::{Ring, STAMP_BYTES};
+use crate::service::Upgrade;
 use crate::status;
 use crate::supervisor::Supervisor;
 use crate::text::Buf;
@@ -57,12 +58,23 @@ pub fn refill(job: &mut Job, d: &Data, out: &mut Out) -> bool {
             let total = d.plan.steps.len();
             let next = lines(next, total, out, |i, line| {
                 let Some(step) = d.plan.steps.get(i) else { return };
-                line.pad(step.change.word(), 10);
-                line.push(step.name());
                 let shows = outcome && matches!(step.change, Change::Added | Change::Restarted);
-                let slot = if shows { d.sup.find(step.name()) } else { None };
-                if let Some(s) = slot.and_then(|i| d.sup.svcs.get(usize::from(i))) {
+                let s = if shows { d.sup.find(step.name()).and_then(|i| d.sup.svcs.get(usize::from(i))) } else { None };
+                // A restart done as an upgrade says how it went.
+                let word = match s.map(|s| s.upgrade) {
+                    Some(Upgrade::Upgraded { .. }) if step.upgrade => "upgraded",
+                    Some(Upgrade::Failed { .. }) if step.upgrade => "rollback",
+                    _ => step.change.word(),
+                };
+                line.pad(word, 10);
+                line.push(step.name());
+                if let Some(s) = s {
                     let _ = ufmt::uwrite!(line, " {}", s.state());
+                    if let (Upgrade::Failed { exit }, true) = (s.upgrade, step.upgrade) {
+                        line.push(b" (upgrade failed: ");
+                        status::failure(exit, line);
+                        line.push(b")");
+                    }
                 }
                 line.push(b"\n");
             });

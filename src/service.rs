@@ -121,10 +121,12 @@ pub enum Upgrade {
     Idle,
     /// A new instance runs beside the serving one (`old`), or (no sockets)
     /// replaces it. `restart`: `svc restart`, which starts afresh rather
-    /// than roll back.
+    /// than roll back. `reload`: a reload's change, which takes the new
+    /// definition (and generation) only if the new instance serves.
     Running {
         old: i32,
         restart: bool,
+        reload: bool,
     },
     /// The new instance serves; the old one (`old`) drains.
     Upgraded {
@@ -279,6 +281,9 @@ pub enum Action {
     Ended { id: u8, inst: u8 },
     /// Slot `id` now holds a new definition: set up its log storage afresh.
     Assigned { id: u8 },
+    /// A reload's upgrade of slot `id` failed: its definition goes back to
+    /// the one before the reload.
+    Restore { id: u8 },
     /// Shutdown finished: every service is down.
     Exit,
 }
@@ -424,7 +429,7 @@ impl Service {
         self.note = Note::Spawn { step, errno };
         match i.role {
             Role::Serving => self.after_run(false, None, now, now, def),
-            Role::New => self.new_failed(Some(Exit::Code(127)), def, now, out),
+            Role::New => self.new_failed(id, Some(Exit::Code(127)), def, now, out),
             Role::Draining => {}
         }
     }
@@ -448,7 +453,7 @@ impl Service {
     /// `svc upgrade` (and `svc restart`, with `restart`): a new instance on
     /// the same sockets beside the serving one, or (no sockets) a stop and a
     /// start.
-    pub fn begin_upgrade(&mut self, id: u8, restart: bool, def: &Def, now: Instant, out: &mut Actions) -> Begin {
+    pub fn begin_upgrade(&mut self, id: u8, restart: bool, reload: bool, def: &Def, now: Instant, out: &mut Actions) -> Begin {
         if matches!(self.upgrade, Upgrade::Running { .. }) {
             return Begin::Busy;
         }
@@ -470,13 +475,13 @@ impl Service {
             self.stop(Why::Restart, def, now, out);
             if !restart {
                 self.upgrades = self.upgrades.wrapping_add(1);
-                self.upgrade = Upgrade::Running { old, restart };
+                self.upgrade = Upgrade::Running { old, restart, reload };
             }
             return Begin::Restart;
         }
         self.upgrades = self.upgrades.wrapping_add(1);
-        self.upgrade = Upgrade::Running { old, restart };
-        let generation = self.generation;
+        self.upgrade = Upgrade::Running { old, restart, reload };
+        let generation = self.generation.wrapping_add(u32::from(reload));
         let Some(k) = self.inst.iter().position(|i| i.is_none()) else {
             self.upgrade = Upgrade::Idle;
             return Begin::Busy;
@@ -510,6 +515,9 @@ impl Service {
         }
         self.note = Note::None;
         self.rest = Rest::Stopped;
+        if let Upgrade::Running { reload: true, .. } = self.upgrade {
+            self.generation = self.generation.wrapping_add(1);
+        }
         self.upgrade = Upgrade::Upgraded { old, new };
     }
 
@@ -529,8 +537,12 @@ impl Service {
 
     /// The new instance is gone before it served: the old one serves on
     /// (an upgrade rolls back); a restart starts afresh instead.
-    fn new_failed(&mut self, exit: Option<Exit>, def: &Def, now: Instant, out: &mut Actions) {
+    fn new_failed(&mut self, id: u8, exit: Option<Exit>, def: &Def, now: Instant, out: &mut Actions) {
         let restart = matches!(self.upgrade, Upgrade::Running { restart: true, .. });
+        if let Upgrade::Running { reload: true, .. } = self.upgrade {
+            // The old instance serves on: so does its definition.
+            emit(out, Action::Restore { id });
+        }
         self.upgrade = Upgrade::Failed { exit };
         self.note = Note::Upgrade { exit };
         if restart && self.want == Want::Up {
@@ -587,7 +599,7 @@ impl Service {
             Role::Draining => return,
             Role::New => {
                 let how = if why == Some(Why::ReadyTimeout) { None } else { Some(exit) };
-                return self.new_failed(how, def, now, out);
+                return self.new_failed(id, how, def, now, out);
             }
             Role::Serving => {}
         }

@@ -183,6 +183,34 @@ pub fn adopt(dst: &mut Config, src: &Config) -> bool {
         && dst.listens.extend_from_slice(&src.listens).is_ok()
 }
 
+/// Copies the strings of `d` (a definition of `src`) into `dst` and returns
+/// it rebased there, keeping `keep`'s name, `after` and sockets: how a
+/// service whose upgrade from a reload failed gets its old definition back.
+/// None when `dst` has no room (its arena, strings or groups are full).
+pub fn transplant(dst: &mut Config, src: &Config, d: &Def, keep: &Def) -> Option<Def> {
+    let mut out = *d;
+    out.name = keep.name;
+    out.after = keep.after;
+    out.listen = keep.listen;
+    out.args = dst.copy_list(src, d.args)?;
+    out.env = dst.copy_list(src, d.env)?;
+    out.cwd = match d.cwd {
+        Some(s) => Some(dst.copy_str(src.str(s))?),
+        None => None,
+    };
+    out.env_file = match d.env_file {
+        Some(s) => Some(dst.copy_str(src.str(s))?),
+        None => None,
+    };
+    if let Log::File { path, size, keep } = d.log {
+        out.log = Log::File { path: dst.copy_str(src.str(path))?, size, keep };
+    }
+    let first = dst.gids.len();
+    dst.gids.extend_from_slice(src.groups(d.groups)).ok()?;
+    out.groups = Range { first: first as u16, count: d.groups.count };
+    Some(out)
+}
+
 /// One parsed config file.
 pub struct Config {
     pub arena: Vec<u8, ARENA_BYTES>,
@@ -231,6 +259,22 @@ impl Config {
     pub fn list(&self, r: Range) -> &[Span] {
         let first = usize::from(r.first);
         self.strs.get(first..first + usize::from(r.count)).unwrap_or(&[])
+    }
+    /// `bytes` and a NUL at the end of the arena.
+    fn copy_str(&mut self, bytes: &[u8]) -> Option<Span> {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(bytes).ok()?;
+        self.arena.push(0).ok()?;
+        Some(Span { start: start as u32, len: bytes.len() as u32 })
+    }
+    /// The strings of `r` in `src`, appended here, and their new range.
+    fn copy_list(&mut self, src: &Config, r: Range) -> Option<Range> {
+        let first = self.strs.len();
+        for s in src.list(r) {
+            let span = self.copy_str(src.str(*s))?;
+            self.strs.push(span).ok()?;
+        }
+        Some(Range { first: first as u16, count: r.count })
     }
     /// A service's listen sockets.
     pub fn listens(&self, r: Range) -> &[Listen] {

@@ -4,10 +4,10 @@
 //! stopping service, as soon as one is vacated. No syscalls.
 
 use super::Supervisor;
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::duration::Instant;
 use crate::reload::{Change, Plan, Step};
-use crate::service::{Action, Actions, Service, State, Want, Why};
+use crate::service::{Action, Actions, Service, State, Upgrade, Want, Why};
 
 /// Definitions (bit i: `cfg.defs[i]`) a reload added that wait for a slot.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -25,7 +25,7 @@ impl Supervisor {
     /// run, makes `new` the config in force, and moves every slot to its new
     /// definition. Fills in each step's slot. False when `new` could not be
     /// copied (the capacities are the same, so never).
-    pub fn reload(&mut self, new: &Config, plan: &mut Plan, now: Instant, out: &mut Actions) -> bool {
+    pub fn reload(&mut self, new: &mut Config, plan: &mut Plan, now: Instant, out: &mut Actions) -> bool {
         // Definitions still waiting for a slot belong to the old config.
         self.pending = Pending::NONE;
         for step in plan.steps.iter_mut() {
@@ -42,20 +42,39 @@ impl Supervisor {
                     s.want_down(def, now, out);
                     s.removed = true;
                 }
-                Change::Restarted if s.want == Want::Up && s.has_instance() => s.stop(Why::Restart, def, now, out),
+                Change::Restarted if s.want == Want::Up && s.has_instance() => {
+                    // A running service that keeps its sockets is upgraded
+                    // (below): nothing is refused, and a new definition that
+                    // fails leaves the old one serving.
+                    let nd = new.defs.get(usize::from(step.def));
+                    step.upgrade = def.listen.count > 0
+                        && s.state() == State::Running
+                        && nd.is_some_and(|nd| crate::reload::same_listens(cfg, def, new, nd, false));
+                    if !step.upgrade {
+                        s.stop(Why::Restart, def, now, out);
+                    }
+                }
                 _ => {}
             }
         }
-        if !config::adopt(&mut self.cfg, new) {
-            return false;
-        }
+        // The old config goes to `new`'s place: a failed upgrade takes its
+        // definition back from there (`restore`).
+        core::mem::swap(&mut self.cfg, new);
         for step in plan.steps.iter() {
             match step.change {
                 Change::Removed => {}
                 Change::Added => self.pending.0 |= 1u64 << step.def,
                 change => {
-                    let Some(s) = self.svcs.get_mut(usize::from(step.slot)) else { continue };
+                    let Supervisor { cfg, svcs, .. } = self;
+                    let Some(s) = svcs.get_mut(usize::from(step.slot)) else { continue };
                     s.def = step.def;
+                    if step.upgrade
+                        && let Some(def) = cfg.defs.get(usize::from(step.def))
+                    {
+                        // Its generation rises when the new instance serves.
+                        s.begin_upgrade(step.slot, false, true, def, now, out);
+                        continue;
+                    }
                     if change != Change::Kept {
                         s.generation = s.generation.wrapping_add(1);
                     }
@@ -68,6 +87,12 @@ impl Supervisor {
         }
         self.give_slots(out);
         true
+    }
+
+    /// Whether an upgrade begun by a reload is still under way (the config
+    /// before that reload must then stay at hand).
+    pub fn reload_upgrading(&self) -> bool {
+        self.svcs.iter().any(|s| matches!(s.upgrade, Upgrade::Running { reload: true, .. }))
     }
 
     /// Gives each pending definition a slot: a vacated one first, else a new
@@ -108,6 +133,9 @@ impl Supervisor {
             _ => self.find(step.name()),
         };
         let Some(s) = slot.and_then(|i| self.svcs.get(usize::from(i))) else { return true };
+        if step.upgrade {
+            return !matches!(s.upgrade, Upgrade::Running { .. });
+        }
         match step.change {
             Change::Added | Change::Restarted => match s.state() {
                 State::Starting | State::Stopping => false,

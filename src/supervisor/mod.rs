@@ -279,7 +279,7 @@ impl Supervisor {
             // With sockets, a restart overlaps as an upgrade does (nothing
             // is refused), but starts afresh if the new one fails.
             Request::Restart(_) if def.listen.count > 0 && s.state() == State::Running => {
-                s.begin_upgrade(id, true, def, now, out);
+                s.begin_upgrade(id, true, false, def, now, out);
             }
             Request::Restart(_) => {
                 s.want_up(def);
@@ -291,7 +291,7 @@ impl Supervisor {
                 let _ = out.push(Action::Signal { pid, sig: def.upgrade_signal, group: false });
                 return Outcome::Begun(crate::service::Begin::Signalled);
             }
-            Request::Upgrade(_) => return Outcome::Begun(s.begin_upgrade(id, false, def, now, out)),
+            Request::Upgrade(_) => return Outcome::Begun(s.begin_upgrade(id, false, false, def, now, out)),
             Request::Signal { sig, client, .. } => {
                 let Some(pid) = s.serving().map(|i| i.pid).filter(|&p| p > 0) else { return Outcome::NotRunning };
                 let _ = out.push(Action::Send { pid, sig, client });

@@ -350,7 +350,7 @@ fn reload_plan_and_apply() {
     let old = named_config(&[("a", def(), 0), ("b", def(), 0), ("c", def(), 0)]);
     let mut slow = def();
     slow.backoff_max = ms(5000);
-    let new = named_config(&[("d", def(), 0), ("a", def(), 0), ("b", def(), 1), ("e", slow, 0)]);
+    let mut new = named_config(&[("d", def(), 0), ("a", def(), 0), ("b", def(), 1), ("e", slow, 0)]);
     let mut w = W::with(&old);
     w.ev(Event::Tick, T0);
     let pids: StdVec<i32> = (0..3).map(|i| w.sup.pid(i).unwrap()).collect();
@@ -361,7 +361,7 @@ fn reload_plan_and_apply() {
         got,
         [(Change::Added, &b"d"[..]), (Change::Kept, b"a"), (Change::Restarted, b"b"), (Change::Added, b"e"), (Change::Removed, b"c")]
     );
-    assert!(w.sup.reload(&new, &mut plan, T0, &mut w.out));
+    assert!(w.sup.reload(&mut new, &mut plan, T0, &mut w.out));
     let acts = w.ev(Event::Tick, T0);
     // c is still stopping: the added services get new slots.
     assert_eq!(
@@ -384,9 +384,9 @@ fn reload_plan_and_apply() {
     assert_ne!(w.sup.pid(1), Some(pids[1]));
     assert!(w.sup.settled(&plan.steps[2]), "b restarted");
     // A later add reuses c's slot.
-    let newer = named_config(&[("d", def(), 0), ("a", def(), 0), ("b", def(), 1), ("e", slow, 0), ("f", def(), 0)]);
+    let mut newer = named_config(&[("d", def(), 0), ("a", def(), 0), ("b", def(), 1), ("e", slow, 0), ("f", def(), 0)]);
     reload::plan(&w.sup.cfg, &newer, &mut plan);
-    assert!(w.sup.reload(&newer, &mut plan, T0, &mut w.out));
+    assert!(w.sup.reload(&mut newer, &mut plan, T0, &mut w.out));
     assert_eq!(w.sup.find(b"f"), Some(2));
     assert_eq!(plan.steps.iter().filter(|s| s.change == Change::Kept).count(), 4);
 }
@@ -402,10 +402,10 @@ fn added_services_wait_for_a_slot() {
     let last = w.sup.pid((MAX_SERVICES - 1) as u8).unwrap();
     let mut renamed: StdVec<(&str, Def, u8)> = names.iter().map(|n| (n.as_str(), def(), 0)).collect();
     renamed[MAX_SERVICES - 1].0 = "z";
-    let new = named_config(&renamed);
+    let mut new = named_config(&renamed);
     let mut plan = Plan::new();
     reload::plan(&w.sup.cfg, &new, &mut plan);
-    assert!(w.sup.reload(&new, &mut plan, T0, &mut w.out));
+    assert!(w.sup.reload(&mut new, &mut plan, T0, &mut w.out));
     w.ev(Event::Tick, T0);
     let z = plan.steps.iter().find(|s| s.name() == b"z").copied().unwrap();
     assert_eq!(w.sup.find(b"z"), None, "no slot yet");
@@ -552,4 +552,39 @@ fn upgrade_without_sockets_stops_then_starts() {
     // Stopped by hand: stays stopped.
     w.req(Request::Stop(0), T0 + ms(2));
     assert_eq!(w.sup.handle(Event::Request(Request::Upgrade(0)), T0, &mut w.out), Outcome::Begun(crate::service::Begin::Stopped));
+}
+
+#[test]
+fn reload_upgrades_a_service_with_sockets_and_rolls_back() {
+    let old = named_config(&[("web", with_socket(), 0)]);
+    let mut w = W::with(&old);
+    w.ev(Event::Tick, T0);
+    let pid = w.sup.pid(0).unwrap();
+    // A new exec: the service is upgraded, not stopped.
+    let mut new = named_config(&[("web", with_socket(), 1)]);
+    let mut plan = Plan::new();
+    reload::plan(&w.sup.cfg, &new, &mut plan);
+    assert!(w.sup.reload(&mut new, &mut plan, T0, &mut w.out));
+    assert!(plan.steps[0].upgrade);
+    let acts = w.ev(Event::Tick, T0);
+    assert!(!acts.contains(&sig(pid, TERM)), "the old one serves on: {acts:?}");
+    assert!(!w.sup.settled(&plan.steps[0]));
+    assert!(w.sup.reload_upgrading());
+    // `new` now holds the config the reload replaced.
+    assert_eq!(new.str(new.list(new.defs[0].args)[0]), b"/0");
+    // The new definition fails: its definition goes back, the generation stays.
+    let cand = w.sup.svcs[0].inst.iter().flatten().find(|i| i.role == Role::New).unwrap().pid;
+    let acts = w.ev(Event::Exited { pid: cand, exit: Exit::Code(1) }, T0 + ms(5));
+    assert_eq!(acts, [Action::Ended { id: 0, inst: 1 }, Action::Restore { id: 0 }]);
+    assert_eq!((w.sup.pid(0), w.sup.svcs[0].generation), (Some(pid), 1));
+    assert!(w.sup.settled(&plan.steps[0]));
+    // A good one: the generation rises when it serves.
+    let mut newer = named_config(&[("web", with_socket(), 2)]);
+    reload::plan(&w.sup.cfg, &newer, &mut plan);
+    assert!(w.sup.reload(&mut newer, &mut plan, T0, &mut w.out));
+    w.ev(Event::Tick, T0 + ms(10));
+    assert_eq!(w.sup.svcs[0].generation, 1);
+    w.ev(Event::Tick, T0 + ms(1010));
+    assert_eq!(w.sup.svcs[0].generation, 2);
+    assert_ne!(w.sup.pid(0), Some(pid));
 }

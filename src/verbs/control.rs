@@ -499,7 +499,20 @@ pub fn progress(w: &mut World, ev: &Events, now: Instant) {
             }
             Job::WaitUpgrade { id, seq, all } => upgraded(w, ev, c, id, seq, all, now),
             Job::WaitReload if w.plan.steps.iter().all(|s| w.sup.settled(s)) => {
-                head(w, c, EXIT_OK, b"", b"");
+                // An upgrade that rolled back fails the reload (its other
+                // changes stay applied); the steps say which.
+                let failed = w.plan.steps.iter().any(|st| {
+                    st.upgrade
+                        && w.sup
+                            .find(st.name())
+                            .and_then(|i| w.sup.svcs.get(usize::from(i)))
+                            .is_some_and(|s| matches!(s.upgrade, Upgrade::Failed { .. }))
+                });
+                if failed {
+                    head(w, c, EXIT_FAIL, b"an upgrade failed; its service keeps its old definition", b"");
+                } else {
+                    head(w, c, EXIT_OK, b"", b"");
+                }
                 set_job(w, c, Job::Plan { next: 0, outcome: true });
                 pump(w, ev, c, now);
             }

@@ -18,7 +18,7 @@ use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check;
 use crate::verbs::control;
 use crate::verbs::sockets;
-use crate::verbs::world::{Logs, Role, WORLD, World, assign, reload, rings_fit};
+use crate::verbs::world::{Logs, Role, WORLD, World, assign, reload, restore, rings_fit};
 use core::ffi::{CStr, c_char};
 use rustix::fd::AsFd;
 
@@ -226,6 +226,10 @@ fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool 
                 }
                 Action::Assigned { id } => {
                     assign(w, id);
+                    None
+                }
+                Action::Restore { id } => {
+                    restore(w, id);
                     None
                 }
                 Action::Exit => return true,

@@ -204,6 +204,8 @@ pub enum Refused {
     Rings,
     /// A new listen socket could not be bound (why: in the loader's `failure`).
     Bind,
+    /// The last reload's upgrades are still under way.
+    Busy,
 }
 
 impl Refused {
@@ -213,6 +215,7 @@ impl Refused {
             Refused::Empty => "the config defines no services (empty or truncated?); nothing changed (reload --force allows it)",
             Refused::Rings => "the log rings exceed the ring pool; nothing changed",
             Refused::Bind => "a listen socket cannot be bound; nothing changed",
+            Refused::Busy => "busy: the last reload's upgrades are under way; nothing changed",
         }
     }
 }
@@ -221,6 +224,11 @@ impl Refused {
 /// difference. A refused reload changes nothing; an invalid file's errors
 /// went to svc's log and stay in the loader for the caller.
 pub fn reload(w: &mut World, ev: &Events, now: Instant, out: &mut Actions, dry: bool, force: bool) -> Result<(), Refused> {
+    // A failed upgrade of the last reload takes its definition from the
+    // spare: it must not be overwritten before those upgrades end.
+    if w.sup.reload_upgrading() {
+        return Err(Refused::Busy);
+    }
     if !check::load(w.config_path.unwrap_or(b""), &mut w.loader, &mut w.spare) {
         return Err(Refused::Invalid);
     }
@@ -242,7 +250,7 @@ pub fn reload(w: &mut World, ev: &Events, now: Instant, out: &mut Actions, dry: 
     }
     // From here the reload happens.
     sockets::release(w, ev);
-    if !w.sup.reload(&w.spare, &mut w.plan, now, out) {
+    if !w.sup.reload(&mut w.spare, &mut w.plan, now, out) {
         // Cannot happen: both configs have the same capacities.
         os::fd::write_err(b"svc: reload: config copy failed\n");
     }
@@ -261,6 +269,26 @@ pub fn reload(w: &mut World, ev: &Events, now: Instant, out: &mut Actions, dry: 
         logfile::reopen(f);
     }
     Ok(())
+}
+
+/// A reload's upgrade of slot `id` failed: the definition it had before the
+/// reload (in the spare, which holds the config the reload replaced) comes
+/// back, so that a crash of the old instance restarts the old command.
+pub fn restore(w: &mut World, id: u8) {
+    let id = usize::from(id);
+    let Some(s) = w.sup.svcs.get(id) else { return };
+    let name = w.sup.name(id);
+    let (Some(old), Some(keep)) = (w.spare.find(name).and_then(|i| w.spare.defs.get(i)), w.sup.def(id)) else { return };
+    let (old, keep, at) = (*old, *keep, usize::from(s.def));
+    match crate::config::transplant(&mut w.sup.cfg, &w.spare, &old, &keep) {
+        Some(d) => {
+            if let Some(slot) = w.sup.cfg.defs.get_mut(at) {
+                *slot = d;
+            }
+        }
+        None => os::fd::write_err(b"svc: reload: no room to keep a rolled-back definition; the new one stays\n"),
+    }
+    assign(w, id as u8);
 }
 
 /// Whether every ring of `cfg` fits in the pool together.
