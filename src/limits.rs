@@ -50,6 +50,10 @@ pub const LOG_KEEP_DEFAULT: u8 = 3;
 pub const MAX_LOG_KEEP: u8 = 9;
 /// Bytes read per pread when `svc log -n N` looks for the last N lines of a file.
 pub const LOG_TAIL_CHUNK_BYTES: usize = 4096;
+/// Bytes of a `file:` log that `svc log -n N` searches backwards for N
+/// lines; past it the reply starts with a note. The search runs inside the
+/// event loop: 1 MiB is a few milliseconds from the page cache.
+pub const LOG_TAIL_WINDOW_BYTES: u64 = 1024 * 1024;
 /// Bytes read from one service's pipe per wakeup, so that a chatty service
 /// cannot starve the others.
 pub const LOG_READ_BYTES: usize = 4096;

@@ -91,3 +91,24 @@ fn clients_find_control_in_a_config_of_30_kib() {
     s.start();
     s.wait_running("a");
 }
+
+#[test]
+fn log_n_on_a_huge_file_without_newlines_reads_only_its_last_mib() {
+    let s = Svc::new("huge_log");
+    let log = s.path("big.log");
+    // Sparse: 1 GiB of zeros that costs no disk and no newline anywhere.
+    let f = std::fs::File::create(&log).expect("create the log");
+    f.set_len(1 << 30).expect("set_len 1 GiB");
+    drop(f);
+    s.write_config(&format!("[a]\nexec = /bin/sleep 1000\nlog = file:{}\n", log.display()));
+    let mut s = s;
+    s.start();
+    let out = s.run(&["log", "a", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(0), "exit {:?}, stderr {}", out.status.code(), text(&out.stderr));
+    let note = b"svc: log cut: showing the last 1 MiB of the file\n";
+    assert!(out.stdout.starts_with(note), "{:?}", String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(80)]));
+    assert_eq!(out.stdout.len(), note.len() + (1 << 20));
+    assert!(out.stdout[note.len()..].iter().all(|&b| b == 0));
+    // svc still answers.
+    assert_eq!(s.state("a").as_deref(), Some("running"));
+}

@@ -5,7 +5,7 @@
 //! nothing here blocks (regular files do not, and FIFOs are refused). Also
 //! the backwards search for the last N lines of a file, for `svc log -n N`.
 
-use crate::limits::{LOG_LINE_BYTES, LOG_TAIL_CHUNK_BYTES, MAX_LOG_KEEP, NAME_BYTES, PATH_BYTES};
+use crate::limits::{LOG_LINE_BYTES, LOG_TAIL_CHUNK_BYTES, LOG_TAIL_WINDOW_BYTES, MAX_LOG_KEEP, NAME_BYTES, PATH_BYTES};
 use crate::os::fd::{self, Slot};
 use crate::ring::Stamp;
 use crate::text::{Buf, copy};
@@ -81,15 +81,23 @@ pub fn console(name: &[u8], line: &[u8]) -> Result<(), Errno> {
     fd::write_all(unsafe { rustix::stdio::stderr() }, rec.as_bytes())
 }
 
+/// The first line of a `svc log -n N` reply whose N lines were not all
+/// found within the last LOG_TAIL_WINDOW_BYTES of the file.
+pub const TAIL_CUT_NOTE: &[u8] = b"svc: log cut: showing the last 1 MiB of the file\n";
+const _: () = assert!(LOG_TAIL_WINDOW_BYTES == 1024 * 1024);
+
 /// Opens PATH read-only and finds where its last `lines` lines start (a
 /// final line without a newline counts), reading backwards from the end in
-/// LOG_TAIL_CHUNK_BYTES preads. The fd is positioned there; read on to the
-/// end for the lines. 0 lines: the end of the file.
-pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64), Errno> {
+/// LOG_TAIL_CHUNK_BYTES preads, no further than LOG_TAIL_WINDOW_BYTES: the
+/// search runs in the event loop. The fd is positioned there; read on to
+/// the end for the lines. 0 lines: the end of the file. True when the
+/// window was too small: the offset is then the first whole line within it
+/// (its start when it has none), and the reply starts with TAIL_CUT_NOTE.
+pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64, bool), Errno> {
     let file = fd::open(path, READ_FLAGS, 0)?;
     let size = regular_size(&file)?;
     let mut buf = [0u8; LOG_TAIL_CHUNK_BYTES];
-    let at = find_tail(size, lines, &mut buf, |at, b| {
+    let (at, cut) = find_tail(size, lines, LOG_TAIL_WINDOW_BYTES, &mut buf, |at, b| {
         loop {
             match rustix::io::pread(&file, &mut *b, at) {
                 Err(Errno::INTR) => {}
@@ -98,21 +106,32 @@ pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64), Errno> {
         }
     })?;
     rustix::fs::seek(&file, rustix::fs::SeekFrom::Start(at))?;
-    Ok((file, at))
+    Ok((file, at, cut))
 }
 
 /// Where the last `lines` lines of a file of `size` bytes start, reading it
 /// backwards in `buf`-sized pieces with `read(offset, into)` (pread: how
-/// many bytes it read, 0 at the end). A newline ends a line; the final one
-/// starts none. Pure, for tests over a slice.
-fn find_tail(size: u64, lines: u32, buf: &mut [u8], mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>) -> Result<u64, Errno> {
+/// many bytes it read, 0 at the end), through its last `window` bytes at
+/// most. A newline ends a line; the final one starts none. True when the
+/// window ended the search: then the first whole line within it, or its
+/// start. Pure, for tests over a slice.
+fn find_tail(
+    size: u64,
+    lines: u32,
+    window: u64,
+    buf: &mut [u8],
+    mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>,
+) -> Result<(u64, bool), Errno> {
     if lines == 0 || buf.is_empty() {
-        return Ok(size);
+        return Ok((size, false));
     }
+    // One byte before the window too: a newline there starts a line in it.
+    let floor = size.saturating_sub(window.saturating_add(1));
     let mut seen = 0u32;
+    let mut first = None;
     let mut end = size;
-    while end > 0 {
-        let want = end.min(buf.len() as u64) as usize;
+    while end > floor {
+        let want = (end - floor).min(buf.len() as u64) as usize;
         let start = end - want as u64;
         let chunk = buf.get_mut(..want).unwrap_or(&mut []);
         let mut got = 0;
@@ -127,13 +146,17 @@ fn find_tail(size: u64, lines: u32, buf: &mut [u8], mut read: impl FnMut(u64, &m
             if b == b'\n' && at + 1 != size {
                 seen += 1;
                 if seen >= lines {
-                    return Ok(at + 1);
+                    return Ok((at + 1, false));
                 }
+                first = Some(at + 1);
             }
         }
         end = start;
     }
-    Ok(0)
+    if floor == 0 {
+        return Ok((0, false));
+    }
+    Ok((first.unwrap_or(floor + 1), true))
 }
 
 /// Opens PATH for appending (closing the file held before) and learns its size.
@@ -416,14 +439,14 @@ mod tests {
                 for short in [false, true] {
                     for n in [0u32, 1, 2, 3, 10, 49, 50, 51, 1000] {
                         let mut buf = vec![0u8; chunk];
-                        let got = find_tail(data.len() as u64, n, &mut buf, |at, into| {
+                        let got = find_tail(data.len() as u64, n, u64::MAX, &mut buf, |at, into| {
                             let from = &data[at as usize..];
                             let k = into.len().min(from.len()).min(if short { 1 } else { usize::MAX });
                             into[..k].copy_from_slice(&from[..k]);
                             Ok(k)
                         });
                         let want = if n == 0 { data.len() as u64 } else { reference(data, n as usize) };
-                        assert_eq!(got, Ok(want), "{:?} chunk {chunk} short {short} n {n}", String::from_utf8_lossy(data));
+                        assert_eq!(got, Ok((want, false)), "{:?} chunk {chunk} short {short} n {n}", String::from_utf8_lossy(data));
                     }
                 }
             }
@@ -433,9 +456,39 @@ mod tests {
     #[test]
     fn find_tail_passes_errors_and_survives_a_shrunk_file() {
         let mut buf = [0u8; 4];
-        assert_eq!(find_tail(10, 1, &mut buf, |_, _| Err(Errno::IO)), Err(Errno::IO));
+        assert_eq!(find_tail(10, 1, 99, &mut buf, |_, _| Err(Errno::IO)), Err(Errno::IO));
         // The file says 10 bytes but reads as empty: no newline found.
-        assert_eq!(find_tail(10, 1, &mut buf, |_, _| Ok(0)), Ok(0));
+        assert_eq!(find_tail(10, 1, 99, &mut buf, |_, _| Ok(0)), Ok((0, false)));
+    }
+
+    #[test]
+    fn find_tail_stops_at_the_window() {
+        let data = b"aaaa\nbbbb\ncccc\ndddd\n";
+        let tail = |n: u32, window: u64| {
+            let mut buf = [0u8; 3];
+            find_tail(data.len() as u64, n, window, &mut buf, |at, into| {
+                let from = &data[at as usize..];
+                let k = into.len().min(from.len());
+                into[..k].copy_from_slice(&from[..k]);
+                Ok(k)
+            })
+        };
+        // (lines, window) → (offset, cut)
+        for (n, window, want) in [
+            (2, 99, (10, false)),
+            (2, 10, (10, false)),
+            (3, 10, (10, true)), // the first whole line in the window
+            (3, 12, (10, true)),
+            (3, 7, (15, true)),  // only the last line is whole in the window
+            (9, 4, (16, true)),  // no newline but the final one: the window's start
+            (9, 20, (0, false)), // the window reaches the start
+            (9, 21, (0, false)),
+        ] {
+            assert_eq!(tail(n, window), Ok(want), "{n} {window}");
+        }
+        // A file with no newline at all: the last `window` bytes.
+        let mut buf = [0u8; 4096];
+        assert_eq!(find_tail(1 << 30, 1, 1 << 20, &mut buf, |_, into| Ok(into.len())), Ok(((1 << 30) - (1 << 20), true)));
     }
 
     #[test]
@@ -459,7 +512,8 @@ mod tests {
             (long.as_str(), 1),
         ] {
             std::fs::write(&path, text).unwrap();
-            let (fd, at) = tail_offset(&c(&path), n).unwrap();
+            let (fd, at, cut) = tail_offset(&c(&path), n).unwrap();
+            assert!(!cut);
             let want = if n == 0 { text.len() as u64 } else { reference(text.as_bytes(), n as usize) };
             assert_eq!(at, want, "{n}");
             // The fd is positioned at the offset: reading on gives the lines.

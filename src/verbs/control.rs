@@ -301,10 +301,13 @@ fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
         let lines = n.unwrap_or(if follow { 0 } else { 1000 });
         let opened = CStr::from_bytes_with_nul(w.cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines));
         match opened {
-            Some(Ok((fd, offset))) => {
+            Some(Ok((fd, offset, cut))) => {
                 head(w, c, 0, b"", b"");
                 if let Some(cl) = w.clients.list.get_mut(c) {
                     cl.file = Slot::new(fd);
+                    if cut {
+                        cl.out.push(os::logfile::TAIL_CUT_NOTE);
+                    }
                 }
                 set_job(w, c, Job::File { offset, follow: if follow { id } else { ALL } });
             }
@@ -549,6 +552,13 @@ fn pump(w: &mut World, ev: &Events, c: usize) {
             Ok(n) => cl.out.consume(n),
             Err(_) => return drop_client(w, ev, c),
         }
+    }
+    // Out of rounds with more to send: go on when the socket has room
+    // (at once), or a long reply would stall here.
+    let Some(cl) = w.clients.list.get_mut(c) else { return };
+    if let (false, Some(fd)) = (cl.writing, w.fds.fd(usize::from(cl.fd))) {
+        cl.writing = true;
+        let _ = ev.modify(fd, u64::from(cl.fd), Interest::Write);
     }
 }
 
