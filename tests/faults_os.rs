@@ -112,3 +112,49 @@ fn log_n_on_a_huge_file_without_newlines_reads_only_its_last_mib() {
     // svc still answers.
     assert_eq!(s.state("a").as_deref(), Some("running"));
 }
+
+/// `svc up` started by the test with stderr into a pipe that nobody reads.
+/// Dropping it ends svc and what svc started, by pid.
+struct Unread {
+    child: std::process::Child,
+}
+
+impl Drop for Unread {
+    fn drop(&mut self) {
+        let seen = descendants(self.child.id());
+        let _ = std::process::Command::new("/bin/kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        if wait_within(&mut self.child, EXIT_TIMEOUT).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        for (pid, start) in seen {
+            if stat(pid).is_some_and(|s| s.starttime == start && s.state != 'Z') {
+                let _ = std::process::Command::new("/bin/kill").arg("-KILL").arg(pid.to_string()).status();
+            }
+        }
+    }
+}
+
+#[test]
+fn console_output_nobody_reads_is_dropped_and_counted() {
+    let s = Svc::new("console_unread");
+    let noisy = s.script("noisy", "head -c 300000 /dev/zero | tr '\\0' x\necho\nexec /bin/sleep 1000\n");
+    s.write_config(&format!("[noisy]\nexec = {noisy}\nlog = console\n"));
+    let conf = s.conf_str();
+    let child = svc(&["up", "-c", &conf])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start svc");
+    let _svc = Unread { child };
+    // Each call must answer within the client timeout (run panics otherwise).
+    wait_until(UP_TIMEOUT, "svc to answer", || matches!(s.run(&["status"]).status.code(), Some(0 | 3)));
+    let drops = || s.json("noisy").get("log_drops").and_then(Json::as_u64);
+    wait_until(secs(10), "noisy's console lines to be dropped and counted", || drops().is_some_and(|n| n > 0));
+    assert_eq!(s.state("noisy").as_deref(), Some("running"));
+    // The inherited stderr stays blocking: its flags are not svc's to change.
+    let flags = std::fs::read_to_string(format!("/proc/{}/fdinfo/2", _svc.child.id())).unwrap_or_default();
+    let flags = flags.lines().find_map(|l| l.strip_prefix("flags:")).map(|f| u32::from_str_radix(f.trim(), 8).unwrap_or(0));
+    assert_eq!(flags.map(|f| f & 0o4000), Some(0), "O_NONBLOCK set on fd 2");
+}

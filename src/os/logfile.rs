@@ -70,15 +70,16 @@ pub fn reopen(f: &mut File) {
 }
 
 /// Writes `NAME: LINE\n` to svc's stderr, in one write(2) unless the kernel
-/// takes part of it; the line is cut to LOG_LINE_BYTES.
+/// takes part of it; the line is cut to LOG_LINE_BYTES. Never blocks once
+/// `svc up` made stderr private: a record that does not fit is an error
+/// (EAGAIN), for the caller to count as dropped.
 pub fn console(name: &[u8], line: &[u8]) -> Result<(), Errno> {
     let mut rec = Buf::<RECORD_BYTES>::new();
     rec.push(name.get(..NAME_BYTES).unwrap_or(name));
     rec.push(b": ");
     rec.push(line.get(..LOG_LINE_BYTES).unwrap_or(line));
     rec.push(b"\n");
-    // SAFETY: fd 2 is never closed by svc; a closed stderr fails the write.
-    fd::write_all(unsafe { rustix::stdio::stderr() }, rec.as_bytes())
+    fd::write_err_now(rec.as_bytes())
 }
 
 /// The first line of a `svc log -n N` reply whose N lines were not all
