@@ -193,7 +193,11 @@ fn ids(mask: u64) -> impl Iterator<Item = u8> {
 }
 
 fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out: &mut Actions) {
-    let mut names: heapless::Vec<&[u8], { MAX_OPERANDS + 2 }> = req.operands().collect();
+    // By push: collect into a heapless Vec links a panic (and core::fmt).
+    let mut names: heapless::Vec<&[u8], { MAX_OPERANDS + 2 }> = heapless::Vec::new();
+    for name in req.operands() {
+        let _ = names.push(name);
+    }
     if matches!(req.kind, Kind::Signal | Kind::Log) {
         names.truncate(1);
     }

@@ -26,7 +26,11 @@ mod world;
 
 fn run(cmd: &Command<'static>) -> i32 {
     match cmd.verb {
-        Verb::Up => up::up(cmd),
+        Verb::Up => {
+            // Before any message: svc's own output must never block it.
+            os::fd::private_stderr();
+            up::up(cmd)
+        }
         Verb::Check => check::check(cmd),
         Verb::Status | Verb::Start | Verb::Stop | Verb::Restart | Verb::Signal | Verb::Log | Verb::Reload => client::run(cmd),
         Verb::Version => version(),

@@ -30,7 +30,6 @@ fn say(b: &[u8]) {
 #[inline(never)]
 pub fn up(cmd: &Command<'static>) -> i32 {
     let Some(w) = WORLD.take() else { return EXIT_FAIL };
-    os::fd::private_stderr();
     let path = check::config_path(cmd);
     w.config_path = Some(path);
     if !check::load(path, &mut w.loader, &mut w.cfg) {
