@@ -158,3 +158,46 @@ fn console_output_nobody_reads_is_dropped_and_counted() {
     let flags = flags.lines().find_map(|l| l.strip_prefix("flags:")).map(|f| u32::from_str_radix(f.trim(), 8).unwrap_or(0));
     assert_eq!(flags.map(|f| f & 0o4000), Some(0), "O_NONBLOCK set on fd 2");
 }
+
+/// Removes a directory the test created, when dropped.
+struct RemoveDir(std::path::PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn up_refuses_a_default_socket_directory_another_user_owns() {
+    if !root_or_skip("up_refuses_a_default_socket_directory_another_user_owns") {
+        return;
+    }
+    if !["/usr/bin/setpriv", "/bin/setpriv"].iter().any(|p| std::path::Path::new(p).exists()) {
+        eprintln!("note: no setpriv; skipped");
+        return;
+    }
+    // nobody's default socket directory, made by root and open to all.
+    let dir = std::path::PathBuf::from("/tmp/svc-65534");
+    if std::fs::symlink_metadata(&dir).is_ok() {
+        eprintln!("note: {} exists; skipped", dir.display());
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(&dir).expect("mkdir /tmp/svc-65534");
+    let _cleanup = RemoveDir(dir.clone());
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let s = Svc::new("foreign_socket_dir");
+    let copy = s.path("svc-bin");
+    std::fs::copy(bin(), &copy).expect("copy the binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // No [svc] control: the default path. The service ends on its own should svc start it.
+    s.write("svc.conf", "[a]\nexec = /bin/sleep 2\n");
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).args(runner()).arg(&copy).args(["up", "-c", &s.conf_str()]);
+    c.env_remove("HOME").env_remove("XDG_RUNTIME_DIR");
+    let out = output_within(&mut c, CLIENT_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(text(&out.stderr).contains("svc: control socket directory /tmp/svc-65534: not a directory of ours"), "{}", show(&out));
+    assert!(!dir.join("svc.sock").exists(), "svc bound a socket in another user's directory");
+}
