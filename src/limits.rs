@@ -80,6 +80,9 @@ pub const MAX_CMDLINE: usize = 128;
 /// path buffers live on the stack, and every page of stack a frame touches
 /// stays resident. Paths on small boxes are short; a longer one is an error.
 pub const PATH_BYTES: usize = 1024;
+/// Symlinks followed while walking a log file's path (the kernel allows 40;
+/// a trusted system link such as /var/run → /run takes one).
+pub const MAX_LINK_HOPS: usize = 8;
 /// Bytes of a control socket path, its NUL included: `sun_path` of a unix
 /// socket address holds 108.
 pub const CONTROL_PATH_BYTES: usize = 108;

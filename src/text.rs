@@ -199,6 +199,7 @@ pub fn errno_name(e: i32) -> &'static str {
         27 => "EFBIG",
         28 => "ENOSPC",
         30 => "EROFS",
+        31 => "EMLINK",
         32 => "EPIPE",
         36 => "ENAMETOOLONG",
         38 => "ENOSYS",

@@ -201,3 +201,55 @@ fn up_refuses_a_default_socket_directory_another_user_owns() {
     assert!(text(&out.stderr).contains("svc: control socket directory /tmp/svc-65534: not a directory of ours"), "{}", show(&out));
     assert!(!dir.join("svc.sock").exists(), "svc bound a socket in another user's directory");
 }
+
+#[test]
+fn log_paths_through_links_others_own_are_refused() {
+    if !root_or_skip("log_paths_through_links_others_own_are_refused") {
+        return;
+    }
+    let mut s = Svc::new("untrusted_log_link");
+    // DIR/theirs → DIR/target, the link owned by nobody (as if a service made it).
+    std::fs::create_dir(s.path("target")).unwrap();
+    std::fs::write(s.path("target/app.log"), "secret\n").unwrap();
+    std::os::unix::fs::symlink(s.path("target"), s.path("theirs")).unwrap();
+    std::os::unix::fs::lchown(s.path("theirs"), Some(65534), Some(65534)).unwrap();
+    // And a hard link to a file of root's.
+    std::fs::write(s.path("other"), "secret\n").unwrap();
+    std::fs::hard_link(s.path("other"), s.path("linked.log")).unwrap();
+    let hello = s.script("hello", "echo hello\nexec /bin/sleep 1000\n");
+    let (theirs, linked) = (s.p("theirs/app.log"), s.p("linked.log"));
+    s.write_config(&format!("[a]\nexec = {hello}\nlog = file:{theirs}\n\n[b]\nexec = {hello}\nlog = file:{linked}\n"));
+    s.start();
+    let drops = |name: &str| s.json(name).get("log_drops").and_then(Json::as_u64);
+    wait_until(secs(10), "a's and b's lines to be dropped", || drops("a").is_some_and(|n| n > 0) && drops("b").is_some_and(|n| n > 0));
+    assert_eq!(std::fs::read_to_string(s.path("target/app.log")).unwrap(), "secret\n");
+    assert_eq!(std::fs::read_to_string(s.path("other")).unwrap(), "secret\n");
+    let err = s.stderr_text();
+    let theirs = format!("svc: cannot open log file {theirs}: a symlink on the way is not root's");
+    assert_eq!(err.matches(&theirs).count(), 1, "{err}");
+    let linked = format!("svc: cannot open log file {linked}: the file has other hard links");
+    assert_eq!(err.matches(&linked).count(), 1, "{err}");
+    // `svc log` does not read them either.
+    for name in ["a", "b"] {
+        let out = s.run(&["log", name]);
+        assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+        assert!(!show(&out).contains("secret"), "{}", show(&out));
+    }
+}
+
+#[test]
+fn log_paths_through_roots_own_links_work() {
+    if !root_or_skip("log_paths_through_roots_own_links_work") {
+        return;
+    }
+    let mut s = Svc::new("trusted_log_link");
+    // Like /var/run → /run: root's link in root's directory.
+    std::fs::create_dir(s.path("run")).unwrap();
+    std::os::unix::fs::symlink(s.path("run"), s.path("varrun")).unwrap();
+    let hello = s.script("hello", "echo hello\nexec /bin/sleep 1000\n");
+    s.write_config(&format!("[a]\nexec = {hello}\nlog = file:{}\n", s.p("varrun/app.log")));
+    s.start();
+    wait_until(secs(10), "hello in the log file", || std::fs::read_to_string(s.path("run/app.log")).is_ok_and(|t| t.contains("hello")));
+    assert_eq!(s.log_texts("a", &[]), ["hello"]);
+    assert!(!s.stderr_text().contains("cannot open log file"), "{}", s.stderr_text());
+}

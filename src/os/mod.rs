@@ -5,6 +5,7 @@ pub mod event;
 pub mod fd;
 pub mod logfile;
 pub mod once;
+pub mod path;
 pub mod process;
 pub mod signal;
 pub mod socket;
