@@ -50,6 +50,10 @@ pub const LOG_KEEP_DEFAULT: u8 = 3;
 pub const MAX_LOG_KEEP: u8 = 9;
 /// Bytes read per pread when `svc log -n N` looks for the last N lines of a file.
 pub const LOG_TAIL_CHUNK_BYTES: usize = 4096;
+/// Bytes of a `file:` log that `svc log -n N` searches backwards for N
+/// lines; past it the reply starts with a note. The search runs inside the
+/// event loop: 1 MiB is a few milliseconds from the page cache.
+pub const LOG_TAIL_WINDOW_BYTES: u64 = 1024 * 1024;
 /// Bytes read from one service's pipe per wakeup, so that a chatty service
 /// cannot starve the others.
 pub const LOG_READ_BYTES: usize = 4096;
@@ -86,6 +90,9 @@ pub const MAX_CMDLINE: usize = 128;
 /// path buffers live on the stack, and every page of stack a frame touches
 /// stays resident. Paths on small boxes are short; a longer one is an error.
 pub const PATH_BYTES: usize = 1024;
+/// Symlinks followed while walking a log file's path (the kernel allows 40;
+/// a trusted system link such as /var/run → /run takes one).
+pub const MAX_LINK_HOPS: usize = 8;
 /// Bytes of a control socket path, its NUL included: `sun_path` of a unix
 /// socket address holds 108.
 pub const CONTROL_PATH_BYTES: usize = 108;

@@ -117,39 +117,37 @@ pub struct Bytes<'a>(pub &'a [u8]);
 
 impl uDisplay for Bytes<'_> {
     fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
+        // Generic over the writer, so kept small: the work is in `piece`.
         let mut rest = self.0;
+        let mut esc = [0u8; 4];
         while !rest.is_empty() {
-            let run = rest.iter().position(|&b| b < 0x20 || b == 0x7f).unwrap_or(rest.len());
-            let (text, tail) = rest.split_at(run);
-            utf8(f, text)?;
-            let Some((&c, after)) = tail.split_first() else { break };
-            let hex = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
-            let esc = [b'\\', b'x', hex(c >> 4), hex(c & 15)];
-            f.write_str(core::str::from_utf8(&esc).unwrap_or("?"))?;
-            rest = after;
+            let (text, used) = piece(rest, &mut esc);
+            f.write_str(text)?;
+            rest = rest.get(used.max(1)..).unwrap_or(&[]);
         }
         Ok(())
     }
 }
 
-/// Writes `rest`, each invalid UTF-8 sequence as `?`.
-fn utf8<W: uWrite + ?Sized>(f: &mut ufmt::Formatter<'_, W>, mut rest: &[u8]) -> Result<(), W::Error> {
-    while !rest.is_empty() {
-        match core::str::from_utf8(rest) {
-            Ok(s) => return f.write_str(s),
-            Err(e) => {
-                let (good, bad) = rest.split_at(e.valid_up_to());
-                // SAFETY-free: valid_up_to() marks a valid prefix.
-                if let Ok(s) = core::str::from_utf8(good) {
-                    f.write_str(s)?;
-                }
-                f.write_str("?")?;
-                let skip = e.error_len().unwrap_or(bad.len()).max(1);
-                rest = bad.get(skip..).unwrap_or(&[]);
-            }
-        }
+/// The text that stands for the start of `rest` (a run of valid UTF-8
+/// without control bytes, `?` for an invalid sequence, or a control byte
+/// as `\xNN` in `esc`), and how many bytes of `rest` it stands for.
+#[inline(never)]
+fn piece<'a>(rest: &'a [u8], esc: &'a mut [u8; 4]) -> (&'a str, usize) {
+    let run = rest.iter().position(|&b| b < 0x20 || b == 0x7f).unwrap_or(rest.len());
+    let Some(text) = rest.get(..run).filter(|t| !t.is_empty()) else {
+        let c = rest.first().copied().unwrap_or(0);
+        let hex = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
+        *esc = [b'\\', b'x', hex(c >> 4), hex(c & 15)];
+        return (core::str::from_utf8(esc).unwrap_or("?"), 1);
+    };
+    match core::str::from_utf8(text) {
+        Ok(s) => (s, run),
+        Err(e) => match text.get(..e.valid_up_to()).and_then(|g| core::str::from_utf8(g).ok()).filter(|g| !g.is_empty()) {
+            Some(good) => (good, good.len()),
+            None => ("?", e.error_len().unwrap_or(run)),
+        },
     }
-    Ok(())
 }
 
 /// Width of `v` when displayed, for aligning columns.
@@ -214,6 +212,7 @@ pub fn errno_name(e: i32) -> &'static str {
         27 => "EFBIG",
         28 => "ENOSPC",
         30 => "EROFS",
+        31 => "EMLINK",
         32 => "EPIPE",
         36 => "ENAMETOOLONG",
         38 => "ENOSYS",

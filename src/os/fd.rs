@@ -1,13 +1,21 @@
 #![allow(unsafe_code)]
-//! Writes that finish, reads that are bounded, whole files.
+//! Writes that finish, reads that are bounded, whole files; svc's own
+//! output, which never blocks.
 
-use rustix::fd::AsFd;
+use core::sync::atomic::{AtomicI32, Ordering};
+use rustix::fd::{AsFd, BorrowedFd, IntoRawFd};
 use rustix::io::Errno;
 
 /// `write(2)` until every byte is out; EINTR is retried, EAGAIN is an error.
-pub fn write_all<F: AsFd>(fd: F, mut bytes: &[u8]) -> Result<(), Errno> {
+pub fn write_all<F: AsFd>(fd: F, bytes: &[u8]) -> Result<(), Errno> {
+    each_write(bytes, |b| rustix::io::write(fd.as_fd(), b))
+}
+
+/// Calls `write` until every byte is out (it returns how many went);
+/// EINTR is retried, any other error returned.
+fn each_write(mut bytes: &[u8], mut write: impl FnMut(&[u8]) -> Result<usize, Errno>) -> Result<(), Errno> {
     while !bytes.is_empty() {
-        match rustix::io::write(fd.as_fd(), bytes) {
+        match write(bytes) {
             Ok(0) => return Err(Errno::IO),
             Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
             Err(Errno::INTR) => {}
@@ -17,16 +25,62 @@ pub fn write_all<F: AsFd>(fd: F, mut bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Where svc's own output goes (`write_err`, `console` logs): INHERITED
+/// (fd 2 as it is), SOCKET (fd 2, sent with MSG_DONTWAIT), or a private
+/// O_NONBLOCK fd onto fd 2's pipe or terminal. Set once by `svc up`; the
+/// private fd is never closed.
+static ERR: AtomicI32 = AtomicI32::new(INHERITED);
+const INHERITED: i32 = -1;
+const SOCKET: i32 = -2;
+
+/// Makes svc's own output non-blocking, for `svc up`: a stderr pipe nobody
+/// reads, or a terminal stopped with ^S, must not stall the event loop.
+/// O_NONBLOCK on fd 2 itself would change the open file description svc
+/// shares with the shell or init that started it, so a pipe or terminal is
+/// opened afresh through `/proc/self/fd/2` (`open(2)` O_WRONLY|O_NONBLOCK|
+/// O_NOCTTY); a socket gets `send(2)` with MSG_DONTWAIT; a regular file
+/// does not block. Without /proc, fd 2 stays as it is.
+pub fn private_stderr() {
+    // SAFETY: fd 2 is never closed by svc.
+    let Ok(st) = rustix::fs::fstat(unsafe { rustix::stdio::stderr() }) else { return };
+    let to = match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+        rustix::fs::FileType::Socket => SOCKET,
+        rustix::fs::FileType::Fifo | rustix::fs::FileType::CharacterDevice => {
+            match open(c"/proc/self/fd/2", libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY, 0) {
+                Ok(fd) => fd.into_raw_fd(),
+                Err(_) => return,
+            }
+        }
+        _ => return,
+    };
+    ERR.store(to, Ordering::Relaxed);
+}
+
+/// Writes svc's own output: all of it, or an error (EAGAIN: what did not
+/// fit now is dropped, never waited for, once `private_stderr` ran).
+pub fn write_err_now(bytes: &[u8]) -> Result<(), Errno> {
+    // SAFETY: fd 2 is never closed by svc; a closed stderr fails the write.
+    let stderr = unsafe { rustix::stdio::stderr() };
+    match ERR.load(Ordering::Relaxed) {
+        INHERITED => write_all(stderr, bytes),
+        SOCKET => {
+            let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+            each_write(bytes, |b| rustix::net::send(stderr, b, flags))
+        }
+        // SAFETY: private_stderr stored an fd that stays open until exit.
+        fd => write_all(unsafe { BorrowedFd::borrow_raw(fd) }, bytes),
+    }
+}
+
 /// Writes to stdout; a closed stdout is not svc's problem.
 pub fn write_out(bytes: &[u8]) {
     // SAFETY: fd 1 is never closed by svc; a closed stdout fails the write.
     let _ = write_all(unsafe { rustix::stdio::stdout() }, bytes);
 }
 
-/// Writes to stderr.
+/// Writes to stderr, without blocking in `svc up` (see `write_err_now`).
 pub fn write_err(bytes: &[u8]) {
-    // SAFETY: as for stdout.
-    let _ = write_all(unsafe { rustix::stdio::stderr() }, bytes);
+    let _ = write_err_now(bytes);
 }
 
 /// Why a whole file could not be read.

@@ -4,11 +4,16 @@
 //! failed write is returned for the caller to count as a dropped line, and
 //! nothing here blocks (regular files do not, and FIFOs are refused). Also
 //! the backwards search for the last N lines of a file, for `svc log -n N`.
+//! svc opens log files as root in directories its services may write: PATH
+//! is walked one component at a time (`os::path`), and the file must be a
+//! regular file with one link, or it is refused (lines dropped and counted,
+//! and one message until an open works again).
 
-use crate::limits::{LOG_LINE_BYTES, LOG_TAIL_CHUNK_BYTES, MAX_LOG_KEEP, NAME_BYTES, PATH_BYTES};
+use crate::limits::{LOG_LINE_BYTES, LOG_TAIL_CHUNK_BYTES, LOG_TAIL_WINDOW_BYTES, MAX_LOG_KEEP, NAME_BYTES};
 use crate::os::fd::{self, Slot};
+use crate::os::path::{self, NAME_MAX, Name};
 use crate::ring::Stamp;
-use crate::text::{Buf, copy};
+use crate::text::{Buf, Bytes, Errno as ErrnoText, copy};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::FileType;
@@ -21,22 +26,24 @@ const _: () = assert!(40 + 2 <= RECORD_BYTES - LOG_LINE_BYTES && NAME_BYTES + 3 
 
 /// Flags for a log file: O_NONBLOCK so that a FIFO put at PATH cannot stall
 /// the open, O_NOCTTY so that a tty cannot become svc's controlling terminal
-/// (both are then refused as not regular files). fd::open adds O_CLOEXEC.
+/// (both are then refused as not regular files). path::open_in adds O_CLOEXEC.
 const WRITE_FLAGS: i32 = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
 /// O_NOFOLLOW on reads too: `svc log` must not show whatever file a service
 /// with write access to the log's directory links PATH to.
 const READ_FLAGS: i32 = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
 const MODE: u32 = 0o640;
 
-/// One service's log file: its fd once opened, and its size as svc wrote it.
-/// All zero bytes when empty, so that a table of them lives in .bss.
+/// One service's log file: its fd once opened, its size as svc wrote it,
+/// and whether a failed open was told (once, until an open works). All zero
+/// bytes when empty, so that a table of them lives in .bss.
 pub struct File {
     fd: Slot,
     size: u64,
+    told: bool,
 }
 
 impl File {
-    pub const EMPTY: File = File { fd: Slot::EMPTY, size: 0 };
+    pub const EMPTY: File = File { fd: Slot::EMPTY, size: 0, told: false };
 }
 
 /// Appends `STAMP LINE\n` to PATH in one write(2), first rotating PATH when
@@ -70,26 +77,34 @@ pub fn reopen(f: &mut File) {
 }
 
 /// Writes `NAME: LINE\n` to svc's stderr, in one write(2) unless the kernel
-/// takes part of it; the line is cut to LOG_LINE_BYTES.
+/// takes part of it; the line is cut to LOG_LINE_BYTES. Never blocks once
+/// `svc up` made stderr private: a record that does not fit is an error
+/// (EAGAIN), for the caller to count as dropped.
 pub fn console(name: &[u8], line: &[u8]) -> Result<(), Errno> {
     let mut rec = Buf::<RECORD_BYTES>::new();
     rec.push(name.get(..NAME_BYTES).unwrap_or(name));
     rec.push(b": ");
     rec.push(line.get(..LOG_LINE_BYTES).unwrap_or(line));
     rec.push(b"\n");
-    // SAFETY: fd 2 is never closed by svc; a closed stderr fails the write.
-    fd::write_all(unsafe { rustix::stdio::stderr() }, rec.as_bytes())
+    fd::write_err_now(rec.as_bytes())
 }
+
+/// The first line of a `svc log -n N` reply whose N lines were not all
+/// found within the last LOG_TAIL_WINDOW_BYTES of the file.
+pub const TAIL_CUT_NOTE: &[u8] = b"svc: log cut: showing the last 1 MiB of the file\n";
+const _: () = assert!(LOG_TAIL_WINDOW_BYTES == 1024 * 1024);
 
 /// Opens PATH read-only and finds where its last `lines` lines start (a
 /// final line without a newline counts), reading backwards from the end in
-/// LOG_TAIL_CHUNK_BYTES preads. The fd is positioned there; read on to the
-/// end for the lines. 0 lines: the end of the file.
-pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64), Errno> {
-    let file = fd::open(path, READ_FLAGS, 0)?;
-    let size = regular_size(&file)?;
+/// LOG_TAIL_CHUNK_BYTES preads, no further than LOG_TAIL_WINDOW_BYTES: the
+/// search runs in the event loop. The fd is positioned there; read on to
+/// the end for the lines. 0 lines: the end of the file. True when the
+/// window was too small: the offset is then the first whole line within it
+/// (its start when it has none), and the reply starts with TAIL_CUT_NOTE.
+pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64, bool), Errno> {
+    let (file, size) = open_file(path, READ_FLAGS, 0)?;
     let mut buf = [0u8; LOG_TAIL_CHUNK_BYTES];
-    let at = find_tail(size, lines, &mut buf, |at, b| {
+    let (at, cut) = find_tail(size, lines, LOG_TAIL_WINDOW_BYTES, &mut buf, |at, b| {
         loop {
             match rustix::io::pread(&file, &mut *b, at) {
                 Err(Errno::INTR) => {}
@@ -98,21 +113,32 @@ pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64), Errno> {
         }
     })?;
     rustix::fs::seek(&file, rustix::fs::SeekFrom::Start(at))?;
-    Ok((file, at))
+    Ok((file, at, cut))
 }
 
 /// Where the last `lines` lines of a file of `size` bytes start, reading it
 /// backwards in `buf`-sized pieces with `read(offset, into)` (pread: how
-/// many bytes it read, 0 at the end). A newline ends a line; the final one
-/// starts none. Pure, for tests over a slice.
-fn find_tail(size: u64, lines: u32, buf: &mut [u8], mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>) -> Result<u64, Errno> {
+/// many bytes it read, 0 at the end), through its last `window` bytes at
+/// most. A newline ends a line; the final one starts none. True when the
+/// window ended the search: then the first whole line within it, or its
+/// start. Pure, for tests over a slice.
+fn find_tail(
+    size: u64,
+    lines: u32,
+    window: u64,
+    buf: &mut [u8],
+    mut read: impl FnMut(u64, &mut [u8]) -> Result<usize, Errno>,
+) -> Result<(u64, bool), Errno> {
     if lines == 0 || buf.is_empty() {
-        return Ok(size);
+        return Ok((size, false));
     }
+    // One byte before the window too: a newline there starts a line in it.
+    let floor = size.saturating_sub(window.saturating_add(1));
     let mut seen = 0u32;
+    let mut first = None;
     let mut end = size;
-    while end > 0 {
-        let want = end.min(buf.len() as u64) as usize;
+    while end > floor {
+        let want = (end - floor).min(buf.len() as u64) as usize;
         let start = end - want as u64;
         let chunk = buf.get_mut(..want).unwrap_or(&mut []);
         let mut got = 0;
@@ -127,22 +153,62 @@ fn find_tail(size: u64, lines: u32, buf: &mut [u8], mut read: impl FnMut(u64, &m
             if b == b'\n' && at + 1 != size {
                 seen += 1;
                 if seen >= lines {
-                    return Ok(at + 1);
+                    return Ok((at + 1, false));
                 }
+                first = Some(at + 1);
             }
         }
         end = start;
     }
-    Ok(0)
+    if floor == 0 {
+        return Ok((0, false));
+    }
+    Ok((first.unwrap_or(floor + 1), true))
 }
 
-/// Opens PATH for appending (closing the file held before) and learns its size.
+/// Opens PATH for appending (closing the file held before) and learns its
+/// size; a failure is told once.
 fn open(f: &mut File, path: &CStr) -> Result<(), Errno> {
-    *f = File::EMPTY;
-    let file = fd::open(path, WRITE_FLAGS, MODE)?;
-    f.size = regular_size(&file)?;
-    f.fd = Slot::new(file);
+    f.fd = Slot::EMPTY;
+    f.size = 0;
+    let (file, size) = open_file(path, WRITE_FLAGS, MODE).inspect_err(|&e| {
+        if !core::mem::replace(&mut f.told, true) {
+            tell(path, e);
+        }
+    })?;
+    (f.fd, f.size, f.told) = (Slot::new(file), size, false);
     Ok(())
+}
+
+/// Walks to PATH's directory (`path::open_parent`), opens the last
+/// component there with `flags` (O_NOFOLLOW among them), and checks it: a
+/// regular file (else EINVAL) with one link (else EMLINK: a hard link could
+/// be to any file). The fd and the file's size.
+fn open_file(path: &CStr, flags: i32, mode: u32) -> Result<(OwnedFd, u64), Errno> {
+    let mut last = Name::new();
+    let dir = path::open_parent(path.to_bytes(), &mut last)?;
+    let file = path::open_in(&dir, last.get(), flags, mode)?;
+    let st = rustix::fs::fstat(&file)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Errno::INVAL);
+    }
+    if st.st_nlink != 1 {
+        return Err(Errno::MLINK);
+    }
+    Ok((file, u64::try_from(st.st_size).unwrap_or(0)))
+}
+
+/// `svc: cannot open log file PATH: WHY`.
+fn tell(path: &CStr, e: Errno) {
+    let why = match e {
+        path::UNTRUSTED => "a symlink on the way is not root's, or is in a directory others may write: ",
+        Errno::MLINK => "the file has other hard links: ",
+        Errno::INVAL => "not a regular file: ",
+        _ => "",
+    };
+    let mut b = Buf::<256>::new();
+    let _ = ufmt::uwrite!(b, "svc: cannot open log file {}: {}{}\n", Bytes(path.to_bytes()), why, ErrnoText(e.raw_os_error()));
+    fd::write_err(b.as_bytes());
 }
 
 /// `fstat(2)`: the size of a regular file; EINVAL for anything else (a FIFO
@@ -184,22 +250,26 @@ fn append(f: &mut File, rec: &[u8]) -> Result<(), Errno> {
     }
 }
 
-/// `rename(2)` PATH.(keep−1) → PATH.keep … PATH.1 → PATH.2, PATH → PATH.1;
-/// missing ones are skipped. keep 0 unlinks PATH.
+/// `renameat(2)` PATH.(keep−1) → PATH.keep … PATH.1 → PATH.2, PATH →
+/// PATH.1, in PATH's directory as `open_file` walks to it; missing ones are
+/// skipped. keep 0 unlinks PATH.
 fn rotate(path: &CStr, keep: u8) -> Result<(), Errno> {
     let keep = keep.min(MAX_LOG_KEEP);
+    let mut last = Name::new();
+    let dir = path::open_parent(path.to_bytes(), &mut last)?;
+    let name = last.get();
     if keep == 0 {
-        return missing_ok(rustix::fs::unlink(path));
+        return missing_ok(rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty()));
     }
-    let p = path.to_bytes();
-    let mut from = [0u8; PATH_BYTES + 3];
-    let mut to = [0u8; PATH_BYTES + 3];
+    let p = name.to_bytes();
+    let mut from = [0u8; NAME_MAX + 3];
+    let mut to = [0u8; NAME_MAX + 3];
     for k in (1..keep).rev() {
         // Only PATH → PATH.1 must work for PATH to stay under its size; an
         // older file that cannot move is lost when the next one replaces it.
-        let _ = rustix::fs::rename(numbered(p, k, &mut from)?, numbered(p, k + 1, &mut to)?);
+        let _ = rustix::fs::renameat(&dir, numbered(p, k, &mut from)?, &dir, numbered(p, k + 1, &mut to)?);
     }
-    missing_ok(rustix::fs::rename(path, numbered(p, 1, &mut to)?))
+    missing_ok(rustix::fs::renameat(&dir, name, &dir, numbered(p, 1, &mut to)?))
 }
 
 /// A rename or unlink of something already gone is done.
@@ -383,6 +453,36 @@ mod tests {
     }
 
     #[test]
+    fn refuses_hard_links_and_rotates_through_a_trusted_link() {
+        let d = dir("links");
+        let other = d.join("other");
+        std::fs::write(&other, "secret\n").unwrap();
+        let path = d.join("log");
+        std::fs::hard_link(&other, &path).unwrap();
+        let mut f = File::EMPTY;
+        assert_eq!(write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::MLINK));
+        assert_eq!(tail_offset(&c(&path), 1).err(), Some(Errno::MLINK));
+        assert_eq!(read(&other), "secret\n");
+        assert!(f.told);
+        // Once the link is gone, PATH is created afresh and the message may come again.
+        std::fs::remove_file(&path).unwrap();
+        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"x").unwrap();
+        assert!(!f.told);
+        // Through a directory symlink of our own (the test's user), rotation
+        // renames in the real directory.
+        std::fs::create_dir_all(d.join("real")).unwrap();
+        std::os::unix::fs::symlink(d.join("real"), d.join("via")).unwrap();
+        let via = d.join("via/log");
+        let mut f = File::EMPTY;
+        for i in 0..12 {
+            write_line(&mut f, &c(&via), 100, 2, Stamp(0), format!("line {i:02}").as_bytes()).unwrap();
+        }
+        assert!(read(&d.join("real/log")).ends_with("line 11\n"));
+        assert!(d.join("real/log.1").exists() && d.join("real/log.2").exists() && !d.join("real/log.3").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn write_errors_are_returned() {
         // /dev/full is a character device: refused before any write.
         let mut f = File::EMPTY;
@@ -416,14 +516,14 @@ mod tests {
                 for short in [false, true] {
                     for n in [0u32, 1, 2, 3, 10, 49, 50, 51, 1000] {
                         let mut buf = vec![0u8; chunk];
-                        let got = find_tail(data.len() as u64, n, &mut buf, |at, into| {
+                        let got = find_tail(data.len() as u64, n, u64::MAX, &mut buf, |at, into| {
                             let from = &data[at as usize..];
                             let k = into.len().min(from.len()).min(if short { 1 } else { usize::MAX });
                             into[..k].copy_from_slice(&from[..k]);
                             Ok(k)
                         });
                         let want = if n == 0 { data.len() as u64 } else { reference(data, n as usize) };
-                        assert_eq!(got, Ok(want), "{:?} chunk {chunk} short {short} n {n}", String::from_utf8_lossy(data));
+                        assert_eq!(got, Ok((want, false)), "{:?} chunk {chunk} short {short} n {n}", String::from_utf8_lossy(data));
                     }
                 }
             }
@@ -433,9 +533,39 @@ mod tests {
     #[test]
     fn find_tail_passes_errors_and_survives_a_shrunk_file() {
         let mut buf = [0u8; 4];
-        assert_eq!(find_tail(10, 1, &mut buf, |_, _| Err(Errno::IO)), Err(Errno::IO));
+        assert_eq!(find_tail(10, 1, 99, &mut buf, |_, _| Err(Errno::IO)), Err(Errno::IO));
         // The file says 10 bytes but reads as empty: no newline found.
-        assert_eq!(find_tail(10, 1, &mut buf, |_, _| Ok(0)), Ok(0));
+        assert_eq!(find_tail(10, 1, 99, &mut buf, |_, _| Ok(0)), Ok((0, false)));
+    }
+
+    #[test]
+    fn find_tail_stops_at_the_window() {
+        let data = b"aaaa\nbbbb\ncccc\ndddd\n";
+        let tail = |n: u32, window: u64| {
+            let mut buf = [0u8; 3];
+            find_tail(data.len() as u64, n, window, &mut buf, |at, into| {
+                let from = &data[at as usize..];
+                let k = into.len().min(from.len());
+                into[..k].copy_from_slice(&from[..k]);
+                Ok(k)
+            })
+        };
+        // (lines, window) → (offset, cut)
+        for (n, window, want) in [
+            (2, 99, (10, false)),
+            (2, 10, (10, false)),
+            (3, 10, (10, true)), // the first whole line in the window
+            (3, 12, (10, true)),
+            (3, 7, (15, true)),  // only the last line is whole in the window
+            (9, 4, (16, true)),  // no newline but the final one: the window's start
+            (9, 20, (0, false)), // the window reaches the start
+            (9, 21, (0, false)),
+        ] {
+            assert_eq!(tail(n, window), Ok(want), "{n} {window}");
+        }
+        // A file with no newline at all: the last `window` bytes.
+        let mut buf = [0u8; 4096];
+        assert_eq!(find_tail(1 << 30, 1, 1 << 20, &mut buf, |_, into| Ok(into.len())), Ok(((1 << 30) - (1 << 20), true)));
     }
 
     #[test]
@@ -459,7 +589,8 @@ mod tests {
             (long.as_str(), 1),
         ] {
             std::fs::write(&path, text).unwrap();
-            let (fd, at) = tail_offset(&c(&path), n).unwrap();
+            let (fd, at, cut) = tail_offset(&c(&path), n).unwrap();
+            assert!(!cut);
             let want = if n == 0 { text.len() as u64 } else { reference(text.as_bytes(), n as usize) };
             assert_eq!(at, want, "{n}");
             // The fd is positioned at the offset: reading on gives the lines.

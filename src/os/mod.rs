@@ -6,6 +6,7 @@ pub mod fd;
 pub mod listen;
 pub mod logfile;
 pub mod once;
+pub mod path;
 pub mod process;
 pub mod signal;
 pub mod socket;

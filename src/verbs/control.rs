@@ -29,7 +29,8 @@ pub fn server_path<'b>(cfg: &Config, buf: &'b mut [u8]) -> Option<&'b CStr> {
     let mut b = Buf::<PATH_BYTES>::new();
     match cfg.control {
         Some(s) => b.push(cfg.str(s)),
-        None => default_path(&mut b, true),
+        None if !default_path(&mut b, true) => return None,
+        None => {}
     }
     let r = os::fd::cpath(b.as_bytes(), buf);
     if r.is_none() {
@@ -39,34 +40,45 @@ pub fn server_path<'b>(cfg: &Config, buf: &'b mut [u8]) -> Option<&'b CStr> {
 }
 
 /// svc's default socket path for this user; with `create`, makes the
-/// /tmp/svc-UID directory (0700) and refuses one owned by someone else.
-pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) {
+/// /tmp/svc-UID directory (0700) and refuses one that another user owns or
+/// that others may write (they could then own the socket): false then, with
+/// the message printed, and the path must not be used.
+pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) -> bool {
     let uid = os::process::euid();
     if uid == 0 {
         b.push(b"/run/svc.sock");
-        return;
+        return true;
     }
     if let Some(x) = os::process::getenv(c"XDG_RUNTIME_DIR").filter(|x| x.first() == Some(&b'/')) {
         b.push(x);
         b.push(b"/svc.sock");
-        return;
+        return true;
     }
     let _ = ufmt::uwrite!(b, "/tmp/svc-{}", uid);
     if create {
         let mut p = [0u8; 64];
-        if let Some(dir) = os::fd::cpath(b.as_bytes(), &mut p) {
+        let dir = os::fd::cpath(b.as_bytes(), &mut p);
+        if let Some(dir) = dir {
             let _ = rustix::fs::mkdir(dir, rustix::fs::Mode::from_raw_mode(0o700));
-            match rustix::fs::lstat(dir) {
-                Ok(st) if st.st_uid == uid && rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory => {}
-                _ => {
-                    let mut m = Buf::<128>::new();
-                    let _ = ufmt::uwrite!(m, "svc: {} is not a directory of ours\n", Bytes(b.as_bytes()));
-                    os::fd::write_err(m.as_bytes());
-                }
-            }
+        }
+        let ours = dir.and_then(|d| rustix::fs::lstat(d).ok()).is_some_and(|st| {
+            st.st_uid == uid
+                && st.st_mode & 0o022 == 0
+                && rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
+        });
+        if !ours {
+            let mut m = Buf::<128>::new();
+            let _ = ufmt::uwrite!(
+                m,
+                "svc: control socket directory {}: not a directory of ours (another user owns it, or others may write it)\n",
+                Bytes(b.as_bytes())
+            );
+            os::fd::write_err(m.as_bytes());
+            return false;
         }
     }
     b.push(b"/svc.sock");
+    true
 }
 
 /// Accepts waiting connections into free slots. With every slot taken, the
@@ -341,8 +353,11 @@ fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
         let lines = n.unwrap_or(if follow { 0 } else { 1000 });
         let opened = CStr::from_bytes_with_nul(w.sup.cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines));
         match opened {
-            Some(Ok((fd, offset))) => {
+            Some(Ok((fd, offset, cut))) => {
                 head(w, c, EXIT_OK, b"", b"");
+                if cut && let Some(cl) = w.clients.list.get_mut(c) {
+                    cl.out.push(os::logfile::TAIL_CUT_NOTE);
+                }
                 if let Some(file) = w.streams.get_mut(c) {
                     *file = Slot::new(fd);
                 }
@@ -480,6 +495,13 @@ fn pump(w: &mut World, ev: &Events, c: usize, now: Instant) {
             }
             Err(_) => return drop_client(w, ev, c),
         }
+    }
+    // Out of rounds with more to send: go on when the socket has room
+    // (at once), or a long reply would stall here.
+    let Some(cl) = w.clients.list.get_mut(c) else { return };
+    if let (false, Some(fd)) = (cl.writing, w.fds.fd(usize::from(cl.fd))) {
+        cl.writing = true;
+        let _ = ev.modify(fd, u64::from(cl.fd), Interest::Write);
     }
 }
 

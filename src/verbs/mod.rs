@@ -27,7 +27,11 @@ mod world;
 
 fn run(cmd: &Command<'static>) -> i32 {
     match cmd.verb {
-        Verb::Up => up::up(cmd),
+        Verb::Up => {
+            // Before any message: svc's own output must never block it.
+            os::fd::private_stderr();
+            up::up(cmd)
+        }
         Verb::Check => check::check(cmd),
         Verb::Control(kind) => client::run(cmd, kind),
         Verb::Version => version(),
