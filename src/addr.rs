@@ -141,12 +141,19 @@ fn parse_v6(s: &[u8]) -> Option<[u8; 16]> {
         Some(_) if nh + nt > 7 => return None,
         _ => {}
     }
+    // Zip, not copy_from_slice: its length check links core::fmt.
     let mut all = [0u16; 8];
-    all.get_mut(..nh)?.copy_from_slice(head.get(..nh)?);
-    all.get_mut(8 - nt..)?.copy_from_slice(tail.get(..nt)?);
+    for (d, s) in all.iter_mut().zip(head.iter().take(nh)) {
+        *d = *s;
+    }
+    for (d, s) in all.iter_mut().skip(8 - nt).zip(tail.iter()) {
+        *d = *s;
+    }
     let mut out = [0u8; 16];
     for (pair, g) in out.chunks_exact_mut(2).zip(all) {
-        pair.copy_from_slice(&g.to_be_bytes());
+        for (d, s) in pair.iter_mut().zip(g.to_be_bytes()) {
+            *d = s;
+        }
     }
     Some(out)
 }

@@ -237,8 +237,8 @@ impl Env {
         let (Some(d), true) = (w.sup.def(id), n > 0) else { return false };
         let cfg = &w.sup.cfg;
         let _ = ufmt::uwrite!(self.fds, "LISTEN_FDS={}\0", n);
-        if let Some(p) = self.pid.get_mut(..Self::PID_PREFIX.len()) {
-            p.copy_from_slice(Self::PID_PREFIX);
+        for (d, s) in self.pid.iter_mut().zip(Self::PID_PREFIX) {
+            *d = *s;
         }
         self.names.push(b"LISTEN_FDNAMES=");
         self.port.push(b"SERVER_STARTER_PORT=");
