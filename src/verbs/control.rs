@@ -17,7 +17,8 @@ use crate::service::{Begin, Upgrade};
 use crate::status;
 use crate::supervisor::{Event, Outcome, Request as Ask};
 use crate::text::{Buf, Bytes, Errno};
-use crate::verbs::world::{Refused, Role, World};
+use crate::verbs::reload::Refused;
+use crate::verbs::world::{Role, World};
 use core::ffi::CStr;
 use rustix::fd::AsFd;
 
@@ -300,7 +301,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
         }
         Kind::Reload => {
             let dry = req.has(b"--dry-run");
-            let r = crate::verbs::world::reload(w, ev, now, out, dry, req.has(b"--force"));
+            let r = crate::verbs::reload::reload(w, ev, now, out, dry, req.has(b"--force"));
             if let Err(why) = r {
                 // A file that could not be read says why (its text ends in a newline).
                 let mut m = Buf::<256>::new();

@@ -21,6 +21,7 @@ pub fn main(words: &[&'static [u8]]) -> i32 {
 mod check;
 mod client;
 mod control;
+mod reload;
 mod sockets;
 mod up;
 mod world;

@@ -17,8 +17,9 @@ use crate::supervisor::{Event as SupEvent, Outcome};
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check;
 use crate::verbs::control;
+use crate::verbs::reload::{assign, reload, restore, rings_fit};
 use crate::verbs::sockets;
-use crate::verbs::world::{Logs, Role, WORLD, World, assign, reload, restore, rings_fit};
+use crate::verbs::world::{Logs, Role, WORLD, World};
 use core::ffi::{CStr, c_char};
 use rustix::fd::AsFd;
 
