@@ -9,20 +9,15 @@
 //! regular file with one link, or it is refused (lines dropped and counted,
 //! and one message until an open works again).
 
-use crate::limits::{LOG_LINE_BYTES, LOG_TAIL_CHUNK_BYTES, LOG_TAIL_WINDOW_BYTES, MAX_LOG_KEEP, NAME_BYTES};
+use crate::limits::{LOG_TAIL_CHUNK_BYTES, LOG_TAIL_WINDOW_BYTES, MAX_LOG_KEEP};
 use crate::os::fd::{self, Slot};
 use crate::os::path::{self, NAME_MAX, Name};
-use crate::ring::Stamp;
+
 use crate::text::{Buf, Bytes, Errno as ErrnoText, copy};
 use core::ffi::CStr;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::FileType;
 use rustix::io::Errno;
-
-/// One record: a stamp (24 bytes until the year 9999, 40 at most) or a name
-/// (31) with its separator, a line cut to LOG_LINE_BYTES, and a newline.
-const RECORD_BYTES: usize = LOG_LINE_BYTES + 64;
-const _: () = assert!(40 + 2 <= RECORD_BYTES - LOG_LINE_BYTES && NAME_BYTES + 3 <= RECORD_BYTES - LOG_LINE_BYTES);
 
 /// Flags for a log file: O_NONBLOCK so that a FIFO put at PATH cannot stall
 /// the open, O_NOCTTY so that a tty cannot become svc's controlling terminal
@@ -46,20 +41,14 @@ impl File {
     pub const EMPTY: File = File { fd: Slot::EMPTY, size: 0, told: false };
 }
 
-/// Appends `STAMP LINE\n` to PATH in one write(2), first rotating PATH when
+/// Appends a finished record (`ring::record`) to PATH in one write(2), first rotating PATH when
 /// the record would take it past `max` bytes: PATH.(keep−1) → PATH.keep …
 /// PATH → PATH.1, then PATH is opened afresh. So PATH never exceeds `max`
 /// (but a single record longer than `max` is written alone into a fresh
-/// file) and always holds the newest line. The line is cut to
-/// LOG_LINE_BYTES. A failed or short write is an error (the caller counts a
-/// dropped line); a short one is cut off again so that the next record starts
-/// a line.
-pub fn write_line(f: &mut File, path: &CStr, max: u64, keep: u8, stamp: Stamp, line: &[u8]) -> Result<(), Errno> {
-    let mut rec = Buf::<RECORD_BYTES>::new();
-    let _ = ufmt::uwrite!(rec, "{} ", stamp);
-    rec.push(line.get(..LOG_LINE_BYTES).unwrap_or(line));
-    rec.push(b"\n");
-    let rec = rec.as_bytes();
+/// file) and always holds the newest line. A failed or short write is an
+/// error (the caller counts a dropped line); a short one is cut off again so
+/// that the next record starts a line.
+pub fn write_line(f: &mut File, path: &CStr, max: u64, keep: u8, rec: &[u8]) -> Result<(), Errno> {
     if f.fd.is_empty() {
         open(f, path)?;
     }
@@ -76,17 +65,12 @@ pub fn reopen(f: &mut File) {
     *f = File::EMPTY;
 }
 
-/// Writes `NAME: LINE\n` to svc's stderr, in one write(2) unless the kernel
-/// takes part of it; the line is cut to LOG_LINE_BYTES. Never blocks once
-/// `svc up` made stderr private: a record that does not fit is an error
-/// (EAGAIN), for the caller to count as dropped.
-pub fn console(name: &[u8], line: &[u8]) -> Result<(), Errno> {
-    let mut rec = Buf::<RECORD_BYTES>::new();
-    rec.push(name.get(..NAME_BYTES).unwrap_or(name));
-    rec.push(b": ");
-    rec.push(line.get(..LOG_LINE_BYTES).unwrap_or(line));
-    rec.push(b"\n");
-    fd::write_err_now(rec.as_bytes())
+/// Writes a finished record (`ring::console_record`) to svc's stderr, in
+/// one write(2) unless the kernel takes part of it. Never blocks once `svc
+/// up` made stderr private: a record that does not fit is an error (EAGAIN),
+/// for the caller to count as dropped.
+pub fn console(rec: &[u8]) -> Result<(), Errno> {
+    fd::write_err_now(rec)
 }
 
 /// The first line of a `svc log -n N` reply whose N lines were not all
@@ -291,6 +275,15 @@ fn numbered<'b>(path: &[u8], k: u8, buf: &'b mut [u8]) -> Result<&'b CStr, Errno
 
 #[cfg(test)]
 mod tests {
+    use crate::limits::LOG_LINE_BYTES;
+    use crate::ring::Stamp;
+
+    /// `write_line` of `ring::record(stamp, line)`.
+    fn wl(f: &mut File, path: &CStr, max: u64, keep: u8, stamp: Stamp, line: &[u8]) -> Result<(), Errno> {
+        let mut rec = crate::ring::Record::new();
+        crate::ring::record(stamp, line, &mut rec);
+        write_line(f, path, max, keep, rec.as_bytes())
+    }
     use super::*;
     use std::ffi::CString;
     use std::path::{Path, PathBuf};
@@ -324,9 +317,9 @@ mod tests {
         let d = dir("stamp");
         let path = d.join("log");
         let mut f = File::EMPTY;
-        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"hello").unwrap();
-        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(1_700_000_000_123), b"").unwrap();
-        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), &[b'x'; LOG_LINE_BYTES + 10]).unwrap();
+        wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"hello").unwrap();
+        wl(&mut f, &c(&path), 1 << 20, 3, Stamp(1_700_000_000_123), b"").unwrap();
+        wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), &[b'x'; LOG_LINE_BYTES + 10]).unwrap();
         let text = read(&path);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "1970-01-01T00:00:00.000Z hello");
@@ -345,7 +338,7 @@ mod tests {
         let path = d.join("log");
         std::fs::write(&path, "old\n").unwrap();
         let mut f = File::EMPTY;
-        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"new").unwrap();
+        wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"new").unwrap();
         assert_eq!(read(&path), format!("old\n{STAMP}new\n"));
         assert_eq!(f.size, 4 + 29);
         std::fs::remove_dir_all(&d).unwrap();
@@ -361,7 +354,7 @@ mod tests {
             let max = 200;
             let mut f = File::EMPTY;
             for i in 0..100 {
-                write_line(&mut f, &cp, max, keep, Stamp(0), format!("line {i:03}").as_bytes()).unwrap();
+                wl(&mut f, &cp, max, keep, Stamp(0), format!("line {i:03}").as_bytes()).unwrap();
                 let text = read(&path);
                 assert!(text.len() as u64 <= max, "{keep} {i}: {}", text.len());
                 assert_eq!(f.size, text.len() as u64);
@@ -388,7 +381,7 @@ mod tests {
         let path = d.join("log");
         let mut f = File::EMPTY;
         for i in 0..3 {
-            write_line(&mut f, &c(&path), 50, 2, Stamp(0), format!("{i}{}", "y".repeat(99)).as_bytes()).unwrap();
+            wl(&mut f, &c(&path), 50, 2, Stamp(0), format!("{i}{}", "y".repeat(99)).as_bytes()).unwrap();
             assert_eq!(read(&path).len(), 126);
         }
         assert!(read(&path).contains("\n") && read(&path).starts_with(&format!("{STAMP}2")));
@@ -402,13 +395,13 @@ mod tests {
         let d = dir("reopen");
         let path = d.join("log");
         let mut f = File::EMPTY;
-        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"one").unwrap();
+        wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"one").unwrap();
         std::fs::remove_file(&path).unwrap();
         // Still open: the line goes to the removed file.
-        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"two").unwrap();
+        wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"two").unwrap();
         assert!(!path.exists());
         reopen(&mut f);
-        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"three").unwrap();
+        wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"three").unwrap();
         assert_eq!(read(&path), format!("{STAMP}three\n"));
         assert_eq!(f.size, 31);
         std::fs::remove_dir_all(&d).unwrap();
@@ -419,11 +412,11 @@ mod tests {
         let d = dir("moved");
         let path = d.join("log");
         let mut f = File::EMPTY;
-        write_line(&mut f, &c(&path), 100, 1, Stamp(0), b"aaaaaaaaaaaaaaaaaaaa").unwrap();
+        wl(&mut f, &c(&path), 100, 1, Stamp(0), b"aaaaaaaaaaaaaaaaaaaa").unwrap();
         std::fs::rename(&path, d.join("elsewhere")).unwrap();
-        write_line(&mut f, &c(&path), 100, 1, Stamp(0), b"bbbbbbbbbbbbbbbbbbbb").unwrap();
+        wl(&mut f, &c(&path), 100, 1, Stamp(0), b"bbbbbbbbbbbbbbbbbbbb").unwrap();
         // Past 100 with the moved file's size: rotates (nothing at PATH) and reopens.
-        write_line(&mut f, &c(&path), 100, 1, Stamp(0), b"cccccccccccccccccccc").unwrap();
+        wl(&mut f, &c(&path), 100, 1, Stamp(0), b"cccccccccccccccccccc").unwrap();
         assert_eq!(read(&path), format!("{STAMP}cccccccccccccccccccc\n"));
         assert!(!with_suffix(&path, 1).exists());
         assert_eq!(read(&d.join("elsewhere")).lines().count(), 2);
@@ -442,9 +435,9 @@ mod tests {
         // SAFETY: a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(cf.as_ptr(), 0o600) }, 0);
         let mut f = File::EMPTY;
-        assert_eq!(write_line(&mut f, &c(&link), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::LOOP));
-        assert_eq!(write_line(&mut f, &cf, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::NXIO)); // no reader
-        assert_eq!(write_line(&mut f, &c(&d), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::ISDIR));
+        assert_eq!(wl(&mut f, &c(&link), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::LOOP));
+        assert_eq!(wl(&mut f, &cf, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::NXIO)); // no reader
+        assert_eq!(wl(&mut f, &c(&d), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::ISDIR));
         assert!(f.fd.is_empty());
         assert_eq!(read(&target), "secret\n");
         assert_eq!(tail_offset(&c(&link), 1).err(), Some(Errno::LOOP));
@@ -460,13 +453,13 @@ mod tests {
         let path = d.join("log");
         std::fs::hard_link(&other, &path).unwrap();
         let mut f = File::EMPTY;
-        assert_eq!(write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::MLINK));
+        assert_eq!(wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::MLINK));
         assert_eq!(tail_offset(&c(&path), 1).err(), Some(Errno::MLINK));
         assert_eq!(read(&other), "secret\n");
         assert!(f.told);
         // Once the link is gone, PATH is created afresh and the message may come again.
         std::fs::remove_file(&path).unwrap();
-        write_line(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"x").unwrap();
+        wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"x").unwrap();
         assert!(!f.told);
         // Through a directory symlink of our own (the test's user), rotation
         // renames in the real directory.
@@ -475,7 +468,7 @@ mod tests {
         let via = d.join("via/log");
         let mut f = File::EMPTY;
         for i in 0..12 {
-            write_line(&mut f, &c(&via), 100, 2, Stamp(0), format!("line {i:02}").as_bytes()).unwrap();
+            wl(&mut f, &c(&via), 100, 2, Stamp(0), format!("line {i:02}").as_bytes()).unwrap();
         }
         assert!(read(&d.join("real/log")).ends_with("line 11\n"));
         assert!(d.join("real/log.1").exists() && d.join("real/log.2").exists() && !d.join("real/log.3").exists());
@@ -487,10 +480,10 @@ mod tests {
         // /dev/full is a character device: refused before any write.
         let mut f = File::EMPTY;
         let full = CString::new("/dev/full").unwrap();
-        assert_eq!(write_line(&mut f, &full, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::INVAL));
+        assert_eq!(wl(&mut f, &full, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::INVAL));
         let missing = CString::new("/nonexistent-svc-dir/log").unwrap();
-        assert_eq!(write_line(&mut f, &missing, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::NOENT));
-        assert!(console(b"web", b"a console line from the logfile tests").is_ok());
+        assert_eq!(wl(&mut f, &missing, 1 << 20, 3, Stamp(0), b"x"), Err(Errno::NOENT));
+        assert!(console(b"web: a console line from the logfile tests\n").is_ok());
     }
 
     #[test]

@@ -16,7 +16,30 @@ pub use assemble::Assembler;
 pub use pool::{Area, Pool, blocks_for};
 pub use stamp::{STAMP_BYTES, Stamp};
 
-use crate::limits::{LOG_LINE_BYTES, RING_BLOCK_BYTES, RING_POOL_BYTES};
+use crate::limits::{LOG_LINE_BYTES, NAME_BYTES, RING_BLOCK_BYTES, RING_POOL_BYTES};
+use crate::text::Buf;
+
+/// One line as a log file or the console gets it: a stamp (24 bytes until
+/// the year 9999, 40 at most) or a name (31) with its separator, the line
+/// cut to LOG_LINE_BYTES, and a newline.
+pub const RECORD_BYTES: usize = LOG_LINE_BYTES + 64;
+const _: () = assert!(40 + 2 <= RECORD_BYTES - LOG_LINE_BYTES && NAME_BYTES + 3 <= RECORD_BYTES - LOG_LINE_BYTES);
+pub type Record = Buf<RECORD_BYTES>;
+
+/// `STAMP LINE\n`: a `file:` log's record.
+pub fn record(stamp: Stamp, line: &[u8], out: &mut Record) {
+    let _ = ufmt::uwrite!(out, "{} ", stamp);
+    out.push(line.get(..LOG_LINE_BYTES).unwrap_or(line));
+    out.push(b"\n");
+}
+
+/// `NAME: LINE\n`: a `console` log's record.
+pub fn console_record(name: &[u8], line: &[u8], out: &mut Record) {
+    out.push(name.get(..NAME_BYTES).unwrap_or(name));
+    out.push(b": ");
+    out.push(line.get(..LOG_LINE_BYTES).unwrap_or(line));
+    out.push(b"\n");
+}
 
 /// Bytes before each stored line: stamp (8) and length (2).
 const HEADER: usize = 10;
@@ -252,6 +275,17 @@ impl<'p> Iterator for Iter<'p> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn records() {
+        let mut r = Record::new();
+        record(Stamp(1_700_000_000_123), b"hello", &mut r);
+        assert_eq!(r.as_bytes(), b"2023-11-14T22:13:20.123Z hello\n");
+        let mut r = Record::new();
+        console_record(b"web", &[b'x'; LOG_LINE_BYTES + 5], &mut r);
+        assert_eq!(r.len(), 3 + 2 + LOG_LINE_BYTES + 1, "the line is cut, the newline kept");
+        assert!(r.as_bytes().starts_with(b"web: xx") && r.as_bytes().ends_with(b"x\n"));
+    }
     use super::pool::POOL_BLOCKS;
     use super::*;
     use std::collections::VecDeque;

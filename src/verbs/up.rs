@@ -10,7 +10,7 @@ use crate::duration::Instant;
 use crate::limits::*;
 use crate::os::event::{Event, Events, Interest};
 use crate::os::{self, clock, logfile, signal, spawn};
-use crate::ring::Stamp;
+use crate::ring::{self, Stamp};
 use crate::service::{Action, Actions, Step};
 use crate::signame;
 use crate::supervisor::{Event as SupEvent, Outcome};
@@ -401,10 +401,18 @@ fn sink(w: &mut World, id: u8, inst: u8, n: usize) {
                 true
             }
             Log::File { size, keep, .. } => match (file.as_deref_mut(), path) {
-                (Some(f), Some(p)) => logfile::write_line(f, p, u64::from(size), keep, stamp, line).is_ok(),
+                (Some(f), Some(p)) => {
+                    let mut rec = ring::Record::new();
+                    ring::record(stamp, line, &mut rec);
+                    logfile::write_line(f, p, u64::from(size), keep, rec.as_bytes()).is_ok()
+                }
                 _ => false,
             },
-            Log::Console => logfile::console(name, line).is_ok(),
+            Log::Console => {
+                let mut rec = ring::Record::new();
+                ring::console_record(name, line, &mut rec);
+                logfile::console(rec.as_bytes()).is_ok()
+            }
             Log::Null => true,
         };
         if !ok {
