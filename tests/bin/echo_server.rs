@@ -367,10 +367,7 @@ fn main() {
                 let fd: RawFd = n.parse().unwrap_or_else(|_| die(2, &format!("--ready-fd {n:?}: not a number")));
                 ready_fd = Some(fd);
             }
-            _ => die(
-                2,
-                &format!("unknown argument {a:?} (--starter, --once, --dump FILE, --lock FILE, --ready-fd N, --ignore-term)"),
-            ),
+            _ => die(2, &format!("unknown argument {a:?} (--starter, --once, --dump FILE, --lock FILE, --ready-fd N, --ignore-term)")),
         }
     }
     if let Some(f) = dump_to {
