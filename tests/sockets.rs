@@ -337,18 +337,6 @@ fn reload_with_a_taken_port_changes_nothing() {
     assert_eq!(attempt(&Target::tcp(t), Proto::Line), Outcome::Refused, "nothing listens on {t}");
 }
 
-/// gunicorn on PATH; None (the test skipped with a note) outside CI when it is not.
-fn gunicorn_or_skip(test: &str) -> Option<String> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path.split(':').filter(|d| d.starts_with('/')).map(|d| Path::new(d).join("gunicorn")).find(|p| p.is_file());
-    let found = found.map(|p| p.display().to_string());
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "{test}: gunicorn is not installed (ci/setup installs it)");
-        eprintln!("note: {test} needs gunicorn (apt-get install gunicorn); skipped");
-    }
-    found
-}
-
 const WSGI_APP: &str = "import os\n\n\ndef app(environ, start_response):\n    body = ('pid %d\\n' % os.getpid()).encode()\n    \
                         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])\n    return [body]\n";
 
@@ -356,7 +344,7 @@ const WSGI_APP: &str = "import os\n\n\ndef app(environ, start_response):\n    bo
 fn gunicorn_restarted_by_kill_refuses_nothing() {
     const KILLS: usize = 5;
     const THREADS: usize = 2;
-    let Some(gunicorn) = gunicorn_or_skip("gunicorn_restarted_by_kill_refuses_nothing") else { return };
+    let Some(gunicorn) = program_or_skip("gunicorn_restarted_by_kill_refuses_nothing", "gunicorn", "gunicorn") else { return };
     let port = free_tcp_port();
     let mut s = Svc::new("gunicorn_restarted_by_kill");
     fs::create_dir_all(s.path("app")).expect("mkdir app");

@@ -14,7 +14,20 @@
 //! at most). On SIGTERM it stops accepting, answers every connection it has
 //! accepted, and exits 0. With `--once` it stops the same way after its first
 //! connection or datagram. `$EVENTS_FILE`, when set, gets a line per event:
-//! `ready PID`, `term PID`, `exit PID`.
+//! `ready PID`, `term PID`, `exit PID`; and `locked PID`, `ignored PID`,
+//! `hup PID` with the options below. SIGHUP is only recorded.
+//!
+//! Before it serves (the sockets are checked first):
+//! - `--lock FILE` takes an exclusive flock on FILE, waiting for it as long as
+//!   it takes (10 minutes at most): a server that cannot run beside another
+//!   instance holding the lock;
+//! - `--ready-fd N` waits until `$READY_FILE` exists (at once when unset; 10
+//!   minutes at most), records `ready`, then writes a newline to fd N (svc's
+//!   `ready = fd:N`), and only then accepts: it is not serving before it
+//!   says it is ready.
+//! A SIGTERM during those waits ends it (exit 0) after `term` and `exit`.
+//! With `--ignore-term` a SIGTERM is recorded as `ignored` and changes
+//! nothing, during the waits and while serving (SIGKILL ends it).
 //!
 //! `--dump FILE` serves nothing: it writes what it received (environment,
 //! pid, open fds, the kind and address of each fd from 3 on) to FILE as
@@ -43,22 +56,33 @@ struct PollFd {
     revents: i16,
 }
 const POLLIN: i16 = 1;
+const SIGHUP: i32 = 1;
 const SIGTERM: i32 = 15;
+const LOCK_EX: i32 = 2;
+const LOCK_NB: i32 = 4;
 extern "C" {
     fn poll(fds: *mut PollFd, n: u64, timeout_ms: i32) -> i32;
     fn signal(sig: i32, handler: extern "C" fn(i32)) -> usize;
+    fn flock(fd: i32, op: i32) -> i32;
 }
 
 static TERM: AtomicBool = AtomicBool::new(false);
+static HUP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_term(_: i32) {
     TERM.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_hup(_: i32) {
+    HUP.store(true, Ordering::SeqCst);
 }
 
 /// How long a connection may take to send its request line.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an answer may wait for `$SLOW_FILE`.
 const SLOW_MAX: Duration = Duration::from_secs(30);
+/// How long `--lock` and `--ready-fd` may wait.
+const WAIT_MAX: Duration = Duration::from_secs(600);
 
 fn die(code: i32, msg: &str) -> ! {
     eprintln!("echo_server {}: {msg}", std::process::id());
@@ -258,16 +282,92 @@ fn serve<S: std::io::Read + Write>(conn: S) {
     let _ = r.get_mut().write_all(&answer_line());
 }
 
+/// Whether a SIGTERM (not ignored) asks it to stop; records SIGHUP and an
+/// ignored SIGTERM.
+fn stop_asked(ignore_term: bool) -> bool {
+    if HUP.swap(false, Ordering::SeqCst) {
+        event("hup");
+    }
+    if ignore_term && TERM.swap(false, Ordering::SeqCst) {
+        event("ignored");
+    }
+    TERM.load(Ordering::SeqCst)
+}
+
+/// Stopped before serving: nothing accepted, nothing to finish.
+fn stop_early() -> ! {
+    event("term");
+    eprintln!("echo_server {}: stopped before serving", std::process::id());
+    event("exit");
+    exit(0)
+}
+
+/// `--lock FILE`: an exclusive flock on FILE, held until exit.
+fn take_lock(path: &str, ignore_term: bool) {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| die(3, &format!("--lock {path}: {e}")));
+    let start = Instant::now();
+    // Non-blocking tries: a signal must not be lost in a restarted flock.
+    while unsafe { flock(f.as_raw_fd(), LOCK_EX | LOCK_NB) } != 0 {
+        if stop_asked(ignore_term) {
+            stop_early();
+        }
+        if start.elapsed() > WAIT_MAX {
+            die(3, &format!("--lock {path}: still taken after {WAIT_MAX:?}"));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    event("locked");
+    // Held until the process ends.
+    let _ = f.into_raw_fd();
+}
+
+/// `--ready-fd N`: waits for `$READY_FILE`, then says ready on fd N.
+fn say_ready(fd: RawFd, ignore_term: bool) {
+    if let Some(path) = std::env::var_os("READY_FILE") {
+        let start = Instant::now();
+        while !Path::new(&path).exists() {
+            if stop_asked(ignore_term) {
+                stop_early();
+            }
+            if start.elapsed() > WAIT_MAX {
+                die(3, &format!("READY_FILE {} did not appear within {WAIT_MAX:?}", Path::new(&path).display()));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+    // Recorded before svc can know: an event svc causes comes after it.
+    event("ready");
+    let mut f = unsafe { fs::File::from_raw_fd(fd) };
+    if let Err(e) = f.write_all(b"\n") {
+        die(3, &format!("--ready-fd {fd}: {e}"));
+    }
+    // Left open: closing it says nothing more.
+    let _ = f.into_raw_fd();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mut starter, mut once, mut dump_to) = (false, false, None);
+    let (mut lock, mut ready_fd, mut ignore_term) = (None, None, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--starter" => starter = true,
             "--once" => once = true,
+            "--ignore-term" => ignore_term = true,
             "--dump" => dump_to = Some(it.next().unwrap_or_else(|| die(2, "--dump needs a file")).clone()),
-            _ => die(2, &format!("unknown argument {a:?} (--starter, --once, --dump FILE)")),
+            "--lock" => lock = Some(it.next().unwrap_or_else(|| die(2, "--lock needs a file")).clone()),
+            "--ready-fd" => {
+                let n = it.next().unwrap_or_else(|| die(2, "--ready-fd needs a number"));
+                let fd: RawFd = n.parse().unwrap_or_else(|_| die(2, &format!("--ready-fd {n:?}: not a number")));
+                ready_fd = Some(fd);
+            }
+            _ => die(2, &format!("unknown argument {a:?} (--starter, --once, --dump FILE, --lock FILE, --ready-fd N, --ignore-term)")),
         }
     }
     if let Some(f) = dump_to {
@@ -275,6 +375,7 @@ fn main() {
     }
     unsafe {
         signal(SIGTERM, on_term);
+        signal(SIGHUP, on_hup);
     }
     let passed = if starter { starter_fds() } else { systemd_fds() };
     if passed.is_empty() {
@@ -304,14 +405,20 @@ fn main() {
         };
         socks.push(s);
     }
+    if let Some(path) = &lock {
+        take_lock(path, ignore_term);
+    }
+    match ready_fd {
+        Some(fd) => say_ready(fd, ignore_term),
+        None => event("ready"),
+    }
     let names: Vec<&str> = passed.iter().map(|(_, n)| n.as_str()).collect();
     eprintln!("echo_server {}: serving {} sockets ({})", std::process::id(), socks.len(), names.join(" "));
-    event("ready");
 
     let mut conns: Vec<thread::JoinHandle<()>> = Vec::new();
     let mut served = 0u64;
     let mut pollfds: Vec<PollFd> = socks.iter().map(|s| PollFd { fd: s.fd(), events: POLLIN, revents: 0 }).collect();
-    'serve: while !TERM.load(Ordering::SeqCst) {
+    'serve: while !stop_asked(ignore_term) {
         for p in pollfds.iter_mut() {
             p.revents = 0;
         }

@@ -75,3 +75,18 @@ pub fn echo_exec(args: &str) -> String {
         false => format!("{p} {args}"),
     }
 }
+
+/// The path of `program` on PATH (a Debian package's server, such as
+/// gunicorn); None, with a note that `test` is skipped, when it is not
+/// installed, except under CI (`$CI` set), where ci/setup installs `packages`
+/// and a missing one fails the test.
+pub fn program_or_skip(test: &str, program: &str, packages: &str) -> Option<String> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path.split(':').filter(|d| d.starts_with('/')).map(|d| Path::new(d).join(program)).find(|p| p.is_file());
+    let found = found.map(|p| p.display().to_string());
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{test}: {program} is not installed (ci/setup installs {packages})");
+        eprintln!("note: {test} needs {program} (apt-get install {packages}); skipped");
+    }
+    found
+}
