@@ -96,6 +96,7 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && old.backoff_max == new.backoff_max
         && old.stable == new.stable
         && old.stop_signal == new.stop_signal
+        && old.kill_mixed == new.kill_mixed
         && old.stop_timeout == new.stop_timeout
         && old.ready_timeout == new.ready_timeout
         && old.upgrade_delay == new.upgrade_delay

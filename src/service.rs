@@ -770,7 +770,7 @@ fn stop_instance(i: &mut Instance, why: Why, def: &Def, now: Instant, out: &mut 
         }
         InstPhase::Spawning => {}
         _ => {
-            emit(out, Action::Signal { pid: i.pid, sig: def.stop_signal, group: true });
+            emit(out, Action::Signal { pid: i.pid, sig: def.stop_signal, group: !def.kill_mixed });
             i.phase = InstPhase::Stopping { why, kill_at: Some(now + def.stop_timeout) };
         }
     }

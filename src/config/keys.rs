@@ -39,10 +39,11 @@ pub enum Key {
     Listen,
     UpgradeDelay,
     UpgradeSignal,
+    KillMode,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 26] = [
+pub const KEYS: [(&str, Key); 27] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -69,6 +70,7 @@ pub const KEYS: [(&str, Key); 26] = [
     ("listen", Key::Listen),
     ("upgrade_delay", Key::UpgradeDelay),
     ("upgrade_signal", Key::UpgradeSignal),
+    ("kill_mode", Key::KillMode),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.

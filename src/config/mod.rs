@@ -109,6 +109,10 @@ pub struct Def {
     /// reloads in place); 0 for none.
     pub upgrade_signal: u8,
     pub stop_signal: u8,
+    /// `kill_mode = mixed`: `stop_signal` to the main process only (which
+    /// stops its workers in its own way), SIGKILL to the whole group at
+    /// `stop_timeout`. `group` (false): both to the whole group.
+    pub kill_mixed: bool,
     pub stop_timeout: Duration,
     /// Bit i set: this service starts after `defs[i]` is ready (or done).
     pub after: u64,
@@ -162,6 +166,7 @@ impl Def {
         upgrade_delay: Duration::from_secs(1),
         upgrade_signal: 0,
         stop_signal: crate::signame::TERM,
+        kill_mixed: false,
         stop_timeout: Duration::from_secs(10),
         after: 0,
         rlimits: [None; 4],
@@ -385,6 +390,7 @@ pub enum Error {
     OnConnectNoListen,
     UnixOnly,
     InetOnly,
+    BadKillMode,
 }
 
 impl Error {
@@ -449,6 +455,7 @@ impl Error {
             Error::OnConnectNoListen => "start = on-connect needs a listen socket",
             Error::UnixOnly => "mode and owner apply to unix sockets only",
             Error::InetOnly => "freebind applies to tcp and udp sockets only",
+            Error::BadKillMode => "bad kill_mode (use group or mixed)",
         }
     }
 }

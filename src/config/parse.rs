@@ -397,6 +397,13 @@ impl Parser<'_> {
             Key::StopSignal => def.stop_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
             Key::StopTimeout => def.stop_timeout = keys::parse_duration(v).map_err(bad)?,
             Key::UpgradeDelay => def.upgrade_delay = keys::parse_duration(v).map_err(bad)?,
+            Key::KillMode => {
+                def.kill_mixed = match v {
+                    b"group" => false,
+                    b"mixed" => true,
+                    _ => return Err(bad(Error::BadKillMode)),
+                }
+            }
             Key::UpgradeSignal => def.upgrade_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
             Key::After => sec.after = Some((value.span(), self.line)),
             Key::Nofile | Key::Nproc | Key::Core | Key::Memlock => {

@@ -279,7 +279,7 @@ impl Supervisor {
             // With sockets, a restart overlaps as an upgrade does (nothing
             // is refused), but starts afresh if the new one fails.
             Request::Restart(_) if def.listen.count > 0 && s.state() == State::Running => {
-                s.begin_upgrade(id, true, false, def, now, out);
+                return Outcome::Begun(s.begin_upgrade(id, true, false, def, now, out));
             }
             Request::Restart(_) => {
                 s.want_up(def);

@@ -246,7 +246,12 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
         }
         Kind::Restart => {
             for id in ids(mask) {
-                w.sup.handle(Event::Request(Ask::Restart(id)), now, out);
+                if w.sup.handle(Event::Request(Ask::Restart(id)), now, out) == Outcome::Begun(Begin::Busy) {
+                    let mut name = Buf::<32>::new();
+                    name.push(w.sup.name(usize::from(id)));
+                    head(w, c, EXIT_FAIL, b"busy: upgrading", name.as_bytes());
+                    return finish(w, ev, c, now);
+                }
             }
             head(w, c, EXIT_OK, b"", b"");
             set_job(w, c, Job::Close);
