@@ -38,17 +38,48 @@ pub fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
     *len -= n;
 }
 
-/// A fixed buffer for one message or one chunk of a streamed reply.
-pub struct Buf<const N: usize> {
-    bytes: [u8; N],
+/// A fixed buffer for one message or one chunk of a streamed reply: a
+/// `Buffer` of `N` bytes.
+pub type Buf<const N: usize> = Buffer<[u8; N]>;
+
+/// A `Buf` of any size, which every `Buf<N>` derefs to. Its methods and its
+/// `uWrite` exist once: ufmt code (every `uwrite!`, every `uDisplay`) is
+/// generic over the writer, and would otherwise be copied for each N.
+pub type Out = Buffer<[u8]>;
+
+/// The bytes last, so that `Buffer<[u8; N]>` coerces to `Buffer<[u8]>`.
+pub struct Buffer<B: ?Sized> {
     len: usize,
     cut: bool,
+    bytes: B,
 }
 
 impl<const N: usize> Buf<N> {
     pub const fn new() -> Self {
-        Buf { bytes: [0; N], len: 0, cut: false }
+        Buffer { len: 0, cut: false, bytes: [0; N] }
     }
+}
+
+impl<const N: usize> Default for Buf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::ops::Deref for Buf<N> {
+    type Target = Out;
+    fn deref(&self) -> &Out {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for Buf<N> {
+    fn deref_mut(&mut self) -> &mut Out {
+        self
+    }
+}
+
+impl Out {
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
@@ -60,7 +91,7 @@ impl<const N: usize> Buf<N> {
     }
     /// Room left, in bytes.
     pub fn room(&self) -> usize {
-        N - self.len
+        self.bytes.len() - self.len
     }
     /// True once something did not fit.
     pub fn was_cut(&self) -> bool {
@@ -70,9 +101,12 @@ impl<const N: usize> Buf<N> {
         self.len = 0;
         self.cut = false;
     }
+    /// Keeps the first `n` bytes.
+    pub fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n);
+    }
     /// Appends what fits; remembers that the rest was cut.
     pub fn push(&mut self, b: &[u8]) {
-        // One body for every N: the buffer as a slice.
         if !append(&mut self.bytes, &mut self.len, b) {
             self.cut = true;
         }
@@ -95,13 +129,7 @@ impl<const N: usize> Buf<N> {
     }
 }
 
-impl<const N: usize> Default for Buf<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> uWrite for Buf<N> {
+impl uWrite for Out {
     type Error = core::convert::Infallible;
     fn write_str(&mut self, s: &str) -> Result<(), Self::Error> {
         self.push(s.as_bytes());
