@@ -80,6 +80,9 @@ impl<const N: usize> core::ops::DerefMut for Buf<N> {
 }
 
 impl Out {
+    // Not inlined: its range check, copied into each of the ~100 callers,
+    // cost 800 bytes more than the calls.
+    #[inline(never)]
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
