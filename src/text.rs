@@ -183,6 +183,62 @@ fn utf8<W: uWrite + ?Sized>(f: &mut ufmt::Formatter<'_, W>, mut rest: &[u8]) -> 
     Ok(())
 }
 
+/// Line `i` of `table` (without its newline); empty past the end.
+pub fn line(table: &'static str, i: usize) -> &'static str {
+    let mut n = 0;
+    let mut start = 0;
+    for (at, &b) in table.as_bytes().iter().enumerate() {
+        if b == b'\n' {
+            if n == i {
+                return table.get(start..at).unwrap_or("");
+            }
+            n += 1;
+            start = at + 1;
+        }
+    }
+    ""
+}
+
+/// Whether `s` has a newline (for `texts!`, at compile time).
+pub const fn has_newline(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\n' {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// A field-less enum whose variants each have a text, and its `text()`.
+/// The texts are kept as the lines of one string and found by the
+/// variant's number: a `match` that returns 60 strings compiles to 60
+/// jumps and a table of 60 addresses, which cost twice the texts' bytes.
+macro_rules! texts {
+    (
+        $(#[$m:meta])*
+        $vis:vis enum $ty:ident {
+            $($(#[$vm:meta])* $v:ident => $t:literal,)*
+        }
+    ) => {
+        $(#[$m])*
+        #[repr(u8)]
+        $vis enum $ty {
+            $($(#[$vm])* $v,)*
+        }
+        impl $ty {
+            pub fn text(self) -> &'static str {
+                // A text with a newline would shift every later one.
+                const _: () = assert!(!($($crate::text::has_newline($t))||*));
+                $crate::text::line(concat!($($t, "\n",)*), self as usize)
+            }
+        }
+    };
+}
+pub(crate) use texts;
+
 /// Width of `v` when displayed, for aligning columns.
 #[cfg(test)]
 pub fn width<T: uDisplay + ?Sized>(v: &T) -> usize {
@@ -308,6 +364,24 @@ mod tests {
             let _ = ufmt::uwrite!(b, "{}", Bytes(raw));
             assert_eq!(b.as_bytes(), shown.as_bytes(), "{raw:?}");
         }
+    }
+
+    texts! {
+        #[derive(Clone, Copy, Debug)]
+        enum Three {
+            A => "first",
+            /// A variant with a doc comment.
+            B => "",
+            C => "third (last)",
+        }
+    }
+
+    #[test]
+    fn texts_by_variant() {
+        assert_eq!([Three::A.text(), Three::B.text(), Three::C.text()], ["first", "", "third (last)"]);
+        assert_eq!(line("a\nb\n", 1), "b");
+        assert_eq!(line("a\nb\n", 2), "");
+        assert_eq!(line("a\nb", 1), "", "a line without its newline is not in the table");
     }
 
     #[test]
