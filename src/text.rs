@@ -274,44 +274,32 @@ impl uDisplay for Errno {
     }
 }
 
+/// The errnos svc meets, `NUMBER NAME ` each (a `match` would cost a jump
+/// and an address per name).
+const ERRNOS: &str = "\
+    1 EPERM 2 ENOENT 3 ESRCH 4 EINTR 5 EIO 7 E2BIG 8 ENOEXEC 9 EBADF 10 ECHILD 11 EAGAIN 12 ENOMEM \
+    13 EACCES 14 EFAULT 16 EBUSY 17 EEXIST 20 ENOTDIR 21 EISDIR 22 EINVAL 23 ENFILE 24 EMFILE \
+    26 ETXTBSY 27 EFBIG 28 ENOSPC 30 EROFS 32 EPIPE 36 ENAMETOOLONG 38 ENOSYS 40 ELOOP 88 ENOTSOCK \
+    98 EADDRINUSE 104 ECONNRESET 110 ETIMEDOUT 111 ECONNREFUSED ";
+
 /// The symbolic name of the errnos svc meets; `EUNKNOWN` for the rest.
 pub fn errno_name(e: i32) -> &'static str {
-    match e {
-        1 => "EPERM",
-        2 => "ENOENT",
-        3 => "ESRCH",
-        4 => "EINTR",
-        5 => "EIO",
-        7 => "E2BIG",
-        8 => "ENOEXEC",
-        9 => "EBADF",
-        10 => "ECHILD",
-        11 => "EAGAIN",
-        12 => "ENOMEM",
-        13 => "EACCES",
-        14 => "EFAULT",
-        16 => "EBUSY",
-        17 => "EEXIST",
-        20 => "ENOTDIR",
-        21 => "EISDIR",
-        22 => "EINVAL",
-        23 => "ENFILE",
-        24 => "EMFILE",
-        26 => "ETXTBSY",
-        27 => "EFBIG",
-        28 => "ENOSPC",
-        30 => "EROFS",
-        32 => "EPIPE",
-        36 => "ENAMETOOLONG",
-        38 => "ENOSYS",
-        40 => "ELOOP",
-        88 => "ENOTSOCK",
-        98 => "EADDRINUSE",
-        104 => "ECONNRESET",
-        110 => "ETIMEDOUT",
-        111 => "ECONNREFUSED",
-        _ => "EUNKNOWN",
+    let mut rest = ERRNOS;
+    while !rest.is_empty() {
+        let (n, tail) = first_word(rest);
+        let (name, tail) = first_word(tail);
+        if parse_u32(n.as_bytes()).is_some_and(|n| i64::from(n) == i64::from(e)) {
+            return name;
+        }
+        rest = tail;
     }
+    "EUNKNOWN"
+}
+
+/// `s` split at its first blank: the word before, the rest after.
+fn first_word(s: &'static str) -> (&'static str, &'static str) {
+    let at = s.as_bytes().iter().position(|&b| b == b' ').unwrap_or(s.len());
+    (s.get(..at).unwrap_or(""), s.get(at + 1..).unwrap_or(""))
 }
 
 #[cfg(test)]
@@ -390,5 +378,10 @@ mod tests {
         let _ = ufmt::uwrite!(b, "{}", Errno(2));
         assert_eq!(b.as_bytes(), b"ENOENT (errno 2)");
         assert_eq!(errno_name(9999), "EUNKNOWN");
+        assert_eq!(errno_name(0), "EUNKNOWN");
+        assert_eq!(errno_name(-2), "EUNKNOWN");
+        for (e, name) in [(1, "EPERM"), (7, "E2BIG"), (88, "ENOTSOCK"), (111, "ECONNREFUSED")] {
+            assert_eq!(errno_name(e), name);
+        }
     }
 }
