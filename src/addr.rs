@@ -39,6 +39,7 @@ pub enum Addr<'a> {
     },
 }
 
+/// Why an address does not parse; its text is config::Error's (`Listen*`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Error {
     BadProto,
@@ -46,18 +47,6 @@ pub enum Error {
     BadPort,
     BadPath,
     PathTooLong,
-}
-
-impl Error {
-    pub const fn text(self) -> &'static str {
-        match self {
-            Error::BadProto => "bad listen address (use tcp:HOST:PORT, udp:HOST:PORT or unix:/PATH)",
-            Error::BadHost => "bad IP address (use 127.0.0.1, [::1], [::] or 0.0.0.0)",
-            Error::BadPort => "bad port (1 to 65535)",
-            Error::BadPath => "bad unix socket path (use unix:/absolute/path or unix:@name)",
-            Error::PathTooLong => "unix socket path too long (at most 107 bytes)",
-        }
-    }
 }
 
 /// Parses a listen address.

@@ -13,7 +13,7 @@
 //! client copies out until svc closes. No syscalls.
 
 use crate::limits::{MAX_OPERANDS, REQUEST_BYTES};
-use crate::text::{Buf, Bytes, parse_u32};
+use crate::text::{Buf, Bytes, Out, parse_u32};
 use heapless::Vec;
 
 /// Reply codes, which are also svc's exit statuses (and the only ones).
@@ -211,7 +211,7 @@ pub fn emit(req: &Request, out: &mut Buf<REQUEST_BYTES>) -> bool {
 }
 
 /// Writes a reply head, `CODE [MESSAGE ['WORD']]\n`.
-pub fn emit_head<const N: usize>(code: i32, msg: &[u8], word: &[u8], out: &mut Buf<N>) {
+pub fn emit_head(code: i32, msg: &[u8], word: &[u8], out: &mut Out) {
     let _ = ufmt::uwrite!(out, "{}", code);
     if !msg.is_empty() {
         out.push(b" ");

@@ -4,7 +4,7 @@
 use crate::duration::Instant;
 use crate::service::{Exit, Note, Rest, State};
 use crate::supervisor::{Hold, Supervisor};
-use crate::text::{Buf, Bytes, Errno};
+use crate::text::{Buf, Bytes, Errno, Out};
 use ufmt::uwrite;
 
 const COLS: [(&str, usize); 6] = [("STATE", 10), ("PID", 8), ("UPTIME", 8), ("RESTARTS", 10), ("LAST", 10), ("NOTE", 0)];
@@ -14,7 +14,7 @@ pub fn name_width(sup: &Supervisor) -> usize {
     (0..sup.svcs.len()).map(|i| sup.name(i).len()).max().unwrap_or(0).max(4) + 2
 }
 
-pub fn header<const N: usize>(width: usize, out: &mut Buf<N>) {
+pub fn header(width: usize, out: &mut Out) {
     out.pad("NAME", width);
     for (name, w) in COLS {
         out.pad(name, w);
@@ -23,15 +23,9 @@ pub fn header<const N: usize>(width: usize, out: &mut Buf<N>) {
     out.push(b"\n");
 }
 
-fn trim_end<const N: usize>(out: &mut Buf<N>) {
+fn trim_end(out: &mut Out) {
     let keep = out.as_bytes().iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
-    let extra = out.len() - keep;
-    // Drop the trailing blanks by rewriting the tail.
-    if extra > 0 {
-        let mut tmp = Buf::<N>::new();
-        tmp.push(out.as_bytes().get(..keep).unwrap_or(&[]));
-        *out = tmp;
-    }
+    out.truncate(keep);
 }
 
 struct Last(Option<Exit>);
@@ -50,7 +44,7 @@ impl ufmt::uDisplay for Last {
 }
 
 /// One service's line.
-pub fn line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, width: usize, drops: u32, out: &mut Buf<N>) {
+pub fn line(sup: &Supervisor, id: usize, now: Instant, width: usize, drops: u32, out: &mut Out) {
     let Some(s) = sup.svcs.get(id).filter(|s| !s.removed) else { return };
     let state = s.state();
     out.pad(&Bytes(sup.name(id)), width);
@@ -81,7 +75,7 @@ pub fn line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, width: us
 /// `line`, in a fixed order, with null where a value does not apply.
 /// `out` needs room for the whole line (a cut line is not JSON); 512 bytes
 /// hold the longest.
-pub fn json_line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, log_drops: u32, out: &mut Buf<N>) {
+pub fn json_line(sup: &Supervisor, id: usize, now: Instant, log_drops: u32, out: &mut Out) {
     let Some(s) = sup.svcs.get(id).filter(|s| !s.removed) else { return };
     let state = s.state();
     let inst = s.serving();
@@ -112,8 +106,8 @@ pub fn json_line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, log_
     };
     json_num(next, out);
     let _ = uwrite!(out, ",\"generation\":{},\"log_drops\":{},\"note\":", s.generation, log_drops);
-    // Buf<N> as in `line`, so both share one copy of `note`.
-    let mut text = Buf::<N>::new();
+    // As long as a whole line (the longest note is far shorter).
+    let mut text = Buf::<512>::new();
     note(sup, id, state, now, &mut text);
     if text.is_empty() {
         out.push(b"null");
@@ -146,7 +140,7 @@ pub fn json_line<const N: usize>(sup: &Supervisor, id: usize, now: Instant, log_
 }
 
 /// Why an upgrade's new instance failed: `exit:3`, `sig:KILL` or `not ready in time`.
-pub fn failure<const N: usize>(exit: Option<Exit>, out: &mut Buf<N>) {
+pub fn failure(exit: Option<Exit>, out: &mut Out) {
     match exit {
         Some(e) => {
             let _ = uwrite!(out, "{}", Last(Some(e)));
@@ -156,7 +150,7 @@ pub fn failure<const N: usize>(exit: Option<Exit>, out: &mut Buf<N>) {
 }
 
 /// A service's listen addresses: JSON strings, or words after a blank.
-fn sockets<const N: usize>(sup: &Supervisor, id: usize, json: bool, out: &mut Buf<N>) {
+fn sockets(sup: &Supervisor, id: usize, json: bool, out: &mut Out) {
     let Some(d) = sup.def(id) else { return };
     for (i, l) in sup.cfg.listens(d.listen).iter().enumerate() {
         let text = sup.cfg.str(l.addr);
@@ -171,7 +165,7 @@ fn sockets<const N: usize>(sup: &Supervisor, id: usize, json: bool, out: &mut Bu
 }
 
 /// `status -l`: the second line of a service with sockets, `  sockets: ADDR...`.
-pub fn sockets_line<const N: usize>(sup: &Supervisor, id: usize, out: &mut Buf<N>) {
+pub fn sockets_line(sup: &Supervisor, id: usize, out: &mut Out) {
     if sup.def(id).is_some_and(|d| d.listen.count > 0) {
         out.push(b"  sockets:");
         sockets(sup, id, false, out);
@@ -179,7 +173,7 @@ pub fn sockets_line<const N: usize>(sup: &Supervisor, id: usize, out: &mut Buf<N
     }
 }
 
-fn json_num<const N: usize>(v: Option<u64>, out: &mut Buf<N>) {
+fn json_num(v: Option<u64>, out: &mut Out) {
     match v {
         Some(v) => {
             let _ = uwrite!(out, "{}", v);
@@ -191,7 +185,7 @@ fn json_num<const N: usize>(v: Option<u64>, out: &mut Buf<N>) {
 /// `bytes` as a JSON string in quotes. `"` `\` and control characters are
 /// escaped; valid UTF-8 passes through; each invalid sequence becomes one
 /// U+FFFD (`\ufffd`), as `String::from_utf8_lossy` does.
-pub fn json_str<const N: usize>(bytes: &[u8], out: &mut Buf<N>) {
+pub fn json_str(bytes: &[u8], out: &mut Out) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push_byte(b'"');
     let mut rest = bytes;
@@ -224,7 +218,7 @@ pub fn json_str<const N: usize>(bytes: &[u8], out: &mut Buf<N>) {
     out.push_byte(b'"');
 }
 
-fn note<const N: usize>(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Buf<N>) {
+fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) {
     let Some(s) = sup.svcs.get(id) else { return };
     let name = |slot: u8| Bytes(sup.name(usize::from(slot)));
     let mut sep = "";
@@ -303,7 +297,7 @@ mod tests {
 
     const EXEC_ENOENT: Event = Event::SpawnFailed { id: 4, inst: 0, step: Step::Exec, errno: 2 };
 
-    fn text<const N: usize>(b: &Buf<N>) -> std::string::String {
+    fn text(b: &Out) -> std::string::String {
         std::string::String::from_utf8(b.as_bytes().to_vec()).unwrap()
     }
 

@@ -38,17 +38,51 @@ pub fn shift(buf: &mut [u8], len: &mut usize, n: usize) {
     *len -= n;
 }
 
-/// A fixed buffer for one message or one chunk of a streamed reply.
-pub struct Buf<const N: usize> {
-    bytes: [u8; N],
+/// A fixed buffer for one message or one chunk of a streamed reply: a
+/// `Buffer` of `N` bytes.
+pub type Buf<const N: usize> = Buffer<[u8; N]>;
+
+/// A `Buf` of any size, which every `Buf<N>` derefs to. Its methods and its
+/// `uWrite` exist once: ufmt code (every `uwrite!`, every `uDisplay`) is
+/// generic over the writer, and would otherwise be copied for each N.
+pub type Out = Buffer<[u8]>;
+
+/// The bytes last, so that `Buffer<[u8; N]>` coerces to `Buffer<[u8]>`.
+pub struct Buffer<B: ?Sized> {
     len: usize,
     cut: bool,
+    bytes: B,
 }
 
 impl<const N: usize> Buf<N> {
     pub const fn new() -> Self {
-        Buf { bytes: [0; N], len: 0, cut: false }
+        Buffer { len: 0, cut: false, bytes: [0; N] }
     }
+}
+
+impl<const N: usize> Default for Buf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::ops::Deref for Buf<N> {
+    type Target = Out;
+    fn deref(&self) -> &Out {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for Buf<N> {
+    fn deref_mut(&mut self) -> &mut Out {
+        self
+    }
+}
+
+impl Out {
+    // Not inlined: its range check, copied into each of the ~100 callers,
+    // cost 800 bytes more than the calls.
+    #[inline(never)]
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
@@ -60,7 +94,7 @@ impl<const N: usize> Buf<N> {
     }
     /// Room left, in bytes.
     pub fn room(&self) -> usize {
-        N - self.len
+        self.bytes.len() - self.len
     }
     /// True once something did not fit.
     pub fn was_cut(&self) -> bool {
@@ -70,9 +104,12 @@ impl<const N: usize> Buf<N> {
         self.len = 0;
         self.cut = false;
     }
+    /// Keeps the first `n` bytes.
+    pub fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n);
+    }
     /// Appends what fits; remembers that the rest was cut.
     pub fn push(&mut self, b: &[u8]) {
-        // One body for every N: the buffer as a slice.
         if !append(&mut self.bytes, &mut self.len, b) {
             self.cut = true;
         }
@@ -95,13 +132,7 @@ impl<const N: usize> Buf<N> {
     }
 }
 
-impl<const N: usize> Default for Buf<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> uWrite for Buf<N> {
+impl uWrite for Out {
     type Error = core::convert::Infallible;
     fn write_str(&mut self, s: &str) -> Result<(), Self::Error> {
         self.push(s.as_bytes());
@@ -150,6 +181,62 @@ fn piece<'a>(rest: &'a [u8], esc: &'a mut [u8; 4]) -> (&'a str, usize) {
     }
 }
 
+/// Line `i` of `table` (without its newline); empty past the end.
+pub fn line(table: &'static str, i: usize) -> &'static str {
+    let mut n = 0;
+    let mut start = 0;
+    for (at, &b) in table.as_bytes().iter().enumerate() {
+        if b == b'\n' {
+            if n == i {
+                return table.get(start..at).unwrap_or("");
+            }
+            n += 1;
+            start = at + 1;
+        }
+    }
+    ""
+}
+
+/// Whether `s` has a newline (for `texts!`, at compile time).
+pub const fn has_newline(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\n' {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// A field-less enum whose variants each have a text, and its `text()`.
+/// The texts are kept as the lines of one string and found by the
+/// variant's number: a `match` that returns 60 strings compiles to 60
+/// jumps and a table of 60 addresses, which cost twice the texts' bytes.
+macro_rules! texts {
+    (
+        $(#[$m:meta])*
+        $vis:vis enum $ty:ident {
+            $($(#[$vm:meta])* $v:ident => $t:literal,)*
+        }
+    ) => {
+        $(#[$m])*
+        #[repr(u8)]
+        $vis enum $ty {
+            $($(#[$vm])* $v,)*
+        }
+        impl $ty {
+            pub fn text(self) -> &'static str {
+                // A text with a newline would shift every later one.
+                const _: () = assert!(!($($crate::text::has_newline($t))||*));
+                $crate::text::line(concat!($($t, "\n",)*), self as usize)
+            }
+        }
+    };
+}
+pub(crate) use texts;
+
 /// Width of `v` when displayed, for aligning columns.
 #[cfg(test)]
 pub fn width<T: uDisplay + ?Sized>(v: &T) -> usize {
@@ -185,45 +272,32 @@ impl uDisplay for Errno {
     }
 }
 
+/// The errnos svc meets, `NUMBER NAME ` each (a `match` would cost a jump
+/// and an address per name).
+const ERRNOS: &str = "\
+    1 EPERM 2 ENOENT 3 ESRCH 4 EINTR 5 EIO 7 E2BIG 8 ENOEXEC 9 EBADF 10 ECHILD 11 EAGAIN 12 ENOMEM \
+    13 EACCES 14 EFAULT 16 EBUSY 17 EEXIST 20 ENOTDIR 21 EISDIR 22 EINVAL 23 ENFILE 24 EMFILE \
+    26 ETXTBSY 27 EFBIG 28 ENOSPC 30 EROFS 31 EMLINK 32 EPIPE 36 ENAMETOOLONG 38 ENOSYS 40 ELOOP 88 ENOTSOCK \
+    98 EADDRINUSE 104 ECONNRESET 110 ETIMEDOUT 111 ECONNREFUSED ";
+
 /// The symbolic name of the errnos svc meets; `EUNKNOWN` for the rest.
 pub fn errno_name(e: i32) -> &'static str {
-    match e {
-        1 => "EPERM",
-        2 => "ENOENT",
-        3 => "ESRCH",
-        4 => "EINTR",
-        5 => "EIO",
-        7 => "E2BIG",
-        8 => "ENOEXEC",
-        9 => "EBADF",
-        10 => "ECHILD",
-        11 => "EAGAIN",
-        12 => "ENOMEM",
-        13 => "EACCES",
-        14 => "EFAULT",
-        16 => "EBUSY",
-        17 => "EEXIST",
-        20 => "ENOTDIR",
-        21 => "EISDIR",
-        22 => "EINVAL",
-        23 => "ENFILE",
-        24 => "EMFILE",
-        26 => "ETXTBSY",
-        27 => "EFBIG",
-        28 => "ENOSPC",
-        30 => "EROFS",
-        31 => "EMLINK",
-        32 => "EPIPE",
-        36 => "ENAMETOOLONG",
-        38 => "ENOSYS",
-        40 => "ELOOP",
-        88 => "ENOTSOCK",
-        98 => "EADDRINUSE",
-        104 => "ECONNRESET",
-        110 => "ETIMEDOUT",
-        111 => "ECONNREFUSED",
-        _ => "EUNKNOWN",
+    let mut rest = ERRNOS;
+    while !rest.is_empty() {
+        let (n, tail) = first_word(rest);
+        let (name, tail) = first_word(tail);
+        if parse_u32(n.as_bytes()).is_some_and(|n| i64::from(n) == i64::from(e)) {
+            return name;
+        }
+        rest = tail;
     }
+    "EUNKNOWN"
+}
+
+/// `s` split at its first blank: the word before, the rest after.
+fn first_word(s: &'static str) -> (&'static str, &'static str) {
+    let at = s.as_bytes().iter().position(|&b| b == b' ').unwrap_or(s.len());
+    (s.get(..at).unwrap_or(""), s.get(at + 1..).unwrap_or(""))
 }
 
 #[cfg(test)]
@@ -278,11 +352,34 @@ mod tests {
         }
     }
 
+    texts! {
+        #[derive(Clone, Copy, Debug)]
+        enum Three {
+            A => "first",
+            /// A variant with a doc comment.
+            B => "",
+            C => "third (last)",
+        }
+    }
+
+    #[test]
+    fn texts_by_variant() {
+        assert_eq!([Three::A.text(), Three::B.text(), Three::C.text()], ["first", "", "third (last)"]);
+        assert_eq!(line("a\nb\n", 1), "b");
+        assert_eq!(line("a\nb\n", 2), "");
+        assert_eq!(line("a\nb", 1), "", "a line without its newline is not in the table");
+    }
+
     #[test]
     fn errno_text() {
         let mut b = Buf::<32>::new();
         let _ = ufmt::uwrite!(b, "{}", Errno(2));
         assert_eq!(b.as_bytes(), b"ENOENT (errno 2)");
         assert_eq!(errno_name(9999), "EUNKNOWN");
+        assert_eq!(errno_name(0), "EUNKNOWN");
+        assert_eq!(errno_name(-2), "EUNKNOWN");
+        for (e, name) in [(1, "EPERM"), (7, "E2BIG"), (88, "ENOTSOCK"), (111, "ECONNREFUSED")] {
+            assert_eq!(errno_name(e), name);
+        }
     }
 }

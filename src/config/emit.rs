@@ -3,13 +3,13 @@
 //! Words come from the config text only, never from an env_file. No syscalls.
 
 use crate::config::{Located, Span};
-use crate::text::{Buf, Bytes};
+use crate::text::{Bytes, Out};
 
 /// Longest word quoted in a message; a longer one is shown cut, with `...`.
 const WORD_BYTES: usize = 80;
 
 /// Appends the message for `e` (found in `text`, read from `path`) and a newline.
-pub fn emit<const N: usize>(path: &[u8], text: &[u8], e: &Located, out: &mut Buf<N>) {
+pub fn emit(path: &[u8], text: &[u8], e: &Located, out: &mut Out) {
     let word = |s: Span| {
         let start = s.start as usize;
         text.get(start..start.saturating_add(s.len as usize)).unwrap_or(&[])

@@ -349,3 +349,14 @@ fn emit_golden() {
     let (_, errors) = run(text);
     assert_eq!(messages(text, &errors), "svc: /etc/svc.conf:3: [a] bad environment entry 'TOKEN-B' (use KEY=value)\n");
 }
+
+#[test]
+fn texts_at_the_ends_of_the_table() {
+    assert_eq!(Error::SyntaxLine.text(), "expected 'key = value', '[name]' or a comment");
+    assert_eq!(Error::LogPathNotFile.text(), "the log path must name a file");
+    assert_eq!(Error::ListenProto.text(), "bad listen address (use tcp:HOST:PORT, udp:HOST:PORT or unix:/PATH)");
+    assert_eq!(Error::ListenPathTooLong.text(), "unix socket path too long (at most 107 bytes)");
+    assert_eq!(Error::ListenOption.text().get(..19), Some("bad listen option ("));
+    assert_eq!(Error::InetOnly.text(), "freebind applies to tcp and udp sockets only");
+    assert_eq!(Error::from(crate::addr::Error::BadPort).text(), "bad port (1 to 65535)");
+}

@@ -15,7 +15,7 @@ impl Parser<'_> {
     pub(super) fn listen(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
         let mut words = split(value);
         let Some(first) = words.next() else { return Err((Error::EmptyValue, value.span())) };
-        let a = addr::parse(first.bytes).map_err(|e| (Error::Listen(e), first.span()))?;
+        let a = addr::parse(first.bytes).map_err(|e| (Error::from(e), first.span()))?;
         let unix = matches!(a, Addr::Unix { .. });
         let mut l = Listen {
             addr: Span::default(),

@@ -175,6 +175,9 @@ struct Section {
 }
 
 impl Section {
+    // Not inlined into its two callers: a copy builds the whole section
+    // field by field (200 bytes).
+    #[inline(never)]
     fn new(name: Word, line: u32, keep: bool, out: &Config) -> Self {
         let marks = Marks { arena: out.arena.len(), strs: out.strs.len(), gids: out.gids.len(), listens: out.listens.len() };
         let def = Def { line, ..Def::DEFAULT };

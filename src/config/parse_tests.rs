@@ -453,12 +453,11 @@ fn listen_sockets() {
 
 #[test]
 fn listen_errors() {
-    use crate::addr::Error as A;
     let table: Vec<(&str, Vec<_>)> = vec![
-        ("[a]\nexec=/bin/a\nlisten = 8080", vec![e(3, Error::Listen(A::BadProto), "8080")]),
-        ("[a]\nexec=/bin/a\nlisten = tcp:1.2.3.4:99999", vec![e(3, Error::Listen(A::BadPort), "tcp:1.2.3.4:99999")]),
-        ("[a]\nexec=/bin/a\nlisten = tcp:localhost:80", vec![e(3, Error::Listen(A::BadHost), "tcp:localhost:80")]),
-        ("[a]\nexec=/bin/a\nlisten = unix:a.sock", vec![e(3, Error::Listen(A::BadPath), "unix:a.sock")]),
+        ("[a]\nexec=/bin/a\nlisten = 8080", vec![e(3, Error::ListenProto, "8080")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp:1.2.3.4:99999", vec![e(3, Error::ListenPort, "tcp:1.2.3.4:99999")]),
+        ("[a]\nexec=/bin/a\nlisten = tcp:localhost:80", vec![e(3, Error::ListenHost, "tcp:localhost:80")]),
+        ("[a]\nexec=/bin/a\nlisten = unix:a.sock", vec![e(3, Error::ListenPath, "unix:a.sock")]),
         ("[a]\nexec=/bin/a\nlisten = tcp::80 backlog=0", vec![e(3, Error::ListenOption, "backlog=0")]),
         ("[a]\nexec=/bin/a\nlisten = tcp::80 name=a:b", vec![e(3, Error::ListenOption, "name=a:b")]),
         ("[a]\nexec=/bin/a\nlisten = tcp::80 fast", vec![e(3, Error::ListenOption, "fast")]),
