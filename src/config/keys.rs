@@ -39,10 +39,11 @@ pub enum Key {
     Listen,
     UpgradeDelay,
     UpgradeSignal,
+    Watchdog,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 26] = [
+pub const KEYS: [(&str, Key); 27] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -69,6 +70,7 @@ pub const KEYS: [(&str, Key); 26] = [
     ("listen", Key::Listen),
     ("upgrade_delay", Key::UpgradeDelay),
     ("upgrade_signal", Key::UpgradeSignal),
+    ("watchdog", Key::Watchdog),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.
@@ -219,10 +221,13 @@ pub fn parse_rlimit(word: &[u8], bytes: bool) -> Result<u64, Error> {
     }
 }
 
-/// `none`, `delay:DURATION` or `fd:N` with 3 ≤ N ≤ 255.
+/// `none`, `notify`, `delay:DURATION` or `fd:N` with 3 ≤ N ≤ 255.
 pub fn parse_ready(word: &[u8]) -> Result<Ready, Error> {
     if word == b"none" {
         return Ok(Ready::None);
+    }
+    if word == b"notify" {
+        return Ok(Ready::Notify);
     }
     if let Some(d) = word.strip_prefix(b"delay:") {
         return parse_duration(d).map(Ready::Delay);
@@ -419,7 +424,8 @@ mod tests {
             ("fd:99999999999999999999999", Err(Error::BadReady)),
             ("fd:", Err(Error::BadReady)),
             ("fd:x", Err(Error::BadReady)),
-            ("notify", Err(Error::BadReady)),
+            ("notify", Ok(Ready::Notify)),
+            ("notify:", Err(Error::BadReady)),
         ] {
             assert_eq!(parse_ready(w.as_bytes()), v, "{w}");
         }

@@ -43,6 +43,8 @@ pub enum Ready {
     Delay(Duration),
     /// s6 style: the instance writes a newline to this fd (≥ 3).
     Fd(u8),
+    /// sd_notify: `READY=1` on the instance's NOTIFY_SOCKET.
+    Notify,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -119,6 +121,9 @@ pub struct Def {
     pub listen: Range,
     /// `start = on-connect`: started by the first connection (or datagram).
     pub on_connect: bool,
+    /// `watchdog` (with `ready = notify`): WATCHDOG=1 at least this often
+    /// once ready; zero for none.
+    pub watchdog: Duration,
 }
 
 /// One `listen =` line: the address (its text, checked by `addr::parse`)
@@ -168,6 +173,7 @@ impl Def {
         log: Log::Ring(crate::limits::RING_DEFAULT_BYTES as u32),
         listen: Range { first: 0, count: 0 },
         on_connect: false,
+        watchdog: Duration::from_millis(0),
     };
 }
 
@@ -382,6 +388,7 @@ pub enum Error {
     TooManyListens,
     ListenTwice,
     ReadyFdListen,
+    WatchdogNotify,
     OnConnectNoListen,
     UnixOnly,
     InetOnly,
@@ -406,7 +413,7 @@ impl Error {
             Error::BadSignal => "bad signal (use a name such as TERM, or a number)",
             Error::BadBool => "bad value (use yes or no)",
             Error::BadRestart => "bad restart (use always, on-failure or never)",
-            Error::BadReady => "bad ready (use none, delay:DURATION or fd:N)",
+            Error::BadReady => "bad ready (use none, notify, delay:DURATION or fd:N)",
             Error::BadLog => "bad log (use ring:SIZE, file:PATH, console or null)",
             Error::BadLogSize => "bad log_size (use 4k to 1024M)",
             Error::BadLogKeep => "bad log_keep (use 1 to 9)",
@@ -446,6 +453,7 @@ impl Error {
             Error::TooManyListens => "too many listen sockets (8 per service, 64 in all)",
             Error::ListenTwice => "address already listened on",
             Error::ReadyFdListen => "ready fd collides with a listen socket (they take fds 3, 4, ...)",
+            Error::WatchdogNotify => "watchdog needs ready = notify",
             Error::OnConnectNoListen => "start = on-connect needs a listen socket",
             Error::UnixOnly => "mode and owner apply to unix sockets only",
             Error::InetOnly => "freebind applies to tcp and udp sockets only",

@@ -39,6 +39,11 @@ pub enum Role {
         id: u8,
         inst: u8,
     },
+    /// An instance's sd_notify socket (`ready = notify`).
+    Notify {
+        id: u8,
+        inst: u8,
+    },
     /// A listening socket held for `cfg.listens[n]` (watched only while its
     /// on-connect service waits for a connection).
     Listen {
@@ -148,6 +153,9 @@ pub struct World {
     pub group: Option<u32>,
     /// The held sockets beyond the fd table: files, the watch, a reload's stage.
     pub socks: Socks,
+    /// The directory of the sd_notify sockets: `svc-notify` beside the
+    /// control socket (made at the first `ready = notify` spawn).
+    pub notify_dir: Buf<UNIX_PATH_BYTES>,
 }
 
 /// What svc keeps of its listening sockets besides their fds (which are in
@@ -191,6 +199,7 @@ pub static WORLD: os::once::Once<World> = os::once::Once::new(World {
     streams: [const { Slot::EMPTY }; MAX_CLIENTS],
     group: None,
     socks: Socks::new(),
+    notify_dir: Buf::new(),
 });
 
 /// Why a reload changed nothing.
