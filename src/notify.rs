@@ -3,7 +3,7 @@
 
 use crate::duration::Duration;
 use crate::service::Notice;
-use crate::text::Buf;
+use crate::text::{Buf, parse_u32};
 
 /// Bytes of one datagram; a longer one is dropped (libsystemd sends far less).
 pub const DATAGRAM_BYTES: usize = 4096;
@@ -73,19 +73,33 @@ pub fn items(d: &[u8]) -> impl Iterator<Item = Item<'_>> {
 fn item(line: &[u8]) -> Option<Item<'_>> {
     let eq = line.iter().position(|&b| b == b'=')?;
     let (key, v) = (line.get(..eq)?, line.get(eq + 1..)?);
-    let n = number(v);
+    // One loop over a table, then a match on its index: a match on the key
+    // strings themselves compiles to a compare per arm (about 1 KB on i686).
+    const KEYS: [&[u8]; 7] = [b"READY", b"STOPPING", b"WATCHDOG", b"STATUS", b"MAINPID", b"ERRNO", b"EXTEND_TIMEOUT_USEC"];
+    let k = KEYS.iter().position(|&k| k == key)?;
+    let n = parse_u32(v).and_then(|n| i32::try_from(n).ok());
     let one = v == b"1";
-    Some(match key {
-        b"READY" if one => Item::Say(Notice::Ready),
-        b"STOPPING" if one => Item::Say(Notice::Stopping),
-        b"WATCHDOG" if one => Item::Say(Notice::Watchdog),
-        b"WATCHDOG" if v == b"trigger" => Item::Say(Notice::Trigger),
-        b"EXTEND_TIMEOUT_USEC" => Item::Say(Notice::Extend(Duration::from_millis(n?.div_ceil(1000)))),
-        b"STATUS" => Item::Status(cut(v)),
-        b"MAINPID" => Item::MainPid(i32::try_from(n?).ok().filter(|&p| p > 0)?),
-        b"ERRNO" => Item::Errno(i32::try_from(n?).ok()?),
+    Some(match k {
+        0 if one => Item::Say(Notice::Ready),
+        1 if one => Item::Say(Notice::Stopping),
+        2 if one => Item::Say(Notice::Watchdog),
+        2 if v == b"trigger" => Item::Say(Notice::Trigger),
+        3 => Item::Status(cut(v)),
+        4 => Item::MainPid(n.filter(|&p| p > 0)?),
+        5 => Item::Errno(n?),
+        6 => Item::Say(Notice::Extend(Duration::from_millis(u64::from(usec_to_ms(v)?)))),
         _ => return None,
     })
+}
+
+/// Microseconds (decimal) → milliseconds, rounded up; up to 49 days. In
+/// 32-bit arithmetic: u64 multiplication is costly code on 32-bit targets.
+fn usec_to_ms(v: &[u8]) -> Option<u32> {
+    let split = v.len().saturating_sub(3);
+    let (ms, us) = (v.get(..split)?, v.get(split..)?);
+    let ms = if ms.is_empty() { 0 } else { parse_u32(ms)? };
+    let us = parse_u32(us)?;
+    ms.checked_add(u32::from(us > 0))
 }
 
 /// STATUS_BYTES at most, not ending inside a UTF-8 sequence.
@@ -95,14 +109,6 @@ fn cut(v: &[u8]) -> &[u8] {
         n -= 1;
     }
     v.get(..n).unwrap_or(&[])
-}
-
-/// A decimal number (u64), digits only.
-fn number(v: &[u8]) -> Option<u64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.iter().try_fold(0u64, |n, &b| if b.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None })
 }
 
 #[cfg(test)]
@@ -133,7 +139,11 @@ mod tests {
         // Unknown keys, bad values and lines without `=` yield nothing.
         assert_eq!(all(b"X_FOO=1\nREADY=0\nREADY\nMAINPID=0\nMAINPID=-1\nMAINPID=99999999999\nERRNO=x\nBARRIER=1\n"), []);
         assert_eq!(all(b"STATUS="), [Item::Status(b"")]);
-        assert_eq!(all(b"EXTEND_TIMEOUT_USEC=5000000"), [say(Notice::Extend(Duration::from_secs(5)))]);
+        for (usec, ms) in [("5000000", 5000), ("1", 1), ("999", 1), ("1000", 1), ("1001", 2), ("0", 0), ("4294967295000", 4294967295)] {
+            let d = std::format!("EXTEND_TIMEOUT_USEC={usec}");
+            assert_eq!(all(d.as_bytes()), [say(Notice::Extend(Duration::from_millis(ms)))], "{usec}");
+        }
+        assert_eq!(all(b"EXTEND_TIMEOUT_USEC=4294967296000\nEXTEND_TIMEOUT_USEC=\nEXTEND_TIMEOUT_USEC=-1"), []);
     }
 
     #[test]
