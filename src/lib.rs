@@ -21,6 +21,7 @@ pub mod clients;
 pub mod config;
 pub mod duration;
 pub mod limits;
+pub mod notify;
 pub mod order;
 pub mod passwd;
 pub mod proto;

@@ -84,6 +84,7 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && old.rlimits == new.rlimits
         && same_log(a, old.log, b, new.log)
         && old.ready == new.ready
+        && old.watchdog == new.watchdog
         && same_listens(a, old, b, new, false);
     if !process {
         return Change::Restarted;

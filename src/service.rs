@@ -6,9 +6,10 @@
 
 use crate::backoff;
 use crate::config::{Def, Ready, Restart};
+use crate::duration::Duration;
 use crate::duration::Instant;
 use crate::limits::MAX_INSTANCES;
-use crate::signame::{CONT, KILL};
+use crate::signame::{ABRT, CONT, KILL};
 use heapless::Vec;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -28,6 +29,21 @@ pub enum Why {
     Restart,
     /// Not ready by `ready_timeout`: a failed run.
     ReadyTimeout,
+    /// The watchdog bit (no `WATCHDOG=1` in time, or `WATCHDOG=trigger`): a failed run.
+    Watchdog,
+    /// The instance said `STOPPING=1`: it ends by itself, judged by its exit.
+    Exiting,
+}
+
+/// What an instance said on its notify socket (its sender checked).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Notice {
+    Ready,
+    Stopping,
+    /// The ready deadline becomes now + this.
+    Extend(Duration),
+    Watchdog,
+    Trigger,
 }
 
 /// What an instance is to its service. Only the serving instance's end runs
@@ -56,24 +72,15 @@ pub enum InstPhase {
     /// Forked, waiting for the exec result (pid 0 until then).
     Spawning,
     /// Up, not yet ready. `ready_at`: when `ready = delay:` makes it ready.
-    Starting {
-        ready_by: Instant,
-        ready_at: Option<Instant>,
-    },
-    Ready,
+    Starting { ready_by: Instant, ready_at: Option<Instant> },
+    /// Ready. `dog`: when the watchdog bites unless `WATCHDOG=1` comes first.
+    Ready { dog: Option<Instant> },
     /// Signalled; `kill_at` is when SIGKILL follows (None once sent).
-    Stopping {
-        why: Why,
-        kill_at: Option<Instant>,
-    },
+    Stopping { why: Why, kill_at: Option<Instant> },
     /// Signalled, and the main process has ended with `exit`; the rest of
     /// its process group has not (yet): the stop is complete once the group
     /// is empty, and `kill_at` still stands for the group.
-    Lingering {
-        why: Why,
-        kill_at: Option<Instant>,
-        exit: Exit,
-    },
+    Lingering { why: Why, kill_at: Option<Instant>, exit: Exit },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -91,7 +98,7 @@ impl Instance {
     pub const fn phase_word(&self) -> &'static str {
         match self.phase {
             InstPhase::Spawning | InstPhase::Starting { .. } => State::Starting.word(),
-            InstPhase::Ready => State::Running.word(),
+            InstPhase::Ready { .. } => State::Running.word(),
             InstPhase::Stopping { .. } | InstPhase::Lingering { .. } => State::Stopping.word(),
         }
     }
@@ -215,6 +222,8 @@ pub enum Note {
         errno: i32,
     },
     ReadyTimeout,
+    /// The watchdog ended the last run.
+    Watchdog,
     /// The last upgrade's new instance exited (how) or was not ready in time.
     Upgrade {
         exit: Option<Exit>,
@@ -362,7 +371,7 @@ impl Service {
     pub fn state(&self) -> State {
         match self.serving().map(|i| i.phase) {
             Some(InstPhase::Spawning | InstPhase::Starting { .. }) => State::Starting,
-            Some(InstPhase::Ready) => State::Running,
+            Some(InstPhase::Ready { .. }) => State::Running,
             Some(InstPhase::Stopping { .. } | InstPhase::Lingering { .. }) => State::Stopping,
             None if self.role(Role::New).is_some() => State::Starting,
             None if self.has_instance() => State::Stopping,
@@ -378,7 +387,7 @@ impl Service {
     /// Whether services `after` this one may start: it is ready, or done
     /// (a oneshot only when done).
     pub fn satisfies_after(&self, def: &Def) -> bool {
-        let ready = matches!(self.serving().map(|i| i.phase), Some(InstPhase::Ready));
+        let ready = matches!(self.serving().map(|i| i.phase), Some(InstPhase::Ready { .. }));
         (ready && !def.oneshot) || self.rest == Rest::Done
     }
 
@@ -414,9 +423,9 @@ impl Service {
             Ready::None if i.role == Role::New => {
                 InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: Some(now + def.upgrade_delay) }
             }
-            Ready::None => InstPhase::Ready,
+            Ready::None => InstPhase::Ready { dog: None },
             Ready::Delay(d) => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: Some(now + d) },
-            Ready::Fd(_) => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: None },
+            Ready::Fd(_) | Ready::Notify => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: None },
         };
         self.check_upgrade();
     }
@@ -439,10 +448,26 @@ impl Service {
         if let Some(Some(i)) = self.inst.get_mut(inst)
             && matches!(i.phase, InstPhase::Starting { .. })
         {
-            i.phase = InstPhase::Ready;
+            i.phase = ready_phase(def, now);
         }
         self.promote(def, now, out);
         self.check_upgrade();
+    }
+
+    /// What instance `inst` said on its notify socket.
+    pub fn notify(&mut self, inst: usize, what: Notice, def: &Def, now: Instant, out: &mut Actions) {
+        let Some(Some(i)) = self.inst.get_mut(inst) else { return };
+        match (what, i.phase) {
+            (Notice::Ready, _) => self.ready(inst, def, now, out),
+            // As systemd reads it: a new deadline, not an addition.
+            (Notice::Extend(d), InstPhase::Starting { ready_at, .. }) => i.phase = InstPhase::Starting { ready_by: now + d, ready_at },
+            (Notice::Watchdog, InstPhase::Ready { .. }) => i.phase = ready_phase(def, now),
+            (Notice::Trigger, InstPhase::Starting { .. } | InstPhase::Ready { .. }) => bite(i, def, now, out),
+            (Notice::Stopping, InstPhase::Starting { .. } | InstPhase::Ready { .. }) => {
+                i.phase = InstPhase::Stopping { why: Why::Exiting, kill_at: Some(now + def.stop_timeout) }
+            }
+            _ => {}
+        }
     }
 
     /// The slot of the instance with `role`.
@@ -460,7 +485,7 @@ impl Service {
         if self.want == Want::Down {
             return Begin::Stopped;
         }
-        let Some(serving) = self.serving().filter(|i| matches!(i.phase, InstPhase::Ready | InstPhase::Starting { .. })) else {
+        let Some(serving) = self.serving().filter(|i| matches!(i.phase, InstPhase::Ready { .. } | InstPhase::Starting { .. })) else {
             if self.has_instance() {
                 // Stopping or spawning: no instance to overlap with.
                 return Begin::Busy;
@@ -497,7 +522,7 @@ impl Service {
     /// signal, SIGKILL at its stop timeout).
     fn promote(&mut self, def: &Def, now: Instant, out: &mut Actions) {
         let Some(k) = self.role(Role::New) else { return };
-        if !matches!(self.inst.get(k), Some(Some(Instance { phase: InstPhase::Ready, .. }))) {
+        if !matches!(self.inst.get(k), Some(Some(Instance { phase: InstPhase::Ready { .. }, .. }))) {
             return;
         }
         let mut old = 0;
@@ -529,7 +554,7 @@ impl Service {
             return;
         }
         match self.serving() {
-            Some(i) if i.pid != old && i.phase == InstPhase::Ready => self.upgrade = Upgrade::Upgraded { old, new: i.pid },
+            Some(i) if i.pid != old && matches!(i.phase, InstPhase::Ready { .. }) => self.upgrade = Upgrade::Upgraded { old, new: i.pid },
             None if matches!(self.rest, Rest::Backoff { .. } | Rest::Failed) => self.upgrade = Upgrade::Failed { exit: self.last },
             _ => {}
         }
@@ -611,8 +636,8 @@ impl Service {
         }
         let success = match why {
             Some(Why::Stop | Why::Restart) => true,
-            Some(Why::ReadyTimeout) => false,
-            None => exit == Exit::Code(0),
+            Some(Why::ReadyTimeout | Why::Watchdog) => false,
+            Some(Why::Exiting) | None => exit == Exit::Code(0),
         };
         self.after_run(success, why, i.started, now, def);
         self.check_upgrade();
@@ -623,8 +648,10 @@ impl Service {
         if now.since(started) >= def.stable {
             self.failures = 0;
         }
-        if why == Some(Why::ReadyTimeout) {
-            self.note = Note::ReadyTimeout;
+        match why {
+            Some(Why::ReadyTimeout) => self.note = Note::ReadyTimeout,
+            Some(Why::Watchdog) => self.note = Note::Watchdog,
+            _ => {}
         }
         let restart = match (self.want, why) {
             (Want::Down, _) => {
@@ -704,11 +731,12 @@ impl Service {
         let mut timed_out = false;
         for i in self.inst.iter_mut().flatten() {
             match i.phase {
-                InstPhase::Starting { ready_at: Some(at), .. } if at <= now => i.phase = InstPhase::Ready,
+                InstPhase::Starting { ready_at: Some(at), .. } if at <= now => i.phase = ready_phase(def, now),
                 InstPhase::Starting { ready_by, .. } if ready_by <= now => {
                     timed_out = true;
                     stop_instance(i, Why::ReadyTimeout, def, now, out);
                 }
+                InstPhase::Ready { dog: Some(at) } if at <= now => bite(i, def, now, out),
                 InstPhase::Stopping { why, kill_at: Some(at) } if at <= now => {
                     emit(out, Action::Signal { pid: i.pid, sig: KILL, group: true });
                     i.phase = InstPhase::Stopping { why, kill_at: None };
@@ -737,7 +765,8 @@ impl Service {
             let t = match i.phase {
                 InstPhase::Starting { ready_by, ready_at } => Some(ready_at.map_or(ready_by, |a| a.min(ready_by))),
                 InstPhase::Stopping { kill_at, .. } | InstPhase::Lingering { kill_at, .. } => kill_at,
-                _ => None,
+                InstPhase::Ready { dog } => dog,
+                InstPhase::Spawning => None,
             };
             d = earliest(d, t);
         }
@@ -753,6 +782,17 @@ impl Service {
     pub fn lingering(&self, pid: i32) -> Option<usize> {
         self.inst.iter().position(|i| i.is_some_and(|i| i.pid == pid && matches!(i.phase, InstPhase::Lingering { .. })))
     }
+}
+
+/// Ready now; with a `watchdog`, petted by `WATCHDOG=1` from now on.
+fn ready_phase(def: &Def, now: Instant) -> InstPhase {
+    InstPhase::Ready { dog: (def.watchdog.as_millis() > 0).then(|| now + def.watchdog) }
+}
+
+/// The watchdog bites: SIGABRT to the main process, then the stop sequence.
+fn bite(i: &mut Instance, def: &Def, now: Instant, out: &mut Actions) {
+    emit(out, Action::Signal { pid: i.pid, sig: ABRT, group: false });
+    stop_instance(i, Why::Watchdog, def, now, out);
 }
 
 fn stop_instance(i: &mut Instance, why: Why, def: &Def, now: Instant, out: &mut Actions) {

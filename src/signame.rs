@@ -16,6 +16,8 @@ pub const HUP: u8 = libc::SIGHUP as u8;
 pub const INT: u8 = libc::SIGINT as u8;
 pub const QUIT: u8 = libc::SIGQUIT as u8;
 pub const CHLD: u8 = libc::SIGCHLD as u8;
+/// SIGABRT, the watchdog's bite (a core dump shows where the server hung).
+pub const ABRT: u8 = libc::SIGABRT as u8;
 /// Highest signal number accepted (Linux real-time signals end at 64).
 pub const MAX: u8 = 64;
 

@@ -114,6 +114,11 @@ pub fn json_line(sup: &Supervisor, id: usize, now: Instant, log_drops: u32, out:
     } else {
         json_str(text.as_bytes(), out);
     }
+    // Only when the service said one (sd_notify STATUS=).
+    if let Some(t) = sup.said.get(id).filter(|t| !t.status.is_empty()) {
+        out.push(b",\"status_text\":");
+        json_str(t.status.as_bytes(), out);
+    }
     out.push(b",\"sockets\":[");
     sockets(sup, id, true, out);
     out.push(b"]");
@@ -265,6 +270,9 @@ fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) 
         Note::ReadyTimeout => {
             let _ = uwrite!(out, "{}ready timeout", sep);
         }
+        Note::Watchdog => {
+            let _ = uwrite!(out, "{}watchdog", sep);
+        }
         Note::Upgrade { exit } => {
             let _ = uwrite!(out, "{}upgrade failed: ", sep);
             failure(exit, out);
@@ -272,6 +280,23 @@ fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) 
         Note::Signal { sig, errno } => {
             let _ = uwrite!(out, "{}kill {}: {}", sep, crate::signame::name(sig).unwrap_or("?"), Errno(errno));
         }
+    }
+    // What the service said (sd_notify): its ERRNO=, STATUS= and dropped datagrams.
+    let Some(said) = sup.said.get(id) else { return };
+    if s.note != Note::None {
+        sep = ", ";
+    }
+    if said.errno != 0 {
+        let _ = uwrite!(out, "{}{}", sep, Errno(said.errno));
+        sep = ", ";
+    }
+    if !said.status.is_empty() {
+        out.push(sep.as_bytes());
+        out.push(said.status.as_bytes());
+        sep = ", ";
+    }
+    if said.dropped > 0 {
+        let _ = uwrite!(out, "{}{} notify dropped", sep, said.dropped);
     }
 }
 
@@ -535,7 +560,7 @@ mod tests {
         s.inst[1] = Some(crate::service::Instance {
             pid: 43,
             started: T0 + ms(5),
-            phase: crate::service::InstPhase::Ready,
+            phase: crate::service::InstPhase::Ready { dog: None },
             role: crate::service::Role::Serving,
             generation: 2,
         });

@@ -43,7 +43,7 @@ fn errors_table() {
         ("[a]\nexec=/bin/a\nstart = 1", vec![e(3, Error::BadBool, "1")]),
         ("[a]\nexec=/bin/a\nready = fd:2", vec![e(3, Error::ReadyFdLow, "fd:2")]),
         ("[a]\nexec=/bin/a\nready = fd:256", vec![e(3, Error::BadReady, "fd:256")]),
-        ("[a]\nexec=/bin/a\nready = notify", vec![e(3, Error::BadReady, "notify")]),
+        ("[a]\nexec=/bin/a\nready = notify:x", vec![e(3, Error::BadReady, "notify:x")]),
         ("[a]\nexec=/bin/a\nready = delay:x", vec![e(3, Error::BadDuration, "delay:x")]),
         ("[a]\nexec=/bin/a\nlog = file", vec![e(3, Error::BadLog, "file")]),
         ("[a]\nexec=/bin/a\nlog = ring:4q", vec![e(3, Error::BadSize, "ring:4q")]),

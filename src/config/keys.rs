@@ -40,10 +40,11 @@ pub enum Key {
     UpgradeDelay,
     UpgradeSignal,
     KillMode,
+    Watchdog,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 27] = [
+pub const KEYS: [(&str, Key); 28] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -71,6 +72,7 @@ pub const KEYS: [(&str, Key); 27] = [
     ("upgrade_delay", Key::UpgradeDelay),
     ("upgrade_signal", Key::UpgradeSignal),
     ("kill_mode", Key::KillMode),
+    ("watchdog", Key::Watchdog),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.
@@ -221,10 +223,13 @@ pub fn parse_rlimit(word: &[u8], bytes: bool) -> Result<u64, Error> {
     }
 }
 
-/// `none`, `delay:DURATION` or `fd:N` with 3 ≤ N ≤ 255.
+/// `none`, `notify`, `delay:DURATION` or `fd:N` with 3 ≤ N ≤ 255.
 pub fn parse_ready(word: &[u8]) -> Result<Ready, Error> {
     if word == b"none" {
         return Ok(Ready::None);
+    }
+    if word == b"notify" {
+        return Ok(Ready::Notify);
     }
     if let Some(d) = word.strip_prefix(b"delay:") {
         return parse_duration(d).map(Ready::Delay);
@@ -421,7 +426,8 @@ mod tests {
             ("fd:99999999999999999999999", Err(Error::BadReady)),
             ("fd:", Err(Error::BadReady)),
             ("fd:x", Err(Error::BadReady)),
-            ("notify", Err(Error::BadReady)),
+            ("notify", Ok(Ready::Notify)),
+            ("notify:", Err(Error::BadReady)),
         ] {
             assert_eq!(parse_ready(w.as_bytes()), v, "{w}");
         }

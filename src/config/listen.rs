@@ -101,6 +101,9 @@ impl Parser<'_> {
         {
             self.error_at(sec.line, Error::ReadyFdListen, Span::default());
         }
+        if d.watchdog.as_millis() > 0 && !matches!(d.ready, Ready::Notify) {
+            self.error_at(sec.line, Error::WatchdogNotify, Span::default());
+        }
     }
 }
 

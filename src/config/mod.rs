@@ -43,6 +43,8 @@ pub enum Ready {
     Delay(Duration),
     /// s6 style: the instance writes a newline to this fd (≥ 3).
     Fd(u8),
+    /// sd_notify: `READY=1` on the instance's NOTIFY_SOCKET.
+    Notify,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -123,6 +125,9 @@ pub struct Def {
     pub listen: Range,
     /// `start = on-connect`: started by the first connection (or datagram).
     pub on_connect: bool,
+    /// `watchdog` (with `ready = notify`): WATCHDOG=1 at least this often
+    /// once ready; zero for none.
+    pub watchdog: Duration,
 }
 
 /// One `listen =` line: the address (its text, checked by `addr::parse`)
@@ -173,6 +178,7 @@ impl Def {
         log: Log::Ring(crate::limits::RING_DEFAULT_BYTES as u32),
         listen: Range { first: 0, count: 0 },
         on_connect: false,
+        watchdog: Duration::from_millis(0),
     };
 }
 
@@ -350,7 +356,7 @@ crate::text::texts! {
         BadSignal => "bad signal (use a name such as TERM, or a number)",
         BadBool => "bad value (use yes or no)",
         BadRestart => "bad restart (use always, on-failure or never)",
-        BadReady => "bad ready (use none, delay:DURATION or fd:N)",
+        BadReady => "bad ready (use none, notify, delay:DURATION or fd:N)",
         BadLog => "bad log (use ring:SIZE, file:PATH, console or null)",
         BadLogSize => "bad log_size (use 4k to 1024M)",
         BadLogKeep => "bad log_keep (use 1 to 9)",
@@ -399,6 +405,7 @@ crate::text::texts! {
         UnixOnly => "mode and owner apply to unix sockets only",
         InetOnly => "freebind applies to tcp and udp sockets only",
         BadKillMode => "bad kill_mode (use group or mixed)",
+        WatchdogNotify => "watchdog needs ready = notify",
     }
 }
 

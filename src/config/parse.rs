@@ -396,6 +396,7 @@ impl Parser<'_> {
             }
             Key::Stable => def.stable = keys::parse_duration(v).map_err(bad)?,
             Key::Ready => def.ready = keys::parse_ready(v).map_err(bad)?,
+            Key::Watchdog => def.watchdog = keys::parse_duration(v).map_err(bad)?,
             Key::ReadyTimeout => def.ready_timeout = keys::parse_duration(v).map_err(bad)?,
             Key::StopSignal => def.stop_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
             Key::StopTimeout => def.stop_timeout = keys::parse_duration(v).map_err(bad)?,

@@ -361,8 +361,8 @@ fn def_stays_small() {
     let n = core::mem::size_of::<Def>();
     // 208 until log = file:PATH (its path, size and keep make Log 16 bytes);
     // 224 with listen (a range of Config::listens) and on_connect; 232 with
-    // upgrade_delay and upgrade_signal.
-    assert!(n <= 232, "size_of::<Def>() = {n}");
+    // upgrade_delay and upgrade_signal; 240 with watchdog.
+    assert!(n <= 240, "size_of::<Def>() = {n}");
 }
 
 /// Junk from fragments of real lines: errors, never a panic.
@@ -468,6 +468,7 @@ fn listen_errors() {
         ("[a]\nexec=/bin/a\nlisten = tcp::80\n[b]\nexec=/bin/b\nlisten = tcp::80", vec![e(6, Error::ListenTwice, "tcp::80")]),
         ("[a]\nexec=/bin/a\nstart = on-connect", vec![e(1, Error::OnConnectNoListen, "")]),
         ("[a]\nexec=/bin/a\nlisten = tcp::80\nlisten = tcp::81\nready = fd:4", vec![e(1, Error::ReadyFdListen, "")]),
+        ("[a]\nexec=/bin/a\nwatchdog = 1s", vec![e(1, Error::WatchdogNotify, "")]),
     ];
     for (text, want) in table {
         assert_eq!(errs(text), want, "{text}");

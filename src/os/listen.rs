@@ -223,3 +223,21 @@ pub fn unlink_if(path: &[u8], file: (u64, u64)) {
         let _ = rustix::fs::unlink(c);
     }
 }
+
+/// An sd_notify socket: `socket(AF_UNIX, SOCK_DGRAM)` bound at `path` (a
+/// file left there is replaced), SO_PASSCRED on, mode 0600 and owned by
+/// `uid`, so that only the service's user (and root) can send to it.
+pub fn bind_notify(path: &[u8], uid: Option<u32>) -> Result<OwnedFd, Errno> {
+    let fd = socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK)?;
+    set(&fd, libc::SOL_SOCKET, libc::SO_PASSCRED, true)?;
+    let (sa, len) = unix(path, false)?;
+    unlink(path);
+    // SAFETY: sa is a valid sockaddr_un and len is within it.
+    check(unsafe { libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), len as libc::socklen_t) })?;
+    let o = Options { backlog: 0, mode: Some(0o600), uid, gid: None, freebind: false };
+    if let Err(e) = configure_file(path, &o) {
+        unlink(path);
+        return Err(e);
+    }
+    Ok(fd)
+}

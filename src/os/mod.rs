@@ -5,6 +5,7 @@ pub mod event;
 pub mod fd;
 pub mod listen;
 pub mod logfile;
+pub mod notify;
 pub mod once;
 pub mod path;
 pub mod process;

@@ -44,6 +44,8 @@ pub struct Spec<'a> {
     /// can fill in (with its own pid, after fork, without allocating): room
     /// for 10 digits and a NUL. Null for none.
     pub listen_pid: *mut u8,
+    /// The same for `WATCHDOG_PID=`; null for none.
+    pub watchdog_pid: *mut u8,
     /// The write end of the ready pipe and the fd number the child gets it
     /// at (3 or more).
     pub ready: Option<(BorrowedFd<'a>, u8)>,
@@ -231,8 +233,10 @@ fn setup(spec: &Spec, err: c_int, min: c_int) -> Result<Infallible, (Step, i32)>
         dup2(fd, c_int::from(n)).map_err(fds)?;
     }
     close_others(3 + spec.listen.len() as u32, ready.map(|(_, n)| n), err);
-    if !spec.listen_pid.is_null() {
-        write_pid(spec.listen_pid);
+    for at in [spec.listen_pid, spec.watchdog_pid] {
+        if !at.is_null() {
+            write_pid(at);
+        }
     }
 
     if let Some(dir) = spec.cwd {

@@ -10,7 +10,8 @@ mod apply;
 use crate::config::{Config, Def};
 use crate::duration::Instant;
 use crate::limits::MAX_SERVICES;
-use crate::service::{Action, Actions, Exit, Note, Service, State, Step, Want, Why, earliest};
+use crate::notify::Said;
+use crate::service::{Action, Actions, Exit, Note, Notice, Role, Service, State, Step, Want, Why, earliest};
 use heapless::Vec;
 
 // Sets of slots and of definitions are u64 bitmasks (`after`, `svc stop a b`).
@@ -29,6 +30,8 @@ pub enum Event {
     SpawnFailed { id: u8, inst: u8, step: Step, errno: i32 },
     /// The readiness channel of an instance said ready.
     Ready { id: u8, inst: u8 },
+    /// Instance `inst` of `id` said `what` on its notify socket.
+    Notify { id: u8, inst: u8, what: Notice },
     /// A socket of a watched (on-connect) service is readable.
     Connection { id: u8 },
     /// `Action::Signal` to `pid` (its group with `group`) failed with `errno`.
@@ -81,6 +84,8 @@ pub struct Supervisor {
     pub shutdown: bool,
     /// Definitions a reload added that still wait for a slot.
     pub pending: Pending,
+    /// Each slot's STATUS= and ERRNO= text and dropped datagrams.
+    pub said: [Said; MAX_SERVICES],
 }
 
 /// Why a service that wants to be up is not started.
@@ -100,7 +105,7 @@ impl Default for Supervisor {
 
 impl Supervisor {
     pub const fn new() -> Self {
-        Supervisor { cfg: Config::new(), svcs: Vec::new(), shutdown: false, pending: Pending::NONE }
+        Supervisor { cfg: Config::new(), svcs: Vec::new(), shutdown: false, pending: Pending::NONE, said: [Said::NONE; MAX_SERVICES] }
     }
 
     /// One slot per definition of the config in force; services with
@@ -176,7 +181,7 @@ impl Supervisor {
     }
 
     fn route(&mut self, event: Event, now: Instant, out: &mut Actions) -> Outcome {
-        let Supervisor { cfg, svcs, .. } = self;
+        let Supervisor { cfg, svcs, said, .. } = self;
         match event {
             Event::Exited { pid, exit } => {
                 for (id, s) in svcs.iter_mut().enumerate() {
@@ -198,6 +203,12 @@ impl Supervisor {
                     && let Some(def) = Self::def_in(cfg, s)
                 {
                     s.spawned(usize::from(inst), pid, def, now);
+                    // A new run says its own STATUS= (an upgrade's keeps the old one's until it serves).
+                    if s.inst.get(usize::from(inst)).is_some_and(|i| i.is_some_and(|i| i.role == Role::Serving))
+                        && let Some(t) = said.get_mut(usize::from(id))
+                    {
+                        *t = Said::NONE;
+                    }
                 }
                 Outcome::Done
             }
@@ -214,6 +225,14 @@ impl Supervisor {
                     && let Some(def) = Self::def_in(cfg, s)
                 {
                     s.ready(usize::from(inst), def, now, out);
+                }
+                Outcome::Done
+            }
+            Event::Notify { id, inst, what } => {
+                if let Some(s) = svcs.get_mut(usize::from(id))
+                    && let Some(def) = Self::def_in(cfg, s)
+                {
+                    s.notify(usize::from(inst), what, def, now, out);
                 }
                 Outcome::Done
             }
@@ -392,5 +411,7 @@ impl Supervisor {
     }
 }
 
+#[cfg(test)]
+mod notify_tests;
 #[cfg(test)]
 pub mod tests;

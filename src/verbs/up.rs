@@ -49,6 +49,10 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     }
     let mut pbuf = [0u8; PATH_BYTES];
     let Some(control) = control::server_path(&w.sup.cfg, &mut pbuf) else { return EXIT_FAIL };
+    // The notify sockets' directory: `svc-notify` beside the control socket.
+    let c = control.to_bytes();
+    w.notify_dir.push(c.get(..c.iter().rposition(|&b| b == b'/').unwrap_or(0)).unwrap_or(&[]));
+    w.notify_dir.push(b"/svc-notify");
     let sigfd = match signal::take() {
         Ok(fd) => fd,
         Err(e) => {
@@ -154,6 +158,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
                     read_log(w, &ev, k, id, inst);
                 }
                 Role::Ready { id, inst } => read_ready(w, &ev, k, id, inst, now, &mut out),
+                Role::Notify { id, inst } => read_notify(w, k, id, inst, now, &mut out),
                 Role::Client(c) => control::ready(w, &ev, usize::from(c), now, &mut out),
                 Role::Listen { n } => {
                     if let Some(id) = w.sup.listener(usize::from(n)) {
@@ -277,16 +282,32 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
     let generation = w.sup.svcs.get(usize::from(id)).map_or(1, |s| s.spawns.saturating_add(1));
     let mut senv = sockets::Env::new();
     let with_socks = senv.fill(w, usize::from(id), socks.len(), generation);
-    let mut envp: [*const c_char; MAX_ENV + 6] = [core::ptr::null(); MAX_ENV + 6];
-    let extra: [*const c_char; 5] = [
+    let mut nenv = NotifyEnv::new();
+    let notify = match def.ready {
+        Ready::Notify => Some(nenv.fill(w, id, inst, def.uid, def.watchdog).map_err(fail)?),
+        _ => None,
+    };
+    let mut envp: [*const c_char; MAX_ENV + 9] = [core::ptr::null(); MAX_ENV + 9];
+    // The sockets' five entries, then NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID.
+    let extra: [*const c_char; 8] = [
         senv.fds.as_bytes().as_ptr().cast(),
         senv.pid.as_ptr().cast(),
         senv.names.as_bytes().as_ptr().cast(),
         senv.port.as_bytes().as_ptr().cast(),
         senv.generation.as_bytes().as_ptr().cast(),
+        nenv.socket.as_bytes().as_ptr().cast(),
+        nenv.usec.as_bytes().as_ptr().cast(),
+        nenv.pid.as_ptr().cast(),
     ];
     let own = cfg.list(def.env).iter().map(|s| cfg.strz(*s).as_ptr().cast());
-    let all = own.chain(extra.into_iter().filter(|_| with_socks));
+    let nn = if notify.is_none() {
+        0
+    } else if def.watchdog.as_millis() > 0 {
+        3
+    } else {
+        1
+    };
+    let all = own.chain(extra.into_iter().take(5 + nn).skip(if with_socks { 0 } else { 5 }));
     for (p, e) in envp.iter_mut().zip(all) {
         *p = e;
     }
@@ -314,10 +335,24 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
         ready: ready.as_ref().map(|((_, wr), n)| (wr.as_fd(), *n)),
         listen: &socks,
         listen_pid,
+        watchdog_pid: if nn == 3 { nenv.pid.as_mut_ptr().wrapping_add(NotifyEnv::PID_PREFIX.len()) } else { core::ptr::null_mut() },
     };
     let pid = spawn::spawn(&spec);
     drop(socks);
-    let pid = pid?;
+    let pid = match pid {
+        Ok(pid) => pid,
+        Err(f) => {
+            if notify.is_some() {
+                os::listen::unlink(nenv.path());
+            }
+            return Err(f);
+        }
+    };
+    if let Some(fd) = notify
+        && w.fds.add(ev, fd, Role::Notify { id, inst }, Interest::Read).is_err()
+    {
+        say(b"svc: fd table full: a notify socket is dropped\n");
+    }
     // The write ends now live in the child only.
     if let Some((rd, _wr)) = log {
         let _ = os::socket::set_nonblocking(&rd);
@@ -338,6 +373,12 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
 fn ended(w: &mut World, ev: &Events, id: u8, inst: u8) {
     if let Some(k) = w.fds.find(Role::Ready { id, inst }) {
         w.fds.close(ev, k);
+    }
+    if let Some(k) = w.fds.find(Role::Notify { id, inst }) {
+        w.fds.close(ev, k);
+        let mut p = Buf::<UNIX_PATH_BYTES>::new();
+        notify_path(w, id, inst, &mut p);
+        os::listen::unlink(p.as_bytes());
     }
     if let Some(k) = w.fds.find(Role::Log { id, inst }) {
         // What it wrote before exiting is still in the pipe: keep it. Bounded:
@@ -447,6 +488,108 @@ fn read_ready(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8, now: Insta
         }
         Ok(None) => {}
         _ => w.fds.close(ev, k),
+    }
+}
+
+/// `DIR/ID.INST`: the notify socket of instance `inst` of slot `id`.
+fn notify_path(w: &World, id: u8, inst: u8, b: &mut Buf<UNIX_PATH_BYTES>) {
+    b.push(w.notify_dir.as_bytes());
+    let _ = ufmt::uwrite!(b, "/{}.{}", id, inst);
+}
+
+/// An instance's sd_notify environment: NOTIFY_SOCKET, and with a watchdog
+/// WATCHDOG_USEC and WATCHDOG_PID (its digits written by the child).
+struct NotifyEnv {
+    socket: Buf<{ 16 + UNIX_PATH_BYTES }>,
+    usec: Buf<40>,
+    pid: [u8; 24],
+}
+
+impl NotifyEnv {
+    const PREFIX: &'static [u8] = b"NOTIFY_SOCKET=";
+    const PID_PREFIX: &'static [u8] = b"WATCHDOG_PID=";
+    const fn new() -> Self {
+        NotifyEnv { socket: Buf::new(), usec: Buf::new(), pid: [0; 24] }
+    }
+    /// The socket's path (after the prefix, before the NUL).
+    fn path(&self) -> &[u8] {
+        let b = self.socket.as_bytes();
+        b.get(Self::PREFIX.len()..b.len().saturating_sub(1)).unwrap_or(&[])
+    }
+    /// Binds the instance's socket (making the directory first) and fills the entries.
+    fn fill(
+        &mut self,
+        w: &World,
+        id: u8,
+        inst: u8,
+        uid: Option<u32>,
+        dog: crate::duration::Duration,
+    ) -> Result<rustix::fd::OwnedFd, rustix::io::Errno> {
+        let mut p = Buf::<UNIX_PATH_BYTES>::new();
+        notify_path(w, id, inst, &mut p);
+        let mut dir = [0u8; UNIX_PATH_BYTES + 1];
+        let dir = os::fd::cpath(w.notify_dir.as_bytes(), &mut dir).ok_or(rustix::io::Errno::NAMETOOLONG)?;
+        os::notify::make_dir(dir)?;
+        if p.was_cut() {
+            return Err(rustix::io::Errno::NAMETOOLONG);
+        }
+        let fd = os::listen::bind_notify(p.as_bytes(), uid)?;
+        self.socket.push(Self::PREFIX);
+        self.socket.push(p.as_bytes());
+        self.socket.push(b"\0");
+        let _ = ufmt::uwrite!(self.usec, "WATCHDOG_USEC={}000\0", dog.as_millis());
+        for (d, s) in self.pid.iter_mut().zip(Self::PID_PREFIX) {
+            *d = *s;
+        }
+        Ok(fd)
+    }
+}
+
+/// Reads the datagrams queued on an instance's notify socket. One is
+/// accepted when its sender is in the instance's session (svc made the
+/// instance a session leader, so the session id is its main pid); any
+/// other, and a malformed one, is dropped and counted. Fds it carried are
+/// closed once it is handled (systemd-notify's BARRIER=1 waits for that).
+fn read_notify(w: &mut World, k: usize, id: u8, inst: u8, now: Instant, out: &mut Actions) {
+    // Bounded per wakeup; epoll reports the socket again while more is queued.
+    for _ in 0..32 {
+        let Some(fd) = w.fds.fd(k) else { return };
+        let Some(d) = os::notify::receive(fd, &mut w.logs.scratch) else { return };
+        let main = w.sup.svcs.get(usize::from(id)).and_then(|s| s.inst.get(usize::from(inst))).and_then(|i| i.map(|i| i.pid)).unwrap_or(0);
+        let data = w.logs.scratch.get(..d.len).unwrap_or(&[]);
+        let ok = !d.cut
+            && crate::notify::check(data).is_ok()
+            && main > 0
+            && d.pid > 0
+            && (d.pid == main || os::notify::session(d.pid) == Some(main));
+        let Some(said) = w.sup.said.get_mut(usize::from(id)) else { return };
+        if !ok {
+            said.dropped = said.dropped.saturating_add(1);
+            continue;
+        }
+        for item in crate::notify::items(data) {
+            use crate::notify::Item;
+            let what = match item {
+                Item::Say(what) => what,
+                Item::Status(t) => {
+                    if let Some(said) = w.sup.said.get_mut(usize::from(id)) {
+                        said.status.clear();
+                        said.status.push(t);
+                    }
+                    continue;
+                }
+                Item::Errno(e) => {
+                    if let Some(said) = w.sup.said.get_mut(usize::from(id)) {
+                        said.errno = e;
+                    }
+                    continue;
+                }
+                // Not tracked: the instance's main pid stays the process svc started.
+                Item::MainPid(_) => continue,
+            };
+            w.sup.handle(SupEvent::Notify { id, inst, what }, now, out);
+        }
+        drop(d);
     }
 }
 

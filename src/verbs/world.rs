@@ -12,6 +12,7 @@ use crate::os::{self, logfile};
 use crate::reload::Plan;
 use crate::ring::{self, Assembler, Ring};
 use crate::supervisor::Supervisor;
+use crate::text::Buf;
 use crate::verbs::check::Loader;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -32,6 +33,11 @@ pub enum Role {
         inst: u8,
     },
     Ready {
+        id: u8,
+        inst: u8,
+    },
+    /// An instance's sd_notify socket (`ready = notify`).
+    Notify {
         id: u8,
         inst: u8,
     },
@@ -144,6 +150,9 @@ pub struct World {
     pub group: Option<u32>,
     /// The held sockets beyond the fd table: files, the watch, a reload's stage.
     pub socks: Socks,
+    /// The directory of the sd_notify sockets: `svc-notify` beside the
+    /// control socket (made at the first `ready = notify` spawn).
+    pub notify_dir: Buf<UNIX_PATH_BYTES>,
 }
 
 /// What svc keeps of its listening sockets besides their fds (which are in
@@ -187,4 +196,5 @@ pub static WORLD: os::once::Once<World> = os::once::Once::new(World {
     streams: [const { Slot::EMPTY }; MAX_CLIENTS],
     group: None,
     socks: Socks::new(),
+    notify_dir: Buf::new(),
 });

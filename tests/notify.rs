@@ -1,0 +1,205 @@
+//! `ready = notify` and `watchdog` through the real binary: Debian's
+//! systemd-notify (as root and as nobody), and a python3 client that sends
+//! datagrams the way libsystemd's sd_notify() does.
+
+mod common;
+use common::*;
+use std::fs;
+use std::os::unix::net::UnixDatagram;
+
+/// A python3 sd_notify client, driven by its arguments: `send:TEXT` (`|`
+/// for a newline), `sleep:SECONDS`, `wait:PATH` (until the file exists),
+/// `pet:PATH` (WATCHDOG=1 every 100 ms until the file exists), `hold`.
+const CLIENT: &str = r#"import os, socket, sys, time
+def notify(text):
+    addr = os.environ["NOTIFY_SOCKET"]
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    s.connect(addr)
+    s.sendall(text.encode())
+    s.close()
+for a in sys.argv[1:]:
+    verb, _, arg = a.partition(":")
+    if verb == "send":
+        notify(arg.replace("|", "\n"))
+    elif verb == "sleep":
+        time.sleep(float(arg))
+    elif verb == "wait":
+        while not os.path.exists(arg):
+            time.sleep(0.05)
+    elif verb == "pet":
+        while not os.path.exists(arg):
+            notify("WATCHDOG=1")
+            time.sleep(0.1)
+    elif verb == "hold":
+        while True:
+            time.sleep(1000)
+"#;
+
+fn have(program: &str) -> bool {
+    std::path::Path::new(program).exists()
+}
+
+fn python_or_skip(test: &str) -> bool {
+    let ok = have("/usr/bin/python3");
+    if !ok {
+        eprintln!("note: {test} needs /usr/bin/python3; skipped");
+    }
+    ok
+}
+
+/// A Svc whose directory holds the client; `{PY}` in `services` runs it.
+fn with_client(test: &str, services: &str) -> Svc {
+    let mut s = Svc::new(test);
+    s.write("client.py", CLIENT);
+    let py = format!("/usr/bin/python3 {}", s.p("client.py"));
+    s.write_config(&services.replace("{PY}", &py));
+    s.start();
+    s
+}
+
+#[test]
+fn smoke_notify_ready_and_status() {
+    if !python_or_skip("smoke_notify_ready_and_status") {
+        return;
+    }
+    let s = with_client(
+        "smoke_notify_ready_and_status",
+        "[a]\nexec = {PY} send:STATUS=warming|X_UNKNOWN=1 wait:{DIR}/go \"send:READY=1|STATUS=serving 3 clients\" hold\nready = notify\n",
+    );
+    wait_until(secs(10), "a says warming", || s.note("a").is_some_and(|n| n.contains("warming")));
+    assert_eq!(s.state("a").as_deref(), Some("starting"));
+    let env = environ(s.pid("a").expect("a's pid"));
+    let sock = env.iter().find_map(|e| e.strip_prefix("NOTIFY_SOCKET=")).expect("NOTIFY_SOCKET").to_string();
+    assert!(sock.starts_with('/'), "a path, not abstract: {sock}");
+    fs::write(s.path("go"), "").expect("write go");
+    s.wait_state("a", "running", secs(10));
+    wait_until(secs(5), "a's status text", || s.note("a").is_some_and(|n| n.contains("serving 3 clients")));
+    assert_eq!(s.json("a").get("status_text").and_then(Json::as_str), Some("serving 3 clients"));
+    assert_eq!(s.restarts("a"), Some(0));
+}
+
+#[test]
+fn notify_from_outside_the_session_is_dropped() {
+    if !python_or_skip("notify_from_outside_the_session_is_dropped") {
+        return;
+    }
+    let s = with_client(
+        "notify_from_outside_the_session_is_dropped",
+        "[a]\nexec = {PY} wait:{DIR}/go send:READY=1 hold\nready = notify\nready_timeout = 1m\n",
+    );
+    let pid = s.wait_state("a", "starting", secs(10));
+    let pid: u32 = pid[2].parse().expect("a's pid");
+    let sock = environ(pid).iter().find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(String::from)).expect("NOTIFY_SOCKET");
+    // The test is no process of a's session: its READY=1 is counted, not trusted.
+    let out = UnixDatagram::unbound().expect("socket");
+    out.send_to(b"READY=1\nSTATUS=forged", &sock).expect("send");
+    wait_until(secs(5), "the dropped datagram is counted", || s.note("a").is_some_and(|n| n.contains("1 notify dropped")));
+    assert_eq!(s.state("a").as_deref(), Some("starting"));
+    assert!(!s.note("a").unwrap_or_default().contains("forged"));
+    // Malformed ones too: empty, a NUL, over 4 KiB.
+    for d in [&b""[..], b"READY=1\0", &[b'x'; 5000][..]] {
+        out.send_to(d, &sock).expect("send");
+    }
+    wait_until(secs(5), "4 dropped", || s.note("a").is_some_and(|n| n.contains("4 notify dropped")));
+    assert_eq!(s.state("a").as_deref(), Some("starting"));
+    // Another user cannot send to a root service's socket at all (mode 0600).
+    if is_root() && have("/usr/bin/setpriv") {
+        let send = format!("import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'READY=1', '{sock}')");
+        let out = std::process::Command::new("/usr/bin/setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c", &send])
+            .output()
+            .expect("setpriv");
+        assert!(!out.status.success() && text(&out.stderr).contains("PermissionError"), "{}", show(&out));
+    }
+    fs::write(s.path("go"), "").expect("write go");
+    s.wait_state("a", "running", secs(10));
+}
+
+#[test]
+fn extend_timeout_moves_the_ready_deadline() {
+    if !python_or_skip("extend_timeout_moves_the_ready_deadline") {
+        return;
+    }
+    // Both are ready 1.5 s after start, past their 500ms ready_timeout; one
+    // extended its deadline first.
+    let s = with_client(
+        "extend_timeout_moves_the_ready_deadline",
+        "[late]\nexec = {PY} send:EXTEND_TIMEOUT_USEC=30000000 sleep:1.5 send:READY=1 hold\nready = notify\nready_timeout = 500ms\nrestart = never\n\n\
+         [slow]\nexec = {PY} sleep:1.5 send:READY=1 hold\nready = notify\nready_timeout = 500ms\nrestart = never\n",
+    );
+    s.wait_state("slow", "failed", secs(10));
+    assert!(s.note("slow").unwrap_or_default().contains("ready timeout"), "{:?}", s.status_line("slow"));
+    s.wait_state("late", "running", secs(10));
+    assert_eq!(s.restarts("late"), Some(0));
+}
+
+#[test]
+fn watchdog_ends_a_server_that_stops_petting() {
+    if !python_or_skip("watchdog_ends_a_server_that_stops_petting") {
+        return;
+    }
+    let s = with_client(
+        "watchdog_ends_a_server_that_stops_petting",
+        "[good]\nexec = {PY} send:READY=1 pet:{DIR}/never\nready = notify\nwatchdog = 1s\n\n\
+         [hung]\nexec = {PY} send:READY=1 pet:{DIR}/stop hold\nready = notify\nwatchdog = 1s\n",
+    );
+    let good = s.wait_running("good");
+    let hung = s.wait_running("hung");
+    let env = environ(hung);
+    assert!(env.iter().any(|e| e == "WATCHDOG_USEC=1000000"), "{env:?}");
+    assert!(env.iter().any(|e| *e == format!("WATCHDOG_PID={hung}")), "{env:?}");
+    fs::write(s.path("stop"), "").expect("write stop");
+    wait_until(secs(10), "hung restarts", || s.restarts("hung").is_some_and(|n| n >= 1));
+    assert_eq!(s.last("hung").as_deref(), Some("sig:ABRT"));
+    s.wait_state("hung", "running", secs(10));
+    assert_eq!((s.pid("good"), s.restarts("good")), (Some(good), Some(0)), "the petting one is never touched");
+}
+
+#[test]
+fn watchdog_trigger() {
+    if !python_or_skip("watchdog_trigger") {
+        return;
+    }
+    let s = with_client(
+        "watchdog_trigger",
+        "[a]\nexec = {PY} send:READY=1 wait:{DIR}/go send:WATCHDOG=trigger hold\nready = notify\nwatchdog = 1m\nrestart = never\n",
+    );
+    s.wait_running("a");
+    fs::write(s.path("go"), "").expect("write go");
+    s.wait_state("a", "failed", secs(10));
+    let note = s.note("a").unwrap_or_default();
+    assert!(note.contains("watchdog"), "{note}");
+}
+
+/// `systemd-notify --ready` from a shell script: the service becomes
+/// running, and systemd-notify exits 0 (1 after its 5 s barrier timeout,
+/// were the barrier's fd kept).
+fn systemd_notify(test: &str, user: &str) {
+    if !have("/usr/bin/systemd-notify") {
+        eprintln!("note: {test} needs systemd-notify (Debian's systemd package); skipped");
+        return;
+    }
+    let mut s = Svc::new(test);
+    let exec = s.script("sn", "/usr/bin/systemd-notify --ready --status=hello\necho rc=$?\nexec /bin/sleep 1000\n");
+    s.write_config(&format!("[a]\nexec = {exec}\nready = notify\nready_timeout = 1m\n{user}"));
+    s.start();
+    s.wait_state("a", "running", secs(10));
+    wait_until(secs(10), "systemd-notify's exit", || s.log_texts("a", &[]).iter().any(|l| l.starts_with("rc=")));
+    assert_eq!(s.log_texts("a", &[]), ["rc=0"]);
+    assert!(s.note("a").unwrap_or_default().contains("hello"));
+}
+
+#[test]
+fn systemd_notify_as_root() {
+    systemd_notify("systemd_notify_as_root", "");
+}
+
+#[test]
+fn systemd_notify_as_nobody() {
+    if !root_or_skip("systemd_notify_as_nobody") {
+        return;
+    }
+    systemd_notify("systemd_notify_as_nobody", "user = nobody\n");
+}
