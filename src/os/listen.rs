@@ -37,10 +37,7 @@ fn socket(family: c_int, kind: c_int) -> Result<OwnedFd, Errno> {
 }
 
 fn set(fd: &OwnedFd, level: c_int, name: c_int, on: bool) -> Result<(), Errno> {
-    let v: c_int = c_int::from(on);
-    let len = core::mem::size_of::<c_int>() as libc::socklen_t;
-    // SAFETY: v is a valid c_int for the duration of the call.
-    check(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, (&raw const v).cast(), len) })
+    crate::os::setsockopt(fd.as_fd(), level, name, c_int::from(on))
 }
 
 /// `bind(2)` of `fd` to the `len` bytes of the address at `a`.

@@ -20,3 +20,45 @@ pub fn errno() -> rustix::io::Errno {
     // always valid; svc has one thread.
     rustix::io::Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
 }
+
+/// `setsockopt(2)` of an int option, as a raw syscall: musl's wraps every
+/// call in time64 conversions for SO_*TIMEO (about 500 bytes on 32-bit
+/// targets) that svc never needs.
+#[allow(unsafe_code)]
+pub fn setsockopt(fd: rustix::fd::BorrowedFd, level: i32, name: i32, value: i32) -> Result<(), rustix::io::Errno> {
+    use rustix::fd::AsRawFd;
+    let len = core::mem::size_of::<i32>() as libc::c_long;
+    // SAFETY: `value` is a valid int for the duration of the call, `len` bytes.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_setsockopt,
+            libc::c_long::from(fd.as_raw_fd()),
+            libc::c_long::from(level),
+            libc::c_long::from(name),
+            &raw const value,
+            len,
+        )
+    };
+    if r < 0 { Err(errno()) } else { Ok(()) }
+}
+
+/// `getsockopt(2)` into `buf`, as a raw syscall (see `setsockopt`); the
+/// number of bytes the kernel wrote.
+#[allow(unsafe_code)]
+pub fn getsockopt(fd: rustix::fd::BorrowedFd, level: i32, name: i32, buf: &mut [u8]) -> Result<usize, rustix::io::Errno> {
+    use rustix::fd::AsRawFd;
+    let mut len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+    // SAFETY: the kernel writes at most `len` bytes into `buf` and stores
+    // the length it wrote in `len`; both outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_getsockopt,
+            libc::c_long::from(fd.as_raw_fd()),
+            libc::c_long::from(level),
+            libc::c_long::from(name),
+            buf.as_mut_ptr(),
+            &raw mut len,
+        )
+    };
+    if r < 0 { Err(errno()) } else { Ok(len as usize) }
+}

@@ -118,34 +118,24 @@ pub fn accept(listener: BorrowedFd) -> Option<OwnedFd> {
 /// gid is `group`, or one with `group` among its `SO_PEERGROUPS` (a failing
 /// SO_PEERGROUPS counts as no groups).
 pub fn peer_allowed(fd: BorrowedFd, group: Option<u32>) -> bool {
-    // SAFETY: ucred is plain data; zeroes are a valid value.
-    let mut cred: libc::ucred = unsafe { core::mem::zeroed() };
-    let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: cred is writable for `len` bytes. (rustix's socket_peercred
-    // asserts the length in a way that links core::fmt.)
-    let r =
-        unsafe { libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len) };
-    if r < 0 {
+    // struct ucred: pid, uid, gid, as native-endian 32-bit words.
+    let mut cred = [0u8; 12];
+    if crate::os::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, &mut cred) != Ok(12) {
         return false;
     }
-    let uid = cred.uid;
+    let word = |i: usize| cred.get(i..i + 4).and_then(|b| b.try_into().ok()).map_or(u32::MAX, u32::from_ne_bytes);
+    let (uid, gid) = (word(4), word(8));
     if uid == 0 || uid == rustix::process::geteuid().as_raw() {
         return true;
     }
     let Some(g) = group else { return false };
-    if cred.gid == g {
+    if gid == g {
         return true;
     }
-    let mut groups = [0u32; 64];
-    let mut len = core::mem::size_of_val(&groups) as libc::socklen_t;
-    // SAFETY: groups is a writable buffer of `len` bytes; the kernel writes
-    // at most `len` bytes and updates it.
-    let r = unsafe { libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERGROUPS, groups.as_mut_ptr().cast(), &mut len) };
-    if r < 0 {
-        return false;
-    }
-    let n = (len as usize / 4).min(groups.len());
-    groups.get(..n).is_some_and(|gs| gs.contains(&g))
+    // A failing SO_PEERGROUPS counts as no groups.
+    let mut groups = [0u8; 256];
+    let n = crate::os::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERGROUPS, &mut groups).unwrap_or(0);
+    groups.get(..n.min(groups.len())).unwrap_or(&[]).chunks_exact(4).any(|b| b.try_into().is_ok_and(|w| u32::from_ne_bytes(w) == g))
 }
 
 /// Makes an fd non-blocking (`FIONBIO`).
