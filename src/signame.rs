@@ -54,6 +54,61 @@ const TABLE: &[(&str, c_int)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
+/// TABLE's names as the lines of one string, and its numbers, in TABLE's
+/// order, built at compile time: TABLE itself, 24 bytes an entry on 64-bit
+/// (a `&str` and an int), is never in the binary.
+static NAMES: [u8; names_len()] = names();
+static NUMBERS: [u8; TABLE.len()] = numbers();
+
+const fn names_len() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < TABLE.len() {
+        n += TABLE[i].0.len() + 1;
+        i += 1;
+    }
+    n
+}
+
+const fn names() -> [u8; names_len()] {
+    let mut out = [0u8; names_len()];
+    let (mut at, mut i) = (0, 0);
+    while i < TABLE.len() {
+        let name = TABLE[i].0.as_bytes();
+        let mut j = 0;
+        while j < name.len() {
+            out[at] = name[j];
+            at += 1;
+            j += 1;
+        }
+        out[at] = b'\n';
+        at += 1;
+        i += 1;
+    }
+    out
+}
+
+const fn numbers() -> [u8; TABLE.len()] {
+    let mut out = [0u8; TABLE.len()];
+    let mut i = 0;
+    while i < TABLE.len() {
+        assert!(TABLE[i].1 > 0 && TABLE[i].1 <= MAX as c_int);
+        out[i] = TABLE[i].1 as u8;
+        i += 1;
+    }
+    out
+}
+
+fn names_text() -> &'static str {
+    core::str::from_utf8(&NAMES).unwrap_or("")
+}
+
+/// Whether `a` and `b` are the same letters, in any case. (By hand: the
+/// slice method is unrolled for long slices, 300 bytes.)
+fn same_letters(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
 /// A signal name (any case, `SIG` optional) or a number 1..=64.
 pub fn parse(word: &[u8]) -> Option<u8> {
     if let Some(first) = word.first()
@@ -66,15 +121,16 @@ pub fn parse(word: &[u8]) -> Option<u8> {
         return if (1..=MAX).contains(&n) { Some(n) } else { None };
     }
     let name = match word.get(..3) {
-        Some(p) if p.eq_ignore_ascii_case(b"SIG") => word.get(3..).unwrap_or(&[]),
+        Some(p) if same_letters(p, b"SIG") => word.get(3..).unwrap_or(&[]),
         _ => word,
     };
-    TABLE.iter().find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)).and_then(|&(_, v)| u8::try_from(v).ok())
+    NAMES.split(|&b| b == b'\n').zip(NUMBERS).find(|(n, _)| same_letters(n, name)).map(|(_, v)| v)
 }
 
 /// The name of signal `n`, without SIG; `None` for real-time and unknown signals.
 pub fn name(n: u8) -> Option<&'static str> {
-    TABLE.iter().find(|&&(_, v)| v == c_int::from(n)).map(|&(name, _)| name)
+    let i = NUMBERS.iter().position(|&v| v == n)?;
+    Some(crate::text::line(names_text(), i))
 }
 
 #[cfg(test)]
