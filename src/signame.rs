@@ -57,32 +57,15 @@ const TABLE: &[(&str, c_int)] = &[
 /// TABLE's names as the lines of one string, and its numbers, in TABLE's
 /// order, built at compile time: TABLE itself, 24 bytes an entry on 64-bit
 /// (a `&str` and an int), is never in the binary.
-static NAMES: [u8; names_len()] = names();
+static NAMES: [u8; crate::text::lines_len(&NAME_LIST)] = crate::text::lines(&NAME_LIST);
 static NUMBERS: [u8; TABLE.len()] = numbers();
+const NAME_LIST: [&str; TABLE.len()] = name_list();
 
-const fn names_len() -> usize {
-    let mut n = 0;
+const fn name_list() -> [&'static str; TABLE.len()] {
+    let mut out = [""; TABLE.len()];
     let mut i = 0;
     while i < TABLE.len() {
-        n += TABLE[i].0.len() + 1;
-        i += 1;
-    }
-    n
-}
-
-const fn names() -> [u8; names_len()] {
-    let mut out = [0u8; names_len()];
-    let (mut at, mut i) = (0, 0);
-    while i < TABLE.len() {
-        let name = TABLE[i].0.as_bytes();
-        let mut j = 0;
-        while j < name.len() {
-            out[at] = name[j];
-            at += 1;
-            j += 1;
-        }
-        out[at] = b'\n';
-        at += 1;
+        out[i] = TABLE[i].0;
         i += 1;
     }
     out
