@@ -56,6 +56,44 @@ const TABLE: &[(&str, c_int)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
+/// TABLE's names as the lines of one string, and its numbers, in TABLE's
+/// order, built at compile time: TABLE itself, 24 bytes an entry on 64-bit
+/// (a `&str` and an int), is never in the binary.
+static NAMES: [u8; crate::text::lines_len(&NAME_LIST)] = crate::text::lines(&NAME_LIST);
+static NUMBERS: [u8; TABLE.len()] = numbers();
+const NAME_LIST: [&str; TABLE.len()] = name_list();
+
+const fn name_list() -> [&'static str; TABLE.len()] {
+    let mut out = [""; TABLE.len()];
+    let mut i = 0;
+    while i < TABLE.len() {
+        out[i] = TABLE[i].0;
+        i += 1;
+    }
+    out
+}
+
+const fn numbers() -> [u8; TABLE.len()] {
+    let mut out = [0u8; TABLE.len()];
+    let mut i = 0;
+    while i < TABLE.len() {
+        assert!(TABLE[i].1 > 0 && TABLE[i].1 <= MAX as c_int);
+        out[i] = TABLE[i].1 as u8;
+        i += 1;
+    }
+    out
+}
+
+fn names_text() -> &'static str {
+    core::str::from_utf8(&NAMES).unwrap_or("")
+}
+
+/// Whether `a` and `b` are the same letters, in any case. (By hand: the
+/// slice method is unrolled for long slices, 300 bytes.)
+fn same_letters(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
 /// A signal name (any case, `SIG` optional) or a number 1..=64.
 pub fn parse(word: &[u8]) -> Option<u8> {
     if let Some(first) = word.first()
@@ -68,15 +106,16 @@ pub fn parse(word: &[u8]) -> Option<u8> {
         return if (1..=MAX).contains(&n) { Some(n) } else { None };
     }
     let name = match word.get(..3) {
-        Some(p) if p.eq_ignore_ascii_case(b"SIG") => word.get(3..).unwrap_or(&[]),
+        Some(p) if same_letters(p, b"SIG") => word.get(3..).unwrap_or(&[]),
         _ => word,
     };
-    TABLE.iter().find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)).and_then(|&(_, v)| u8::try_from(v).ok())
+    NAMES.split(|&b| b == b'\n').zip(NUMBERS).find(|(n, _)| same_letters(n, name)).map(|(_, v)| v)
 }
 
 /// The name of signal `n`, without SIG; `None` for real-time and unknown signals.
 pub fn name(n: u8) -> Option<&'static str> {
-    TABLE.iter().find(|&&(_, v)| v == c_int::from(n)).map(|&(name, _)| name)
+    let i = NUMBERS.iter().position(|&v| v == n)?;
+    Some(crate::text::line(names_text(), i))
 }
 
 #[cfg(test)]

@@ -197,6 +197,39 @@ pub fn line(table: &'static str, i: usize) -> &'static str {
     ""
 }
 
+/// Bytes of `words` as lines, for `lines`.
+pub const fn lines_len(words: &[&str]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < words.len() {
+        n += words[i].len() + 1;
+        i += 1;
+    }
+    n
+}
+
+/// `words` as the lines of one string, at compile time, for a `static`
+/// read with `line`: a table of `&str` costs 16 bytes an entry on 64-bit
+/// besides the text.
+pub const fn lines<const N: usize>(words: &[&str]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let (mut at, mut i) = (0, 0);
+    while i < words.len() {
+        let w = words[i].as_bytes();
+        assert!(!has_newline(words[i]));
+        let mut j = 0;
+        while j < w.len() {
+            out[at] = w[j];
+            at += 1;
+            j += 1;
+        }
+        out[at] = b'\n';
+        at += 1;
+        i += 1;
+    }
+    assert!(at == N);
+    out
+}
+
 /// Whether `s` has a newline (for `texts!`, at compile time).
 pub const fn has_newline(s: &str) -> bool {
     let b = s.as_bytes();

@@ -8,6 +8,7 @@ use crate::limits::{
     LOG_FILE_DEFAULT_BYTES, LOG_FILE_MAX_BYTES, LOG_FILE_MIN_BYTES, LOG_KEEP_DEFAULT, MAX_LOG_KEEP, NAME_BYTES, PATH_BYTES,
     RING_BLOCK_BYTES, RING_POOL_BYTES,
 };
+use crate::text;
 
 /// The keys of a service section. `Key as u32` is its bit in a seen-mask.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -79,12 +80,54 @@ pub const KEYS: [(&str, Key); 28] = [
 pub const SVC_KEYS: [&str; 2] = ["control", "control_group"];
 pub const CONTROL: usize = 0;
 
+/// KEYS' names, then SVC_KEYS, as the lines of one string; built at compile
+/// time, so that KEYS itself (24 bytes an entry on 64-bit) is not in the binary.
+static NAMES: [u8; text::lines_len(&ALL_NAMES)] = text::lines(&ALL_NAMES);
+const ALL_NAMES: [&str; KEYS.len() + SVC_KEYS.len()] = all_names();
+/// The key of each of KEYS' lines.
+static KEY_OF: [Key; KEYS.len()] = key_of();
+
+const fn all_names() -> [&'static str; KEYS.len() + SVC_KEYS.len()] {
+    let mut out = [""; KEYS.len() + SVC_KEYS.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = if i < KEYS.len() { KEYS[i].0 } else { SVC_KEYS[i - KEYS.len()] };
+        i += 1;
+    }
+    out
+}
+
+const fn key_of() -> [Key; KEYS.len()] {
+    let mut out = [Key::Exec; KEYS.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = KEYS[i].1;
+        i += 1;
+    }
+    out
+}
+
+fn name(i: usize) -> &'static str {
+    text::line(core::str::from_utf8(&NAMES).unwrap_or(""), i)
+}
+
+/// The names of the service keys, for `hint`.
+pub fn key_names() -> impl Iterator<Item = &'static str> {
+    (0..KEYS.len()).map(name)
+}
+
+/// The names of the `[svc]` keys, for `hint`.
+pub fn svc_key_names() -> impl Iterator<Item = &'static str> {
+    (KEYS.len()..ALL_NAMES.len()).map(name)
+}
+
 pub fn lookup(name: &[u8]) -> Option<Key> {
-    KEYS.iter().find(|(k, _)| k.as_bytes() == name).map(|&(_, key)| key)
+    let i = key_names().position(|k| k.as_bytes() == name)?;
+    KEY_OF.get(i).copied()
 }
 
 pub fn lookup_svc(name: &[u8]) -> Option<usize> {
-    SVC_KEYS.iter().position(|k| k.as_bytes() == name)
+    svc_key_names().position(|k| k.as_bytes() == name)
 }
 
 /// The closest of `keys` to `word` within an edit distance of 2 (the first
@@ -309,6 +352,14 @@ mod tests {
         assert_eq!(lookup(b"stop_signal"), Some(Key::StopSignal));
         assert_eq!(lookup(b"Exec"), None);
         assert_eq!(lookup_svc(b"control_group"), Some(1));
+        assert!(key_names().eq(KEYS.iter().map(|(k, _)| *k)));
+        assert!(svc_key_names().eq(SVC_KEYS));
+        for (name, k) in KEYS {
+            assert_eq!(lookup(name.as_bytes()), Some(k));
+        }
+        assert_eq!(lookup(b""), None);
+        assert_eq!(lookup(b"control"), None);
+        assert_eq!(lookup_svc(b"exec"), None);
     }
 
     #[test]

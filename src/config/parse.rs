@@ -300,7 +300,7 @@ impl Parser<'_> {
                 self.error(Error::ReservedName, Span::default());
             } else {
                 let mut e = located(self.line, self.section, key.span(), Error::UnknownSvcKey);
-                e.hint = keys::hint(key.bytes, keys::SVC_KEYS.iter().copied());
+                e.hint = keys::hint(key.bytes, keys::svc_key_names());
                 self.errors.push(e);
             }
             return;
@@ -336,7 +336,7 @@ impl Parser<'_> {
     fn key(&mut self, sec: &mut Section, key: Word, value: Word) {
         let Some(k) = keys::lookup(key.bytes) else {
             let mut e = located(self.line, self.section, key.span(), Error::UnknownKey);
-            e.hint = keys::hint(key.bytes, keys::KEYS.iter().map(|(k, _)| *k));
+            e.hint = keys::hint(key.bytes, keys::key_names());
             return self.errors.push(e);
         };
         let bit = 1u32 << (k as u32);
