@@ -100,9 +100,11 @@ pub fn bind_control(path: &CStr, gid: Option<u32>) -> Result<OwnedFd, BindError>
     Ok(fd)
 }
 
+/// `setresgid(-1, g, -1)` for this thread, which is all of svc: musl's
+/// setegid would broadcast to every thread through __synccall (about 2 KB).
 fn set_egid(g: u32) -> Result<(), Errno> {
-    // SAFETY: setegid has no memory preconditions; svc is single-threaded.
-    if unsafe { libc::setegid(g) } < 0 { Err(Errno::ACCESS) } else { Ok(()) }
+    let keep = rustix::process::Gid::from_raw_unchecked(u32::MAX);
+    rustix::thread::set_thread_res_gid(keep, rustix::process::Gid::from_raw_unchecked(g), keep)
 }
 
 /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`; None when nothing waits.
