@@ -138,6 +138,10 @@ impl Step {
 /// A reload's steps: every service of the old and the new config.
 pub struct Plan {
     pub steps: Vec<Step, { 2 * MAX_SERVICES }>,
+    /// Sockets the reload bound (bits of the new config's `listens`) and
+    /// closed (bits of the old config's), for its reply.
+    pub bound: u64,
+    pub closed: u64,
 }
 
 impl Default for Plan {
@@ -148,10 +152,12 @@ impl Default for Plan {
 
 impl Plan {
     pub const fn new() -> Self {
-        Plan { steps: Vec::new() }
+        Plan { steps: Vec::new(), bound: 0, closed: 0 }
     }
     pub fn clear(&mut self) {
         self.steps.clear();
+        self.bound = 0;
+        self.closed = 0;
     }
     fn push(&mut self, s: Step) {
         // Room for every service of two configs: never full.

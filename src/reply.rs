@@ -23,8 +23,10 @@ pub struct Data<'a> {
     pub pool: &'a [u8],
     /// Lines each slot's log target dropped.
     pub drops: &'a [u32],
-    /// The last reload's steps.
+    /// The last reload's steps, and the config it replaced (for the
+    /// addresses of the sockets it closed).
     pub plan: &'a Plan,
+    pub old: &'a crate::config::Config,
     /// The config file that failed to load: its path, text and errors.
     pub path: &'a [u8],
     pub text: &'a [u8],
@@ -32,6 +34,20 @@ pub struct Data<'a> {
 }
 
 type Out = Buf<REPLY_CHUNK_BYTES>;
+
+/// The `k`th socket change of the last reload.
+fn socket_line(d: &Data, k: usize, line: &mut crate::text::Out) {
+    let nth = |mask: u64, k: usize| (0..64).filter(|b| mask & (1u64 << b) != 0).nth(k);
+    let bound = d.plan.bound.count_ones() as usize;
+    let (word, cfg, n) = match k.checked_sub(bound) {
+        None => ("bound", &d.sup.cfg, nth(d.plan.bound, k)),
+        Some(k) => ("closed", d.old, nth(d.plan.closed, k)),
+    };
+    let Some(l) = n.and_then(|n| cfg.listens.get(n)) else { return };
+    line.pad(word, 10);
+    line.push(cfg.str(l.addr));
+    line.push(b"\n");
+}
 
 /// Fills `out` from `job` and moves the job on (to `Close` when its body is
 /// all out); false when the job has nothing to add now.
@@ -55,8 +71,14 @@ pub fn refill(job: &mut Job, d: &Data, out: &mut Out) -> bool {
             *job = if usize::from(next) >= total { Job::Close } else { Job::Status { next, mask, width, json, long } };
         }
         Job::Plan { next, outcome } => {
-            let total = d.plan.steps.len();
+            let steps = d.plan.steps.len();
+            // Then the sockets it bound and closed: `bound  ADDRESS`, `closed ADDRESS`.
+            let total = steps + if outcome { (d.plan.bound.count_ones() + d.plan.closed.count_ones()) as usize } else { 0 };
             let next = lines(next, total, out, |i, line| {
+                if i >= steps {
+                    socket_line(d, i - steps, line);
+                    return;
+                }
                 let Some(step) = d.plan.steps.get(i) else { return };
                 let shows = outcome && matches!(step.change, Change::Added | Change::Restarted);
                 let s = if shows { d.sup.find(step.name()).and_then(|i| d.sup.svcs.get(usize::from(i))) } else { None };
@@ -155,7 +177,7 @@ mod tests {
     use std::vec::Vec;
 
     fn data<'a>(sup: &'a Supervisor, rings: &'a [Option<Ring>], pool: &'a [u8], plan: &'a Plan) -> Data<'a> {
-        Data { sup, now: T0, rings, pool, drops: &[], plan, path: b"", text: b"", errors: &[] }
+        Data { sup, now: T0, rings, pool, drops: &[], plan, old: &sup.cfg, path: b"", text: b"", errors: &[] }
     }
 
     /// Runs `job` to its end as the server would, each chunk sent whole;

@@ -392,3 +392,22 @@ fn gunicorn_restarted_by_kill_refuses_nothing() {
     assert!(t.ok > 0, "{t}");
     assert!(s.svc_running(), "svc exited:\n{}", s.stderr_text());
 }
+
+#[test]
+fn reload_reply_lists_socket_changes() {
+    let [p, q] = free_tcp_ports(2)[..] else { unreachable!() };
+    let mut s = Svc::new("reload_lists_sockets");
+    let conf = |port: u16| format!("[web]\nexec = {}\nlisten = tcp:127.0.0.1:{port}\nbackoff = 0ms 0ms\n", echo_exec(""));
+    s.write_config(&conf(p));
+    s.start();
+    s.wait_running("web");
+    s.write_config(&conf(q));
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let lines = reload_lines(&out);
+    assert!(lines.contains(&vec!["bound".to_string(), format!("tcp:127.0.0.1:{q}")]), "{lines:?}");
+    assert!(lines.contains(&vec!["closed".to_string(), format!("tcp:127.0.0.1:{p}")]), "{lines:?}");
+    // A reload that changes no socket lists none.
+    let out = s.run(&["reload"]);
+    assert!(!reload_lines(&out).iter().any(|l| l[0] == "bound" || l[0] == "closed"), "{}", show(&out));
+}

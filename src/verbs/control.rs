@@ -430,7 +430,7 @@ pub fn flush_followers(w: &mut World, ev: &Events) {
 /// Fills the client's buffer from its job: a log file here, the rest by
 /// `reply::refill`. False when the job has nothing more now.
 fn refill(w: &mut World, c: usize, now: Instant) -> bool {
-    let World { clients, streams, sup, logs, plan, loader, config_path, .. } = w;
+    let World { clients, streams, sup, logs, plan, loader, config_path, spare, .. } = w;
     let Some(cl) = clients.list.get_mut(c) else { return false };
     let Job::File { offset, follow } = cl.job else {
         let d = Data {
@@ -440,6 +440,7 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
             pool: &logs.pool,
             drops: &logs.drops,
             plan,
+            old: spare,
             path: config_path.unwrap_or(b""),
             text: loader.text(),
             errors: &loader.errors.list,

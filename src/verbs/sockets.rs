@@ -85,6 +85,7 @@ pub fn stage(w: &mut World, why: &mut Buf<256>) -> bool {
                     *s = Slot::new(b.fd);
                     *f = b.file.unwrap_or((0, 0));
                 }
+                w.plan.bound |= 1u64 << j;
             }
             Err(e) => {
                 describe(&w.spare, j, e, why);
@@ -135,6 +136,7 @@ pub fn release(w: &mut World, ev: &Events) {
         if let Some(f) = w.socks.files.get_mut(k) {
             *f = (0, 0);
         }
+        w.plan.closed |= 1u64 << n;
     }
     w.socks.watched = 0;
 }
