@@ -57,6 +57,10 @@ pub const LOG_TAIL_WINDOW_BYTES: u64 = 1024 * 1024;
 /// Bytes read from one service's pipe per wakeup, so that a chatty service
 /// cannot starve the others.
 pub const LOG_READ_BYTES: usize = 4096;
+/// A `ready = exec:` probe's output kept per service (the first bytes of the
+/// last run that printed any), logged at `ready_timeout`: an error line or
+/// two, such as wget's, fits; a hundred failed runs never flood the ring.
+pub const PROBE_OUTPUT_BYTES: usize = 512;
 
 /// Control connections served at once; more wait in the listen backlog.
 pub const MAX_CLIENTS: usize = 8;
@@ -77,7 +81,8 @@ pub const REQUEST_TIMEOUT_MS: u64 = 5_000;
 pub const WRITE_TIMEOUT_MS: u64 = 60_000;
 
 /// Fds svc holds: signalfd, timerfd, control listener, /dev/null, clients,
-/// a log pipe and a ready pipe per instance, and the listening sockets
+/// a log pipe and a readiness fd (ready pipe, notify socket or probe output
+/// pipe) per instance, and the listening sockets
 /// (twice: a reload binds new ones before it lets old ones go).
 pub const MAX_FDS: usize = 8 + MAX_CLIENTS + MAX_SERVICES * MAX_INSTANCES * 2 + 2 * MAX_LISTENS;
 /// Actions one event may cause (a shutdown signals every service).

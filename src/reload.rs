@@ -2,7 +2,7 @@
 //! (what the process sees changed), updated in place (only supervision
 //! settings changed) or kept. The supervisor applies the plan. No syscalls.
 
-use crate::config::{Config, Def, Log};
+use crate::config::{Config, Def, Log, Ready};
 use crate::limits::{MAX_SERVICES, NAME_BYTES};
 use heapless::Vec;
 
@@ -52,6 +52,14 @@ fn same_log(a: &Config, x: Log, b: &Config, y: Log) -> bool {
     }
 }
 
+/// A probe's words are compared as text (their ranges differ between configs).
+fn same_ready(a: &Config, x: Ready, b: &Config, y: Ready) -> bool {
+    match (x, y) {
+        (Ready::Exec(p), Ready::Exec(q)) => same_strs(a, p, b, q),
+        (x, y) => x == y,
+    }
+}
+
 /// The names a def is `after`, as a set compared by name.
 fn names(c: &Config, after: u64) -> impl Iterator<Item = &[u8]> {
     c.defs.iter().enumerate().filter(move |(i, _)| after & (1u64 << i) != 0).map(move |(_, o)| c.str(o.name))
@@ -83,7 +91,7 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && a.groups(old.groups) == b.groups(new.groups)
         && old.rlimits == new.rlimits
         && same_log(a, old.log, b, new.log)
-        && old.ready == new.ready
+        && same_ready(a, old.ready, b, new.ready)
         && old.watchdog == new.watchdog
         && same_listens(a, old, b, new, false);
     if !process {
@@ -100,6 +108,7 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && old.kill_mixed == new.kill_mixed
         && old.stop_timeout == new.stop_timeout
         && old.ready_timeout == new.ready_timeout
+        && old.probe_interval == new.probe_interval
         && old.upgrade_delay == new.upgrade_delay
         && old.upgrade_signal == new.upgrade_signal
         && old.on_connect == new.on_connect
@@ -234,5 +243,21 @@ mod tests {
         let x = cfg("[b]\nexec = /bin/b\n[a]\nexec = /bin/a\nafter = b\n");
         let y = cfg("[c]\nexec = /bin/c\n[b]\nexec = /bin/b\n[a]\nexec = /bin/a\nafter = b\n");
         assert_eq!(compare(&x, &x.defs[1], &y, &y.defs[2]), Change::Kept);
+        // A probe compares its words, not their place in the config's strings.
+        let probe = |before: &str, p: &str| cfg(&format!("{before}[a]\nexec = /bin/a\nready = exec:{p}\nprobe_interval = 1s\n"));
+        let x = probe("", "/bin/p 1");
+        for (y, want) in [
+            (probe("[b]\nexec = /bin/b x y\n", "/bin/p 1"), Change::Kept),
+            (probe("", "/bin/p 2"), Change::Restarted),
+            (cfg("[a]\nexec = /bin/a\nready = exec:/bin/p 1\n"), Change::Updated),
+        ] {
+            let i = y.find(b"a").unwrap();
+            assert_eq!(compare(&x, &x.defs[0], &y, &y.defs[i]), want);
+        }
+        // A failed upgrade's definition moved back keeps its probe's words.
+        let mut z = cfg("[b]\nexec = /bin/b x y\n[a]\nexec = /bin/q\n");
+        let keep = z.defs[1];
+        let back = crate::config::transplant(&mut z, &x, &x.defs[0], &keep).unwrap();
+        assert_eq!(compare(&x, &x.defs[0], &z, &back), Change::Kept);
     }
 }

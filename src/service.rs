@@ -71,7 +71,8 @@ impl Role {
 pub enum InstPhase {
     /// Forked, waiting for the exec result (pid 0 until then).
     Spawning,
-    /// Up, not yet ready. `ready_at`: when `ready = delay:` makes it ready.
+    /// Up, not yet ready. `ready_at`: when `ready = delay:` makes it ready,
+    /// or when `ready = exec:` runs its next probe (None while one runs).
     Starting { ready_by: Instant, ready_at: Option<Instant> },
     /// Ready. `dog`: when the watchdog bites unless `WATCHDOG=1` comes first.
     Ready { dog: Option<Instant> },
@@ -91,6 +92,9 @@ pub struct Instance {
     pub role: Role,
     /// The generation of the definition it runs.
     pub generation: u32,
+    /// The pid of its running `ready = exec:` probe (0: none); kept until
+    /// the probe is reaped, so that its exit is known as a probe's.
+    pub probe: i32,
 }
 
 impl Instance {
@@ -278,6 +282,11 @@ pub enum Action {
     /// Fork and exec instance `inst` of service `id`; the outcome comes back
     /// as `Event::Spawned` or `Event::SpawnFailed`.
     Spawn { id: u8, inst: u8 },
+    /// Run the `ready = exec:` probe of instance `inst` of `id`; the outcome
+    /// comes back as `Event::ProbeSpawned` or `Event::ProbeFailed`.
+    Probe { id: u8, inst: u8 },
+    /// The instance reached `ready_timeout` probing: log the last probe's output.
+    ProbeLog { id: u8 },
     /// Send `sig` to the process group led by `pid` (to `pid` if the group is
     /// gone), then SIGCONT; or, without `group`, to `pid` alone. With `sig`
     /// 0, only ask whether the group still has a member. A failure comes
@@ -325,6 +334,8 @@ pub struct Service {
     pub upgrade: Upgrade,
     /// Upgrades begun so far (wrapping).
     pub upgrades: u8,
+    /// A probe killed after its instance ended (0: none): reaped quietly.
+    pub stray: i32,
     pub inst: [Option<Instance>; MAX_INSTANCES],
 }
 
@@ -342,6 +353,7 @@ impl Service {
             removed: false,
             upgrade: Upgrade::Idle,
             upgrades: 0,
+            stray: 0,
             inst: [None; MAX_INSTANCES],
         }
     }
@@ -406,7 +418,7 @@ impl Service {
         let generation = self.generation;
         let Some(k) = self.inst.iter().position(|i| i.is_none()) else { return };
         if let Some(slot) = self.inst.get_mut(k) {
-            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::Serving, generation });
+            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::Serving, generation, probe: 0 });
             emit(out, Action::Spawn { id, inst: k as u8 });
         }
     }
@@ -426,6 +438,8 @@ impl Service {
             Ready::None => InstPhase::Ready { dog: None },
             Ready::Delay(d) => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: Some(now + d) },
             Ready::Fd(_) | Ready::Notify => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: None },
+            // A server just exec'd is rarely ready: the first probe waits too.
+            Ready::Exec(_) => InstPhase::Starting { ready_by: now + def.ready_timeout, ready_at: Some(now + def.probe_interval) },
         };
         self.check_upgrade();
     }
@@ -452,6 +466,46 @@ impl Service {
         }
         self.promote(def, now, out);
         self.check_upgrade();
+    }
+
+    /// The probe of instance `inst` runs as `pid`. One that no starting
+    /// instance waits for (it ended meanwhile) is killed.
+    pub fn probe_spawned(&mut self, inst: usize, pid: i32, out: &mut Actions) {
+        match self.inst.get_mut(inst) {
+            Some(Some(i)) if matches!(i.phase, InstPhase::Starting { .. }) && i.probe == 0 => i.probe = pid,
+            _ => {
+                emit(out, Action::Signal { pid, sig: KILL, group: true });
+                self.stray = pid;
+            }
+        }
+    }
+
+    /// The probe `pid` of instance `inst` ended: exit 0 makes the instance
+    /// ready; anything else sets the next probe's time.
+    pub fn probe_exited(&mut self, inst: usize, exit: Exit, def: &Def, now: Instant, out: &mut Actions) {
+        let Some(Some(i)) = self.inst.get_mut(inst) else { return };
+        i.probe = 0;
+        if let InstPhase::Starting { ready_by, .. } = i.phase {
+            if exit == Exit::Code(0) {
+                self.ready(inst, def, now, out);
+            } else {
+                i.phase = InstPhase::Starting { ready_by, ready_at: Some(now + def.probe_interval) };
+            }
+        }
+    }
+
+    /// The probe of instance `inst` could not be spawned: tried again after the interval.
+    pub fn probe_failed(&mut self, inst: usize, def: &Def, now: Instant) {
+        if let Some(Some(i)) = self.inst.get_mut(inst)
+            && let InstPhase::Starting { ready_by, ready_at: None } = i.phase
+        {
+            i.phase = InstPhase::Starting { ready_by, ready_at: Some(now + def.probe_interval) };
+        }
+    }
+
+    /// The instance whose probe is `pid`.
+    pub fn probe_of(&self, pid: i32) -> Option<usize> {
+        self.inst.iter().position(|i| i.is_some_and(|i| i.probe == pid && pid > 0))
     }
 
     /// What instance `inst` said on its notify socket.
@@ -512,7 +566,7 @@ impl Service {
             return Begin::Busy;
         };
         if let Some(slot) = self.inst.get_mut(k) {
-            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::New, generation });
+            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::New, generation, probe: 0 });
             emit(out, Action::Spawn { id, inst: k as u8 });
         }
         Begin::Overlap
@@ -615,6 +669,11 @@ impl Service {
         let Some(slot) = self.inst.get_mut(inst) else { return };
         let Some(i) = slot.take() else { return };
         emit(out, Action::Ended { id, inst: inst as u8 });
+        if i.probe > 0 {
+            // Killed by the stop already, or now: its exit is reaped quietly.
+            emit(out, Action::Signal { pid: i.probe, sig: KILL, group: true });
+            self.stray = i.probe;
+        }
         let why = match i.phase {
             InstPhase::Stopping { why, .. } | InstPhase::Lingering { why, .. } => Some(why),
             _ => None,
@@ -720,7 +779,7 @@ impl Service {
     }
 
     /// Acts on the deadlines that have come.
-    pub fn tick(&mut self, def: &Def, now: Instant, out: &mut Actions) {
+    pub fn tick(&mut self, id: u8, def: &Def, now: Instant, out: &mut Actions) {
         if let Rest::Backoff { until } = self.rest
             && until <= now
             && !self.has_instance()
@@ -729,12 +788,21 @@ impl Service {
             self.rest = if def.on_connect { Rest::Watching } else { Rest::Stopped };
         }
         let mut timed_out = false;
-        for i in self.inst.iter_mut().flatten() {
+        let probe = matches!(def.ready, Ready::Exec(_));
+        for (k, i) in self.inst.iter_mut().enumerate() {
+            let Some(i) = i else { continue };
             match i.phase {
-                InstPhase::Starting { ready_at: Some(at), .. } if at <= now => i.phase = ready_phase(def, now),
+                InstPhase::Starting { ready_at: Some(at), .. } if at <= now && !probe => i.phase = ready_phase(def, now),
                 InstPhase::Starting { ready_by, .. } if ready_by <= now => {
                     timed_out = true;
+                    if probe {
+                        emit(out, Action::ProbeLog { id });
+                    }
                     stop_instance(i, Why::ReadyTimeout, def, now, out);
+                }
+                InstPhase::Starting { ready_by, ready_at: Some(at) } if at <= now => {
+                    emit(out, Action::Probe { id, inst: k as u8 });
+                    i.phase = InstPhase::Starting { ready_by, ready_at: None };
                 }
                 InstPhase::Ready { dog: Some(at) } if at <= now => bite(i, def, now, out),
                 InstPhase::Stopping { why, kill_at: Some(at) } if at <= now => {
@@ -810,6 +878,9 @@ fn stop_instance(i: &mut Instance, why: Why, def: &Def, now: Instant, out: &mut 
         }
         InstPhase::Spawning => {}
         _ => {
+            if i.probe > 0 {
+                emit(out, Action::Signal { pid: i.probe, sig: KILL, group: true });
+            }
             emit(out, Action::Signal { pid: i.pid, sig: def.stop_signal, group: !def.kill_mixed });
             i.phase = InstPhase::Stopping { why, kill_at: Some(now + def.stop_timeout) };
         }

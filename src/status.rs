@@ -563,6 +563,7 @@ mod tests {
             phase: crate::service::InstPhase::Ready { dog: None },
             role: crate::service::Role::Serving,
             generation: 2,
+            probe: 0,
         });
         let two = json_all(&sup, T0 + ms(10), 0);
         check_json(&two);

@@ -42,10 +42,11 @@ pub enum Key {
     UpgradeSignal,
     KillMode,
     Watchdog,
+    ProbeInterval,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 28] = [
+pub const KEYS: [(&str, Key); 29] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -74,6 +75,7 @@ pub const KEYS: [(&str, Key); 28] = [
     ("upgrade_signal", Key::UpgradeSignal),
     ("kill_mode", Key::KillMode),
     ("watchdog", Key::Watchdog),
+    ("probe_interval", Key::ProbeInterval),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.

@@ -89,7 +89,8 @@ impl Parser<'_> {
     }
 
     /// The checks that need the whole section: `start = on-connect` needs a
-    /// socket, and `ready = fd:N` must not land on one.
+    /// socket, `ready = fd:N` must not land on one, and `watchdog` and
+    /// `probe_interval` need their kind of `ready`.
     pub(super) fn listen_end(&mut self, sec: &Section) {
         let d = &sec.def;
         let n = u32::from(d.listen.count);
@@ -103,6 +104,9 @@ impl Parser<'_> {
         }
         if d.watchdog.as_millis() > 0 && !matches!(d.ready, Ready::Notify) {
             self.error_at(sec.line, Error::WatchdogNotify, Span::default());
+        }
+        if sec.seen & (1 << keys::Key::ProbeInterval as u32) != 0 && !matches!(d.ready, Ready::Exec(_)) {
+            self.error_at(sec.line, Error::ProbeIntervalExec, Span::default());
         }
     }
 }

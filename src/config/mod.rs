@@ -45,6 +45,9 @@ pub enum Ready {
     Fd(u8),
     /// sd_notify: `READY=1` on the instance's NOTIFY_SOCKET.
     Notify,
+    /// A probe: these words (in `Config::strs`, program first, an absolute
+    /// path) run every `probe_interval` until one run exits 0.
+    Exec(Range),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -128,6 +131,8 @@ pub struct Def {
     /// `watchdog` (with `ready = notify`): WATCHDOG=1 at least this often
     /// once ready; zero for none.
     pub watchdog: Duration,
+    /// `ready = exec:`: the pause between the end of one probe and the next.
+    pub probe_interval: Duration,
 }
 
 /// One `listen =` line: the address (its text, checked by `addr::parse`)
@@ -179,6 +184,7 @@ impl Def {
         listen: Range { first: 0, count: 0 },
         on_connect: false,
         watchdog: Duration::from_millis(0),
+        probe_interval: Duration::from_millis(250),
     };
 }
 
@@ -204,6 +210,9 @@ pub fn transplant(dst: &mut Config, src: &Config, d: &Def, keep: &Def) -> Option
     out.after = keep.after;
     out.listen = keep.listen;
     out.args = dst.copy_list(src, d.args)?;
+    if let Ready::Exec(r) = d.ready {
+        out.ready = Ready::Exec(dst.copy_list(src, r)?);
+    }
     out.env = dst.copy_list(src, d.env)?;
     out.cwd = match d.cwd {
         Some(s) => Some(dst.copy_str(src.str(s))?),
@@ -356,7 +365,7 @@ crate::text::texts! {
         BadSignal => "bad signal (use a name such as TERM, or a number)",
         BadBool => "bad value (use yes or no)",
         BadRestart => "bad restart (use always, on-failure or never)",
-        BadReady => "bad ready (use none, notify, delay:DURATION or fd:N)",
+        BadReady => "bad ready (use none, notify, delay:DURATION, fd:N or exec:COMMAND)",
         BadLog => "bad log (use ring:SIZE, file:PATH, console or null)",
         BadLogSize => "bad log_size (use 4k to 1024M)",
         BadLogKeep => "bad log_keep (use 1 to 9)",
@@ -406,6 +415,7 @@ crate::text::texts! {
         InetOnly => "freebind applies to tcp and udp sockets only",
         BadKillMode => "bad kill_mode (use group or mixed)",
         WatchdogNotify => "watchdog needs ready = notify",
+        ProbeIntervalExec => "probe_interval needs ready = exec:COMMAND",
     }
 }
 

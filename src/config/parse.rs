@@ -363,7 +363,22 @@ impl Parser<'_> {
         let bad = |e: Error| (e, value.span());
         let def = &mut sec.def;
         match k {
-            Key::Exec => return self.exec(sec, value),
+            // One call of the word parser for both: inlined once.
+            Key::Ready if !v.starts_with(b"exec:") => def.ready = keys::parse_ready(v).map_err(bad)?,
+            Key::Exec | Key::Ready => {
+                let probe = k == Key::Ready;
+                let words = if probe { value.sub(b"exec:".len(), v.len()).trim() } else { value };
+                if words.bytes.is_empty() {
+                    return Err(bad(Error::BadReady));
+                }
+                if let Some(r) = self.words(words)? {
+                    if probe {
+                        sec.def.ready = Ready::Exec(r);
+                    } else {
+                        sec.def.args = r;
+                    }
+                }
+            }
             Key::Env => return self.env(sec, value),
             Key::EnvFile => return self.env_file(sec, value),
             Key::Cwd => {
@@ -395,7 +410,7 @@ impl Parser<'_> {
                 (def.backoff_first, def.backoff_max) = (first, max);
             }
             Key::Stable => def.stable = keys::parse_duration(v).map_err(bad)?,
-            Key::Ready => def.ready = keys::parse_ready(v).map_err(bad)?,
+            Key::ProbeInterval => def.probe_interval = keys::parse_duration(v).map_err(bad)?,
             Key::Watchdog => def.watchdog = keys::parse_duration(v).map_err(bad)?,
             Key::ReadyTimeout => def.ready_timeout = keys::parse_duration(v).map_err(bad)?,
             Key::StopSignal => def.stop_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
@@ -433,13 +448,16 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// `exec`: the words go to the arena and, contiguous, to `strs`.
-    fn exec(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+    /// An exec line (`exec`, `ready = exec:`): the words go to the arena
+    /// and, contiguous, to `strs`. Its range, or None when the arena is
+    /// full (reported once).
+    fn words(&mut self, value: Word) -> Result<Option<Range>, (Error, Span)> {
         let first = self.out.strs.len();
         let arena_mark = self.out.arena.len();
         let result = self.exec_words(value);
         match result {
-            Ok(count) => sec.def.args = Range { first: first as u16, count },
+            Ok(0) => return Err((Error::EmptyValue, value.span())),
+            Ok(count) => return Ok(Some(Range { first: first as u16, count })),
             Err(_) => {
                 self.out.arena.truncate(arena_mark);
                 self.out.strs.truncate(first);
@@ -448,9 +466,10 @@ impl Parser<'_> {
         match result {
             Err((Error::ArenaFull, span)) => {
                 self.arena_error(self.line, span);
-                Ok(())
+                Ok(None)
             }
-            other => other.map(|_| ()),
+            Err(e) => Err(e),
+            Ok(_) => Ok(None),
         }
     }
 

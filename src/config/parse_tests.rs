@@ -221,6 +221,12 @@ fn values_table() {
         ("ready = none", |_, d| d.ready == Ready::None),
         ("ready = delay:500ms", |_, d| d.ready == Ready::Delay(Duration::from_millis(500))),
         ("ready = fd:3", |_, d| d.ready == Ready::Fd(3)),
+        ("ready = exec:/bin/wget -qO- \"http://127.0.0.1:8080/a b\"\nprobe_interval = 1s", |c, d| {
+            let Ready::Exec(r) = d.ready else { return false };
+            let words: Vec<&[u8]> = c.list(r).iter().map(|s| c.str(*s)).collect();
+            words == [&b"/bin/wget"[..], b"-qO-", b"http://127.0.0.1:8080/a b"] && d.probe_interval == Duration::from_secs(1)
+        }),
+        ("ready = exec: /bin/true", |c, d| matches!(d.ready, Ready::Exec(r) if c.list(r).len() == 1)),
         ("ready_timeout = 2m", |_, d| d.ready_timeout == Duration::from_secs(120)),
         ("stop_signal = HUP", |_, d| d.stop_signal == 1),
         ("stop_signal = SIGINT", |_, d| d.stop_signal == 2),
@@ -361,8 +367,8 @@ fn def_stays_small() {
     let n = core::mem::size_of::<Def>();
     // 208 until log = file:PATH (its path, size and keep make Log 16 bytes);
     // 224 with listen (a range of Config::listens) and on_connect; 232 with
-    // upgrade_delay and upgrade_signal; 240 with watchdog.
-    assert!(n <= 240, "size_of::<Def>() = {n}");
+    // upgrade_delay and upgrade_signal; 240 with watchdog; 248 with probe_interval.
+    assert!(n <= 248, "size_of::<Def>() = {n}");
 }
 
 /// Junk from fragments of real lines: errors, never a panic.
@@ -469,6 +475,11 @@ fn listen_errors() {
         ("[a]\nexec=/bin/a\nstart = on-connect", vec![e(1, Error::OnConnectNoListen, "")]),
         ("[a]\nexec=/bin/a\nlisten = tcp::80\nlisten = tcp::81\nready = fd:4", vec![e(1, Error::ReadyFdListen, "")]),
         ("[a]\nexec=/bin/a\nwatchdog = 1s", vec![e(1, Error::WatchdogNotify, "")]),
+        ("[a]\nexec=/bin/a\nprobe_interval = 1s", vec![e(1, Error::ProbeIntervalExec, "")]),
+        ("[a]\nexec=/bin/a\nready = exec:wget -q x", vec![e(3, Error::RelativeProgram, "wget")]),
+        ("[a]\nexec=/bin/a\nready = exec:", vec![e(3, Error::BadReady, "exec:")]),
+        ("[a]\nexec=/bin/a\nready = exec:/bin/x \"y", vec![e(3, Error::BadQuote, "\"y")]),
+        ("[a]\nexec=/bin/a\nready = exec:/bin/x\nprobe_interval = x", vec![e(4, Error::BadDuration, "x")]),
     ];
     for (text, want) in table {
         assert_eq!(errs(text), want, "{text}");

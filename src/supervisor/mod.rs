@@ -28,6 +28,10 @@ pub enum Event {
     Spawned { id: u8, inst: u8, pid: i32 },
     /// `Action::Spawn` failed at `step`.
     SpawnFailed { id: u8, inst: u8, step: Step, errno: i32 },
+    /// `Action::Probe` worked: the probe of instance `inst` of `id` runs as `pid`.
+    ProbeSpawned { id: u8, inst: u8, pid: i32 },
+    /// `Action::Probe` failed (the OS layer keeps why, as the probe's output).
+    ProbeFailed { id: u8, inst: u8 },
     /// The readiness channel of an instance said ready.
     Ready { id: u8, inst: u8 },
     /// Instance `inst` of `id` said `what` on its notify socket.
@@ -191,6 +195,16 @@ impl Supervisor {
                         }
                         return Outcome::Done;
                     }
+                    if let Some(inst) = s.probe_of(pid) {
+                        if let Some(def) = Self::def_in(cfg, s) {
+                            s.probe_exited(inst, exit, def, now, out);
+                        }
+                        return Outcome::Done;
+                    }
+                    if s.stray == pid {
+                        s.stray = 0;
+                        return Outcome::Done;
+                    }
                 }
                 // An orphan: a member of a lingering group, perhaps the last.
                 for s in svcs.iter() {
@@ -217,6 +231,20 @@ impl Supervisor {
                     && let Some(def) = Self::def_in(cfg, s)
                 {
                     s.spawn_failed(id, usize::from(inst), step, errno, def, now, out);
+                }
+                Outcome::Done
+            }
+            Event::ProbeSpawned { id, inst, pid } => {
+                if let Some(s) = svcs.get_mut(usize::from(id)) {
+                    s.probe_spawned(usize::from(inst), pid, out);
+                }
+                Outcome::Done
+            }
+            Event::ProbeFailed { id, inst } => {
+                if let Some(s) = svcs.get_mut(usize::from(id))
+                    && let Some(def) = Self::def_in(cfg, s)
+                {
+                    s.probe_failed(usize::from(inst), def, now);
                 }
                 Outcome::Done
             }
@@ -264,9 +292,9 @@ impl Supervisor {
                 Outcome::Done
             }
             Event::Tick => {
-                for s in svcs.iter_mut() {
+                for (id, s) in svcs.iter_mut().enumerate() {
                     if let Some(def) = Self::def_in(cfg, s) {
-                        s.tick(def, now, out);
+                        s.tick(id as u8, def, now, out);
                     }
                 }
                 Outcome::Done
@@ -413,5 +441,7 @@ impl Supervisor {
 
 #[cfg(test)]
 mod notify_tests;
+#[cfg(test)]
+mod probe_tests;
 #[cfg(test)]
 pub mod tests;

@@ -294,8 +294,14 @@ fn only_the_serving_instance_runs_the_policy() {
     // As an upgrade will: the serving instance drains, a new one serves.
     let s = &mut w.sup.svcs[0];
     s.inst[0].as_mut().unwrap().role = Role::Draining;
-    s.inst[1] =
-        Some(crate::service::Instance { pid: 500, started: T0, phase: InstPhase::Ready { dog: None }, role: Role::Serving, generation: 2 });
+    s.inst[1] = Some(crate::service::Instance {
+        pid: 500,
+        started: T0,
+        phase: InstPhase::Ready { dog: None },
+        role: Role::Serving,
+        generation: 2,
+        probe: 0,
+    });
     let acts = w.ev(Event::Exited { pid: old, exit: Exit::Code(1) }, T0 + ms(5));
     assert_eq!(acts, [Action::Ended { id: 0, inst: 0 }]);
     assert_eq!(w.state(0), State::Running, "a draining instance's exit is no crash");
@@ -303,7 +309,7 @@ fn only_the_serving_instance_runs_the_policy() {
     assert_eq!(w.sup.pid(0), Some(500));
     // A new instance that fails leaves the serving one alone.
     w.sup.svcs[0].inst[0] =
-        Some(crate::service::Instance { pid: 501, started: T0, phase: InstPhase::Spawning, role: Role::New, generation: 3 });
+        Some(crate::service::Instance { pid: 501, started: T0, phase: InstPhase::Spawning, role: Role::New, generation: 3, probe: 0 });
     w.ev(Event::Exited { pid: 501, exit: Exit::Code(3) }, T0 + ms(6));
     assert_eq!((w.state(0), w.sup.pid(0)), (State::Running, Some(500)));
     // The serving one's exit does.
@@ -428,7 +434,7 @@ fn sizes() {
     // A tripwire: a new field of Def must be compared in `reload::compare`,
     // which lists the fields by hand. Look there, then update this number.
     // (Unit tests run on 64-bit hosts.)
-    assert_eq!(core::mem::size_of::<Def>(), 240, "Def changed: update reload::compare");
+    assert_eq!(core::mem::size_of::<Def>(), 248, "Def changed: update reload::compare");
 }
 
 /// A service with one socket (the config's listens are not needed by the

@@ -159,6 +159,9 @@ pub fn up(cmd: &Command<'static>) -> i32 {
                 }
                 Role::Ready { id, inst } => read_ready(w, &ev, k, id, inst, now, &mut out),
                 Role::Notify { id, inst } => read_notify(w, k, id, inst, now, &mut out),
+                Role::Probe { id, .. } => {
+                    read_probe(w, &ev, k, id);
+                }
                 Role::Client(c) => control::ready(w, &ev, usize::from(c), now, &mut out),
                 Role::Listen { n } => {
                     if let Some(id) = w.sup.listener(usize::from(n)) {
@@ -214,10 +217,26 @@ fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool 
         let actions = core::mem::take(out);
         for a in actions.iter() {
             let event = match *a {
-                Action::Spawn { id, inst } => Some(match start(w, ev, id, inst) {
+                Action::Spawn { id, inst } => Some(match start(w, ev, id, inst, false) {
                     Ok(pid) => SupEvent::Spawned { id, inst, pid },
                     Err(f) => SupEvent::SpawnFailed { id, inst, step: f.step, errno: f.errno },
                 }),
+                Action::Probe { id, inst } => Some(match start(w, ev, id, inst, true) {
+                    Ok(pid) => SupEvent::ProbeSpawned { id, inst, pid },
+                    Err(f) => {
+                        // Why, in place of the run's output.
+                        if let Some(b) = w.logs.probes.get_mut(usize::from(id)) {
+                            b.clear();
+                            let _ = ufmt::uwrite!(b, "{}: {}", f.step, Errno(f.errno));
+                        }
+                        w.logs.probe_fresh &= !(1u64 << id);
+                        SupEvent::ProbeFailed { id, inst }
+                    }
+                }),
+                Action::ProbeLog { id } => {
+                    sink(w, id, 0, Src::Probe);
+                    None
+                }
                 Action::Signal { pid, sig, group } => {
                     send(pid, sig, group).err().map(|e| SupEvent::SignalFailed { pid, sig, group, errno: e.raw_os_error() })
                 }
@@ -264,21 +283,35 @@ fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Errno> {
     r
 }
 
-/// Forks and execs instance `inst` of service `id` with its pipes.
-fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Failure> {
+/// Forks and execs instance `inst` of service `id` with its pipes. With
+/// `probe`, its `ready = exec:` probe instead, as the service runs (user,
+/// cwd, rlimits, environment) plus `SVC_PID`, the instance's main pid; no
+/// sockets; output into a pipe whose bytes are kept in `Logs::probes`.
+fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -> Result<i32, spawn::Failure> {
     let fail = |e: rustix::io::Errno| spawn::Failure { step: Step::Fork, errno: e.raw_os_error() };
+    if probe && let Some(k) = w.fds.find(Role::Probe { id, inst }) {
+        // The last run's pipe goes first (something it started may hold it open).
+        drain_probe(w, ev, k, id);
+        w.fds.close(ev, k);
+    }
+    let main = w.sup.svcs.get(usize::from(id)).and_then(|s| s.inst.get(usize::from(inst))).and_then(|i| i.map(|i| i.pid)).unwrap_or(0);
     let Some(def) = w.sup.def(usize::from(id)).copied() else {
         return Err(spawn::Failure { step: Step::Fork, errno: rustix::io::Errno::INVAL.raw_os_error() });
+    };
+    let words = match def.ready {
+        Ready::Exec(r) if probe => r,
+        _ if probe => return Err(spawn::Failure { step: Step::Fork, errno: rustix::io::Errno::INVAL.raw_os_error() }),
+        _ => def.args,
     };
     let Some(devnull) = w.fds.of(Role::Null) else {
         return Err(spawn::Failure { step: Step::Fds, errno: rustix::io::Errno::BADF.raw_os_error() });
     };
     let cfg = &w.sup.cfg;
     let mut argv: [*const c_char; MAX_ARGS + 1] = [core::ptr::null(); MAX_ARGS + 1];
-    for (p, s) in argv.iter_mut().zip(cfg.list(def.args)) {
+    for (p, s) in argv.iter_mut().zip(cfg.list(words)) {
         *p = cfg.strz(*s).as_ptr().cast();
     }
-    let socks = sockets::of(w, usize::from(id));
+    let socks = if probe { heapless::Vec::new() } else { sockets::of(w, usize::from(id)) };
     let generation = w.sup.svcs.get(usize::from(id)).map_or(1, |s| s.spawns.saturating_add(1));
     let mut senv = sockets::Env::new();
     let with_socks = senv.fill(w, usize::from(id), socks.len(), generation);
@@ -287,9 +320,12 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
         Ready::Notify => Some(nenv.fill(w, id, inst, def.uid, def.watchdog).map_err(fail)?),
         _ => None,
     };
+    let mut svc_pid = Buf::<24>::new();
+    let _ = ufmt::uwrite!(svc_pid, "SVC_PID={}\0", main);
     let mut envp: [*const c_char; MAX_ENV + 9] = [core::ptr::null(); MAX_ENV + 9];
-    // The sockets' five entries, then NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID.
-    let extra: [*const c_char; 8] = [
+    // The sockets' five entries, then NOTIFY_SOCKET, WATCHDOG_USEC,
+    // WATCHDOG_PID; a probe's SVC_PID.
+    let extra: [*const c_char; 9] = [
         senv.fds.as_bytes().as_ptr().cast(),
         senv.pid.as_ptr().cast(),
         senv.names.as_bytes().as_ptr().cast(),
@@ -298,6 +334,7 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
         nenv.socket.as_bytes().as_ptr().cast(),
         nenv.usec.as_bytes().as_ptr().cast(),
         nenv.pid.as_ptr().cast(),
+        svc_pid.as_bytes().as_ptr().cast(),
     ];
     let own = cfg.list(def.env).iter().map(|s| cfg.strz(*s).as_ptr().cast());
     let nn = if notify.is_none() {
@@ -307,7 +344,8 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
     } else {
         1
     };
-    let all = own.chain(extra.into_iter().take(5 + nn).skip(if with_socks { 0 } else { 5 }));
+    let (skip, take) = if probe { (8, 9) } else { (if with_socks { 0 } else { 5 }, 5 + nn) };
+    let all = own.chain(extra.into_iter().take(take).skip(skip));
     for (p, e) in envp.iter_mut().zip(all) {
         *p = e;
     }
@@ -315,7 +353,7 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
     let cwd = def.cwd.and_then(|s| CStr::from_bytes_with_nul(cfg.strz(s)).ok());
     // Output: a pipe into the ring, or /dev/null.
     let log = match def.log {
-        Log::Null => None,
+        Log::Null if !probe => None,
         _ => Some(os::fd::pipe().map_err(fail)?),
     };
     let ready = match def.ready {
@@ -356,7 +394,13 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
     // The write ends now live in the child only.
     if let Some((rd, _wr)) = log {
         let _ = os::socket::set_nonblocking(&rd);
-        if w.fds.add(ev, rd, Role::Log { id, inst }, Interest::Read).is_err() {
+        let role = if probe {
+            w.logs.probe_fresh |= 1u64 << id;
+            Role::Probe { id, inst }
+        } else {
+            Role::Log { id, inst }
+        };
+        if w.fds.add(ev, rd, role, Interest::Read).is_err() {
             say(b"svc: fd table full: a log pipe is dropped\n");
         }
     }
@@ -369,8 +413,45 @@ fn start(w: &mut World, ev: &Events, id: u8, inst: u8) -> Result<i32, spawn::Fai
     Ok(pid)
 }
 
+/// Reads a probe's output into its service's buffer (the first
+/// PROBE_OUTPUT_BYTES of the run); false at EOF or when nothing was there.
+fn read_probe(w: &mut World, ev: &Events, k: usize, id: u8) -> bool {
+    let Some(fd) = w.fds.fd(k) else { return false };
+    // An error counts as the end.
+    let n = match os::fd::read_some(fd, &mut w.logs.scratch) {
+        Ok(None) => return false,
+        Ok(Some(n)) => n,
+        Err(_) => 0,
+    };
+    let fresh = w.logs.probe_fresh & (1u64 << id) != 0;
+    // A run's first bytes (or its end without any) replace the last run's.
+    w.logs.probe_fresh &= !(1u64 << id);
+    let Some(b) = w.logs.probes.get_mut(usize::from(id)) else { return false };
+    if fresh {
+        b.clear();
+    }
+    if n == 0 {
+        w.fds.close(ev, k);
+        return false;
+    }
+    b.push(w.logs.scratch.get(..n).unwrap_or(&[]));
+    true
+}
+
+/// Reads what a probe's pipe still holds (bounded).
+fn drain_probe(w: &mut World, ev: &Events, k: usize, id: u8) {
+    for _ in 0..4 {
+        if !read_probe(w, ev, k, id) {
+            break;
+        }
+    }
+}
+
 /// The instance is gone: drain and close its log pipe, close its ready pipe.
 fn ended(w: &mut World, ev: &Events, id: u8, inst: u8) {
+    if let Some(k) = w.fds.find(Role::Probe { id, inst }) {
+        w.fds.close(ev, k);
+    }
     if let Some(k) = w.fds.find(Role::Ready { id, inst }) {
         w.fds.close(ev, k);
     }
@@ -406,21 +487,31 @@ fn read_log(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8) -> bool {
             return false;
         }
     };
-    sink(w, id, inst, n);
+    sink(w, id, inst, Src::Feed(n));
     if n < LOG_READ_BYTES {
         // The pipe is drained: output without a newline (a prompt, a
         // progress dot) goes out as a line now rather than wait.
-        sink(w, id, inst, 0);
+        sink(w, id, inst, Src::Flush);
     }
     true
 }
 
-/// Turns `n` bytes of the scratch buffer (or, with n = 0, the pending
-/// partial line) into lines for the service's log target and followers.
-fn sink(w: &mut World, id: u8, inst: u8, n: usize) {
+/// What `sink` turns into log lines.
+#[derive(Clone, Copy)]
+enum Src {
+    /// This many bytes of the scratch buffer.
+    Feed(usize),
+    /// The instance's pending partial line.
+    Flush,
+    /// The service's last probe output, each line prefixed `probe: `.
+    Probe,
+}
+
+/// Turns `src` into lines for the service's log target and followers.
+fn sink(w: &mut World, id: u8, inst: u8, src: Src) {
     let stamp = Stamp(clock::wall_ms());
     let World { logs, clients, sup, .. } = w;
-    let Logs { pool, rings, asm, scratch, drops, files, .. } = logs;
+    let Logs { pool, rings, asm, scratch, drops, files, probes, .. } = logs;
     let def = sup.svcs.get(usize::from(id)).filter(|s| !s.removed).and_then(|_| sup.def(usize::from(id)));
     let name = sup.name(usize::from(id));
     let cfg = &sup.cfg;
@@ -461,10 +552,18 @@ fn sink(w: &mut World, id: u8, inst: u8, n: usize) {
         }
         control::publish(clients, id, name, stamp, line);
     };
-    if n == 0 {
-        a.flush(&mut each);
-    } else {
-        a.feed(scratch.get(..n).unwrap_or(&[]), &mut each);
+    match src {
+        Src::Flush => a.flush(&mut each),
+        Src::Feed(n) => a.feed(scratch.get(..n).unwrap_or(&[]), &mut each),
+        Src::Probe => {
+            let out = probes.get(usize::from(id)).map_or(&[][..], |b| b.as_bytes());
+            for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let mut b = Buf::<{ PROBE_OUTPUT_BYTES + 8 }>::new();
+                b.push(b"probe: ");
+                b.push(line);
+                each(b.as_bytes());
+            }
+        }
     }
     if let Some(d) = drops.get_mut(usize::from(id)) {
         *d = d.saturating_add(dropped);
@@ -472,7 +571,7 @@ fn sink(w: &mut World, id: u8, inst: u8, n: usize) {
 }
 
 fn flush_log(w: &mut World, id: u8, inst: u8) {
-    sink(w, id, inst, 0);
+    sink(w, id, inst, Src::Flush);
 }
 
 /// The ready pipe: a newline means ready; EOF without one means never.

@@ -41,6 +41,11 @@ pub enum Role {
         id: u8,
         inst: u8,
     },
+    /// The output pipe of an instance's running probe (`ready = exec:`).
+    Probe {
+        id: u8,
+        inst: u8,
+    },
     /// A listening socket held for `cfg.listens[n]` (watched only while its
     /// on-connect service waits for a connection).
     Listen {
@@ -112,6 +117,12 @@ pub struct Logs {
     pub drops: [u32; MAX_SERVICES],
     /// Each slot's log file (`log = file:`), opened at its first line.
     pub files: [logfile::File; MAX_SERVICES],
+    /// Each slot's last probe output (`ready = exec:`): its first
+    /// PROBE_OUTPUT_BYTES, logged at `ready_timeout`.
+    pub probes: [Buf<PROBE_OUTPUT_BYTES>; MAX_SERVICES],
+    /// Bit i: slot i's probe has printed nothing yet this run, so that the
+    /// last failed run's output stays until the new run prints its own.
+    pub probe_fresh: u64,
 }
 
 impl Logs {
@@ -124,6 +135,8 @@ impl Logs {
             scratch: [0; LOG_READ_BYTES],
             drops: [0; MAX_SERVICES],
             files: [const { logfile::File::EMPTY }; MAX_SERVICES],
+            probes: [const { Buf::new() }; MAX_SERVICES],
+            probe_fresh: 0,
         }
     }
 }
