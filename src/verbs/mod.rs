@@ -21,6 +21,8 @@ pub fn main(words: &[&'static [u8]]) -> i32 {
 mod check;
 mod client;
 mod control;
+mod instance;
+mod output;
 mod reload;
 mod sockets;
 mod up;
