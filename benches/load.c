@@ -3,7 +3,8 @@
  * (the serving pid), and counts each outcome. Bounded: it stops when FILE
  * STOP exists, after MAX_S seconds, or after 1,000,000 connections.
  * Each change of the answering pid is written to stdout as
- * "P REALTIME_NS PID"; the counts come last:
+ * "P REALTIME_NS PID", each change of outcome as "O REALTIME_NS OUTCOME"
+ * (ok, refused, reset, timeout, empty, other); the counts come last:
  * "C ok N refused N reset N timeout N empty N other N".
  *
  *   load PORT MAX_S STOP
@@ -75,12 +76,17 @@ int main(int argc, char **argv) {
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   long long end = clk(CLOCK_MONOTONIC) + atoll(argv[2]) * 1000000000LL;
   long c[N] = {0};
-  int last = 0;
+  int last = 0, lastr = OK;
+  static const char *const names[N] = {"ok", "refused", "reset", "timeout", "empty", "other"};
   setvbuf(stdout, 0, _IOLBF, 0);
   for (long i = 0; i < 1000000 && clk(CLOCK_MONOTONIC) < end; i++) {
     if (access(argv[3], F_OK) == 0) break;
     int pid = 0, r = one(&a, &pid);
     c[r]++;
+    if (r != lastr) {
+      printf("O %lld %s\n", clk(CLOCK_REALTIME), names[r]);
+      lastr = r;
+    }
     if (r == OK && pid != last) {
       printf("P %lld %d\n", clk(CLOCK_REALTIME), pid);
       last = pid;
