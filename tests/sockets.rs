@@ -332,9 +332,10 @@ fn reload_with_a_taken_port_changes_nothing() {
     assert_eq!(socket_inodes(s.svc_pid()), held, "svc holds the same sockets");
     assert_eq!(attempt(&Target::tcp(p), Proto::Line), Outcome::Ok(a));
     assert_eq!(attempt(&Target::tcp(q), Proto::Line), Outcome::Ok(b));
-    // svc did not keep a socket on the taken port.
+    // svc kept no socket on the taken port: its sockets are the ones it held
+    // before (checked above). (Connecting to the port after dropping
+    // `taken` would race with the other tests, which pick free ports too.)
     drop(taken);
-    assert_eq!(attempt(&Target::tcp(t), Proto::Line), Outcome::Refused, "nothing listens on {t}");
 }
 
 const WSGI_APP: &str = "import os\n\n\ndef app(environ, start_response):\n    body = ('pid %d\\n' % os.getpid()).encode()\n    \
