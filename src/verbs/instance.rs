@@ -23,6 +23,7 @@ use rustix::fd::AsFd;
 /// `probe`, its `ready = exec:` probe instead, as the service runs (user,
 /// cwd, rlimits, environment) plus `SVC_PID`, the instance's main pid; no
 /// sockets; output into a pipe whose bytes are kept in `Logs::probes`.
+#[inline(never)]
 pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -> Result<i32, spawn::Failure> {
     let fail = |e: rustix::io::Errno| spawn::Failure { step: Step::Fork, errno: e.raw_os_error() };
     if probe && let Some(k) = w.fds.find(Role::Probe { id, inst }) {
@@ -251,6 +252,7 @@ pub(super) fn read_ready(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8,
 /// instance a session leader, so the session id is its main pid); any
 /// other, and a malformed one, is dropped and counted. Fds it carried are
 /// closed once it is handled (systemd-notify's BARRIER=1 waits for that).
+#[inline(never)]
 pub(super) fn read_notify(w: &mut World, k: usize, id: u8, inst: u8, now: Instant, out: &mut Actions) {
     // Bounded per wakeup; epoll reports the socket again while more is queued.
     for _ in 0..32 {

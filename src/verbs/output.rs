@@ -80,6 +80,7 @@ pub(super) enum Src {
 }
 
 /// Turns `src` into lines for the service's log target and followers.
+#[inline(never)]
 pub(super) fn sink(w: &mut World, id: u8, inst: u8, src: Src) {
     let stamp = Stamp(clock::wall_ms());
     let World { logs, clients, sup, .. } = w;

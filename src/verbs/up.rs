@@ -181,6 +181,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
 
 /// Reads every pending signal: SIGCHLD reaps, TERM, INT and QUIT shut down,
 /// HUP reloads.
+#[inline(never)]
 fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
     // Bounded: the signalfd holds at most one of each pending signal.
     for _ in 0..64 {
@@ -205,6 +206,7 @@ fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
 
 /// Performs the supervisor's actions until none are left; what fails goes
 /// back to the supervisor as an event. True on Exit.
+#[inline(never)]
 fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool {
     // Bounded: each round either empties the list or starts services, and
     // a service starts at most once per round.
@@ -283,6 +285,7 @@ fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Errno> {
 
 /// Reaps every child that exited. A child that was no service's main
 /// process is an orphan svc adopted: it is named in the log.
+#[inline(never)]
 fn reap(w: &mut World, now: Instant, out: &mut Actions) {
     // Bounded by the number of children; each round reaps one.
     for _ in 0..100_000 {
