@@ -142,25 +142,38 @@ fn alive(pid: u32) -> bool {
 
 // ---- upgrades and restarts under load
 
-/// `upgrades` upgrades and `restarts` restarts (spread among them) of the
-/// test server under `threads` threads of load: nothing fails, and every
-/// answer comes from a pid svc reported.
-fn deploys_under_load(test: &str, upgrades: usize, restarts: usize, threads: usize, max_attempts: u64) {
+/// `upgrades` upgrades, `restarts` restarts and `reloads` reloads that
+/// change the exec line (spread among them) of the test server under
+/// `threads` threads of load: nothing fails, and every answer comes from a
+/// pid svc reported.
+fn deploys_under_load(test: &str, upgrades: usize, restarts: usize, reloads: usize, threads: usize, max_attempts: u64) {
     let port = free_tcp_port();
     let mut s = Svc::new(test);
-    s.write_config(&format!("[web]\nexec = {}\nlisten = tcp:127.0.0.1:{port}\nupgrade_delay = 200ms\n", echo_exec("")));
+    // A reload deploys a new exec line: the same server behind `env`.
+    let conf = |k: usize| {
+        format!("[web]\nexec = /usr/bin/env DEPLOY={k} {}\nlisten = tcp:127.0.0.1:{port}\nupgrade_delay = 200ms\n", echo_exec(""))
+    };
+    s.write_config(&conf(0));
     s.start();
     let mut pid = s.wait_running("web");
     assert_eq!(attempt(&Target::tcp(port), Proto::Line), Outcome::Ok(pid), "the first answer");
 
     let load = Load::start(LoadSpec { max_attempts, max_time: secs(600), ..LoadSpec::new(Target::tcp(port), threads) });
     let mut reported = vec![pid];
-    let total = upgrades + restarts;
+    let total = upgrades + restarts + reloads;
     for k in 0..total {
         // Each instance serves under load before it is replaced.
         wait_answer_from(&load, pid, &format!("instance {k}"));
         let restart = (k + 1) * restarts / total > k * restarts / total;
-        let new = if restart {
+        let reload = !restart && (k + 1) * reloads / total > k * reloads / total;
+        let new = if reload {
+            s.write_config(&conf(k + 1));
+            let out = s.run(&["reload"]);
+            assert_eq!(out.status.code(), Some(0), "reload {k}: {}", show(&out));
+            let lines = reload_lines(&out);
+            assert_eq!(reload_line(&lines, "web"), ["upgraded", "web", "running"], "reload {k}: {}", show(&out));
+            wait_new_pid(&s, "web", pid)
+        } else if restart {
             let out = s.run(&["restart", "web"]);
             assert_eq!(out.status.code(), Some(0), "restart {k}: {}", show(&out));
             wait_new_pid(&s, "web", pid)
@@ -180,7 +193,7 @@ fn deploys_under_load(test: &str, upgrades: usize, restarts: usize, threads: usi
     wait_answer_from(&load, pid, "the last instance");
     let t = load.finish();
 
-    assert_no_failure(&t, &format!("{upgrades} upgrades and {restarts} restarts"));
+    assert_no_failure(&t, &format!("{upgrades} upgrades, {restarts} restarts and {reloads} reloads"));
     let unknown: Vec<&u32> = t.pids.iter().filter(|p| !reported.contains(p)).collect();
     assert!(unknown.is_empty(), "answers from pids svc never reported: {unknown:?} (reported {reported:?}); {t}");
     assert_eq!(s.state("web").as_deref(), Some("running"));
@@ -189,12 +202,12 @@ fn deploys_under_load(test: &str, upgrades: usize, restarts: usize, threads: usi
 
 #[test]
 fn smoke_upgrade_refuses_nothing() {
-    deploys_under_load("smoke_upgrade_refuses_nothing", 10, 0, 2, 4000);
+    deploys_under_load("smoke_upgrade_refuses_nothing", 10, 0, 0, 2, 4000);
 }
 
 #[test]
 fn upgrades_and_restarts_under_load_fail_nothing() {
-    deploys_under_load("upgrades_and_restarts_under_load", 50, 20, 3, 60_000);
+    deploys_under_load("upgrades_and_restarts_under_load", 50, 20, 20, 3, 80_000);
 }
 
 // ---- the readiness gate
@@ -312,6 +325,50 @@ fn rollback(test: &str, broken: Broken) {
     let new = wait_new_pid(&s, "web", old);
     assert_eq!(attempt(&Target::tcp(port), Proto::Line), Outcome::Ok(new), "the restarted instance serves");
     assert_eq!(s.last("web").as_deref(), Some("sig:KILL"), "LAST is the old instance's end");
+}
+
+/// A reload whose upgrade rolls back: exit 1 naming the service, the old
+/// pid serves on with its old generation, and its next crash restarts the
+/// old command, not the broken one.
+#[test]
+fn reload_upgrade_rolls_back_to_the_old_definition() {
+    let port = free_tcp_port();
+    let mut s = Svc::new("reload_upgrade_rolls_back");
+    let conf = |exec: &str| format!("[web]\nexec = {exec}\nlisten = tcp:127.0.0.1:{port}\nupgrade_delay = 300ms\n");
+    s.write_config(&conf(&echo_exec("")));
+    s.start();
+    let old = s.wait_running("web");
+    let generation = s.json("web").get("generation").and_then(Json::as_u64);
+    let load = Load::start(LoadSpec { max_attempts: 4000, ..LoadSpec::new(Target::tcp(port), 1) });
+    wait_answer_from(&load, old, "the old instance");
+
+    s.write_config(&conf("/bin/false"));
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    // A failed request's body goes to stderr, after its message.
+    let err = text(&out.stderr);
+    assert!(err.contains("old definition"), "{}", show(&out));
+    assert!(
+        err.lines().any(|l| l.split_whitespace().take(3).eq(["rollback", "web", "running"])),
+        "the reply's line for web: {}",
+        show(&out)
+    );
+    assert_eq!(s.pid("web"), Some(old));
+    assert_eq!(s.json("web").get("generation").and_then(Json::as_u64), generation, "the old generation");
+    let seen = load.tally().ok;
+    wait_until(secs(20), "20 answers after the rollback", || load.tally().ok >= seen + 20);
+    let t = load.finish();
+    assert_no_failure(&t, "a reload that rolled back");
+    assert_eq!(t.pids, BTreeSet::from([old]), "only the old pid answered: {t}");
+
+    // The old command is restarted, not /bin/false.
+    kill(old, "KILL");
+    let new = wait_new_pid(&s, "web", old);
+    assert_eq!(attempt(&Target::tcp(port), Proto::Line), Outcome::Ok(new), "the restarted instance serves");
+    // A later reload to a working exec line upgrades normally.
+    s.write_config(&conf(&format!("/usr/bin/env V=2 {}", echo_exec(""))));
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 #[test]
