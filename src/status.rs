@@ -564,6 +564,7 @@ mod tests {
             role: crate::service::Role::Serving,
             generation: 2,
             probe: 0,
+            session: 43,
         });
         let two = json_all(&sup, T0 + ms(10), 0);
         check_json(&two);

@@ -105,7 +105,14 @@ pub fn receive(fd: BorrowedFd, buf: &mut [u8]) -> Option<Datagram> {
 
 /// `getsid(pid)`: the session `pid` belongs to (what field 6 of
 /// /proc/PID/stat says, in one syscall; Linux answers for any process).
+/// A raw syscall: rustix's turns the answer into a non-zero Pid, and a
+/// process outside any session (the kernel's init in some containers) has
+/// session 0.
 pub fn session(pid: i32) -> Option<i32> {
-    let pid = rustix::process::Pid::from_raw(pid)?;
-    rustix::process::getsid(Some(pid)).ok().map(|p| p.as_raw_nonzero().get())
+    if pid <= 0 {
+        return None;
+    }
+    // SAFETY: getsid takes no pointers.
+    let sid = unsafe { libc::syscall(libc::SYS_getsid, libc::c_long::from(pid)) };
+    i32::try_from(sid).ok().filter(|&s| s > 0)
 }

@@ -127,7 +127,8 @@ impl Service {
         let generation = self.generation;
         let Some(k) = self.inst.iter().position(|i| i.is_none()) else { return };
         if let Some(slot) = self.inst.get_mut(k) {
-            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::Serving, generation, probe: 0 });
+            *slot =
+                Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::Serving, generation, probe: 0, session: 0 });
             emit(out, Action::Spawn { id, inst: k as u8 });
         }
     }
@@ -138,6 +139,7 @@ impl Service {
         self.spawns = self.spawns.saturating_add(1);
         self.note = Note::None;
         i.pid = pid;
+        i.session = pid;
         i.started = now;
         i.phase = match def.ready {
             // A new instance beside a serving one proves itself by staying up.
@@ -226,6 +228,9 @@ impl Service {
             (Notice::Extend(d), InstPhase::Starting { ready_at, .. }) => i.phase = InstPhase::Starting { ready_by: now + d, ready_at },
             (Notice::Watchdog, InstPhase::Ready { .. }) => i.phase = ready_phase(def, now),
             (Notice::Trigger, InstPhase::Starting { .. } | InstPhase::Ready { .. }) => bite(i, def, now, out),
+            // Its exit is seen once it is svc's child (its parent, the old
+            // main process, has exited: svc is a subreaper, or PID 1).
+            (Notice::MainPid(pid), InstPhase::Starting { .. } | InstPhase::Ready { .. }) => i.pid = pid,
             (Notice::Stopping, InstPhase::Starting { .. } | InstPhase::Ready { .. }) => {
                 i.phase = InstPhase::Stopping { why: Why::Exiting, kill_at: Some(now + def.stop_timeout) }
             }

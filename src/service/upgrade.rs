@@ -48,7 +48,7 @@ impl Service {
             return Begin::Busy;
         };
         if let Some(slot) = self.inst.get_mut(k) {
-            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::New, generation, probe: 0 });
+            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::New, generation, probe: 0, session: 0 });
             emit(out, Action::Spawn { id, inst: k as u8 });
         }
         Begin::Overlap

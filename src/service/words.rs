@@ -39,6 +39,9 @@ pub enum Notice {
     Extend(Duration),
     Watchdog,
     Trigger,
+    /// `MAINPID=`: the main process is now this one (checked by the OS
+    /// layer to be in the instance's session).
+    MainPid(i32),
 }
 
 /// What an instance is to its service. Only the serving instance's end runs
@@ -90,6 +93,9 @@ pub struct Instance {
     /// The pid of its running `ready = exec:` probe (0: none); kept until
     /// the probe is reaped, so that its exit is known as a probe's.
     pub probe: i32,
+    /// Its session: the pid svc started (a session leader), which stays
+    /// when `MAINPID=` names another main process.
+    pub session: i32,
 }
 
 impl Instance {

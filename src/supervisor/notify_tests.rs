@@ -121,3 +121,19 @@ fn a_new_instance_waits_for_ready() {
     assert_eq!(acts, [Action::Signal { pid: 101, sig: TERM, group: true }]);
     assert_eq!(w.sup.svcs[0].serving().map(|i| i.pid), Some(102));
 }
+
+#[test]
+fn mainpid_moves_the_main_process() {
+    let mut w = W::new(&[notified()]);
+    w.ev(Event::Tick, T0);
+    let launcher = w.sup.pid(0).unwrap();
+    w.ev(notify(Notice::MainPid(4242)), T0 + ms(5));
+    w.ev(notify(Notice::Ready), T0 + ms(5));
+    assert_eq!((w.sup.pid(0), w.state(0)), (Some(4242), State::Running));
+    assert_eq!(w.sup.svcs[0].inst[0].unwrap().session, launcher, "the session stays the launcher's");
+    // The launcher's exit is an orphan's; the new main process's ends the run.
+    assert_eq!(w.sup.handle(Event::Exited { pid: launcher, exit: Exit::Code(0) }, T0 + ms(6), &mut Actions::new()), Outcome::Orphan);
+    assert_eq!(w.state(0), State::Running);
+    w.ev(Event::Exited { pid: 4242, exit: Exit::Signal(9) }, T0 + ms(7));
+    assert_eq!(w.state(0), State::Backoff);
+}

@@ -301,6 +301,7 @@ fn only_the_serving_instance_runs_the_policy() {
         role: Role::Serving,
         generation: 2,
         probe: 0,
+        session: 500,
     });
     let acts = w.ev(Event::Exited { pid: old, exit: Exit::Code(1) }, T0 + ms(5));
     assert_eq!(acts, [Action::Ended { id: 0, inst: 0 }]);
@@ -308,8 +309,15 @@ fn only_the_serving_instance_runs_the_policy() {
     assert_eq!(w.sup.svcs[0].last, None);
     assert_eq!(w.sup.pid(0), Some(500));
     // A new instance that fails leaves the serving one alone.
-    w.sup.svcs[0].inst[0] =
-        Some(crate::service::Instance { pid: 501, started: T0, phase: InstPhase::Spawning, role: Role::New, generation: 3, probe: 0 });
+    w.sup.svcs[0].inst[0] = Some(crate::service::Instance {
+        pid: 501,
+        started: T0,
+        phase: InstPhase::Spawning,
+        role: Role::New,
+        generation: 3,
+        probe: 0,
+        session: 0,
+    });
     w.ev(Event::Exited { pid: 501, exit: Exit::Code(3) }, T0 + ms(6));
     assert_eq!((w.state(0), w.sup.pid(0)), (State::Running, Some(500)));
     // The serving one's exit does.

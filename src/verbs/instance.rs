@@ -258,13 +258,11 @@ pub(super) fn read_notify(w: &mut World, k: usize, id: u8, inst: u8, now: Instan
     for _ in 0..32 {
         let Some(fd) = w.fds.fd(k) else { return };
         let Some(d) = os::notify::receive(fd, &mut w.logs.scratch) else { return };
-        let main = w.sup.svcs.get(usize::from(id)).and_then(|s| s.inst.get(usize::from(inst))).and_then(|i| i.map(|i| i.pid)).unwrap_or(0);
+        let instance = w.sup.svcs.get(usize::from(id)).and_then(|s| s.inst.get(usize::from(inst))).and_then(|i| *i);
+        let (main, session) = instance.map_or((0, 0), |i| (i.pid, i.session));
         let data = w.logs.scratch.get(..d.len).unwrap_or(&[]);
-        let ok = !d.cut
-            && crate::notify::check(data).is_ok()
-            && main > 0
-            && d.pid > 0
-            && (d.pid == main || os::notify::session(d.pid) == Some(main));
+        let ours = |pid: i32| pid > 0 && session > 0 && (pid == main || pid == session || os::notify::session(pid) == Some(session));
+        let ok = !d.cut && crate::notify::check(data).is_ok() && ours(d.pid);
         let Some(said) = w.sup.said.get_mut(usize::from(id)) else { return };
         if !ok {
             said.dropped = said.dropped.saturating_add(1);
@@ -287,8 +285,14 @@ pub(super) fn read_notify(w: &mut World, k: usize, id: u8, inst: u8, now: Instan
                     }
                     continue;
                 }
-                // Not tracked: the instance's main pid stays the process svc started.
-                Item::MainPid(_) => continue,
+                // Accepted only for a process of the instance's session.
+                Item::MainPid(pid) if ours(pid) => crate::service::Notice::MainPid(pid),
+                Item::MainPid(_) => {
+                    if let Some(said) = w.sup.said.get_mut(usize::from(id)) {
+                        said.dropped = said.dropped.saturating_add(1);
+                    }
+                    continue;
+                }
             };
             w.sup.handle(SupEvent::Notify { id, inst, what }, now, out);
         }

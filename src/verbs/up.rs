@@ -290,6 +290,17 @@ fn reap(w: &mut World, now: Instant, out: &mut Actions) {
     // Bounded by the number of children; each round reaps one.
     for _ in 0..100_000 {
         let Some(pid) = os::process::exited_child() else { return };
+        // What the instance said before it exited counts first (a launcher
+        // that sends MAINPID= and exits at once), as systemd reads it.
+        for (id, s) in w.sup.svcs.iter().enumerate() {
+            if let Some(inst) = s.instance_of(pid) {
+                let (id, inst) = (id as u8, inst as u8);
+                if let Some(k) = w.fds.find(Role::Notify { id, inst }) {
+                    read_notify(w, k, id, inst, now, out);
+                }
+                break;
+            }
+        }
         let mut comm = [0u8; 32];
         let comm_len = if w.sup.is_instance(pid) { 0 } else { os::process::comm(pid, &mut comm) };
         let Some(exit) = os::process::reap(pid) else { return };
