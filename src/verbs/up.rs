@@ -160,7 +160,15 @@ pub fn up(cmd: &Command<'static>) -> i32 {
                 Role::Probe { id, .. } => {
                     read_probe(w, &ev, k, id);
                 }
-                Role::Client(c) => control::ready(w, &ev, usize::from(c), now, &mut out),
+                Role::Client(c) => {
+                    control::ready(w, &ev, usize::from(c), now, &mut out);
+                    // A request's actions (a spawn) are done before the next
+                    // request of the same wakeup is read: a `status` never
+                    // shows an instance that is asked for but not forked yet.
+                    if perform(w, &ev, &mut out, now) {
+                        return EXIT_OK;
+                    }
+                }
                 Role::Listen { n } => {
                     if let Some(id) = w.sup.listener(usize::from(n)) {
                         w.sup.handle(SupEvent::Connection { id }, now, &mut out);
