@@ -464,8 +464,11 @@ fn ready_phase(def: &Def, now: Instant) -> InstPhase {
 
 /// The watchdog bites: SIGABRT to the main process, then the stop sequence.
 fn bite(i: &mut Instance, def: &Def, now: Instant, out: &mut Actions) {
+    // SIGABRT alone (as systemd's watchdog): a stop signal sent with it
+    // could end the process first and hide the abort; SIGKILL to the group
+    // follows at stop_timeout.
     emit(out, Action::Signal { pid: i.pid, sig: ABRT, group: false });
-    stop_instance(i, Why::Watchdog, def, now, out);
+    i.phase = InstPhase::Stopping { why: Why::Watchdog, kill_at: Some(now + def.stop_timeout) };
 }
 
 pub(super) fn stop_instance(i: &mut Instance, why: Why, def: &Def, now: Instant, out: &mut Actions) {
