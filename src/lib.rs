@@ -20,6 +20,9 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod duration;
+// The fuzz targets' entry points (fuzz/, tests/fuzz_corpus.rs); not for the binary.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod notify;
 pub mod order;
