@@ -204,6 +204,8 @@ pub fn notify(data: &[u8]) {
             Item::Say(Notice::Stopping) => line.push(b"STOPPING=1"),
             Item::Say(Notice::Watchdog) => line.push(b"WATCHDOG=1"),
             Item::Say(Notice::Trigger) => line.push(b"WATCHDOG=trigger"),
+            // MAINPID= comes as Item::MainPid; svc makes this notice itself.
+            Item::Say(Notice::MainPid(_)) => continue,
             Item::Say(Notice::Extend(d)) => {
                 let _ = uwrite!(line, "EXTEND_TIMEOUT_USEC={}000", d.as_millis());
             }
