@@ -22,6 +22,9 @@ pub mod config;
 pub mod duration;
 // The fuzz targets' entry points (fuzz/, tests/fuzz_corpus.rs); not for the binary.
 #[doc(hidden)]
+// Only with the `fuzzing` feature (fuzz/, tests/fuzz_corpus.rs): present in
+// the library, it changes what LTO inlines into the binary (core::fmt came in).
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod limits;
 pub mod notify;

@@ -1,6 +1,9 @@
 //! Replays every file of fuzz/corpus/TARGET/ through that fuzz target's
 //! entry point (svc::fuzzing, with the same asserts), so that a regression
 //! on an input the fuzzer once found fails here, with no fuzzer installed.
+//! Needs the `fuzzing` feature: `cargo test --features fuzzing --test fuzz_corpus`
+//! (ci/test runs it so).
+#![cfg(feature = "fuzzing")]
 
 use std::path::Path;
 

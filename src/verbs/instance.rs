@@ -23,7 +23,6 @@ use rustix::fd::AsFd;
 /// `probe`, its `ready = exec:` probe instead, as the service runs (user,
 /// cwd, rlimits, environment) plus `SVC_PID`, the instance's main pid; no
 /// sockets; output into a pipe whose bytes are kept in `Logs::probes`.
-#[inline(never)]
 pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -> Result<i32, spawn::Failure> {
     let fail = |e: rustix::io::Errno| spawn::Failure { step: Step::Fork, errno: e.raw_os_error() };
     if probe && let Some(k) = w.fds.find(Role::Probe { id, inst }) {
