@@ -445,3 +445,5 @@ mod notify_tests;
 mod probe_tests;
 #[cfg(test)]
 pub mod tests;
+#[cfg(test)]
+mod upgrade_tests;

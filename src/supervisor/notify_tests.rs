@@ -70,8 +70,7 @@ fn watchdog_bites_once_ready_and_the_run_fails() {
     assert_eq!(w.state(0), State::Stopping);
     // SIGKILL at the stop timeout, as any stop.
     assert_eq!(w.sup.next_deadline(), Some(T0 + ms(900) + d.stop_timeout));
-    w.exit(0, Exit::Signal(ABRT), T0 + ms(950));
-    w.ev(Event::SignalFailed { pid: 101, sig: 0, group: true, errno: ESRCH }, T0 + ms(950));
+    w.gone(101, Exit::Signal(ABRT), T0 + ms(950));
     assert_eq!(w.state(0), State::Backoff);
     assert_eq!(w.sup.svcs[0].note, Note::Watchdog);
 }
@@ -96,8 +95,7 @@ fn stopping_then_exit_0_is_no_crash() {
     w.ev(notify(Notice::Ready), T0);
     assert!(w.ev(notify(Notice::Stopping), T0 + ms(5)).is_empty());
     assert_eq!(w.state(0), State::Stopping);
-    w.exit(0, Exit::Code(0), T0 + ms(10));
-    w.ev(Event::SignalFailed { pid: 101, sig: 0, group: true, errno: ESRCH }, T0 + ms(10));
+    w.gone(101, Exit::Code(0), T0 + ms(10));
     assert_eq!(w.state(0), State::Done);
     // One that never exits is killed at its stop timeout.
     let mut w = W::new(&[notified()]);

@@ -63,8 +63,7 @@ fn a_probe_running_at_ready_timeout_is_killed_and_its_output_logged() {
     // Reaped as the probe it was, not as an orphan.
     assert_eq!(outcome(&mut w, Event::Exited { pid: 900, exit: Exit::Signal(KILL) }, T0 + ms(1001)), Outcome::Done);
     assert_eq!(w.state(0), State::Stopping);
-    w.exit(0, Exit::Signal(TERM), T0 + ms(1002));
-    w.ev(Event::SignalFailed { pid: 101, sig: 0, group: true, errno: ESRCH }, T0 + ms(1002));
+    w.gone(101, Exit::Signal(TERM), T0 + ms(1002));
     assert_eq!(w.state(0), State::Backoff);
     assert_eq!(w.sup.svcs[0].note, Note::ReadyTimeout);
 }
