@@ -697,6 +697,17 @@ const PSGI_APP: &str = "sub {\n    my $body = \"pid $$\\n\";\n    \
 
 /// `upgrades` upgrades of a real server (master `web`, its workers answering
 /// over HTTP) under load: nothing fails, and each master's workers answer.
+/// A Debian server (`exec`, run in DIR/app) serving `app` (its file `file`)
+/// on one held socket, with `settings`; not started yet.
+fn app_server(test: &str, file: &str, app: &str, exec: &str, settings: &str) -> (Svc, u16) {
+    let port = free_tcp_port();
+    let s = Svc::new(test);
+    fs::create_dir_all(s.path("app")).expect("mkdir app");
+    s.write(&format!("app/{file}"), app);
+    s.write_config(&format!("[web]\nexec = {exec}\ncwd = {}\nlisten = tcp:127.0.0.1:{port}\n{settings}", s.p("app")));
+    (s, port)
+}
+
 /// `resets`: resets the server itself may cause (starman: see its test).
 fn real_server_upgrades(s: &mut Svc, port: u16, upgrades: usize, resets: u64) {
     s.start();
@@ -817,32 +828,30 @@ fn real_server_drains(s: &mut Svc, port: u16) {
 #[test]
 fn gunicorn_upgraded_under_load_fails_nothing() {
     let Some(gunicorn) = program_or_skip("gunicorn_upgraded_under_load", "gunicorn", "gunicorn") else { return };
-    let port = free_tcp_port();
-    let mut s = Svc::new("gunicorn_upgraded_under_load");
-    fs::create_dir_all(s.path("app")).expect("mkdir app");
-    s.write("app/app.py", WSGI_APP);
     // TERM: gunicorn's graceful stop (its workers finish their requests).
-    s.write_config(&format!(
-        "[web]\nexec = {gunicorn} --workers 2 --timeout 5 app:app\ncwd = {}\nlisten = tcp:127.0.0.1:{port}\nstop_signal = TERM\n",
-        s.p("app")
-    ));
+    let (mut s, port) = app_server(
+        "gunicorn_upgraded_under_load",
+        "app.py",
+        WSGI_APP,
+        &format!("{gunicorn} --workers 2 --timeout 5 app:app"),
+        "stop_signal = TERM\n",
+    );
     real_server_upgrades(&mut s, port, 10, 0);
 }
 
 #[test]
 fn starman_upgraded_under_load_fails_nothing() {
     let Some(starman) = program_or_skip("starman_upgraded_under_load", "starman", "starman libserver-starter-perl") else { return };
-    let port = free_tcp_port();
-    let mut s = Svc::new("starman_upgraded_under_load");
-    fs::create_dir_all(s.path("app")).expect("mkdir app");
-    s.write("app/app.psgi", PSGI_APP);
     // SERVER_STARTER_PORT: starman serves it through Net::Server::SS::PreFork.
     // QUIT: starman's graceful stop, to the master only (kill_mode = mixed):
     // it lets its workers finish; a worker that gets QUIT itself exits at once.
-    s.write_config(&format!(
-        "[web]\nexec = {starman} --workers 2 --preload-app app.psgi\ncwd = {}\nlisten = tcp:127.0.0.1:{port}\nstop_signal = QUIT\nkill_mode = mixed\n",
-        s.p("app")
-    ));
+    let (mut s, port) = app_server(
+        "starman_upgraded_under_load",
+        "app.psgi",
+        PSGI_APP,
+        &format!("{starman} --workers 2 --preload-app app.psgi"),
+        "stop_signal = QUIT\nkill_mode = mixed\n",
+    );
     // Never a refused or timed-out connection. A few resets are starman's
     // own: a worker HUPed by its draining master between accept(2) and
     // marking itself connected exits at once (Net::Server::PreFork's
@@ -854,28 +863,26 @@ fn starman_upgraded_under_load_fails_nothing() {
 #[test]
 fn gunicorn_draining_finishes_a_slow_request() {
     let Some(gunicorn) = program_or_skip("gunicorn_draining_finishes_slow", "gunicorn", "gunicorn") else { return };
-    let port = free_tcp_port();
-    let mut s = Svc::new("gunicorn_draining_finishes_slow");
-    fs::create_dir_all(s.path("app")).expect("mkdir app");
-    s.write("app/app.py", SLOW_WSGI_APP);
     // --timeout 60: the master does not kill a worker in a slow request.
-    s.write_config(&format!(
-        "[web]\nexec = {gunicorn} --workers 2 --timeout 60 app:app\ncwd = {}\nlisten = tcp:127.0.0.1:{port}\nstop_signal = TERM\nstop_timeout = 60s\n",
-        s.p("app")
-    ));
+    let (mut s, port) = app_server(
+        "gunicorn_draining_finishes_slow",
+        "app.py",
+        SLOW_WSGI_APP,
+        &format!("{gunicorn} --workers 2 --timeout 60 app:app"),
+        "stop_signal = TERM\nstop_timeout = 60s\n",
+    );
     real_server_drains(&mut s, port);
 }
 
 #[test]
 fn starman_draining_finishes_a_slow_request() {
     let Some(starman) = program_or_skip("starman_draining_finishes_slow", "starman", "starman libserver-starter-perl") else { return };
-    let port = free_tcp_port();
-    let mut s = Svc::new("starman_draining_finishes_slow");
-    fs::create_dir_all(s.path("app")).expect("mkdir app");
-    s.write("app/app.psgi", SLOW_PSGI_APP);
-    s.write_config(&format!(
-        "[web]\nexec = {starman} --workers 2 --preload-app app.psgi\ncwd = {}\nlisten = tcp:127.0.0.1:{port}\nstop_signal = QUIT\nkill_mode = mixed\nstop_timeout = 60s\n",
-        s.p("app")
-    ));
+    let (mut s, port) = app_server(
+        "starman_draining_finishes_slow",
+        "app.psgi",
+        SLOW_PSGI_APP,
+        &format!("{starman} --workers 2 --preload-app app.psgi"),
+        "stop_signal = QUIT\nkill_mode = mixed\nstop_timeout = 60s\n",
+    );
     real_server_drains(&mut s, port);
 }

@@ -8,6 +8,8 @@
 mod emit;
 #[path = "env.rs"]
 mod env;
+#[path = "exec.rs"]
+mod exec;
 #[path = "ids.rs"]
 mod ids;
 #[path = "keys.rs"]
@@ -17,11 +19,8 @@ mod listen;
 
 pub use emit::emit;
 
-use super::{Config, Def, Error, Errors, Files, Located, Log, Range, Ready, Restart, Span};
-use crate::argv::Words;
-use crate::limits::{
-    ARENA_BYTES, CONFIG_BYTES, CONTROL_PATH_BYTES, LINE_BYTES, MAX_ARGS, MAX_ENV, MAX_SERVICES, PATH_BYTES, RING_POOL_BYTES,
-};
+use super::{Config, Def, Error, Errors, Files, Located, Log, Ready, Restart, Span};
+use crate::limits::{ARENA_BYTES, CONFIG_BYTES, CONTROL_PATH_BYTES, LINE_BYTES, MAX_ENV, MAX_SERVICES, PATH_BYTES, RING_POOL_BYTES};
 use crate::{order, signame};
 use heapless::Vec;
 use keys::{Key, is_blank};
@@ -448,66 +447,6 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// An exec line (`exec`, `ready = exec:`): the words go to the arena
-    /// and, contiguous, to `strs`. Its range, or None when the arena is
-    /// full (reported once).
-    fn words(&mut self, value: Word) -> Result<Option<Range>, (Error, Span)> {
-        let first = self.out.strs.len();
-        let arena_mark = self.out.arena.len();
-        let result = self.exec_words(value);
-        match result {
-            Ok(0) => return Err((Error::EmptyValue, value.span())),
-            Ok(count) => return Ok(Some(Range { first: first as u16, count })),
-            Err(_) => {
-                self.out.arena.truncate(arena_mark);
-                self.out.strs.truncate(first);
-            }
-        }
-        match result {
-            Err((Error::ArenaFull, span)) => {
-                self.arena_error(self.line, span);
-                Ok(None)
-            }
-            Err(e) => Err(e),
-            Ok(_) => Ok(None),
-        }
-    }
-
-    fn exec_words(&mut self, value: Word) -> Result<u16, (Error, Span)> {
-        let mut words = Words::new(value.bytes);
-        let mut count = 0u16;
-        loop {
-            let arena = &mut self.out.arena;
-            let start = arena.len();
-            let mut full = false;
-            let got = words.next_into(&mut |b| full |= arena.push(b).is_err());
-            let raw = match got {
-                None => return Ok(count),
-                Some(Ok(raw)) => raw,
-                Some(Err((e, raw))) => return Err((e.into(), value.sub(raw.start, raw.end).span())),
-            };
-            let word = value.sub(raw.start, raw.end);
-            if full {
-                return Err((Error::ArenaFull, word.span()));
-            }
-            if count == 0 && self.out.arena.get(start) != Some(&b'/') {
-                return Err((Error::RelativeProgram, word.span()));
-            }
-            if count == 0 && self.out.arena.len() - start >= PATH_BYTES {
-                return Err((Error::PathTooLong, word.span()));
-            }
-            if usize::from(count) >= MAX_ARGS {
-                return Err((Error::TooManyArgs, word.span()));
-            }
-            let len = self.out.arena.len() - start;
-            let span = Span { start: start as u32, len: len as u32 };
-            if self.out.arena.push(0).is_err() || self.out.strs.push(span).is_err() {
-                return Err((Error::ArenaFull, word.span()));
-            }
-            count += 1;
-        }
-    }
-
     /// The end of a service section: checks what needs the whole section,
     /// then stores the definition (or drops what the section stored).
     fn finish(&mut self, sec: &mut Section, pending: &mut [Pending; MAX_SERVICES]) {
@@ -601,14 +540,6 @@ impl Parser<'_> {
                 self.section = p.name;
                 self.error_at(p.after_line, Error::Cycle, p.after);
             }
-        }
-    }
-}
-
-impl From<crate::argv::Error> for Error {
-    fn from(e: crate::argv::Error) -> Self {
-        match e {
-            crate::argv::Error::BadQuote => Error::BadQuote,
         }
     }
 }
