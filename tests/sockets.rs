@@ -412,3 +412,27 @@ fn reload_reply_lists_socket_changes() {
     let out = s.run(&["reload"]);
     assert!(!reload_lines(&out).iter().any(|l| l[0] == "bound" || l[0] == "closed"), "{}", show(&out));
 }
+
+#[test]
+fn status_shows_the_sockets() {
+    let [p, q] = free_tcp_ports(2)[..] else { unreachable!() };
+    let mut s = Svc::new("status_shows_the_sockets");
+    s.write_config(&format!(
+        "[web]\nexec = {}\nlisten = tcp:127.0.0.1:{p}\nlisten = udp:127.0.0.1:{q}\n\n[plain]\nexec = /bin/sleep 1000\n",
+        echo_exec("")
+    ));
+    s.start();
+    s.wait_running("web");
+    let long = s.run_ok(&["status", "-l"]);
+    let lines: Vec<&str> = long.lines().collect();
+    let web = lines.iter().position(|l| l.starts_with("web ")).expect("web's line");
+    assert_eq!(lines.get(web + 1).map(|l| l.trim()), Some(format!("sockets: tcp:127.0.0.1:{p} udp:127.0.0.1:{q}").as_str()), "{long}");
+    assert!(!long.lines().skip_while(|l| !l.starts_with("plain ")).nth(1).is_some_and(|l| l.contains("sockets")), "{long}");
+    // Without -l: one line per service.
+    assert!(!s.run_ok(&["status"]).contains("sockets:"));
+    let o = s.json("web");
+    let Some(Json::Arr(list)) = o.get("sockets") else { panic!("no sockets array: {o:?}") };
+    let got: Vec<&str> = list.iter().filter_map(Json::as_str).collect();
+    assert_eq!(got, [format!("tcp:127.0.0.1:{p}"), format!("udp:127.0.0.1:{q}")], "{o:?}");
+    assert!(matches!(s.json("plain").get("sockets"), Some(Json::Arr(l)) if l.is_empty()));
+}
