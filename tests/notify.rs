@@ -212,11 +212,13 @@ fn mainpid_moves_the_main_process_within_the_session() {
     let mut s = Svc::new("mainpid_moves_the_main_process");
     s.write("client.py", CLIENT);
     // A launcher that starts the real server and exits, as forking
-    // daemons do; MAINPID=1 (no process of its session) comes first.
+    // daemons do; MAINPID=1 (no process of its session) comes first. The
+    // sender stays up a moment: svc checks a sender's session when it reads
+    // the datagram, and a sender already gone cannot be checked (dropped).
     let launcher = s.script(
         "launch",
         "/bin/sleep 100000 &\nchild=$!\necho $child > {DIR}/child\n\
-         /usr/bin/python3 {DIR}/client.py send:MAINPID=1 \"send:MAINPID=$child|READY=1\"\nexit 0\n",
+         /usr/bin/python3 {DIR}/client.py send:MAINPID=1 \"send:MAINPID=$child|READY=1\" sleep:1\nexit 0\n",
     );
     s.write_config(&format!("[d]\nexec = {launcher}\nready = notify\nready_timeout = 10s\n"));
     s.start();
@@ -224,8 +226,10 @@ fn mainpid_moves_the_main_process_within_the_session() {
     s.end_on_drop(child);
     wait_until(secs(10), "the child as the main process", || s.pid("d") == Some(child) && s.state("d").as_deref() == Some("running"));
     assert!(s.note("d").is_some_and(|n| n.contains("1 notify dropped")), "MAINPID=1 is refused: {:?}", s.note("d"));
-    // The launcher's exit was no end of the service; the child's is.
-    std::thread::sleep(ms(300));
+    // The launcher's exit was no end of the service; the child's is. (svc
+    // sees it once the child is its own: after the launcher has exited.)
+    let svc = s.svc_pid();
+    wait_until(secs(10), "the child to be svc's", || stat(child).is_some_and(|st| st.ppid == svc));
     assert_eq!((s.pid("d"), s.restarts("d")), (Some(child), Some(0)));
     kill(child, "KILL");
     wait_until(secs(10), "a restart after the child's end", || s.restarts("d") == Some(1));
