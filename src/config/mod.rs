@@ -231,6 +231,21 @@ pub fn transplant(dst: &mut Config, src: &Config, d: &Def, keep: &Def) -> Option
     Some(out)
 }
 
+/// Swaps the contents of `a` and `b`, touching only their used elements.
+fn swap_used<T: Copy, const N: usize>(a: &mut Vec<T, N>, b: &mut Vec<T, N>) {
+    let (la, lb) = (a.len(), b.len());
+    for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+        core::mem::swap(x, y);
+    }
+    if la > lb {
+        let _ = b.extend_from_slice(a.get(lb..).unwrap_or(&[]));
+        a.truncate(lb);
+    } else {
+        let _ = a.extend_from_slice(b.get(la..).unwrap_or(&[]));
+        b.truncate(la);
+    }
+}
+
 /// One parsed config file.
 pub struct Config {
     pub arena: Vec<u8, ARENA_BYTES>,
@@ -264,6 +279,18 @@ impl Config {
         self.listens.clear();
         self.control = None;
         self.control_gid = None;
+    }
+    /// Trades places with `other`, moving only what either uses:
+    /// `mem::swap` would write both configs whole (200 KB of pages that a
+    /// reload would otherwise touch and keep resident).
+    pub fn swap(&mut self, other: &mut Config) {
+        swap_used(&mut self.arena, &mut other.arena);
+        swap_used(&mut self.strs, &mut other.strs);
+        swap_used(&mut self.gids, &mut other.gids);
+        swap_used(&mut self.defs, &mut other.defs);
+        swap_used(&mut self.listens, &mut other.listens);
+        core::mem::swap(&mut self.control, &mut other.control);
+        core::mem::swap(&mut self.control_gid, &mut other.control_gid);
     }
     /// The bytes of `s` (without the trailing NUL). Not inlined: the range
     /// check in each caller cost 570 bytes more than the calls.

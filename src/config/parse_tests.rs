@@ -488,3 +488,28 @@ fn listen_errors() {
     let got = errs(&format!("[a]\nexec=/bin/a\n{nine}"));
     assert_eq!(got, [e(11, Error::TooManyListens, "tcp::8008")]);
 }
+
+/// `Config::swap` trades every table, longer or shorter, as `mem::swap` would.
+#[test]
+fn swap_trades_both_ways() {
+    let a_text = "[svc]\ncontrol = /run/a.sock\n[one]\nexec = /bin/one -x\nlisten = tcp:127.0.0.1:81\n[two]\nexec = /bin/two\n";
+    let b_text = "[three]\nexec = /bin/three a b c d\nenv = K=V\n";
+    let (mut a, mut b) = (ok(a_text), ok(b_text));
+    let (a0, b0) = (ok(a_text), ok(b_text));
+    a.swap(&mut b);
+    for (x, y) in [(&*a, &*b0), (&*b, &*a0)] {
+        assert_eq!(x.arena.as_slice(), y.arena.as_slice());
+        assert_eq!(x.strs.as_slice(), y.strs.as_slice());
+        assert_eq!(x.gids.as_slice(), y.gids.as_slice());
+        assert_eq!(x.defs.len(), y.defs.len());
+        assert_eq!(x.listens.len(), y.listens.len());
+        assert_eq!(x.control, y.control);
+        for (d, e) in x.defs.iter().zip(y.defs.iter()) {
+            assert_eq!(x.str(d.name), y.str(e.name));
+            assert_eq!(d.args, e.args);
+        }
+    }
+    b.swap(&mut a);
+    assert_eq!(a.arena.as_slice(), a0.arena.as_slice());
+    assert_eq!(b.defs.len(), b0.defs.len());
+}

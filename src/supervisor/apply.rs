@@ -59,7 +59,7 @@ impl Supervisor {
         }
         // The old config goes to `new`'s place: a failed upgrade takes its
         // definition back from there (`restore`).
-        core::mem::swap(&mut self.cfg, new);
+        self.cfg.swap(new);
         for step in plan.steps.iter() {
             match step.change {
                 Change::Removed => {}

@@ -26,6 +26,7 @@ pub use crate::clients::publish;
 
 /// The control socket path of `svc up`: `[svc] control`, else /run/svc.sock
 /// for root, else $XDG_RUNTIME_DIR/svc.sock, else /tmp/svc-UID/svc.sock.
+#[inline(never)]
 pub fn server_path<'b>(cfg: &Config, buf: &'b mut [u8]) -> Option<&'b CStr> {
     let mut b = Buf::<PATH_BYTES>::new();
     match cfg.control {
@@ -121,6 +122,7 @@ fn drop_client(w: &mut World, ev: &Events, c: usize) {
 }
 
 /// The client's fd is readable or writable.
+#[inline(never)]
 pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant, out: &mut Actions) {
     let Some(cl) = w.clients.list.get_mut(c) else { return };
     let Some(fd) = w.fds.fd(usize::from(cl.fd)) else { return };
