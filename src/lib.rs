@@ -36,6 +36,7 @@ pub mod reply;
 pub mod ring;
 pub mod service;
 pub mod signame;
+pub mod state;
 pub mod status;
 pub mod supervisor;
 pub mod text;

@@ -48,4 +48,4 @@ macro_rules! replays {
     };
 }
 
-replays!(config env_file exec duration size addr passwd request reply_head notify);
+replays!(config env_file exec duration size addr passwd request reply_head notify state);

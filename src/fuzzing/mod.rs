@@ -11,11 +11,14 @@ pub use config::{config, duration, env_file, passwd, size};
 
 use crate::addr::{self, Addr};
 use crate::argv::Words;
-use crate::limits::{LINE_BYTES, REQUEST_BYTES};
+use crate::clients::Clients;
+use crate::limits::{LINE_BYTES, MAX_INSTANCES, PROBE_OUTPUT_BYTES, REQUEST_BYTES};
 use crate::notify::{self, DATAGRAM_BYTES, Item, STATUS_BYTES};
 use crate::proto;
 use crate::service::Notice;
+use crate::supervisor::Supervisor;
 use crate::text::Buf;
+use crate::{ring, state};
 use heapless::Vec;
 use ufmt::uwrite;
 
@@ -23,7 +26,7 @@ use ufmt::uwrite;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its fuzz target and corpus directory.
-pub const TARGETS: [(&str, Target); 10] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("config", config),
     ("env_file", env_file),
     ("exec", exec),
@@ -34,6 +37,7 @@ pub const TARGETS: [(&str, Target); 10] = [
     ("request", request),
     ("reply_head", reply_head),
     ("notify", notify),
+    ("state", state),
 ];
 
 /// Unescaped words of one exec line, one after the other, and their ends.
@@ -227,4 +231,79 @@ pub fn notify(data: &[u8]) {
         assert_eq!(again.next(), Some(item), "the item reads back");
         assert_eq!(again.next(), None);
     }
+}
+
+/// What a decoded state is read into: svc's tables, but for 8 slots of log
+/// storage and a 64 KiB ring pool (rings beyond it are refused), so that
+/// two fit on a test thread's stack.
+struct StateWorld {
+    meta: state::Meta,
+    sup: Supervisor,
+    pool: [u8; 64 * 1024],
+    blocks: ring::Pool,
+    rings: [Option<ring::Ring>; 8],
+    asm: [[ring::Assembler; MAX_INSTANCES]; 8],
+    drops: [u32; 8],
+    probes: [Buf<PROBE_OUTPUT_BYTES>; 8],
+    probe_fresh: u64,
+    clients: Clients,
+    fds: state::Fds,
+}
+
+impl StateWorld {
+    fn new() -> Self {
+        StateWorld {
+            meta: state::Meta::new(),
+            sup: Supervisor::new(),
+            pool: [0; 64 * 1024],
+            blocks: ring::Pool::new(),
+            rings: [None; 8],
+            asm: [const { [const { ring::Assembler::new() }; MAX_INSTANCES] }; 8],
+            drops: [0; 8],
+            probes: [const { Buf::new() }; 8],
+            probe_fresh: 0,
+            clients: Clients::new(),
+            fds: Vec::new(),
+        }
+    }
+    fn parts(&mut self) -> state::Parts<'_> {
+        state::Parts {
+            meta: &mut self.meta,
+            sup: &mut self.sup,
+            pool: &mut self.pool,
+            blocks: &mut self.blocks,
+            rings: &mut self.rings,
+            asm: &mut self.asm,
+            drops: &mut self.drops,
+            probes: &mut self.probes,
+            probe_fresh: &mut self.probe_fresh,
+            clients: &mut self.clients,
+            fds: &mut self.fds,
+        }
+    }
+}
+
+/// The reexec state decoder: any bytes decode to an error or to a state
+/// that passes `state::check`; such a state encodes to a blob that decodes
+/// and encodes to the same bytes again.
+pub fn state(data: &[u8]) {
+    let mut first = [0u8; 64 * 1024];
+    let n = {
+        let mut w = StateWorld::new();
+        if state::decode(data, &mut w.parts()).is_err() {
+            return;
+        }
+        assert_eq!(state::check(&w.parts()), Ok(()));
+        // Fields the input left out come back written in full: larger.
+        match state::encode(&mut w.parts(), &mut first) {
+            Ok(n) => n,
+            Err(e) => return assert_eq!(e, state::Error::Full),
+        }
+    };
+    let mut w = StateWorld::new();
+    let blob = first.get(..n).unwrap_or(&[]);
+    assert_eq!(state::decode(blob, &mut w.parts()), Ok(()), "a re-encoded state decodes");
+    let mut again = [0u8; 64 * 1024];
+    let m = state::encode(&mut w.parts(), &mut again).expect("it encodes again");
+    assert!(again.get(..m) == Some(blob), "and to the same bytes");
 }

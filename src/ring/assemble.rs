@@ -11,8 +11,8 @@ const _: () = assert!(LOG_LINE_BYTES <= u16::MAX as usize);
 /// `\n` dropped, every other byte kept, `\r` included); longer output is cut
 /// into LOG_LINE_BYTES pieces. Holds the partial line between reads.
 pub struct Assembler {
-    buf: [u8; LOG_LINE_BYTES],
-    len: u16,
+    pub(crate) buf: [u8; LOG_LINE_BYTES],
+    pub(crate) len: u16,
 }
 
 impl Assembler {

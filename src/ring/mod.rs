@@ -54,15 +54,15 @@ const _: () = assert!(RING_BLOCK_BYTES > HEADER);
 /// `s` missed `first_seq() - s` lines when that is positive.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Ring {
-    area: Area,
+    pub(crate) area: Area,
     /// Offset of the oldest record in the ring's bytes.
-    head: u32,
+    pub(crate) head: u32,
     /// Bytes of records stored; the tail is `head + used`, wrapped.
-    used: u32,
+    pub(crate) used: u32,
     /// Lines stored.
-    count: u32,
+    pub(crate) count: u32,
     /// Sequence number of the oldest line stored (or of the next, if none).
-    first_seq: u64,
+    pub(crate) first_seq: u64,
 }
 
 /// One stored line: its bytes are `first` then `second` (non-empty only when

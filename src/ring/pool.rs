@@ -25,7 +25,7 @@ impl Area {
         self.blocks as usize * RING_BLOCK_BYTES
     }
     /// Offset of the area in the pool.
-    pub(super) const fn start(self) -> usize {
+    pub(crate) const fn start(self) -> usize {
         self.first_block as usize * RING_BLOCK_BYTES
     }
 }
@@ -79,6 +79,18 @@ impl Pool {
             }
         }
         None
+    }
+
+    /// Takes exactly `area` (a decoded ring's); false when any of its
+    /// blocks is taken or outside the pool.
+    pub fn claim(&mut self, area: Area) -> bool {
+        let first = area.first_block as usize;
+        let end = first + area.blocks as usize;
+        if area.blocks == 0 || end > POOL_BLOCKS || (first..end).any(|b| self.taken(b)) {
+            return false;
+        }
+        self.set(area, true);
+        true
     }
 
     /// Gives the area's blocks back. Freeing twice is harmless.
