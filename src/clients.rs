@@ -46,6 +46,8 @@ pub enum Job {
     /// Streaming a log file from `offset` (the server holds the file); then,
     /// with `follow` (the slot), new lines.
     File { offset: u64, follow: u8 },
+    /// `svc reexec`: the reply waits for the probe, and comes from the new image.
+    WaitReexec,
     /// Sending what is left in `out`, then closing.
     Close,
 }

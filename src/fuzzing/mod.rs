@@ -248,6 +248,7 @@ struct StateWorld {
     probe_fresh: u64,
     clients: Clients,
     fds: state::Fds,
+    pids: state::Pids,
 }
 
 impl StateWorld {
@@ -264,6 +265,7 @@ impl StateWorld {
             probe_fresh: 0,
             clients: Clients::new(),
             fds: Vec::new(),
+            pids: Vec::new(),
         }
     }
     fn parts(&mut self) -> state::Parts<'_> {
@@ -279,6 +281,7 @@ impl StateWorld {
             probe_fresh: &mut self.probe_fresh,
             clients: &mut self.clients,
             fds: &mut self.fds,
+            pids: &mut self.pids,
         }
     }
 }

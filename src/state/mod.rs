@@ -47,6 +47,7 @@ const CONFIG: u16 = 2;
 const SERVICE: u16 = 3;
 const FD: u16 = 4;
 const CLIENT: u16 = 5;
+const PID: u16 = 6;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Error {
@@ -104,8 +105,9 @@ impl Meta {
 }
 
 /// One fd handed over: its index `k` in the fd table, its number, its role
-/// (`kind`, `a`, `b`: the OS layer's words), and the device and inode of the
-/// socket file svc made for it (0, 0 for none).
+/// (`kind`, `a`, `b`: the OS layer's words), the device and inode of what
+/// it is open on (so that the new image knows it for the same), and those
+/// of the socket file svc made for it (0, 0 for none).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Fd {
     pub k: u16,
@@ -115,9 +117,15 @@ pub struct Fd {
     pub b: u8,
     pub dev: u64,
     pub ino: u64,
+    pub file: (u64, u64),
 }
 
 pub type Fds = Vec<Fd, MAX_FDS>;
+
+/// Each process an instance names (its pid, a probe's) with its start time
+/// (/proc/PID/stat field 22), so that a reused pid is not adopted.
+pub type Pids = Vec<(i32, u64), MAX_PIDS>;
+pub const MAX_PIDS: usize = MAX_SERVICES * MAX_INSTANCES * 2;
 
 /// Everything encoded, borrowed from where `svc up` keeps it.
 pub struct Parts<'a> {
@@ -134,6 +142,7 @@ pub struct Parts<'a> {
     pub probe_fresh: &'a mut u64,
     pub clients: &'a mut Clients,
     pub fds: &'a mut Fds,
+    pub pids: &'a mut Pids,
 }
 
 /// The walker: writes fields into `dst` or reads them from `src[pos..end]`.
@@ -411,6 +420,9 @@ fn walk(io: &mut Io, p: &mut Parts) {
     for i in 0..p.fds.len() {
         item(io, p, FD, i);
     }
+    for i in 0..p.pids.len() {
+        item(io, p, PID, i);
+    }
     for c in 0..p.clients.list.len() {
         if p.clients.list.get(c).is_some_and(|c| c.job != Job::Free) {
             item(io, p, CLIENT, c);
@@ -448,8 +460,14 @@ fn walk_item(io: &mut Io, p: &mut Parts, tag: u16) -> bool {
             }
             i
         }
-        CLIENT => 0,
-        META | CONFIG => 0,
+        PID => {
+            let i = p.pids.len();
+            if p.pids.push((0, 0)).is_err() {
+                io.fail(Error::Full);
+            }
+            i
+        }
+        CLIENT | META | CONFIG => 0,
         _ => return false,
     };
     fields(io, p, tag, i)
@@ -481,6 +499,14 @@ fn fields(io: &mut Io, p: &mut Parts, tag: u16, i: usize) -> bool {
                 io.u8(&mut f.b);
                 io.u64(&mut f.dev);
                 io.u64(&mut f.ino);
+                io.u64(&mut f.file.0);
+                io.u64(&mut f.file.1);
+            }
+        }
+        PID => {
+            if let Some((pid, start)) = p.pids.get_mut(i) {
+                io.i32(pid);
+                io.u64(start);
             }
         }
         CLIENT => {

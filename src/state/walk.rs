@@ -355,6 +355,7 @@ pub(super) fn walk_client(io: &mut Io, c: &mut Client) {
         Job::Errors { next } => (10, next, 0, 0, false, false),
         Job::File { offset, follow } => (11, follow, offset, 0, false, false),
         Job::Close => (12, 0, 0, 0, false, false),
+        Job::WaitReexec => (13, 0, 0, 0, false, false),
     };
     let k = io.n(k);
     io.u8(&mut a);
@@ -377,6 +378,7 @@ pub(super) fn walk_client(io: &mut Io, c: &mut Client) {
         10 => Job::Errors { next: a },
         11 => Job::File { offset: x, follow: a },
         12 => Job::Close,
+        13 => Job::WaitReexec,
         _ => {
             io.bad();
             Job::Free
