@@ -402,4 +402,3 @@ fn golden_v1_decodes() {
     assert_eq!(o.fds[0], Fd { k: 3, num: 5, kind: 2, a: 0, b: 0, dev: 22, ino: 1234, file: (0, 0) });
     assert_eq!(o.pids[..], [(100, 4242)]);
 }
-
