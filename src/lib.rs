@@ -14,6 +14,7 @@
 #![allow(clippy::new_without_default)]
 
 pub mod addr;
+pub mod adopt;
 pub mod argv;
 pub mod backoff;
 pub mod cli;
