@@ -1,5 +1,5 @@
 //! Links libc (the libc crate does not without std), drops unread unwind
-//! tables on musl targets, and records the target triple and a build id for
+//! tables and RELRO padding on musl targets, and records the target triple and a build id for
 //! `svc version`.
 use std::process::Command;
 
@@ -14,11 +14,15 @@ fn main() {
         // rust-lld called directly takes linker flags as they are; a cc
         // driver needs them behind -Wl.
         let linker = std::env::var("RUSTC_LINKER").unwrap_or_default();
-        if linker.ends_with("rust-lld") || linker.ends_with("ld.lld") {
-            println!("cargo:rustc-link-arg=-T{script}");
-        } else {
-            println!("cargo:rustc-link-arg=-Wl,-T,{script}");
-        }
+        let direct = linker.ends_with("rust-lld") || linker.ends_with("ld.lld");
+        let arg = |a: &str| if direct { println!("cargo:rustc-link-arg={a}") } else { println!("cargo:rustc-link-arg=-Wl,{a}") };
+        arg(&format!("-T{script}"));
+        // No RELRO: its segment must end on a page boundary, which pads the
+        // file by whatever the code leaves of its last 4 KiB page (0 to 4 KB,
+        // moving with every change). A static binary has no relocations left
+        // to protect after start but its .got and init arrays.
+        arg("-znorelro");
+        arg("-zcommon-page-size=64");
         println!("cargo:rerun-if-changed=targets/discard-unwind.ld");
     } else {
         println!("cargo:rustc-link-lib=c");
