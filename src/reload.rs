@@ -145,12 +145,13 @@ impl Step {
 }
 
 /// A reload's steps: every service of the old and the new config.
+#[repr(C)]
 pub struct Plan {
-    pub steps: Vec<Step, { 2 * MAX_SERVICES }>,
     /// Sockets the reload bound (bits of the new config's `listens`) and
     /// closed (bits of the old config's), for its reply.
     pub bound: u64,
     pub closed: u64,
+    pub steps: Vec<Step, { 2 * MAX_SERVICES }>,
 }
 
 impl Default for Plan {
@@ -161,12 +162,14 @@ impl Default for Plan {
 
 impl Plan {
     pub const fn new() -> Self {
-        Plan { steps: Vec::new(), bound: 0, closed: 0 }
+        Plan { bound: 0, closed: 0, steps: Vec::new() }
     }
     pub fn clear(&mut self) {
-        self.steps.clear();
-        self.bound = 0;
-        self.closed = 0;
+        crate::config::empty(&mut self.steps);
+        if self.bound | self.closed != 0 {
+            self.bound = 0;
+            self.closed = 0;
+        }
     }
     fn push(&mut self, s: Step) {
         // Room for every service of two configs: never full.

@@ -231,6 +231,20 @@ pub fn transplant(dst: &mut Config, src: &Config, d: &Def, keep: &Def) -> Option
     Some(out)
 }
 
+/// A zero-sized field that starts the next field of a `repr(C)` struct on
+/// a page of its own: a table's length and its first entries then share a
+/// page, so a table used only a little costs one page of memory, not two.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(align(4096))]
+pub struct Page;
+
+/// `v.clear()`, without writing to an empty vector's page.
+pub fn empty<T, const N: usize>(v: &mut Vec<T, N>) {
+    if !v.is_empty() {
+        v.clear();
+    }
+}
+
 /// Swaps the contents of `a` and `b`, touching only their used elements.
 fn swap_used<T: Copy, const N: usize>(a: &mut Vec<T, N>, b: &mut Vec<T, N>) {
     let (la, lb) = (a.len(), b.len());
@@ -246,39 +260,51 @@ fn swap_used<T: Copy, const N: usize>(a: &mut Vec<T, N>, b: &mut Vec<T, N>) {
     }
 }
 
-/// One parsed config file.
+/// One parsed config file. In this order (`repr(C)`): the small fields
+/// first, the tables most used first (.bss pages are resident once written).
+#[repr(C)]
 pub struct Config {
-    pub arena: Vec<u8, ARENA_BYTES>,
-    pub strs: Vec<Span, MAX_STRINGS>,
-    pub gids: Vec<u32, { MAX_SERVICES * MAX_GROUPS }>,
-    pub defs: Vec<Def, MAX_SERVICES>,
-    pub listens: Vec<Listen, MAX_LISTENS>,
     /// `[svc] control`: the control socket path.
     pub control: Option<Span>,
     /// `[svc] control_group`, resolved to a gid.
     pub control_gid: Option<u32>,
+    pub defs: Vec<Def, MAX_SERVICES>,
+    pub page_strs: Page,
+    pub strs: Vec<Span, MAX_STRINGS>,
+    pub page_arena: Page,
+    pub arena: Vec<u8, ARENA_BYTES>,
+    pub listens: Vec<Listen, MAX_LISTENS>,
+    pub gids: Vec<u32, { MAX_SERVICES * MAX_GROUPS }>,
 }
 
 impl Config {
     pub const fn new() -> Self {
         Config {
-            arena: Vec::new(),
-            strs: Vec::new(),
-            gids: Vec::new(),
-            defs: Vec::new(),
-            listens: Vec::new(),
             control: None,
             control_gid: None,
+            defs: Vec::new(),
+            page_strs: Page,
+            strs: Vec::new(),
+            page_arena: Page,
+            arena: Vec::new(),
+            listens: Vec::new(),
+            gids: Vec::new(),
         }
     }
+    /// Empties every table, writing only what is not empty already: a
+    /// write keeps a page of .bss resident for good.
     pub fn clear(&mut self) {
-        self.arena.clear();
-        self.strs.clear();
-        self.gids.clear();
-        self.defs.clear();
-        self.listens.clear();
-        self.control = None;
-        self.control_gid = None;
+        empty(&mut self.arena);
+        empty(&mut self.strs);
+        empty(&mut self.gids);
+        empty(&mut self.defs);
+        empty(&mut self.listens);
+        if self.control.is_some() {
+            self.control = None;
+        }
+        if self.control_gid.is_some() {
+            self.control_gid = None;
+        }
     }
     /// Trades places with `other`, moving only what either uses:
     /// `mem::swap` would write both configs whole (200 KB of pages that a
@@ -486,6 +512,13 @@ pub struct Errors {
 impl Errors {
     pub const fn new() -> Self {
         Errors { list: Vec::new(), more: 0 }
+    }
+    /// Empties the list, writing only what is not empty already.
+    pub fn clear(&mut self) {
+        empty(&mut self.list);
+        if self.more != 0 {
+            self.more = 0;
+        }
     }
     pub fn push(&mut self, e: Located) {
         if self.list.push(e).is_err() {

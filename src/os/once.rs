@@ -5,9 +5,12 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+/// The flag first (`repr(C)`): after a big value it would keep a page of
+/// its own resident.
+#[repr(C)]
 pub struct Once<T> {
-    value: UnsafeCell<T>,
     taken: AtomicBool,
+    value: UnsafeCell<T>,
 }
 
 // SAFETY: the value is reachable only through the one `&'static mut` that
@@ -16,7 +19,7 @@ unsafe impl<T> Sync for Once<T> {}
 
 impl<T> Once<T> {
     pub const fn new(value: T) -> Self {
-        Once { value: UnsafeCell::new(value), taken: AtomicBool::new(false) }
+        Once { taken: AtomicBool::new(false), value: UnsafeCell::new(value) }
     }
     /// The value, the first time; None after.
     // A `&mut` from `&self` is this type's purpose: the flag makes it unique.

@@ -7,7 +7,7 @@
 
 mod apply;
 
-use crate::config::{Config, Def};
+use crate::config::{Config, Def, Page};
 use crate::duration::Instant;
 use crate::limits::MAX_SERVICES;
 use crate::notify::Said;
@@ -80,16 +80,20 @@ pub enum Outcome {
 /// errno ESRCH: no such process (or group). The same on every Linux architecture.
 pub const ESRCH: i32 = 3;
 
+/// In this order (`repr(C)`): the small fields first (.bss pages are
+/// resident once written).
+#[repr(C)]
 pub struct Supervisor {
-    /// The config in force.
-    pub cfg: Config,
-    pub svcs: Vec<Service, MAX_SERVICES>,
     /// Set at shutdown: stop everything, then exit.
     pub shutdown: bool,
     /// Definitions a reload added that still wait for a slot.
     pub pending: Pending,
+    pub svcs: Vec<Service, MAX_SERVICES>,
+    pub page_said: Page,
     /// Each slot's STATUS= and ERRNO= text and dropped datagrams.
     pub said: [Said; MAX_SERVICES],
+    /// The config in force.
+    pub cfg: Config,
 }
 
 /// Why a service that wants to be up is not started.
@@ -109,13 +113,20 @@ impl Default for Supervisor {
 
 impl Supervisor {
     pub const fn new() -> Self {
-        Supervisor { cfg: Config::new(), svcs: Vec::new(), shutdown: false, pending: Pending::NONE, said: [Said::NONE; MAX_SERVICES] }
+        Supervisor {
+            shutdown: false,
+            pending: Pending::NONE,
+            svcs: Vec::new(),
+            page_said: Page,
+            said: [Said::NONE; MAX_SERVICES],
+            cfg: Config::new(),
+        }
     }
 
     /// One slot per definition of the config in force; services with
     /// `start = yes` want up.
     pub fn load(&mut self) {
-        self.svcs.clear();
+        crate::config::empty(&mut self.svcs);
         for (i, d) in self.cfg.defs.iter().enumerate() {
             let _ = self.svcs.push(Service::fresh(i as u8, d));
         }

@@ -8,20 +8,23 @@ use crate::os;
 use crate::os::fd::ReadError;
 use crate::text::{Buf, Bytes, Errno};
 
-/// The buffers a config load needs, in .bss.
+/// The buffers a config load needs, in .bss. In this order (`repr(C)`): the
+/// small fields share a page with the start of the text, which is all a
+/// load of a small config touches.
+#[repr(C)]
 pub struct Loader {
-    pub text: [u8; CONFIG_BYTES],
     pub text_len: usize,
-    files: [u8; PASSWD_BYTES],
     pub errors: Errors,
     /// Why the file could not be read at all (empty when it was read), for
     /// the client of a reload.
     pub failure: Buf<256>,
+    pub text: [u8; CONFIG_BYTES],
+    files: [u8; PASSWD_BYTES],
 }
 
 impl Loader {
     pub const fn new() -> Self {
-        Loader { text: [0; CONFIG_BYTES], text_len: 0, files: [0; PASSWD_BYTES], errors: Errors::new(), failure: Buf::new() }
+        Loader { text_len: 0, errors: Errors::new(), failure: Buf::new(), text: [0; CONFIG_BYTES], files: [0; PASSWD_BYTES] }
     }
     pub fn text(&self) -> &[u8] {
         self.text.get(..self.text_len).unwrap_or(&[])
@@ -75,9 +78,11 @@ pub fn control_of(path: &[u8], b: &mut Buf<PATH_BYTES>) -> bool {
 /// Reads and parses the config at `path` into `cfg`; prints every error.
 pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
     // Every load starts clean: no error of an earlier attempt is reported again.
-    ld.errors = Errors::new();
-    ld.failure.clear();
-    ld.text_len = 0;
+    // (Written only when not clear already: a write keeps a page resident.)
+    ld.errors.clear();
+    if !ld.failure.is_empty() {
+        ld.failure.clear();
+    }
     let mut p = [0u8; PATH_BYTES];
     let read = match os::fd::cpath(path, &mut p) {
         // The config names programs that root runs: the same rule as env_file.

@@ -162,6 +162,7 @@ pub fn assign(w: &mut World, id: u8) {
     let Some(s) = w.sup.svcs.get(id) else { return };
     if s.spawns == 0
         && let Some(d) = w.logs.drops.get_mut(id)
+        && *d != 0
     {
         *d = 0;
     }

@@ -107,22 +107,23 @@ impl Fds {
 }
 
 /// Log storage: the ring pool, each service's ring, each instance's partial line.
+#[repr(C)]
 pub struct Logs {
-    pub pool: [u8; RING_POOL_BYTES],
-    pub blocks: ring::Pool,
-    pub rings: [Option<Ring>; MAX_SERVICES],
-    pub asm: [[Assembler; MAX_INSTANCES]; MAX_SERVICES],
-    pub scratch: [u8; LOG_READ_BYTES],
-    /// Lines a log target could not take (disk full, I/O error), per slot.
-    pub drops: [u32; MAX_SERVICES],
-    /// Each slot's log file (`log = file:`), opened at its first line.
-    pub files: [logfile::File; MAX_SERVICES],
-    /// Each slot's last probe output (`ready = exec:`): its first
-    /// PROBE_OUTPUT_BYTES, logged at `ready_timeout`.
-    pub probes: [Buf<PROBE_OUTPUT_BYTES>; MAX_SERVICES],
     /// Bit i: slot i's probe has printed nothing yet this run, so that the
     /// last failed run's output stays until the new run prints its own.
     pub probe_fresh: u64,
+    /// Lines a log target could not take (disk full, I/O error), per slot.
+    pub drops: [u32; MAX_SERVICES],
+    pub rings: [Option<Ring>; MAX_SERVICES],
+    /// Each slot's log file (`log = file:`), opened at its first line.
+    pub files: [logfile::File; MAX_SERVICES],
+    pub blocks: ring::Pool,
+    pub asm: [[Assembler; MAX_INSTANCES]; MAX_SERVICES],
+    /// Each slot's last probe output (`ready = exec:`): its first
+    /// PROBE_OUTPUT_BYTES, logged at `ready_timeout`.
+    pub probes: [Buf<PROBE_OUTPUT_BYTES>; MAX_SERVICES],
+    pub scratch: [u8; LOG_READ_BYTES],
+    pub pool: [u8; RING_POOL_BYTES],
 }
 
 impl Logs {
@@ -141,31 +142,34 @@ impl Logs {
     }
 }
 
-/// Everything `svc up` holds, in .bss.
+/// Everything `svc up` holds, in .bss. In this order (`repr(C)`): what
+/// every start writes first and together, the big tables last (a page of
+/// .bss costs memory only once written).
+#[repr(C)]
 pub struct World {
+    /// The file `svc up` was started with; reloads read it again. (An
+    /// Option: None is all zero bytes, which keeps this static in .bss.)
+    pub config_path: Option<&'static [u8]>,
+    /// The control group's gid, for the peer check.
+    pub group: Option<u32>,
+    /// The directory of the sd_notify sockets: `svc-notify` beside the
+    /// control socket (made at the first `ready = notify` spawn).
+    pub notify_dir: Buf<UNIX_PATH_BYTES>,
     pub loader: Loader,
+    pub sup: Supervisor,
+    pub fds: Fds,
+    /// The log file streamed to each client (`svc log NAME` of a `file:` service).
+    pub streams: [Slot; MAX_CLIENTS],
+    /// The held sockets beyond the fd table: files, the watch, a reload's stage.
+    pub socks: Socks,
+    /// The last reload's steps, for its reply.
+    pub plan: Plan,
+    pub clients: Clients,
     /// The config a reload parses into, beside the one in force (the
     /// supervisor's): two configs' worth of memory, so that a bad file
     /// changes nothing.
     pub spare: Config,
-    /// The last reload's steps, for its reply.
-    pub plan: Plan,
-    /// The file `svc up` was started with; reloads read it again. (An
-    /// Option: None is all zero bytes, which keeps this static in .bss.)
-    pub config_path: Option<&'static [u8]>,
-    pub sup: Supervisor,
-    pub fds: Fds,
     pub logs: Logs,
-    pub clients: Clients,
-    /// The log file streamed to each client (`svc log NAME` of a `file:` service).
-    pub streams: [Slot; MAX_CLIENTS],
-    /// The control group's gid, for the peer check.
-    pub group: Option<u32>,
-    /// The held sockets beyond the fd table: files, the watch, a reload's stage.
-    pub socks: Socks,
-    /// The directory of the sd_notify sockets: `svc-notify` beside the
-    /// control socket (made at the first `ready = notify` spawn).
-    pub notify_dir: Buf<UNIX_PATH_BYTES>,
 }
 
 /// What svc keeps of its listening sockets besides their fds (which are in
