@@ -23,7 +23,9 @@ use core::ffi::{CStr, c_char, c_int};
 // The C runtime's entry point: its pointers are the runtime's promise.
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    let mut words: heapless::Vec<&'static [u8], { limits::MAX_CMDLINE }> = heapless::Vec::new();
+    // In .bss, not on the stack under every frame of `svc up`.
+    static WORDS: os::once::Once<heapless::Vec<&'static [u8], { limits::MAX_CMDLINE }>, 2> = os::once::Once::new(heapless::Vec::new());
+    let Some(words) = WORDS.take() else { return 1 };
     let n = usize::try_from(argc).unwrap_or(0);
     for i in 0..n.min(limits::MAX_CMDLINE) {
         // SAFETY: the C runtime hands main `argc` valid NUL-terminated strings
@@ -36,7 +38,7 @@ pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
         let w: &'static [u8] = unsafe { CStr::from_ptr(p) }.to_bytes();
         let _ = words.push(w);
     }
-    verbs::main(&words)
+    verbs::main(words)
 }
 
 #[cfg(not(test))]

@@ -33,6 +33,9 @@ const GROUP: &[u8] = b"/etc/group";
 /// Parses `text` into `out`, reading env_files and /etc/passwd, /etc/group
 /// through `files`. Every error goes to `errors`; `out` is valid only when
 /// `errors` is empty.
+// Out of line: its tables would otherwise share the stack frame of the
+// caller's file read, the deepest path of `svc up`.
+#[inline(never)]
 pub fn parse(text: &[u8], files: &mut dyn Files, out: &mut Config, errors: &mut Errors) {
     out.clear();
     if text.len() > CONFIG_BYTES {

@@ -3,7 +3,7 @@
 //! output, which never blocks.
 
 use core::sync::atomic::{AtomicI32, Ordering};
-use rustix::fd::{AsFd, BorrowedFd, IntoRawFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd};
 use rustix::io::Errno;
 
 /// `write(2)` until every byte is out; EINTR is retried, EAGAIN is an error.
@@ -28,9 +28,10 @@ fn each_write(mut bytes: &[u8], mut write: impl FnMut(&[u8]) -> Result<usize, Er
 /// Where svc's own output goes (`write_err`, `console` logs): INHERITED
 /// (fd 2 as it is), SOCKET (fd 2, sent with MSG_DONTWAIT), or a private
 /// O_NONBLOCK fd onto fd 2's pipe or terminal. Set once by `svc up`; the
-/// private fd is never closed.
+/// private fd is never closed. (INHERITED is 0, so that this static is in
+/// .bss: a write to .data would make its page private memory.)
 static ERR: AtomicI32 = AtomicI32::new(INHERITED);
-const INHERITED: i32 = -1;
+const INHERITED: i32 = 0;
 const SOCKET: i32 = -2;
 
 /// Makes svc's own output non-blocking, for `svc up`: a stderr pipe nobody
@@ -47,8 +48,9 @@ pub fn private_stderr() {
         rustix::fs::FileType::Socket => SOCKET,
         rustix::fs::FileType::Fifo | rustix::fs::FileType::CharacterDevice => {
             match open(c"/proc/self/fd/2", libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY, 0) {
-                Ok(fd) => fd.into_raw_fd(),
-                Err(_) => return,
+                // (Never fd 0, which stands for INHERITED.)
+                Ok(fd) if fd.as_raw_fd() > 0 => fd.into_raw_fd(),
+                _ => return,
             }
         }
         _ => return,

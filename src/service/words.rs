@@ -308,3 +308,33 @@ pub enum Action {
 }
 
 pub type Actions = Vec<Action, { crate::limits::MAX_ACTIONS }>;
+
+/// Removes the first `k` actions, keeping the order of the rest.
+pub fn drop_front(v: &mut Actions, k: usize) {
+    let n = v.len();
+    for i in k..n {
+        if let Some(&a) = v.get(i)
+            && let Some(d) = v.get_mut(i - k)
+        {
+            *d = a;
+        }
+    }
+    v.truncate(n.saturating_sub(k));
+}
+
+#[cfg(test)]
+mod drop_front_tests {
+    use super::{Action, Actions, drop_front};
+
+    #[test]
+    fn keeps_the_rest_in_order() {
+        let mut v = Actions::new();
+        for id in 0..5 {
+            let _ = v.push(Action::Spawn { id, inst: 0 });
+        }
+        drop_front(&mut v, 2);
+        assert_eq!(v.as_slice(), [2, 3, 4].map(|id| Action::Spawn { id, inst: 0 }));
+        drop_front(&mut v, 9);
+        assert!(v.is_empty());
+    }
+}

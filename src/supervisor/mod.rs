@@ -231,7 +231,9 @@ impl Supervisor {
                     // A new run says its own STATUS= (an upgrade's keeps the old one's until it serves).
                     if s.inst.get(usize::from(inst)).is_some_and(|i| i.is_some_and(|i| i.role == Role::Serving))
                         && let Some(t) = said.get_mut(usize::from(id))
+                        && !(t.status.is_empty() && t.errno == 0 && t.dropped == 0)
                     {
+                        // (Only what is not clear already: a write keeps a page resident.)
                         *t = Said::NONE;
                     }
                 }

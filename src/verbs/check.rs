@@ -128,7 +128,7 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
     errors.is_empty()
 }
 
-static CHECK: os::once::Once<(Loader, Config)> = os::once::Once::new((Loader::new(), Config::new()));
+static CHECK: os::once::Once<(Loader, Config), 1> = os::once::Once::new((Loader::new(), Config::new()));
 
 #[inline(never)]
 pub fn check(cmd: &Command) -> i32 {

@@ -45,7 +45,8 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     if !check::load(path, &mut w.loader, &mut w.sup.cfg) {
         return EXIT_FAIL;
     }
-    let mut pbuf = [0u8; PATH_BYTES];
+    // A unix socket's path fits sun_path; a longer one is refused here.
+    let mut pbuf = [0u8; UNIX_PATH_BYTES];
     let Some(control) = control::server_path(&w.sup.cfg, &mut pbuf) else { return EXIT_FAIL };
     // The notify sockets' directory: `svc-notify` beside the control socket.
     let c = control.to_bytes();
@@ -216,15 +217,14 @@ fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
 /// back to the supervisor as an event. True on Exit.
 #[inline(never)]
 fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool {
-    // Bounded: each round either empties the list or starts services, and
-    // a service starts at most once per round.
-    for _ in 0..=(MAX_SERVICES * 2) {
-        if out.is_empty() {
-            return false;
-        }
-        let actions = core::mem::take(out);
-        for a in actions.iter() {
-            let event = match *a {
+    // First in, first out, in place (a copy of the list would cost its size
+    // in stack). Bounded: what an action causes is a few actions more, and a
+    // service starts at most once per round of them.
+    for _ in 0..=(MAX_SERVICES * 2 * MAX_ACTIONS) {
+        let Some(&a) = out.first() else { return false };
+        crate::service::drop_front(out, 1);
+        {
+            let event = match a {
                 Action::Spawn { id, inst } => Some(match start(w, ev, id, inst, false) {
                     Ok(pid) => SupEvent::Spawned { id, inst, pid },
                     Err(f) => SupEvent::SpawnFailed { id, inst, step: f.step, errno: f.errno },

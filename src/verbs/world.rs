@@ -201,7 +201,7 @@ impl Socks {
 }
 
 /// Taken once by `svc up`.
-pub static WORLD: os::once::Once<World> = os::once::Once::new(World {
+pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     loader: Loader::new(),
     spare: Config::new(),
     plan: Plan::new(),
