@@ -4,7 +4,7 @@
 //! (reload.rs) and sockets (sockets.rs) work on it.
 
 use crate::clients::Clients;
-use crate::config::Config;
+use crate::config::{Config, Page};
 use crate::limits::*;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
@@ -123,12 +123,16 @@ pub struct Logs {
     /// PROBE_OUTPUT_BYTES, logged at `ready_timeout`.
     pub probes: [Buf<PROBE_OUTPUT_BYTES>; MAX_SERVICES],
     pub scratch: [u8; LOG_READ_BYTES],
+    /// The pool on page boundaries: a ring of whole pages (the default
+    /// 4 KiB) then takes exactly its pages, never a part of a neighbour's.
+    pub page_pool: Page,
     pub pool: [u8; RING_POOL_BYTES],
 }
 
 impl Logs {
     const fn new() -> Self {
         Logs {
+            page_pool: Page,
             pool: [0; RING_POOL_BYTES],
             blocks: ring::Pool::new(),
             rings: [None; MAX_SERVICES],
