@@ -11,7 +11,9 @@ mod os;
 mod verbs;
 
 // The pure side (src/lib.rs), under the names the OS layer and verbs use.
-use svc::{addr, cli, clients, config, duration, limits, notify, proto, reload, reply, ring, service, signame, status, supervisor, text};
+use svc::{
+    addr, adopt, cli, clients, config, duration, limits, notify, proto, reload, reply, ring, service, signame, status, supervisor, text,
+};
 
 #[cfg(not(test))]
 use core::ffi::{CStr, c_char, c_int};

@@ -8,6 +8,7 @@ pub mod logfile;
 pub mod notify;
 pub mod once;
 pub mod path;
+pub mod proc;
 pub mod process;
 pub mod signal;
 pub mod socket;
