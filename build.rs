@@ -17,6 +17,7 @@ fn main() {
         let direct = linker.ends_with("rust-lld") || linker.ends_with("ld.lld");
         let arg = |a: &str| if direct { println!("cargo:rustc-link-arg={a}") } else { println!("cargo:rustc-link-arg=-Wl,{a}") };
         arg(&format!("-T{script}"));
+        arg(&format!("-T{dir}/targets/big-bss.ld"));
         // No RELRO: its segment must end on a page boundary, which pads the
         // file by whatever the code leaves of its last 4 KiB page (0 to 4 KB,
         // moving with every change). A static binary has no relocations left
@@ -24,6 +25,7 @@ fn main() {
         arg("-znorelro");
         arg("-zcommon-page-size=64");
         println!("cargo:rerun-if-changed=targets/discard-unwind.ld");
+        println!("cargo:rerun-if-changed=targets/big-bss.ld");
     } else {
         println!("cargo:rustc-link-lib=c");
     }

@@ -128,6 +128,9 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
     errors.is_empty()
 }
 
+// Last in .bss with WORLD (see there); still zero-initialised .bss.
+#[allow(unsafe_code)]
+#[unsafe(link_section = ".bss.~big")]
 static CHECK: os::once::Once<(Loader, Config), 1> = os::once::Once::new((Loader::new(), Config::new()));
 
 #[inline(never)]

@@ -204,7 +204,12 @@ impl Socks {
     }
 }
 
-/// Taken once by `svc up`.
+/// Taken once by `svc up`. After .bss (targets/big-bss.ld): the small
+/// statics of svc and of musl then share one page of memory instead of
+/// taking one on either side of this.
+// Only the section name is overridden: still zero-initialised .bss.
+#[allow(unsafe_code)]
+#[unsafe(link_section = ".bss.~big")]
 pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     loader: Loader::new(),
     spare: Config::new(),
