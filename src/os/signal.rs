@@ -6,7 +6,9 @@ use rustix::io::Errno;
 
 const HANDLED: [i32; 5] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGCHLD];
 
-/// Blocks the signals svc handles, ignores SIGPIPE, and returns a
+/// Blocks the signals svc handles and only those (SIG_SETMASK: an image
+/// exec'd with signals blocked, by `svc reexec` or from a signal handler,
+/// must not keep them blocked), ignores SIGPIPE, and returns a
 /// `signalfd(2)` that reports the blocked ones.
 pub fn take() -> Result<OwnedFd, Errno> {
     // SAFETY: sigset_t is plain data; sigemptyset initialises it.
@@ -18,7 +20,7 @@ pub fn take() -> Result<OwnedFd, Errno> {
         for s in HANDLED {
             libc::sigaddset(&mut set, s);
         }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
+        libc::sigprocmask(libc::SIG_SETMASK, &set, core::ptr::null_mut());
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
     };
