@@ -63,3 +63,16 @@ pub fn getsockopt(fd: rustix::fd::BorrowedFd, level: i32, name: i32, buf: &mut [
     };
     if r < 0 { Err(errno()) } else { Ok(len as usize) }
 }
+
+/// `getauxval(3)` on i686, for rustix alone (musl reads its auxv itself):
+/// rustix asks for nothing but AT_SYSINFO_EHDR, to find the vDSO's
+/// `__kernel_vsyscall` through which it makes every syscall on this target.
+/// No vDSO makes it use `int 0x80`, which every x86 kernel takes, and LTO
+/// drops its vDSO ELF parser (1.7 KB). svc reads the clock with raw
+/// syscalls anyway (`os::clock`).
+#[cfg(target_arch = "x86")]
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+extern "C" fn getauxval(_type: libc::c_ulong) -> libc::c_ulong {
+    0
+}
