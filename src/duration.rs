@@ -83,19 +83,25 @@ impl uDisplay for Duration {
         if ms < 1000 {
             return ufmt::uwrite!(f, "{}ms", ms);
         }
+        // Under a day the parts are u32, which 32-bit targets divide inline
+        // rather than through `__udivdi3` calls.
         let s = ms / 1000;
-        let (big, small, u1, u2) = if s < 60 {
-            let tenths = (ms % 1000) / 100;
-            if s < 10 && tenths != 0 {
-                return ufmt::uwrite!(f, "{}.{}s", s, tenths);
+        let (big, small, u1, u2) = if s < 86_400 {
+            let (s, sub) = (s as u32, (ms - s * 1000) as u32);
+            if s < 60 {
+                let tenths = sub / 100;
+                if s < 10 && tenths != 0 {
+                    return ufmt::uwrite!(f, "{}.{}s", s, tenths);
+                }
+                return ufmt::uwrite!(f, "{}s", s);
+            } else if s < 3600 {
+                (u64::from(s / 60), s % 60, "m", "s")
+            } else {
+                (u64::from(s / 3600), (s % 3600) / 60, "h", "m")
             }
-            return ufmt::uwrite!(f, "{}s", s);
-        } else if s < 3600 {
-            (s / 60, s % 60, "m", "s")
-        } else if s < 86_400 {
-            (s / 3600, (s % 3600) / 60, "h", "m")
         } else {
-            (s / 86_400, (s % 86_400) / 3600, "d", "h")
+            let days = s / 86_400;
+            (days, (s - days * 86_400) as u32 / 3600, "d", "h")
         };
         if small == 0 { ufmt::uwrite!(f, "{}{}", big, u1) } else { ufmt::uwrite!(f, "{}{}{}{}", big, u1, small, u2) }
     }

@@ -24,12 +24,13 @@ fn millis(clock: i32) -> u64 {
     let mut ts = [0i64; 2];
     // SAFETY: ts is the kernel's struct __kernel_timespec, writable.
     if unsafe { libc::syscall(CLOCK_GETTIME64, clock, ts.as_mut_ptr()) } == 0 {
-        return (ts[0] as u64).saturating_mul(1000).saturating_add(ts[1] as u64 / 1_000_000);
+        // tv_nsec < 10^9: a u32 division (a u64 one is a `__udivdi3` call here).
+        return (ts[0] as u64).saturating_mul(1000).saturating_add(u64::from(ts[1] as u32 / 1_000_000));
     }
     let mut old = [0i32; 2];
     // SAFETY: old is the kernel's 32-bit struct timespec, writable.
     unsafe { libc::syscall(libc::SYS_clock_gettime, clock, old.as_mut_ptr()) };
-    (old[0] as u32 as u64).saturating_mul(1000).saturating_add(old[1] as u64 / 1_000_000)
+    (old[0] as u32 as u64).saturating_mul(1000).saturating_add(u64::from(old[1] as u32 / 1_000_000))
 }
 
 /// `clock_gettime(CLOCK_MONOTONIC)`: now, for deadlines.
@@ -45,5 +46,6 @@ pub fn wall_ms() -> u64 {
 /// An Instant as a timespec on the monotonic clock.
 pub fn timespec(t: Instant) -> rustix::time::Timespec {
     let ms = t.as_millis();
-    rustix::time::Timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as _ }
+    let s = ms / 1000;
+    rustix::time::Timespec { tv_sec: s as _, tv_nsec: ((ms - s * 1000) as u32 * 1_000_000) as _ }
 }

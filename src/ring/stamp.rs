@@ -13,17 +13,19 @@ pub const STAMP_BYTES: usize = 24;
 
 /// (year, month 1-12, day 1-31) of a day count since 1970-01-01, by Howard
 /// Hinnant's `civil_from_days`, unsigned since stamps start at the epoch.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// Only the era needs 64 bits: the rest is u32 arithmetic, which 32-bit
+/// targets do inline rather than through `__udivdi3` calls.
+fn civil_from_days(days: u64) -> (u64, u32, u32) {
     // Shift the epoch to 0000-03-01 so that leap days end each 400-year era.
     let z = days + 719_468; // days ≤ u64::MAX / 86_400_000: cannot overflow
     let era = z / 146_097;
-    let doe = z - era * 146_097; // [0, 146096]
+    let doe = (z - era * 146_097) as u32; // [0, 146096]
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
     let mp = (5 * doy + 2) / 153; // [0, 11], March first
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
+    let year = u64::from(yoe) + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
 
@@ -46,10 +48,12 @@ fn digits(out: &mut [u8], end: usize, mut v: u64, width: usize) -> usize {
 /// `2023-11-14T22:13:20.123Z`; years past 9999 take more digits.
 impl uDisplay for Stamp {
     fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
-        let ms = self.0 % 1000;
+        // Two 64-bit divisions; the parts of a day are u32 (see civil_from_days).
         let secs = self.0 / 1000;
-        let (year, month, day) = civil_from_days(secs / 86_400);
-        let sod = secs % 86_400;
+        let ms = (self.0 - secs * 1000) as u32;
+        let days = secs / 86_400;
+        let sod = (secs - days * 86_400) as u32;
+        let (year, month, day) = civil_from_days(days);
         // Built right to left: "-MM-DDTHH:MM:SS.mmmZ" is 20 bytes, the year at most 20.
         let mut out = *b"00000000000000000000-MM-DDTHH:MM:SS.mmmZ";
         let tail = out.len() - 20;
@@ -61,7 +65,7 @@ impl uDisplay for Stamp {
             (tail + 15, sod % 60, 2),
             (tail + 19, ms, 3),
         ] {
-            digits(&mut out, at, v, w);
+            digits(&mut out, at, u64::from(v), w);
         }
         let start = digits(&mut out, tail, year, 4);
         let text = out.get(start..).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("");
@@ -106,7 +110,7 @@ mod tests {
     fn stamp_days_match_a_calendar_walk() {
         let (mut y, mut m, mut d) = (1970u64, 1u64, 1u64);
         for days in 0..200_000u64 {
-            assert_eq!(civil_from_days(days), (y, m, d), "{days}");
+            assert_eq!(civil_from_days(days), (y, m as u32, d as u32), "{days}");
             let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
             let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m as usize - 1];
             d += 1;
