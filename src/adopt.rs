@@ -81,7 +81,8 @@ pub fn service_of(p: &Proc, held: &Held, find: impl Fn(&[u8]) -> Option<u8>) -> 
     env_service(p.environ).and_then(find).map(|s| (s, By::Env))
 }
 
-/// One process adopted as an instance's main process.
+/// One process adopted as an instance's main process (pid 0: none, so that
+/// an empty `Found` is all zero bytes and stays in .bss).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Adopted {
     pub pid: i32,
@@ -93,8 +94,10 @@ pub struct Adopted {
 /// each (an upgrade runs a new instance beside the old), so that nothing
 /// found twice is started twice and nothing is started beside what runs.
 pub struct Found {
-    pub slots: [[Option<Adopted>; MAX_INSTANCES]; MAX_SERVICES],
+    pub slots: [[Adopted; MAX_INSTANCES]; MAX_SERVICES],
 }
+
+const NONE: Adopted = Adopted { pid: 0, start: 0, by: By::Pipe };
 
 /// Why a process was not adopted.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -111,7 +114,7 @@ pub enum Skip {
 
 impl Found {
     pub const fn new() -> Self {
-        Found { slots: [[None; MAX_INSTANCES]; MAX_SERVICES] }
+        Found { slots: [[NONE; MAX_INSTANCES]; MAX_SERVICES] }
     }
 
     /// Offers process `p`; `recorded`: the start time svc recorded for its
@@ -125,20 +128,20 @@ impl Found {
             return Err(Skip::Member);
         }
         let list = self.slots.get_mut(usize::from(slot)).ok_or(Skip::Unknown)?;
-        if list.iter().flatten().any(|a| a.pid == p.pid) {
+        if p.pid <= 0 || list.iter().any(|a| a.pid == p.pid) {
             return Ok(slot);
         }
-        let free = list.iter().position(Option::is_none).ok_or(Skip::Full)?;
+        let free = list.iter().position(|a| a.pid == 0).ok_or(Skip::Full)?;
         if let Some(e) = list.get_mut(free) {
-            *e = Some(Adopted { pid: p.pid, start: p.start, by });
+            *e = Adopted { pid: p.pid, start: p.start, by };
         }
-        list.sort_unstable_by_key(|a| a.map_or(u64::MAX, |a| a.start));
+        list.sort_unstable_by_key(|a| if a.pid == 0 { u64::MAX } else { a.start });
         Ok(slot)
     }
 
     /// The main processes found for `slot`, oldest first.
     pub fn of(&self, slot: usize) -> impl Iterator<Item = &Adopted> {
-        self.slots.get(slot).into_iter().flatten().flatten()
+        self.slots.get(slot).into_iter().flatten().filter(|a| a.pid != 0)
     }
 }
 

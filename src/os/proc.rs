@@ -103,6 +103,32 @@ pub fn sockets(pid: i32, out: &mut [u64]) -> usize {
     n
 }
 
+/// The numbers of this process's open fds from 3 on (but the one that
+/// lists them), into `out`; how many.
+pub fn own_fds(out: &mut [i32]) -> usize {
+    let mut n = 0;
+    entries(c"/proc/self/fd", 4096, |name| {
+        let Some(fd) = number(name).and_then(|f| i32::try_from(f).ok()).filter(|&f| f > 2) else { return };
+        if let Some(slot) = out.get_mut(n) {
+            *slot = fd;
+            n += 1;
+        }
+    });
+    // The directory's own fd was listed and is closed by now.
+    let mut k = 0;
+    for i in 0..n {
+        let fd = out.get(i).copied().unwrap_or(-1);
+        // SAFETY: F_GETFD only asks whether the fd is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0
+            && let Some(slot) = out.get_mut(k)
+        {
+            *slot = fd;
+            k += 1;
+        }
+    }
+    k
+}
+
 /// /proc/PID/environ into `buf` (cut at its size); its length.
 pub fn environ(pid: i32, buf: &mut [u8]) -> usize {
     let mut p = Buf::<40>::new();
