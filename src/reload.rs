@@ -93,6 +93,7 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && same_log(a, old.log, b, new.log)
         && same_ready(a, old.ready, b, new.ready)
         && old.watchdog == new.watchdog
+        && old.oom_score_adj == new.oom_score_adj
         && same_listens(a, old, b, new, false);
     if !process {
         return Change::Restarted;

@@ -43,10 +43,11 @@ pub enum Key {
     KillMode,
     Watchdog,
     ProbeInterval,
+    OomScoreAdj,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 29] = [
+pub const KEYS: [(&str, Key); 30] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -76,6 +77,7 @@ pub const KEYS: [(&str, Key); 29] = [
     ("kill_mode", Key::KillMode),
     ("watchdog", Key::Watchdog),
     ("probe_interval", Key::ProbeInterval),
+    ("oom_score_adj", Key::OomScoreAdj),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.
@@ -253,6 +255,18 @@ pub fn parse_size(word: &[u8]) -> Option<u64> {
         _ => (word, 1),
     };
     parse_u64(digits)?.checked_mul(k)
+}
+
+/// `oom_score_adj`: -1000 to 1000.
+pub fn parse_oom(word: &[u8]) -> Result<i16, Error> {
+    let (neg, digits) = match word.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, word),
+    };
+    match parse_u64(digits) {
+        Some(v) if v <= 1000 => Ok(if neg { -(v as i16) } else { v as i16 }),
+        _ => Err(Error::BadOomScore),
+    }
 }
 
 /// An rlimit: `unlimited` (u64::MAX) or a count, or for byte limits a size.

@@ -133,6 +133,9 @@ pub struct Def {
     pub watchdog: Duration,
     /// `ready = exec:`: the pause between the end of one probe and the next.
     pub probe_interval: Duration,
+    /// `oom_score_adj`: -1000 to 1000, written by the child before it drops
+    /// privileges (svc's own -1000 must not reach its services).
+    pub oom_score_adj: i16,
 }
 
 /// One `listen =` line: the address (its text, checked by `addr::parse`)
@@ -185,6 +188,7 @@ impl Def {
         on_connect: false,
         watchdog: Duration::from_millis(0),
         probe_interval: Duration::from_millis(250),
+        oom_score_adj: 0,
     };
 }
 
@@ -469,6 +473,7 @@ crate::text::texts! {
         BadKillMode => "bad kill_mode (use group or mixed)",
         WatchdogNotify => "watchdog needs ready = notify",
         ProbeIntervalExec => "probe_interval needs ready = exec:COMMAND",
+        BadOomScore => "oom_score_adj must be a number from -1000 to 1000",
     }
 }
 

@@ -413,6 +413,7 @@ impl Parser<'_> {
             }
             Key::Stable => def.stable = keys::parse_duration(v).map_err(bad)?,
             Key::ProbeInterval => def.probe_interval = keys::parse_duration(v).map_err(bad)?,
+            Key::OomScoreAdj => def.oom_score_adj = keys::parse_oom(v).map_err(bad)?,
             Key::Watchdog => def.watchdog = keys::parse_duration(v).map_err(bad)?,
             Key::ReadyTimeout => def.ready_timeout = keys::parse_duration(v).map_err(bad)?,
             Key::StopSignal => def.stop_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,

@@ -229,6 +229,9 @@ fn values_table() {
         ("ready = exec: /bin/true", |c, d| matches!(d.ready, Ready::Exec(r) if c.list(r).len() == 1)),
         ("ready_timeout = 2m", |_, d| d.ready_timeout == Duration::from_secs(120)),
         ("stop_signal = HUP", |_, d| d.stop_signal == 1),
+        ("oom_score_adj = -1000", |_, d| d.oom_score_adj == -1000),
+        ("oom_score_adj = 1000", |_, d| d.oom_score_adj == 1000),
+        ("oom_score_adj = 0", |_, d| d.oom_score_adj == 0),
         ("stop_signal = SIGINT", |_, d| d.stop_signal == 2),
         ("stop_signal = 34", |_, d| d.stop_signal == 34),
         ("stop_timeout = 0ms", |_, d| d.stop_timeout == Duration::ZERO),
@@ -480,6 +483,9 @@ fn listen_errors() {
         ("[a]\nexec=/bin/a\nready = exec:", vec![e(3, Error::BadReady, "exec:")]),
         ("[a]\nexec=/bin/a\nready = exec:/bin/x \"y", vec![e(3, Error::BadQuote, "\"y")]),
         ("[a]\nexec=/bin/a\nready = exec:/bin/x\nprobe_interval = x", vec![e(4, Error::BadDuration, "x")]),
+        ("[a]\nexec=/bin/a\noom_score_adj = 1001", vec![e(3, Error::BadOomScore, "1001")]),
+        ("[a]\nexec=/bin/a\noom_score_adj = -2000", vec![e(3, Error::BadOomScore, "-2000")]),
+        ("[a]\nexec=/bin/a\noom_score_adj = --1", vec![e(3, Error::BadOomScore, "--1")]),
     ];
     for (text, want) in table {
         assert_eq!(errs(text), want, "{text}");

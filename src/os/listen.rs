@@ -135,6 +135,20 @@ fn inet4(kind: c_int, ip: [u8; 4], port: u16, o: &Options) -> Result<OwnedFd, Er
     Ok(fd)
 }
 
+/// Sends one sd_notify datagram (`READY=1`) to `path` (`@name`: abstract),
+/// as svc under systemd: never waits (a full or gone socket drops it).
+pub fn notify_init(path: &[u8], msg: &[u8]) -> Result<(), Errno> {
+    let fd = socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK)?;
+    let (sa, len) = match path.split_first() {
+        Some((b'@', name)) => unix(name, true)?,
+        _ => unix(path, false)?,
+    };
+    // SAFETY: sa is a valid sockaddr_un and len is within it; msg is valid.
+    check(unsafe {
+        libc::sendto(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL, (&raw const sa).cast(), len as libc::socklen_t)
+    } as i32)
+}
+
 fn inet6(kind: c_int, ip: [u8; 16], port: u16, o: &Options) -> Result<OwnedFd, Errno> {
     let fd = socket(libc::AF_INET6, kind)?;
     set(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;

@@ -49,6 +49,23 @@ pub struct Spec<'a> {
     /// The write end of the ready pipe and the fd number the child gets it
     /// at (3 or more).
     pub ready: Option<(BorrowedFd<'a>, u8)>,
+    /// The text to write to /proc/self/oom_score_adj before privileges are
+    /// dropped; None leaves svc's own value (see `set_own_oom`).
+    pub oom: Option<&'a [u8]>,
+}
+
+/// svc's own oom_score_adj, when it runs as root and not as PID 1: -1000, so
+/// that an OOM on a small box never takes the supervisor. Children inherit
+/// it, so each writes its own (`Spec::oom`). Err: the errno (EACCES where
+/// svc lacks the capability, in a container).
+pub fn set_own_oom() -> Result<(), Errno> {
+    write_oom(b"-1000")
+}
+
+/// Writes `v` to /proc/self/oom_score_adj.
+fn write_oom(v: &[u8]) -> Result<(), Errno> {
+    let fd = crate::os::fd::open(c"/proc/self/oom_score_adj", libc::O_WRONLY, 0)?;
+    rustix::io::write(&fd, v).map(|_| ())
 }
 
 pub use crate::service::Step;
@@ -241,6 +258,9 @@ fn setup(spec: &Spec, err: c_int, min: c_int) -> Result<Infallible, (Step, i32)>
 
     if let Some(dir) = spec.cwd {
         rustix::process::chdir(dir).map_err(os(Step::Chdir))?;
+    }
+    if let Some(v) = spec.oom {
+        write_oom(v).map_err(os(Step::Oom))?;
     }
     const RESOURCES: [Resource; 4] = [Resource::Nofile, Resource::Nproc, Resource::Core, Resource::Memlock];
     for (resource, limit) in RESOURCES.into_iter().zip(spec.rlimits) {

@@ -191,10 +191,13 @@ pub enum Step {
     Gid,
     Uid,
     Exec,
+    /// Writing `oom_score_adj`.
+    Oom,
 }
 
 impl Step {
-    const ALL: [Step; 9] = [Step::Fork, Step::Setsid, Step::Fds, Step::Chdir, Step::Rlimit, Step::Groups, Step::Gid, Step::Uid, Step::Exec];
+    const ALL: [Step; 10] =
+        [Step::Fork, Step::Setsid, Step::Fds, Step::Chdir, Step::Rlimit, Step::Groups, Step::Gid, Step::Uid, Step::Exec, Step::Oom];
 
     pub const fn word(self) -> &'static str {
         match self {
@@ -207,6 +210,7 @@ impl Step {
             Step::Gid => "setgid",
             Step::Uid => "setuid",
             Step::Exec => "exec",
+            Step::Oom => "oom_score_adj",
         }
     }
 

@@ -115,6 +115,9 @@ pub(super) fn walk_def(io: &mut Io, d: &mut Def) {
     io.bool(&mut d.on_connect);
     io.dur(&mut d.watchdog);
     io.dur(&mut d.probe_interval);
+    let mut oom = i32::from(d.oom_score_adj);
+    io.i32(&mut oom);
+    d.oom_score_adj = i16::try_from(oom).unwrap_or(0);
 }
 
 /// An optional exit: 0 none, 1 a code, 2 a signal; then the number.
@@ -245,7 +248,7 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
     walk_exit(io, &mut exit);
     s.note = match k {
         0 => Note::None,
-        1 if a <= Step::Exec as u8 => Note::Spawn { step: Step::from_byte(a), errno },
+        1 if a <= Step::Oom as u8 => Note::Spawn { step: Step::from_byte(a), errno },
         2 => Note::ReadyTimeout,
         3 => Note::Watchdog,
         4 => Note::Upgrade { exit },

@@ -11,7 +11,7 @@ use crate::config::{Config, Def, Page};
 use crate::duration::Instant;
 use crate::limits::MAX_SERVICES;
 use crate::notify::Said;
-use crate::service::{Action, Actions, Exit, Note, Notice, Role, Service, State, Step, Want, Why, earliest};
+use crate::service::{Action, Actions, Exit, Note, Notice, Rest, Role, Service, State, Step, Want, Why, earliest};
 use heapless::Vec;
 
 // Sets of slots and of definitions are u64 bitmasks (`after`, `svc stop a b`).
@@ -161,6 +161,22 @@ impl Supervisor {
     /// The slot serving the definition `def` (slots follow definitions).
     fn slot_of_def(&self, def: usize) -> Option<usize> {
         self.svcs.iter().position(|s| !s.removed && usize::from(s.def) == def)
+    }
+
+    /// True once every service has had its first outcome (ready, done,
+    /// failed, or backing off after a crash), or never will (`start = no`,
+    /// waiting for a connection, held by a dependency that failed for
+    /// good): when svc tells the init it runs under that it is ready.
+    pub fn first_outcomes(&self) -> bool {
+        (0..self.svcs.len()).all(|id| {
+            self.svcs.get(id).is_none_or(|s| {
+                s.removed
+                    || s.want == Want::Down
+                    || s.rest == Rest::Watching
+                    || matches!(s.state(), State::Running | State::Done | State::Failed | State::Backoff)
+                    || matches!(self.hold(id), Some(Hold::Blocked(_)))
+            })
+        })
     }
 
     /// What holds back a service that wants up and has no instance.

@@ -456,3 +456,37 @@ fn sizes() {
     // (Unit tests run on 64-bit hosts.)
     assert_eq!(core::mem::size_of::<Def>(), 248, "Def changed: update reload::compare");
 }
+
+/// `first_outcomes` (svc's own READY=1 under another init) waits for every
+/// service's first outcome, counts `start = no` at once, and a service held
+/// by a dependency that failed for good.
+#[test]
+fn first_outcomes_settle() {
+    let mut a = def();
+    a.ready = Ready::Fd(5);
+    let mut b = def();
+    b.after = 1;
+    b.ready = Ready::Fd(5);
+    let c = Def { start: false, ..def() };
+    let mut w = W::new(&[a, b, c]);
+    assert!(!w.sup.first_outcomes(), "nothing started yet");
+    w.ev(Event::Tick, T0);
+    assert!(!w.sup.first_outcomes(), "a is starting, b waits for it");
+    w.ev(Event::Ready { id: 0, inst: 0 }, T0 + ms(10));
+    assert_eq!(w.state(1), State::Starting);
+    assert!(!w.sup.first_outcomes(), "b is starting");
+    w.ev(Event::Ready { id: 1, inst: 0 }, T0 + ms(20));
+    assert_eq!(w.state(1), State::Running);
+    assert!(w.sup.first_outcomes());
+
+    // A oneshot that fails for good settles, and so does what waits for it.
+    let d = Def { oneshot: true, restart: Restart::Never, ..def() };
+    let mut e = def();
+    e.after = 1;
+    let mut w = W::new(&[d, e]);
+    w.ev(Event::Tick, T0);
+    assert!(!w.sup.first_outcomes());
+    w.exit(0, Exit::Code(1), T0 + ms(5));
+    assert_eq!(w.state(0), State::Failed);
+    assert!(w.sup.first_outcomes());
+}

@@ -96,6 +96,16 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         Ready::Fd(n) => Some((os::fd::pipe().map_err(fail)?, n)),
         _ => None,
     };
+    // The child writes its oom_score_adj when svc changed its own (to -1000,
+    // which must not reach a service) or the service asks for one.
+    let mut oom = Buf::<8>::new();
+    if w.oom_own || def.oom_score_adj != 0 {
+        // (The sign by hand: an i16 in ufmt would link its isize code.)
+        if def.oom_score_adj < 0 {
+            oom.push(b"-");
+        }
+        let _ = ufmt::uwrite!(oom, "{}", u32::from(def.oom_score_adj.unsigned_abs()));
+    }
     let spec = spawn::Spec {
         argv: &argv,
         envp: &envp,
@@ -109,6 +119,7 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         ready: ready.as_ref().map(|((_, wr), n)| (wr.as_fd(), *n)),
         listen: &socks,
         listen_pid,
+        oom: if oom.is_empty() { None } else { Some(oom.as_bytes()) },
         watchdog_pid: if nn == 3 { nenv.pid.as_mut_ptr().wrapping_add(NotifyEnv::PID_PREFIX.len()) } else { core::ptr::null_mut() },
     };
     let pid = spawn::spawn(&spec);

@@ -69,6 +69,17 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     if os::process::pid() != 1 {
         // Orphans of our services become our children, to be reaped.
         let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+        // An OOM on a small box must not take the supervisor (as PID 1 the
+        // kernel never picks it anyway).
+        if os::process::euid() == 0 {
+            match spawn::set_own_oom() {
+                Ok(()) => w.oom_own = true,
+                Err(e) => say_errno("cannot set oom_score_adj to -1000", e),
+            }
+        }
+    }
+    if let Some(p) = os::process::getenv(c"NOTIFY_SOCKET") {
+        w.notify_self.push(p);
     }
     spawn::probe_close_range(os::process::getenv(c"SVC_FALLBACK") == Some(b"1"));
     let devnull = match os::fd::open(c"/dev/null", libc::O_RDWR, 0) {
@@ -119,6 +130,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     if perform(w, &ev, &mut out, now) {
         return EXIT_OK;
     }
+    tell_init(w);
     sockets::watch(w, &ev);
     let mut events = [Event { flags: rustix::event::epoll::EventFlags::empty(), data: rustix::event::epoll::EventData::new_u64(0) }; 32];
     let mut wait_failed = false;
@@ -182,9 +194,31 @@ pub fn up(cmd: &Command<'static>) -> i32 {
         if perform(w, &ev, &mut out, now) {
             return EXIT_OK;
         }
+        tell_init(w);
         sockets::watch(w, &ev);
         control::progress(w, &ev, now);
         control::flush_followers(w, &ev);
+    }
+}
+
+/// Under systemd (`NOTIFY_SOCKET` set for svc itself): READY=1 once every
+/// service has had its first outcome, STOPPING=1 when a shutdown begins.
+fn tell_init(w: &mut World) {
+    if w.notify_self.is_empty() {
+        return;
+    }
+    let (bit, msg): (u8, &[u8]) = if w.sup.shutdown {
+        (2, b"STOPPING=1")
+    } else if w.notify_sent & 1 == 0 && w.sup.first_outcomes() {
+        (1, b"READY=1")
+    } else {
+        return;
+    };
+    if w.notify_sent & bit == 0 {
+        w.notify_sent |= bit;
+        if let Err(e) = os::listen::notify_init(w.notify_self.as_bytes(), msg) {
+            say_errno("NOTIFY_SOCKET", e);
+        }
     }
 }
 
@@ -265,7 +299,10 @@ fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool 
                     restore(w, id);
                     None
                 }
-                Action::Exit => return true,
+                Action::Exit => {
+                    tell_init(w);
+                    return true;
+                }
             };
             if let Some(e) = event {
                 w.sup.handle(e, now, out);

@@ -159,6 +159,13 @@ pub struct World {
     /// The directory of the sd_notify sockets: `svc-notify` beside the
     /// control socket (made at the first `ready = notify` spawn).
     pub notify_dir: Buf<UNIX_PATH_BYTES>,
+    /// svc set its own oom_score_adj (to -1000): every child writes its own.
+    pub oom_own: bool,
+    /// `NOTIFY_SOCKET` of svc itself (under systemd): READY=1 once every
+    /// service has had its first outcome, STOPPING=1 at shutdown; the bits
+    /// say which were sent.
+    pub notify_self: Buf<UNIX_PATH_BYTES>,
+    pub notify_sent: u8,
     pub loader: Loader,
     pub sup: Supervisor,
     pub fds: Fds,
@@ -223,4 +230,7 @@ pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     group: None,
     socks: Socks::new(),
     notify_dir: Buf::new(),
+    oom_own: false,
+    notify_self: Buf::new(),
+    notify_sent: 0,
 });
