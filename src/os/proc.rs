@@ -11,7 +11,6 @@
 use crate::adopt::{Found, Held, Proc, Skip};
 use crate::text::Buf;
 use core::ffi::CStr;
-use core::mem::MaybeUninit;
 use rustix::fd::BorrowedFd;
 
 /// From /proc/PID/stat: parent (field 4), session (field 6), start time in
@@ -69,15 +68,35 @@ pub fn stdout_pipe(pid: i32) -> Option<u64> {
 }
 
 /// Calls `each` with the name of every entry of the directory `dir`
-/// (bounded: at most `max` entries).
+/// (bounded: at most `max` entries). Raw getdents64: rustix's RawDir
+/// indexes in a way that links core::fmt.
 fn entries(dir: &CStr, max: usize, mut each: impl FnMut(&[u8])) {
+    use rustix::fd::AsRawFd;
     let Ok(fd) = crate::os::fd::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) else { return };
-    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
-    let mut it = rustix::fs::RawDir::new(&fd, &mut buf);
-    for _ in 0..max {
-        match it.next() {
-            Some(Ok(e)) => each(e.file_name().to_bytes()),
-            _ => return,
+    let mut buf = [0u8; 2048];
+    let mut left = max;
+    // Bounded by `max` entries; each round reads at least one or ends.
+    while left > 0 {
+        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd() as libc::c_long, buf.as_mut_ptr(), buf.len()) };
+        let Some(got) = usize::try_from(n).ok().filter(|&n| n > 0).and_then(|n| buf.get(..n)) else { return };
+        let mut at = 0;
+        // A record: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+        while let Some(rec) = got.get(at..) {
+            let len = match rec.get(16..18) {
+                Some(&[a, b]) => usize::from(u16::from_ne_bytes([a, b])),
+                _ => break,
+            };
+            let name = rec.get(19..len.max(19)).unwrap_or(&[]);
+            let name = name.get(..name.iter().position(|&c| c == 0).unwrap_or(name.len())).unwrap_or(&[]);
+            if len == 0 || left == 0 {
+                return;
+            }
+            if name != b"." && name != b".." {
+                each(name);
+            }
+            left -= 1;
+            at += len;
         }
     }
 }
@@ -118,10 +137,9 @@ pub fn own_fds(out: &mut [i32]) -> usize {
     let mut k = 0;
     for i in 0..n {
         let fd = out.get(i).copied().unwrap_or(-1);
-        // SAFETY: F_GETFD only asks whether the fd is open.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0
-            && let Some(slot) = out.get_mut(k)
-        {
+        // SAFETY: only asks whether `fd` is open; the borrow ends here.
+        let open = fd >= 0 && rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(fd) }).is_ok();
+        if open && let Some(slot) = out.get_mut(k) {
             *slot = fd;
             k += 1;
         }
@@ -204,6 +222,20 @@ mod tests {
         assert_eq!(inode_of(b"socket:[12]", b"pipe"), None);
         assert_eq!(inode_of(b"/dev/null", b"pipe"), None);
         assert_eq!(inode_of(b"pipe:[]", b"pipe"), None);
+    }
+
+    #[test]
+    fn own_fds_lists_what_is_open() {
+        let fd = crate::os::fd::open(c"/dev/null", libc::O_RDONLY, 0).expect("/dev/null");
+        let mut out = [0i32; 1024];
+        let n = own_fds(&mut out);
+        use rustix::fd::AsRawFd;
+        assert!(out[..n].contains(&fd.as_raw_fd()), "{:?}", &out[..n]);
+        assert!(out[..n].iter().all(|&f| f > 2));
+        drop(fd);
+        let mut procs = 0;
+        entries(c"/proc", 1 << 16, |name| procs += usize::from(name.iter().all(u8::is_ascii_digit)));
+        assert!(procs > 1, "{procs} processes in /proc");
     }
 
     #[test]
