@@ -260,8 +260,10 @@ mod tests {
         }
         // A failed upgrade's definition moved back keeps its probe's words.
         let mut z = cfg("[b]\nexec = /bin/b x y\n[a]\nexec = /bin/q\n");
-        let keep = z.defs[1];
-        let back = crate::config::transplant(&mut z, &x, &x.defs[0], &keep).unwrap();
-        assert_eq!(compare(&x, &x.defs[0], &z, &back), Change::Kept);
+        let name = z.defs[1].name;
+        let keep = crate::config::Keep::of(&z.defs[1]);
+        assert!(crate::config::transplant(&mut z, 1, &x, &x.defs[0], keep));
+        assert_eq!(compare(&x, &x.defs[0], &z, &z.defs[1]), Change::Kept);
+        assert_eq!(z.defs[1].name, name);
     }
 }

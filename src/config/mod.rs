@@ -204,35 +204,69 @@ pub fn adopt(dst: &mut Config, src: &Config) -> bool {
         && dst.listens.extend_from_slice(&src.listens).is_ok()
 }
 
-/// Copies the strings of `d` (a definition of `src`) into `dst` and returns
-/// it rebased there, keeping `keep`'s name, `after` and sockets: how a
-/// service whose upgrade from a reload failed gets its old definition back.
-/// None when `dst` has no room (its arena, strings or groups are full).
-pub fn transplant(dst: &mut Config, src: &Config, d: &Def, keep: &Def) -> Option<Def> {
-    let mut out = *d;
-    out.name = keep.name;
-    out.after = keep.after;
-    out.listen = keep.listen;
-    out.args = dst.copy_list(src, d.args)?;
-    if let Ready::Exec(r) = d.ready {
-        out.ready = Ready::Exec(dst.copy_list(src, r)?);
-    }
-    out.env = dst.copy_list(src, d.env)?;
-    out.cwd = match d.cwd {
-        Some(s) => Some(dst.copy_str(src.str(s))?),
-        None => None,
+/// Copies the strings of `d` (a definition of `src`) into `dst` and puts it
+/// in place of `dst.defs[at]`, keeping `keep`'s name, `after` and sockets:
+/// how a service whose upgrade from a reload failed gets its old definition
+/// back. False, and `dst.defs[at]` untouched, when `dst` has no room (its
+/// arena, strings or groups are full). (In place: a Def returned by value was
+/// copied five times on the way, 800 bytes of code.)
+pub fn transplant(dst: &mut Config, at: usize, src: &Config, d: &Def, keep: Keep) -> bool {
+    let Keep { name, after, listen } = keep;
+    let mut rebase = || -> Option<(Range, Option<Range>, Range, Option<Span>, Option<Span>, Option<Span>, Range)> {
+        let args = dst.copy_list(src, d.args)?;
+        let probe = match d.ready {
+            Ready::Exec(r) => Some(dst.copy_list(src, r)?),
+            _ => None,
+        };
+        let env = dst.copy_list(src, d.env)?;
+        let cwd = match d.cwd {
+            Some(s) => Some(dst.copy_str(src.str(s))?),
+            None => None,
+        };
+        let env_file = match d.env_file {
+            Some(s) => Some(dst.copy_str(src.str(s))?),
+            None => None,
+        };
+        let log = match d.log {
+            Log::File { path, .. } => Some(dst.copy_str(src.str(path))?),
+            _ => None,
+        };
+        let first = dst.gids.len();
+        dst.gids.extend_from_slice(src.groups(d.groups)).ok()?;
+        Some((args, probe, env, cwd, env_file, log, Range { first: first as u16, count: d.groups.count }))
     };
-    out.env_file = match d.env_file {
-        Some(s) => Some(dst.copy_str(src.str(s))?),
-        None => None,
-    };
-    if let Log::File { path, size, keep } = d.log {
-        out.log = Log::File { path: dst.copy_str(src.str(path))?, size, keep };
+    let Some((args, probe, env, cwd, env_file, log, groups)) = rebase() else { return false };
+    let Some(out) = dst.defs.get_mut(at) else { return false };
+    *out = *d;
+    out.name = name;
+    out.after = after;
+    out.listen = listen;
+    out.args = args;
+    if let Some(r) = probe {
+        out.ready = Ready::Exec(r);
     }
-    let first = dst.gids.len();
-    dst.gids.extend_from_slice(src.groups(d.groups)).ok()?;
-    out.groups = Range { first: first as u16, count: d.groups.count };
-    Some(out)
+    out.env = env;
+    out.cwd = cwd;
+    out.env_file = env_file;
+    if let (Some(path), Log::File { size, keep, .. }) = (log, d.log) {
+        out.log = Log::File { path, size, keep };
+    }
+    out.groups = groups;
+    true
+}
+
+/// What a transplanted definition keeps of the one it replaces.
+#[derive(Clone, Copy)]
+pub struct Keep {
+    pub name: Span,
+    pub after: u64,
+    pub listen: Range,
+}
+
+impl Keep {
+    pub fn of(d: &Def) -> Keep {
+        Keep { name: d.name, after: d.after, listen: d.listen }
+    }
 }
 
 /// A zero-sized field that starts the next field of a `repr(C)` struct on

@@ -103,14 +103,9 @@ pub fn restore(w: &mut World, id: u8) {
     let Some(s) = w.sup.svcs.get(id) else { return };
     let name = w.sup.name(id);
     let (Some(old), Some(keep)) = (w.spare.find(name).and_then(|i| w.spare.defs.get(i)), w.sup.def(id)) else { return };
-    let (old, keep, at) = (*old, *keep, usize::from(s.def));
-    match crate::config::transplant(&mut w.sup.cfg, &w.spare, &old, &keep) {
-        Some(d) => {
-            if let Some(slot) = w.sup.cfg.defs.get_mut(at) {
-                *slot = d;
-            }
-        }
-        None => os::fd::write_err(b"svc: reload: no room to keep a rolled-back definition; the new one stays\n"),
+    let keep = crate::config::Keep::of(keep);
+    if !crate::config::transplant(&mut w.sup.cfg, usize::from(s.def), &w.spare, old, keep) {
+        os::fd::write_err(b"svc: reload: no room to keep a rolled-back definition; the new one stays\n");
     }
     assign(w, id as u8);
 }
