@@ -212,7 +212,9 @@ pub fn adopt(dst: &mut Config, src: &Config) -> bool {
 /// copied five times on the way, 800 bytes of code.)
 pub fn transplant(dst: &mut Config, at: usize, src: &Config, d: &Def, keep: Keep) -> bool {
     let Keep { name, after, listen } = keep;
-    let mut rebase = || -> Option<(Range, Option<Range>, Range, Option<Span>, Option<Span>, Option<Span>, Range)> {
+    // The new strings' places (args, probe, env, cwd, env_file, log file, groups).
+    type Rebased = (Range, Option<Range>, Range, Option<Span>, Option<Span>, Option<Span>, Range);
+    let mut rebase = || -> Option<Rebased> {
         let args = dst.copy_list(src, d.args)?;
         let probe = match d.ready {
             Ready::Exec(r) => Some(dst.copy_list(src, r)?),
