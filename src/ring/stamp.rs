@@ -14,24 +14,26 @@ pub const STAMP_BYTES: usize = 24;
 /// (year, month 1-12, day 1-31) of a day count since 1970-01-01, by Howard
 /// Hinnant's `civil_from_days`, unsigned since stamps start at the epoch.
 /// Only the era needs 64 bits: the rest is u32 arithmetic, which 32-bit
-/// targets do inline rather than through `__udivdi3` calls.
-fn civil_from_days(days: u64) -> (u64, u32, u32) {
+/// targets do inline rather than through `__udivdi3` calls. The year fits
+/// u32: a u64 of milliseconds ends in the year 584,556,019.
+fn civil_from_days(days: u64) -> (u32, u32, u32) {
     // Shift the epoch to 0000-03-01 so that leap days end each 400-year era.
     let z = days + 719_468; // days ≤ u64::MAX / 86_400_000: cannot overflow
     let era = z / 146_097;
     let doe = (z - era * 146_097) as u32; // [0, 146096]
+    let era = era as u32; // ≤ 1,463,132
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
     let mp = (5 * doy + 2) / 153; // [0, 11], March first
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = u64::from(yoe) + era * 400 + u64::from(month <= 2);
+    let year = yoe + era * 400 + u32::from(month <= 2);
     (year, month, day)
 }
 
 /// Writes `v` in decimal, at least `width` digits, ending at `out[end]`;
-/// returns where it starts. The caller sizes `out` for any u64.
-fn digits(out: &mut [u8], end: usize, mut v: u64, width: usize) -> usize {
+/// returns where it starts. The caller sizes `out` for any u32.
+fn digits(out: &mut [u8], end: usize, mut v: u32, width: usize) -> usize {
     let mut i = end;
     let mut n = 0;
     while (v != 0 || n < width) && i > 0 {
@@ -65,7 +67,7 @@ impl uDisplay for Stamp {
             (tail + 15, sod % 60, 2),
             (tail + 19, ms, 3),
         ] {
-            digits(&mut out, at, u64::from(v), w);
+            digits(&mut out, at, v, w);
         }
         let start = digits(&mut out, tail, year, 4);
         let text = out.get(start..).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("");
@@ -110,7 +112,7 @@ mod tests {
     fn stamp_days_match_a_calendar_walk() {
         let (mut y, mut m, mut d) = (1970u64, 1u64, 1u64);
         for days in 0..200_000u64 {
-            assert_eq!(civil_from_days(days), (y, m as u32, d as u32), "{days}");
+            assert_eq!(civil_from_days(days), (y as u32, m as u32, d as u32), "{days}");
             let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
             let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m as usize - 1];
             d += 1;
