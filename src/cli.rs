@@ -37,155 +37,67 @@ const N: u16 = 0x400; // -n LINES
 const X: u16 = 0x800; // -x PATH
 const CLIENT: u16 = C | S;
 
+/// One verb: what it is and what it takes. Its name and usage line are
+/// line `i` of `NAMES` and `USAGES`, for the verb at index `i` of `VERBS`:
+/// two `&str`s per verb cost 32 bytes of table on 64-bit besides the text.
 struct Info {
     verb: Verb,
-    name: &'static str,
     flags: u16,
     min: u8,
     max: u8,
-    usage: &'static str,
 }
 
-const VERBS: &[Info] = &[
-    Info {
-        verb: Verb::Up,
-        name: "up",
-        flags: C,
-        min: 0,
-        max: 0,
-        usage: "up [-c FILE]               supervise the services of FILE, in the foreground",
-    },
-    Info {
-        verb: Verb::Control(Kind::Status),
-        name: "status",
-        flags: CLIENT | J | L,
-        min: 0,
-        max: 255,
-        usage: "status [-l|--json] [NAME]  show services (-l: and their sockets); exit 3 if a named one is not up",
-    },
-    Info {
-        verb: Verb::Control(Kind::Start),
-        name: "start",
-        flags: CLIENT,
-        min: 1,
-        max: 255,
-        usage: "start NAME...              start services (and want them up)",
-    },
-    Info {
-        verb: Verb::Control(Kind::Stop),
-        name: "stop",
-        flags: CLIENT,
-        min: 1,
-        max: 255,
-        usage: "stop NAME...               stop services and wait until they are stopped",
-    },
-    Info {
-        verb: Verb::Control(Kind::Restart),
-        name: "restart",
-        flags: CLIENT,
-        min: 1,
-        max: 255,
-        usage: "restart NAME...            stop, then start services",
-    },
-    Info {
-        verb: Verb::Control(Kind::Signal),
-        name: "signal",
-        flags: CLIENT,
-        min: 2,
-        max: 2,
-        usage: "signal NAME SIG            send a signal (TERM, HUP, 15, ...) to a service",
-    },
-    Info {
-        verb: Verb::Control(Kind::Reload),
-        name: "reload",
-        flags: CLIENT | D | K,
-        min: 0,
-        max: 0,
-        usage: "reload [--dry-run|--force] re-read the config and apply the difference",
-    },
-    Info {
-        verb: Verb::Control(Kind::Upgrade),
-        name: "upgrade",
-        flags: CLIENT | W,
-        min: 1,
-        max: 1,
-        usage: "upgrade [--wait] NAME      a new instance beside the old; the old drains once it is ready",
-    },
-    Info {
-        verb: Verb::Control(Kind::Log),
-        name: "log",
-        flags: CLIENT | N | F,
-        min: 0,
-        max: 1,
-        usage: "log [-f] [-n N] [NAME]     show (or follow) a service's log",
-    },
-    Info {
-        verb: Verb::Check,
-        name: "check",
-        flags: C,
-        min: 0,
-        max: 0,
-        usage: "check [-c FILE]            validate a config offline; exit 0 or 1",
-    },
-    Info {
-        verb: Verb::Reexec,
-        name: "reexec",
-        flags: CLIENT | X,
-        min: 0,
-        max: 0,
-        usage: "reexec [-x PATH]           replace svc by the binary on disk, keeping services",
-    },
-    Info {
-        verb: Verb::Poweroff,
-        name: "poweroff",
-        flags: CLIENT,
-        min: 0,
-        max: 0,
-        usage: "poweroff                   stop everything and power off (svc as PID 1)",
-    },
-    Info {
-        verb: Verb::Reboot,
-        name: "reboot",
-        flags: CLIENT,
-        min: 0,
-        max: 0,
-        usage: "reboot                     stop everything and reboot (svc as PID 1)",
-    },
-    Info {
-        verb: Verb::Halt,
-        name: "halt",
-        flags: CLIENT,
-        min: 0,
-        max: 0,
-        usage: "halt                       stop everything and halt (svc as PID 1)",
-    },
-    Info {
-        verb: Verb::Version,
-        name: "version",
-        flags: 0,
-        min: 0,
-        max: 0,
-        usage: "version                    print version, target and build id",
-    },
-    Info { verb: Verb::Help, name: "help", flags: 0, min: 0, max: 1, usage: "help [VERB]                print this help, or one verb's" },
-];
+/// `VERB, "name", flags, min operands, max operands, "usage";` per verb,
+/// into `VERBS`, `NAMES` and `USAGES`.
+macro_rules! verbs {
+    ($($verb:expr, $name:literal, $flags:expr, $min:literal, $max:literal, $usage:literal;)*) => {
+        const VERBS: &[Info] = &[$(Info { verb: $verb, flags: $flags, min: $min, max: $max },)*];
+        const NAMES: &str = concat!($($name, "\n",)*);
+        const USAGES: &str = concat!($($usage, "\n",)*);
+        // A text with a newline would shift every later one.
+        const _: () = assert!(!($(crate::text::has_newline($name) || crate::text::has_newline($usage))||*));
+    };
+}
+
+#[rustfmt::skip]
+verbs! {
+    Verb::Up, "up", C, 0, 0, "up [-c FILE]               supervise the services of FILE, in the foreground";
+    Verb::Control(Kind::Status), "status", CLIENT | J | L, 0, 255, "status [-l|--json] [NAME]  show services (-l: and their sockets); exit 3 if a named one is not up";
+    Verb::Control(Kind::Start), "start", CLIENT, 1, 255, "start NAME...              start services (and want them up)";
+    Verb::Control(Kind::Stop), "stop", CLIENT, 1, 255, "stop NAME...               stop services and wait until they are stopped";
+    Verb::Control(Kind::Restart), "restart", CLIENT, 1, 255, "restart NAME...            stop, then start services";
+    Verb::Control(Kind::Signal), "signal", CLIENT, 2, 2, "signal NAME SIG            send a signal (TERM, HUP, 15, ...) to a service";
+    Verb::Control(Kind::Reload), "reload", CLIENT | D | K, 0, 0, "reload [--dry-run|--force] re-read the config and apply the difference";
+    Verb::Control(Kind::Upgrade), "upgrade", CLIENT | W, 1, 1, "upgrade [--wait] NAME      a new instance beside the old; the old drains once it is ready";
+    Verb::Control(Kind::Log), "log", CLIENT | N | F, 0, 1, "log [-f] [-n N] [NAME]     show (or follow) a service's log";
+    Verb::Check, "check", C, 0, 0, "check [-c FILE]            validate a config offline; exit 0 or 1";
+    Verb::Reexec, "reexec", CLIENT | X, 0, 0, "reexec [-x PATH]           replace svc by the binary on disk, keeping services";
+    Verb::Poweroff, "poweroff", CLIENT, 0, 0, "poweroff                   stop everything and power off (svc as PID 1)";
+    Verb::Reboot, "reboot", CLIENT, 0, 0, "reboot                     stop everything and reboot (svc as PID 1)";
+    Verb::Halt, "halt", CLIENT, 0, 0, "halt                       stop everything and halt (svc as PID 1)";
+    Verb::Version, "version", 0, 0, 0, "version                    print version, target and build id";
+    Verb::Help, "help", 0, 0, 1, "help [VERB]                print this help, or one verb's";
+}
 
 impl Verb {
+    /// Its index in `VERBS` (every verb is there; 0 otherwise).
+    fn index(self) -> usize {
+        VERBS.iter().position(|i| i.verb == self).unwrap_or(0)
+    }
     fn info(self) -> &'static Info {
-        // VERBS lists every verb in declaration order.
-        VERBS.iter().find(|i| i.verb == self).unwrap_or(&VERBS[0])
+        VERBS.get(self.index()).unwrap_or(&VERBS[0])
     }
     pub fn name(self) -> &'static str {
-        self.info().name
+        crate::text::line(NAMES, self.index())
     }
     pub fn usage(self) -> &'static str {
-        self.info().usage
+        crate::text::line(USAGES, self.index())
     }
     pub fn all() -> impl Iterator<Item = Verb> {
         VERBS.iter().map(|i| i.verb)
     }
     pub fn from_name(word: &[u8]) -> Option<Verb> {
-        VERBS.iter().find(|i| i.name.as_bytes() == word).map(|i| i.verb)
+        (0..VERBS.len()).find(|&i| crate::text::line(NAMES, i).as_bytes() == word).and_then(|i| VERBS.get(i)).map(|i| i.verb)
     }
 }
 
@@ -404,9 +316,16 @@ mod tests {
         // Each control verb takes the flags its request takes, and -n for log.
         for i in VERBS {
             if let Verb::Control(k) = i.verb {
-                assert_eq!(i.flags & 0xff, u16::from(k.flags()), "{}", i.name);
-                assert_eq!(i.name, k.word());
+                assert_eq!(i.flags & 0xff, u16::from(k.flags()), "{}", i.verb.name());
+                assert_eq!(i.verb.name(), k.word());
             }
+        }
+        // One name and one usage line per verb, the usage starting with the name.
+        assert_eq!(NAMES.lines().count(), VERBS.len());
+        assert_eq!(USAGES.lines().count(), VERBS.len());
+        for i in VERBS {
+            assert!(i.verb.usage().starts_with(i.verb.name()), "{}", i.verb.usage());
+            assert_eq!(Verb::from_name(i.verb.name().as_bytes()), Some(i.verb));
         }
     }
 }
