@@ -16,9 +16,6 @@ pub enum Verb {
     Control(Kind),
     Check,
     Reexec,
-    Poweroff,
-    Reboot,
-    Halt,
     Version,
     Help,
 }
@@ -72,9 +69,9 @@ verbs! {
     Verb::Control(Kind::Log), "log", CLIENT | N | F, 0, 1, "log [-f] [-n N] [NAME]     show (or follow) a service's log";
     Verb::Check, "check", C, 0, 0, "check [-c FILE]            validate a config offline; exit 0 or 1";
     Verb::Reexec, "reexec", CLIENT | X, 0, 0, "reexec [-x PATH]           replace svc by the binary on disk, keeping services";
-    Verb::Poweroff, "poweroff", CLIENT, 0, 0, "poweroff                   stop everything and power off (svc as PID 1)";
-    Verb::Reboot, "reboot", CLIENT, 0, 0, "reboot                     stop everything and reboot (svc as PID 1)";
-    Verb::Halt, "halt", CLIENT, 0, 0, "halt                       stop everything and halt (svc as PID 1)";
+    Verb::Control(Kind::Poweroff), "poweroff", CLIENT, 0, 0, "poweroff                   stop everything and power off (svc as PID 1)";
+    Verb::Control(Kind::Reboot), "reboot", CLIENT, 0, 0, "reboot                     stop everything and reboot (svc as PID 1)";
+    Verb::Control(Kind::Halt), "halt", CLIENT, 0, 0, "halt                       stop everything and halt (svc as PID 1)";
     Verb::Version, "version", 0, 0, 0, "version                    print version, target and build id";
     Verb::Help, "help", 0, 0, 1, "help [VERB]                print this help, or one verb's";
 }

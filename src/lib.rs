@@ -27,6 +27,7 @@ pub mod duration;
 // the library, it changes what LTO inlines into the binary (core::fmt came in).
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod init;
 pub mod limits;
 pub mod notify;
 pub mod order;

@@ -38,6 +38,10 @@ pub enum Kind {
     Log,
     Reload,
     Upgrade,
+    /// svc as PID 1: shut down and power off, reboot or halt.
+    Poweroff,
+    Reboot,
+    Halt,
 }
 
 // Request flags, as bits of `Request::flags`; the command line shares them.
@@ -70,7 +74,7 @@ struct Info {
     max: u8,
 }
 
-const KINDS: [Info; 8] = [
+const KINDS: [Info; 11] = [
     Info { kind: Kind::Status, word: "status", flags: JSON | LONG, min: 0, max: u8::MAX },
     Info { kind: Kind::Start, word: "start", flags: 0, min: 1, max: u8::MAX },
     Info { kind: Kind::Stop, word: "stop", flags: 0, min: 1, max: u8::MAX },
@@ -81,6 +85,9 @@ const KINDS: [Info; 8] = [
     Info { kind: Kind::Log, word: "log", flags: FOLLOW, min: 0, max: 2 },
     Info { kind: Kind::Reload, word: "reload", flags: DRY_RUN | FORCE, min: 0, max: 0 },
     Info { kind: Kind::Upgrade, word: "upgrade", flags: WAIT, min: 1, max: 1 },
+    Info { kind: Kind::Poweroff, word: "poweroff", flags: 0, min: 0, max: 0 },
+    Info { kind: Kind::Reboot, word: "reboot", flags: 0, min: 0, max: 0 },
+    Info { kind: Kind::Halt, word: "halt", flags: 0, min: 0, max: 0 },
 ];
 
 impl Kind {

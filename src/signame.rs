@@ -18,6 +18,11 @@ pub const QUIT: u8 = libc::SIGQUIT as u8;
 pub const CHLD: u8 = libc::SIGCHLD as u8;
 /// SIGABRT, the watchdog's bite (a core dump shows where the server hung).
 pub const ABRT: u8 = libc::SIGABRT as u8;
+// svc as PID 1: busybox init's halt, poweroff and (PWR, from LXC and incus)
+// poweroff requests.
+pub const USR1: u8 = libc::SIGUSR1 as u8;
+pub const USR2: u8 = libc::SIGUSR2 as u8;
+pub const PWR: u8 = libc::SIGPWR as u8;
 /// Highest signal number accepted (Linux real-time signals end at 64).
 pub const MAX: u8 = 64;
 

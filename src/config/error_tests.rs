@@ -18,6 +18,13 @@ fn errors_table() {
         ("[svc]\ncontrol = /a\ncontrol = /b", vec![e(3, Error::DuplicateKey, "control")]),
         ("[svc]\ncontrol_group = nogroup", vec![e(2, Error::UnknownGroup, "nogroup")]),
         ("[svc]\ncontrol =", vec![e(2, Error::EmptyValue, "")]),
+        ("[svc]\nhostname = a b", vec![e(2, Error::BadHostname, "a b")]),
+        (
+            "[svc]\nhostname = hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh",
+            vec![e(2, Error::BadHostname, "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh")],
+        ),
+        ("[svc]\nshutdown_timeout = 5", vec![e(2, Error::BadDuration, "5")]),
+        ("[svc]\nhostnme = x", vec![h(2, Error::UnknownSvcKey, "hostnme", "hostname")]),
         ("[web]\n\n\n", vec![e(1, Error::MissingExec, "")]),
         ("[a]\nexec=/bin/a\n[b]\nrestart = never\n[c]\nexec=/bin/c", vec![e(3, Error::MissingExec, "")]),
         ("[a]\nexec=/bin/a\n[a]\nexec=/bin/a", vec![e(3, Error::DuplicateService, "a")]),

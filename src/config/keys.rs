@@ -81,8 +81,10 @@ pub const KEYS: [(&str, Key); 30] = [
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.
-pub const SVC_KEYS: [&str; 2] = ["control", "control_group"];
+pub const SVC_KEYS: [&str; 4] = ["control", "control_group", "hostname", "shutdown_timeout"];
 pub const CONTROL: usize = 0;
+pub const CONTROL_GROUP: usize = 1;
+pub const HOSTNAME: usize = 2;
 
 /// KEYS' names, then SVC_KEYS, as the lines of one string; built at compile
 /// time, so that KEYS itself (24 bytes an entry on 64-bit) is not in the binary.

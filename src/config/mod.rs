@@ -197,6 +197,8 @@ pub fn adopt(dst: &mut Config, src: &Config) -> bool {
     dst.clear();
     dst.control = src.control;
     dst.control_gid = src.control_gid;
+    dst.hostname = src.hostname;
+    dst.shutdown_timeout = src.shutdown_timeout;
     dst.arena.extend_from_slice(&src.arena).is_ok()
         && dst.strs.extend_from_slice(&src.strs).is_ok()
         && dst.gids.extend_from_slice(&src.gids).is_ok()
@@ -308,6 +310,11 @@ pub struct Config {
     pub control: Option<Span>,
     /// `[svc] control_group`, resolved to a gid.
     pub control_gid: Option<u32>,
+    /// `[svc] hostname`: set by svc as PID 1 once the config is parsed.
+    pub hostname: Option<Span>,
+    /// `[svc] shutdown_timeout` (None: the default, 30 s): how long svc
+    /// as PID 1 waits for its services to stop at a poweroff or reboot.
+    pub shutdown_timeout: Option<crate::duration::Duration>,
     pub defs: Vec<Def, MAX_SERVICES>,
     pub page_strs: Page,
     pub strs: Vec<Span, MAX_STRINGS>,
@@ -322,6 +329,8 @@ impl Config {
         Config {
             control: None,
             control_gid: None,
+            hostname: None,
+            shutdown_timeout: None,
             defs: Vec::new(),
             page_strs: Page,
             strs: Vec::new(),
@@ -345,6 +354,12 @@ impl Config {
         if self.control_gid.is_some() {
             self.control_gid = None;
         }
+        if self.hostname.is_some() {
+            self.hostname = None;
+        }
+        if self.shutdown_timeout.is_some() {
+            self.shutdown_timeout = None;
+        }
     }
     /// Trades places with `other`, moving only what either uses:
     /// `mem::swap` would write both configs whole (200 KB of pages that a
@@ -357,6 +372,8 @@ impl Config {
         swap_used(&mut self.listens, &mut other.listens);
         core::mem::swap(&mut self.control, &mut other.control);
         core::mem::swap(&mut self.control_gid, &mut other.control_gid);
+        core::mem::swap(&mut self.hostname, &mut other.hostname);
+        core::mem::swap(&mut self.shutdown_timeout, &mut other.shutdown_timeout);
     }
     /// The bytes of `s` (without the trailing NUL). Not inlined: the range
     /// check in each caller cost 570 bytes more than the calls.
@@ -491,6 +508,7 @@ crate::text::texts! {
         NulByte => "a NUL byte in a value",
         PathTooLong => "path too long (at most 1023 bytes)",
         ControlPathTooLong => "control socket path too long (at most 107 bytes)",
+        BadHostname => "bad hostname (1 to 64 bytes, no blanks)",
         BadId => "bad id (uids and gids go up to 4294967294)",
         LogPathNotFile => "the log path must name a file",
         // A `listen` address that addr::parse refuses.

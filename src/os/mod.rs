@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod event;
 pub mod fd;
+pub mod init;
 pub mod listen;
 pub mod logfile;
 pub mod notify;

@@ -4,21 +4,28 @@
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 
-const HANDLED: [i32; 5] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGCHLD];
+const HANDLED: [i32; 8] =
+    [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGCHLD, libc::SIGUSR1, libc::SIGUSR2, libc::SIGPWR];
+/// The last three of HANDLED (halt, poweroff, poweroff) only as PID 1:
+/// elsewhere they keep their default action.
+const INIT_ONLY: usize = 3;
 
 /// Blocks the signals svc handles and only those (SIG_SETMASK: an image
 /// exec'd with signals blocked, by `svc reexec` or from a signal handler,
-/// must not keep them blocked), ignores SIGPIPE, and returns a
-/// `signalfd(2)` that reports the blocked ones.
-pub fn take() -> Result<OwnedFd, Errno> {
+/// must not keep them blocked; the next fault would be fatal), ignores
+/// SIGPIPE, and returns a `signalfd(2)` that reports the blocked ones.
+/// `init`: svc is PID 1, and busybox init's USR1, USR2 and PWR are handled
+/// too.
+pub fn take(init: bool) -> Result<OwnedFd, Errno> {
+    let n = if init { HANDLED.len() } else { HANDLED.len() - INIT_ONLY };
     // SAFETY: sigset_t is plain data; sigemptyset initialises it.
     let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
     // SAFETY: set is a valid sigset_t; these calls only touch it and the
     // signal mask/dispositions of this single-threaded process.
     let fd = unsafe {
         libc::sigemptyset(&mut set);
-        for s in HANDLED {
-            libc::sigaddset(&mut set, s);
+        for s in HANDLED.iter().take(n) {
+            libc::sigaddset(&mut set, *s);
         }
         libc::sigprocmask(libc::SIG_SETMASK, &set, core::ptr::null_mut());
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);

@@ -180,7 +180,7 @@ unsafe extern "C" {
     /// atfork handlers. libc's `fork` would also link musl's atfork locking
     /// for threads svc does not have (about 2 KB); a raw clone would leave
     /// libc's cached thread id stale in the child, aiming abort() at svc.
-    fn _Fork() -> c_int;
+    pub fn _Fork() -> c_int;
 }
 
 /// errno after a failed libc call, as a number.

@@ -6,6 +6,7 @@
 use crate::clients::{ALL, Job, Place};
 use crate::config::{Config, Log};
 use crate::duration::Instant;
+use crate::init::Power;
 use crate::limits::*;
 use crate::os;
 use crate::os::event::{Events, Interest};
@@ -303,6 +304,19 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             head(w, c, EXIT_OK, b"", b"");
             if let Some(cl) = w.clients.list.get_mut(c) {
                 cl.out.push(body.as_bytes());
+            }
+            set_job(w, c, Job::Close);
+        }
+        Kind::Poweroff | Kind::Reboot | Kind::Halt => {
+            let p = match req.kind {
+                Kind::Poweroff => Power::Poweroff,
+                Kind::Halt => Power::Halt,
+                _ => Power::Reboot,
+            };
+            if crate::verbs::power::request(w, p, now, out) {
+                head(w, c, EXIT_OK, b"", b"");
+            } else {
+                head(w, c, EXIT_FAIL, b"refused: svc is not the init (PID 1); nothing changed", b"");
             }
             set_job(w, c, Job::Close);
         }

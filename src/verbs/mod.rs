@@ -23,6 +23,7 @@ mod client;
 mod control;
 mod instance;
 mod output;
+mod power;
 mod reload;
 mod sockets;
 mod up;
@@ -31,9 +32,11 @@ mod world;
 fn run(cmd: &Command<'static>) -> i32 {
     match cmd.verb {
         Verb::Up => {
+            // As PID 1, first of all: fds 0-2, /proc, /dev and the rest.
+            let boot_config = os::init::Init::get().and_then(|i| i.boot());
             // Before any message: svc's own output must never block it.
             os::fd::private_stderr();
-            up::up(cmd)
+            up::up(cmd, boot_config)
         }
         Verb::Check => check::check(cmd),
         Verb::Control(kind) => client::run(cmd, kind),

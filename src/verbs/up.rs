@@ -8,6 +8,7 @@ use crate::cli::{Command, EXIT_FAIL, EXIT_OK};
 use crate::duration::Instant;
 use crate::limits::*;
 use crate::os::event::{Event, Events, Interest};
+use crate::os::init::Init;
 use crate::os::{self, clock, signal, spawn};
 use crate::service::{Action, Actions};
 use crate::signame;
@@ -17,6 +18,7 @@ use crate::verbs::check;
 use crate::verbs::control;
 use crate::verbs::instance::{ended, read_notify, read_ready, start};
 use crate::verbs::output::{Src, read_log, read_probe, sink};
+use crate::verbs::power;
 use crate::verbs::reload::{assign, reload, restore, rings_fit};
 use crate::verbs::sockets;
 use crate::verbs::world::{Role, WORLD, World};
@@ -38,12 +40,18 @@ fn say_errno(what: &str, e: rustix::io::Errno) {
 
 // Out of line, so that no client verb's buffers share its stack frame.
 #[inline(never)]
-pub fn up(cmd: &Command<'static>) -> i32 {
+pub fn up(cmd: &Command<'static>, boot_config: Option<&'static [u8]>) -> i32 {
     let Some(w) = WORLD.take() else { return EXIT_FAIL };
-    let path = check::config_path(cmd);
+    let init = Init::get();
+    // `-c`, else `svc.config=` of the kernel command line (PID 1), else
+    // $SVC_CONFIG, else /etc/svc.conf.
+    let path = cmd.config.or(boot_config).unwrap_or_else(|| check::config_path(cmd));
     w.config_path = Some(path);
     if !check::load(path, &mut w.loader, &mut w.sup.cfg) {
         return EXIT_FAIL;
+    }
+    if let (Some(i), Some(h)) = (&init, w.sup.cfg.hostname) {
+        i.set_hostname(w.sup.cfg.str(h));
     }
     // A unix socket's path fits sun_path; a longer one is refused here.
     let mut pbuf = [0u8; UNIX_PATH_BYTES];
@@ -52,7 +60,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     let c = control.to_bytes();
     w.notify_dir.push(c.get(..c.iter().rposition(|&b| b == b'/').unwrap_or(0)).unwrap_or(&[]));
     w.notify_dir.push(b"/svc-notify");
-    let sigfd = match signal::take() {
+    let sigfd = match signal::take(init.is_some()) {
         Ok(fd) => fd,
         Err(e) => {
             say_errno("cannot set up signals (signalfd)", e);
@@ -66,7 +74,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
             return EXIT_FAIL;
         }
     };
-    if os::process::pid() != 1 {
+    if init.is_none() {
         // Orphans of our services become our children, to be reaped.
         let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
         // An OOM on a small box must not take the supervisor (as PID 1 the
@@ -128,7 +136,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     let now = clock::now();
     w.sup.handle(SupEvent::Tick, now, &mut out);
     if perform(w, &ev, &mut out, now) {
-        return EXIT_OK;
+        return finished(w);
     }
     tell_init(w);
     sockets::watch(w, &ev);
@@ -136,6 +144,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
     let mut wait_failed = false;
     loop {
         let deadline = crate::service::earliest(w.sup.next_deadline(), w.clients.next_deadline());
+        let deadline = crate::service::earliest(deadline, power::deadline(w));
         ev.arm(deadline);
         let n = match ev.wait(&mut events) {
             Ok(n) => n,
@@ -179,7 +188,7 @@ pub fn up(cmd: &Command<'static>) -> i32 {
                     // request of the same wakeup is read: a `status` never
                     // shows an instance that is asked for but not forked yet.
                     if perform(w, &ev, &mut out, now) {
-                        return EXIT_OK;
+                        return finished(w);
                     }
                 }
                 Role::Listen { n } => {
@@ -191,8 +200,8 @@ pub fn up(cmd: &Command<'static>) -> i32 {
             }
         }
         w.sup.handle(SupEvent::Tick, now, &mut out);
-        if perform(w, &ev, &mut out, now) {
-            return EXIT_OK;
+        if perform(w, &ev, &mut out, now) || power::due(w, now) {
+            return finished(w);
         }
         tell_init(w);
         sockets::watch(w, &ev);
@@ -222,18 +231,26 @@ fn tell_init(w: &mut World) {
     }
 }
 
-/// Reads every pending signal: SIGCHLD reaps, TERM, INT and QUIT shut down,
-/// HUP reloads.
+/// The services are down (or, as PID 1, their time is up): svc exits,
+/// or as PID 1 ends the machine and never returns.
+fn finished(w: &mut World) -> i32 {
+    match Init::get() {
+        Some(init) => power::finish(w, init),
+        None => EXIT_OK,
+    }
+}
+
+/// Reads every pending signal: SIGCHLD reaps, HUP reloads; TERM, INT and
+/// QUIT shut svc down, but as PID 1 busybox init's meanings hold (TERM and
+/// INT reboot, USR1 halts, USR2 and PWR power off, QUIT re-executes).
 #[inline(never)]
 fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
     // Bounded: the signalfd holds at most one of each pending signal.
     for _ in 0..64 {
         let Some(sig) = w.fds.of(Role::Signals).and_then(signal::read) else { return };
+        let pid1 = os::process::pid() == 1;
         match sig {
             signame::CHLD => reap(w, now, out),
-            signame::TERM | signame::INT | signame::QUIT => {
-                w.sup.handle(SupEvent::Shutdown, now, out);
-            }
             signame::HUP => {
                 say(b"svc: SIGHUP: reloading\n");
                 if let Err(r) = reload(w, ev, now, out, false, false) {
@@ -241,6 +258,15 @@ fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
                     let _ = ufmt::uwrite!(b, "svc: reload: {}\n", r.text());
                     say(b.as_bytes());
                 }
+            }
+            signame::QUIT if pid1 => power::reexec_now(w),
+            _ if pid1 => {
+                if let Some(p) = crate::init::Power::of_signal(sig) {
+                    power::request(w, p, now, out);
+                }
+            }
+            signame::TERM | signame::INT | signame::QUIT => {
+                w.sup.handle(SupEvent::Shutdown, now, out);
             }
             _ => {}
         }

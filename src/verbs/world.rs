@@ -156,6 +156,10 @@ pub struct World {
     pub config_path: Option<&'static [u8]>,
     /// The control group's gid, for the peer check.
     pub group: Option<u32>,
+    /// svc as PID 1: the shutdown under way (`Power as u8`; 0: none) and
+    /// when its services' time is up.
+    pub power: u8,
+    pub power_until: crate::duration::Instant,
     /// The directory of the sd_notify sockets: `svc-notify` beside the
     /// control socket (made at the first `ready = notify` spawn).
     pub notify_dir: Buf<UNIX_PATH_BYTES>,
@@ -233,4 +237,6 @@ pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     oom_own: false,
     notify_self: Buf::new(),
     notify_sent: 0,
+    power: 0,
+    power_until: crate::duration::Instant::from_millis(0),
 });
