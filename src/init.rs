@@ -90,15 +90,14 @@ pub struct Mount {
     pub parent: &'static core::ffi::CStr,
     /// Filesystem type, which is also the source's name.
     pub fstype: &'static core::ffi::CStr,
-    /// MS_NOSUID, MS_NODEV and MS_NOEXEC, as bits 0, 1, 2 (the OS layer
-    /// turns them into mount(2)'s flags).
-    pub flags: u8,
+    /// mount(2)'s flags: MS_NOSUID, MS_NODEV, MS_NOEXEC.
+    pub flags: libc::c_ulong,
     pub data: &'static core::ffi::CStr,
 }
 
-pub const NOSUID: u8 = 1;
-pub const NODEV: u8 = 2;
-pub const NOEXEC: u8 = 4;
+const NOSUID: libc::c_ulong = libc::MS_NOSUID;
+const NODEV: libc::c_ulong = libc::MS_NODEV;
+const NOEXEC: libc::c_ulong = libc::MS_NOEXEC;
 
 /// What svc mounts at boot, in order (a parent before its children).
 pub const MOUNTS: [Mount; 6] = [

@@ -9,7 +9,7 @@
 //! mount over /run, and no flag changes that.
 #![allow(unsafe_code)]
 
-use crate::init::{MOUNTS, NODEV, NOEXEC, NOSUID, Power, cmdline_value, unescape, writable};
+use crate::init::{MOUNTS, Power, cmdline_value, unescape, writable};
 use crate::os::{self, clock, errno, fd};
 use crate::text::{Buf, Errno as ErrnoText};
 use core::ffi::CStr;
@@ -22,8 +22,9 @@ pub struct Init(());
 /// `svc: WHAT PATH: ERRNO (errno N)` on stderr.
 fn say_errno(what: &str, path: &CStr, e: Errno) {
     let mut b = Buf::<128>::new();
-    let _ = ufmt::uwrite!(b, "svc: {} ", what);
-    b.push(path.to_bytes());
+    for part in [b"svc: ", what.as_bytes(), b" ", path.to_bytes()] {
+        b.push(part);
+    }
     let _ = ufmt::uwrite!(b, ": {}\n", ErrnoText(e.raw_os_error()));
     fd::write_err(b.as_bytes());
 }
@@ -103,14 +104,8 @@ impl Init {
             if mounted(m.dir, m.parent) {
                 continue;
             }
-            let mut flags: libc::c_ulong = 0;
-            for (bit, f) in [(NOSUID, libc::MS_NOSUID), (NODEV, libc::MS_NODEV), (NOEXEC, libc::MS_NOEXEC)] {
-                if m.flags & bit != 0 {
-                    flags |= f;
-                }
-            }
             // SAFETY: every string is NUL-terminated and lives for the call.
-            let r = unsafe { libc::mount(m.fstype.as_ptr(), m.dir.as_ptr(), m.fstype.as_ptr(), flags, m.data.as_ptr().cast()) };
+            let r = unsafe { libc::mount(m.fstype.as_ptr(), m.dir.as_ptr(), m.fstype.as_ptr(), m.flags, m.data.as_ptr().cast()) };
             if let Err(e) = check(r) {
                 say_errno("mount", m.dir, e);
             }
