@@ -193,11 +193,25 @@ pub enum Step {
     Exec,
     /// Writing `oom_score_adj`.
     Oom,
+    /// In svc: binding a `listen` socket that svc as PID 1 could not bind
+    /// at start (an interface not up yet), tried again at each start.
+    Listen,
 }
 
 impl Step {
-    const ALL: [Step; 10] =
-        [Step::Fork, Step::Setsid, Step::Fds, Step::Chdir, Step::Rlimit, Step::Groups, Step::Gid, Step::Uid, Step::Exec, Step::Oom];
+    const ALL: [Step; 11] = [
+        Step::Fork,
+        Step::Setsid,
+        Step::Fds,
+        Step::Chdir,
+        Step::Rlimit,
+        Step::Groups,
+        Step::Gid,
+        Step::Uid,
+        Step::Exec,
+        Step::Oom,
+        Step::Listen,
+    ];
 
     pub const fn word(self) -> &'static str {
         match self {
@@ -211,6 +225,7 @@ impl Step {
             Step::Uid => "setuid",
             Step::Exec => "exec",
             Step::Oom => "oom_score_adj",
+            Step::Listen => "listen",
         }
     }
 

@@ -248,7 +248,7 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
     walk_exit(io, &mut exit);
     s.note = match k {
         0 => Note::None,
-        1 if a <= Step::Oom as u8 => Note::Spawn { step: Step::from_byte(a), errno },
+        1 if a <= Step::Listen as u8 => Note::Spawn { step: Step::from_byte(a), errno },
         2 => Note::ReadyTimeout,
         3 => Note::Watchdog,
         4 => Note::Upgrade { exit },

@@ -39,6 +39,9 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         _ if probe => return Err(spawn::Failure { step: Step::Fork, errno: rustix::io::Errno::INVAL.raw_os_error() }),
         _ => def.args,
     };
+    if !probe {
+        sockets::bind_missing(w, usize::from(id)).map_err(|e| spawn::Failure { step: Step::Listen, errno: e.raw_os_error() })?;
+    }
     let Some(devnull) = w.fds.of(Role::Null) else {
         return Err(spawn::Failure { step: Step::Fds, errno: rustix::io::Errno::BADF.raw_os_error() });
     };

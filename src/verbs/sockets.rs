@@ -24,36 +24,49 @@ fn describe<const N: usize>(cfg: &Config, n: usize, e: rustix::io::Errno, b: &mu
 }
 
 /// Binds every socket of the config in force (`svc up`, before any service
-/// starts). False after printing what failed.
-pub fn bind_all(w: &mut World) -> bool {
-    let cfg = &w.sup.cfg;
-    for (n, l) in cfg.listens.iter().enumerate() {
-        let r = cfg.addr(l).ok_or(rustix::io::Errno::INVAL).and_then(|a| listen::bind(&a, &options(l)));
-        let b = match r {
-            Ok(b) => b,
-            Err(e) => {
-                let mut m = Buf::<320>::new();
-                m.push(b"svc: ");
-                describe(cfg, n, e, &mut m);
-                m.push(b"\n");
-                crate::os::fd::write_err(m.as_bytes());
-                return false;
-            }
-        };
-        let file = b.file;
-        match w.fds.hold(b.fd, Role::Listen { n: n as u8 }) {
-            Ok(k) => {
-                if let Some(f) = w.socks.files.get_mut(k) {
-                    *f = file.unwrap_or((0, 0));
-                }
-            }
-            Err(_) => {
-                crate::os::fd::write_err(b"svc: fd table full: cannot hold a listen socket\n");
+/// starts). False after printing what failed; but svc as PID 1 (`init`)
+/// must boot with what it has: a socket that cannot be bound (its interface
+/// is not up yet) is printed and left to its service's start, which fails
+/// alone (`bind_missing`) and is tried again.
+pub fn bind_all(w: &mut World, init: bool) -> bool {
+    for n in 0..w.sup.cfg.listens.len() {
+        if let Err(e) = bind_one(w, n) {
+            let mut m = Buf::<320>::new();
+            m.push(b"svc: ");
+            describe(&w.sup.cfg, n, e, &mut m);
+            m.push(b"\n");
+            crate::os::fd::write_err(m.as_bytes());
+            if !init {
                 return false;
             }
         }
     }
     true
+}
+
+/// Binds socket `n` of the config in force and holds it.
+fn bind_one(w: &mut World, n: usize) -> Result<(), rustix::io::Errno> {
+    let l = w.sup.cfg.listens.get(n).copied().ok_or(rustix::io::Errno::INVAL)?;
+    let b = w.sup.cfg.addr(&l).ok_or(rustix::io::Errno::INVAL).and_then(|a| listen::bind(&a, &options(&l)))?;
+    let file = b.file;
+    let k = w.fds.hold(b.fd, Role::Listen { n: n as u8 }).map_err(|_| rustix::io::Errno::MFILE)?;
+    if let Some(f) = w.socks.files.get_mut(k) {
+        *f = file.unwrap_or((0, 0));
+    }
+    Ok(())
+}
+
+/// Binds the sockets of service `id` that are not held (svc as PID 1 could
+/// not bind them at start), before it starts: the first failure fails
+/// this start only (NOTE `listen: ERRNO`), and the next start tries again.
+pub fn bind_missing(w: &mut World, id: usize) -> Result<(), rustix::io::Errno> {
+    let Some(d) = w.sup.def(id).copied() else { return Ok(()) };
+    for j in usize::from(d.listen.first)..usize::from(d.listen.first + d.listen.count) {
+        if w.fds.find(Role::Listen { n: j as u8 }).is_none() {
+            bind_one(w, j)?;
+        }
+    }
+    Ok(())
 }
 
 /// The held socket with the address `text` in the config in force.

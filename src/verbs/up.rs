@@ -117,7 +117,7 @@ pub fn up(cmd: &Command<'static>, boot_config: Option<&'static [u8]>) -> i32 {
         return EXIT_FAIL;
     }
     // Before any service starts: a port that cannot be had is an error now.
-    if !sockets::bind_all(w) {
+    if !sockets::bind_all(w, init.is_some()) {
         return EXIT_FAIL;
     }
     let held = ev.add(ev.timer(), TOK_TIMER, Interest::Read).is_ok()
