@@ -61,7 +61,7 @@ impl Error {
 /// Parses an integer followed by `ms`, `s`, `m` or `h`.
 pub fn parse(text: &[u8]) -> Result<Duration, Error> {
     let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
-    let (num, unit) = text.split_at(digits);
+    let (num, unit) = text.split_at_checked(digits).ok_or(Error::BadDuration)?;
     if num.is_empty() || num.len() > 12 {
         return Err(Error::BadDuration);
     }

@@ -30,7 +30,8 @@ pub fn emit(path: &[u8], text: &[u8], e: &Located, out: &mut Out) {
     // A byte search: str::find would link the two-way searcher.
     let text = e.error.text().as_bytes();
     let paren = text.windows(2).position(|w| w == b" (").unwrap_or(text.len());
-    let (head, tail) = text.split_at(paren);
+    // split_at_checked: split_at's length check would link its panic.
+    let (head, tail) = text.split_at_checked(paren).unwrap_or((text, &[]));
     out.push(head);
     let w = word(e.span);
     if !w.is_empty() {

@@ -54,7 +54,7 @@ fn value(in_svc: &mut bool, raw: &[u8]) -> Option<(usize, usize)> {
         return None;
     }
     let eq = line.iter().position(|&b| b == b'=').filter(|_| *in_svc)?;
-    let (k, v) = line.split_at(eq);
+    let (k, v) = line.split_at_checked(eq)?;
     let v = v.get(1..).filter(|_| k.trim_ascii() == b"control")?;
     let from = lead(raw) + eq + 1 + lead(v);
     let len = v.trim_ascii().len();

@@ -174,8 +174,7 @@ pub fn write_some<F: AsFd>(fd: F, bytes: &[u8]) -> Result<usize, Errno> {
 /// (rustix's own constructors assert in a way that links core::fmt.)
 pub fn owned(raw: i32) -> Result<rustix::fd::OwnedFd, Errno> {
     if raw < 0 {
-        // SAFETY: musl's errno location is always valid for this thread.
-        return Err(Errno::from_raw_os_error(unsafe { *libc::__errno_location() }));
+        return Err(super::errno());
     }
     // SAFETY: the call just returned this new fd, which nothing else owns.
     Ok(unsafe { own(raw) })
@@ -194,8 +193,7 @@ pub fn pipe() -> Result<(rustix::fd::OwnedFd, rustix::fd::OwnedFd), Errno> {
     let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
     let [rd, wr] = fds;
     if r < 0 {
-        // SAFETY: musl's errno location is always valid for this thread.
-        return Err(Errno::from_raw_os_error(unsafe { *libc::__errno_location() }));
+        return Err(super::errno());
     }
     // SAFETY: pipe2 succeeded: both fds are new and ours.
     Ok(unsafe { (own(rd), own(wr)) })

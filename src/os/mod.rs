@@ -20,7 +20,10 @@ pub mod spawn;
 pub fn errno() -> rustix::io::Errno {
     // SAFETY: musl's __errno_location returns this thread's errno slot,
     // always valid; svc has one thread.
-    rustix::io::Errno::from_raw_os_error(unsafe { *libc::__errno_location() })
+    let raw = unsafe { *libc::__errno_location() };
+    // Errno values are 1..=4095; the clamp proves it to rustix's assert,
+    // which is then compiled out (with its message and file name).
+    rustix::io::Errno::from_raw_os_error(raw.clamp(1, 4095))
 }
 
 /// `setsockopt(2)` of an int option, as a raw syscall: musl's wraps every
