@@ -327,11 +327,17 @@ fn full_disk_drops_and_counts_lines() {
         return;
     }
     let mount = Mount(small);
-    // 4000 lines of about 90 bytes into 64 KiB, and 2000 lines beside them on another filesystem.
+    // A file that takes half of the room, removed later to give space back.
+    fs::write(mount.0.join("filler"), vec![b'f'; 32 * 1024]).expect("the filler file");
+    // 4000 lines of about 90 bytes into the 32 KiB left, and 2000 lines
+    // beside them on another filesystem; then, once told, 10 more lines.
     let full = s.script(
         "full",
         "i=0\nwhile [ $i -lt 4000 ]; do echo \"full $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"; i=$((i+1)); done\n\
-         touch {DIR}/full.done\nexec /bin/sleep 1000\n",
+         touch {DIR}/full.done\n\
+         i=0\nwhile [ ! -e {DIR}/more ] && [ $i -lt 600 ]; do /bin/sleep 0.05; i=$((i+1)); done\n\
+         i=0\nwhile [ $i -lt 10 ]; do echo \"more $i\"; i=$((i+1)); done\n\
+         exec /bin/sleep 1000\n",
     );
     let other = s.script(
         "other",
@@ -355,6 +361,25 @@ fn full_disk_drops_and_counts_lines() {
     s.assert_answers("after the disk filled", &["full", "other"]);
     assert_eq!((s.restarts("full"), s.restarts("other")), (Some(0), Some(0)));
     assert_eq!(s.state("full").as_deref(), Some("running"));
+
+    // Space comes back: logging resumes with whole lines, and nothing more is dropped.
+    let dropped = drops("full");
+    fs::remove_file(mount.0.join("filler")).expect("rm filler");
+    fs::write(s.path("more"), "").expect("touch more");
+    let full_log = mount.0.join("full.log");
+    wait_until(secs(15), "full's 10 lines after the space came back", || {
+        read_lines(&full_log).last().and_then(|l| log_text(l)).is_some_and(|t| t == "more 9")
+    });
+    // Every line whole (file_texts checks the stamp form): no cut record runs into the next.
+    let texts = file_texts(&full_log);
+    let more: Vec<String> = (0..10).map(|i| format!("more {i}")).collect();
+    assert_eq!(texts[texts.len() - 10..], more[..], "the lines after the space came back");
+    let xs = "x".repeat(54);
+    for t in &texts[..texts.len() - 10] {
+        let n = t.strip_prefix("full ").and_then(|r| r.split(' ').next()).unwrap_or("");
+        assert_eq!(*t, format!("full {n} {xs}"), "a cut line in full.log");
+    }
+    assert_eq!(drops("full"), dropped, "lines dropped after the space came back");
     // Free the mount before the directory goes.
     s.stop_svc("TERM");
     drop(mount);

@@ -82,7 +82,6 @@ pub(super) enum Src {
 /// Turns `src` into lines for the service's log target and followers.
 #[inline(never)]
 pub(super) fn sink(w: &mut World, id: u8, inst: u8, src: Src) {
-    let stamp = Stamp(clock::wall_ms());
     let World { logs, clients, sup, .. } = w;
     let Logs { pool, rings, asm, scratch, drops, files, probes, .. } = logs;
     let def = sup.svcs.get(usize::from(id)).filter(|s| !s.removed).and_then(|_| sup.def(usize::from(id)));
@@ -97,7 +96,11 @@ pub(super) fn sink(w: &mut World, id: u8, inst: u8, src: Src) {
     let mut ring = rings.get_mut(usize::from(id)).and_then(|r| r.as_mut());
     let mut file = files.get_mut(usize::from(id));
     let mut dropped = 0u32;
+    // The real time is read for a line to stamp, never for nothing (an
+    // empty flush at EOF): one read stamps every line of this call.
+    let mut now = None;
     let mut each = |line: &[u8]| {
+        let stamp = *now.get_or_insert_with(|| Stamp(clock::wall_ms()));
         let ok = match target {
             Log::Ring(_) => {
                 if let Some(r) = ring.as_deref_mut() {
