@@ -1,7 +1,7 @@
-//! Faults while svc runs (issue 24): exec failures of every kind, forks
-//! that fail, children that leave their service's process group, a fork
-//! bomb in a pids cgroup, the clocks svc reads, and svc under a small
-//! `ulimit -v`. Each test ends with svc alive, a bystander service untouched
+//! Faults while svc runs (issue 24): exec failures of every kind, svc out
+//! of fds, forks that fail, children that leave their service's process
+//! group, a fork bomb in a pids cgroup, the clocks svc reads, and svc under
+//! a small `ulimit -v`. Each test ends with svc alive, a bystander service untouched
 //! (same pid, same process) and a clear line in `svc status` or svc's log.
 //!
 //! (The flood of `yes` is tests/log.rs `chatty_service_does_not_starve_others`,
@@ -94,6 +94,75 @@ fn exec_failures_of_every_kind_show_the_step_and_errno_and_back_off() {
     assert!(text(&out.stderr).contains(&want), "want {want:?}: {}", show(&out));
     assert!(s.status_line("ghost").is_none(), "ghost exists after a refused reload");
     assert_untouched(&mut s, by, "after the refused reload");
+}
+
+// ---- svc out of fds
+
+/// The lowest fd number `pid` has free.
+fn lowest_free_fd(pid: u32) -> u32 {
+    let used = fds(pid);
+    (0..).find(|n| !used.contains(n)).unwrap_or(0)
+}
+
+/// Sets the soft RLIMIT_NOFILE of `pid` (the hard one stays).
+fn set_nofile(pid: u32, soft: u32) {
+    let out = output_within(Command::new("prlimit").arg("--pid").arg(pid.to_string()).arg(format!("--nofile={soft}:")), CLIENT_TIMEOUT);
+    assert!(out.status.success(), "prlimit --nofile={soft}: {}", show(&out));
+}
+
+#[test]
+fn out_of_fds_svc_answers_busy_and_recovers() {
+    if !runner().is_empty() {
+        eprintln!("note: out_of_fds_svc_answers_busy_and_recovers sets svc's own rlimit, not a runner's; skipped");
+        return;
+    }
+    if program_or_skip("out_of_fds", "prlimit", "util-linux").is_none() {
+        return;
+    }
+    let mut s = Svc::new("out_of_fds");
+    // `later` needs a notify socket and a log pipe to start.
+    s.write_config(&format!(
+        "{BYSTANDER}[later]\nexec = /bin/sleep 100000\nready = notify\nready_timeout = 5m\nstart = no\nbackoff = 100ms 500ms\n"
+    ));
+    s.start();
+    let by = bystander(&s);
+    let pid = s.svc_pid();
+    let baseline = fds(pid);
+    let free = lowest_free_fd(pid);
+
+    // One fd left: a request is served, but a start cannot make its socket and pipe.
+    set_nofile(pid, free + 1);
+    let out = s.run(&["start", "later"]);
+    assert_eq!(out.status.code(), Some(0), "svc start with one fd left: {}", show(&out));
+    wait_until(secs(10), "later's spawn to fail with EMFILE", || s.note("later").is_some_and(|n| n.contains("EMFILE (errno 24)")));
+    assert_eq!(s.state("later").as_deref(), Some("backoff"));
+    assert_untouched(&mut s, by, "with one fd left");
+
+    // None left: svc cannot even accept, yet every client hears why at once
+    // (an unanswered accept would leave the client waiting and svc spinning).
+    set_nofile(pid, free);
+    for i in 0..5 {
+        let out = s.run(&["status"]);
+        assert_eq!(out.status.code(), Some(1), "status {i} with no fd left: {}", show(&out));
+        assert_eq!(text(&out.stderr), "svc: busy: out of file descriptors\n", "status {i}");
+    }
+    // svc sleeps meanwhile: its state is S whenever looked at, but for a moment.
+    let sleeping = (0..20)
+        .filter(|_| {
+            std::thread::sleep(ms(20));
+            stat(pid).is_some_and(|st| st.state == 'S')
+        })
+        .count();
+    assert!(sleeping >= 10, "svc was asleep at only {sleeping} of 20 looks while out of fds (spinning?)");
+    assert!(!gone(by.0, by.1), "the bystander died while svc was out of fds");
+
+    // The fds come back: everything works again and nothing leaked.
+    set_nofile(pid, 1024);
+    let line = s.wait_state("later", "starting", secs(10));
+    assert!(line[2].parse::<u32>().is_ok(), "later has no pid: {line:?}");
+    assert_untouched(&mut s, by, "after the fds came back");
+    s.run_ok(&["stop", "later"]);
+    wait_until(secs(5), "svc's fds to be as before", || fds(pid) == baseline);
 }
 
 // ---- a pids cgroup made by the test

@@ -107,13 +107,13 @@ fn set_egid(g: u32) -> Result<(), Errno> {
     rustix::thread::set_thread_res_gid(keep, rustix::process::Gid::from_raw_unchecked(g), keep)
 }
 
-/// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`; None when nothing waits.
-pub fn accept(listener: BorrowedFd) -> Option<OwnedFd> {
+/// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`; EAGAIN when nothing waits.
+pub fn accept(listener: BorrowedFd) -> Result<OwnedFd, Errno> {
     // SAFETY: null address and length: the peer's address is not wanted.
     let r = unsafe {
         libc::accept4(listener.as_raw_fd(), core::ptr::null_mut(), core::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
     };
-    crate::os::fd::owned(r).ok()
+    crate::os::fd::owned(r)
 }
 
 /// Whether the peer may send commands: uid 0, svc's own uid, a peer whose

@@ -88,27 +88,49 @@ pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) -> bool {
 /// oldest connection that has not sent a whole request makes room, else the
 /// reply stalled longest (`Clients::place`).
 pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
-    for _ in 0..MAX_CLIENTS {
-        let Some(fd) = w.fds.fd(listener).and_then(os::socket::accept) else { return };
-        if !os::socket::peer_allowed(fd.as_fd(), w.group) {
-            let _ = os::fd::write_some(&fd, b"1 permission denied\n");
-            continue;
+    // The spare fd, lent to accept one client when svc is out of fds.
+    let mut lent = false;
+    'each: for _ in 0..MAX_CLIENTS {
+        if !lent && w.spare_fd.is_empty() {
+            w.spare_fd = os::fd::open(c"/dev/null", libc::O_RDONLY, 0).map_or(Slot::EMPTY, Slot::new);
         }
-        let c = match w.clients.place() {
-            Place::Free(c) => c,
-            Place::Evict(c) => {
-                drop_client(w, ev, c);
-                c
-            }
-            Place::Busy => {
-                let _ = os::fd::write_some(&fd, b"1 busy: too many control connections\n");
+        let fd = match w.fds.fd(listener).map(os::socket::accept) {
+            Some(Ok(fd)) => fd,
+            // Out of fds, the connection would stay queued and the listener
+            // readable: the loop would spin and the client wait. With the
+            // spare closed, the next accept takes its number and the client
+            // hears why.
+            Some(Err(rustix::io::Errno::MFILE | rustix::io::Errno::NFILE)) if !lent => {
+                drop(w.spare_fd.take());
+                lent = true;
                 continue;
             }
+            _ => return,
         };
-        let Ok(k) = w.fds.add(ev, fd, Role::Client(c as u8), Interest::Read) else { continue };
-        if let Some(cl) = w.clients.list.get_mut(c) {
-            cl.open(k as u16, now);
-        }
+        let why: &[u8] = 'refuse: {
+            if lent {
+                break 'refuse b"1 busy: out of file descriptors\n";
+            }
+            if !os::socket::peer_allowed(fd.as_fd(), w.group) {
+                break 'refuse b"1 permission denied\n";
+            }
+            let c = match w.clients.place() {
+                Place::Free(c) => c,
+                Place::Evict(c) => {
+                    drop_client(w, ev, c);
+                    c
+                }
+                Place::Busy => break 'refuse b"1 busy: too many control connections\n",
+            };
+            if let Ok(k) = w.fds.add(ev, fd, Role::Client(c as u8), Interest::Read)
+                && let Some(cl) = w.clients.list.get_mut(c)
+            {
+                cl.open(k as u16, now);
+            }
+            continue 'each;
+        };
+        let _ = os::fd::write_some(&fd, why);
+        lent = false;
     }
 }
 

@@ -8,6 +8,7 @@ use crate::cli::{Command, EXIT_FAIL, EXIT_OK};
 use crate::duration::Instant;
 use crate::limits::*;
 use crate::os::event::{Event, Events, Interest};
+use crate::os::fd::Slot;
 use crate::os::init::Init;
 use crate::os::{self, clock, signal, spawn};
 use crate::service::{Action, Actions};
@@ -97,6 +98,8 @@ pub fn up(cmd: &Command<'static>, boot_config: Option<&'static [u8]>) -> i32 {
             return EXIT_FAIL;
         }
     };
+    // Held from the start, so that svc out of fds can still answer (control::accept).
+    w.spare_fd = os::fd::open(c"/dev/null", libc::O_RDONLY, 0).map_or(Slot::EMPTY, Slot::new);
     w.group = w.sup.cfg.control_gid;
     let listener = match os::socket::bind_control(control, w.group) {
         Ok(fd) => fd,

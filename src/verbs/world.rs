@@ -170,6 +170,9 @@ pub struct World {
     /// say which were sent.
     pub notify_self: Buf<UNIX_PATH_BYTES>,
     pub notify_sent: u8,
+    /// An fd held in reserve (/dev/null) for the control socket to accept
+    /// with when svc is out of fds (`control::accept`).
+    pub spare_fd: Slot,
     pub loader: Loader,
     pub sup: Supervisor,
     pub fds: Fds,
@@ -239,4 +242,5 @@ pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     notify_sent: 0,
     power: 0,
     power_until: crate::duration::Instant::from_millis(0),
+    spare_fd: Slot::EMPTY,
 });
