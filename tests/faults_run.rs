@@ -104,6 +104,13 @@ fn lowest_free_fd(pid: u32) -> u32 {
     (0..).find(|n| !used.contains(n)).unwrap_or(0)
 }
 
+/// The soft RLIMIT_NOFILE of `pid`.
+fn nofile(pid: u32) -> u32 {
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or("");
+    line.split_whitespace().nth(3).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no soft nofile for {pid}: {line:?}"))
+}
+
 /// Sets the soft RLIMIT_NOFILE of `pid` (the hard one stays).
 fn set_nofile(pid: u32, soft: u32) {
     let out = output_within(Command::new("prlimit").arg("--pid").arg(pid.to_string()).arg(format!("--nofile={soft}:")), CLIENT_TIMEOUT);
@@ -128,7 +135,7 @@ fn out_of_fds_svc_answers_busy_and_recovers() {
     let by = bystander(&s);
     let pid = s.svc_pid();
     let baseline = fds(pid);
-    let free = lowest_free_fd(pid);
+    let (free, soft) = (lowest_free_fd(pid), nofile(pid));
 
     // One fd left: a request is served, but a start cannot make its socket and pipe.
     set_nofile(pid, free + 1);
@@ -157,7 +164,7 @@ fn out_of_fds_svc_answers_busy_and_recovers() {
     assert!(!gone(by.0, by.1), "the bystander died while svc was out of fds");
 
     // The fds come back: everything works again and nothing leaked.
-    set_nofile(pid, 1024);
+    set_nofile(pid, soft);
     let line = s.wait_state("later", "starting", secs(10));
     assert!(line[2].parse::<u32>().is_ok(), "later has no pid: {line:?}");
     assert_untouched(&mut s, by, "after the fds came back");
