@@ -212,9 +212,11 @@ fn runs(s: &Svc, n: usize) -> (Vec<i128>, Vec<i128>) {
 fn backoff_doubles_up_to_max() {
     let mut s = Svc::new("backoff_doubles");
     let exec = s.script("crash", "date +%s%N >> {DIR}/starts\ndate +%s%N >> {DIR}/ends\nexit 1\n");
-    s.write_config(&format!("[crash]\nexec = {exec}\nbackoff = 100ms 1600ms\nstable = 10s\n"));
+    // Delays 250, 500, 1000, 2000, 4000, 4000 ms: 7 starts. (Each gap also
+    // holds a restart's own latency, tens of ms on a loaded machine: with a
+    // first delay of 100 ms that alone broke the 1.6 ratio once.)
+    s.write_config(&format!("[crash]\nexec = {exec}\nbackoff = 250ms 4s\nstable = 20s\n"));
     s.start();
-    // Delays 100, 200, 400, 800, 1600, 1600 ms: 7 starts.
     let (starts, ends) = runs(&s, 7);
     let gaps: Vec<i128> = (0..6).map(|i| starts[i + 1] - ends[i]).collect();
     let ms_gaps: Vec<i128> = gaps.iter().map(|g| g / 1_000_000).collect();
