@@ -43,7 +43,7 @@ const SOCKET: i32 = -2;
 /// does not block. Without /proc, fd 2 stays as it is.
 pub fn private_stderr() {
     // SAFETY: fd 2 is never closed by svc.
-    let Ok(st) = rustix::fs::fstat(unsafe { rustix::stdio::stderr() }) else { return };
+    let Ok(st) = crate::os::stat::fstat(unsafe { rustix::stdio::stderr() }) else { return };
     let to = match rustix::fs::FileType::from_raw_mode(st.st_mode) {
         rustix::fs::FileType::Socket => SOCKET,
         rustix::fs::FileType::Fifo | rustix::fs::FileType::CharacterDevice => {
@@ -99,9 +99,9 @@ pub enum ReadError {
 /// Opens `path` to read (close-on-exec) and checks that it is a regular
 /// file: O_NONBLOCK so that a FIFO cannot stall the open, O_NOCTTY so that a
 /// terminal cannot become svc's. Returns its fstat too.
-pub fn open_regular(path: &core::ffi::CStr) -> Result<(rustix::fd::OwnedFd, rustix::fs::Stat), ReadError> {
+pub fn open_regular(path: &core::ffi::CStr) -> Result<(rustix::fd::OwnedFd, crate::os::stat::Stat), ReadError> {
     let fd = open(path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY, 0).map_err(ReadError::Os)?;
-    let st = rustix::fs::fstat(&fd).map_err(ReadError::Os)?;
+    let st = crate::os::stat::fstat(&fd).map_err(ReadError::Os)?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
         return Err(ReadError::NotRegular);
     }

@@ -37,7 +37,7 @@ fn check(r: i32) -> Result<(), Errno> {
 /// Whether something is mounted on `dir`: its device differs from its
 /// parent's (what mountpoint(1) checks, without /proc).
 fn mounted(dir: &CStr, parent: &CStr) -> bool {
-    match (rustix::fs::stat(dir), rustix::fs::stat(parent)) {
+    match (crate::os::stat::stat(dir), crate::os::stat::stat(parent)) {
         (Ok(d), Ok(p)) => d.st_dev != p.st_dev,
         _ => false,
     }

@@ -170,7 +170,7 @@ pub fn relisten(fd: BorrowedFd, backlog: u32) -> Result<(), Errno> {
 /// of an earlier run), an error if something does or if it is no socket.
 fn clear_stale(sa: &libc::sockaddr_un, len: usize) -> Result<(), Errno> {
     let Some(path) = cpath(sa) else { return Err(Errno::NAMETOOLONG) };
-    let st = match rustix::fs::lstat(path) {
+    let st = match crate::os::stat::lstat(path) {
         Ok(st) => st,
         Err(Errno::NOENT) => return Ok(()),
         Err(e) => return Err(e),
@@ -209,7 +209,7 @@ fn configure_file(path: &[u8], o: &Options) -> Result<(u64, u64), Errno> {
         let gid = o.gid.map(rustix::fs::Gid::from_raw_unchecked);
         rustix::fs::chownat(rustix::fs::CWD, c, uid, gid, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
     }
-    let st = rustix::fs::lstat(c)?;
+    let st = crate::os::stat::lstat(c)?;
     Ok((st.st_dev, st.st_ino))
 }
 
@@ -230,7 +230,7 @@ pub fn unlink(path: &[u8]) {
 pub fn unlink_if(path: &[u8], file: (u64, u64)) {
     let mut b = [0u8; crate::limits::UNIX_PATH_BYTES + 1];
     let Some(c) = crate::os::fd::cpath(path, &mut b) else { return };
-    if rustix::fs::lstat(c).is_ok_and(|st| (st.st_dev, st.st_ino) == file) {
+    if crate::os::stat::lstat(c).is_ok_and(|st| (st.st_dev, st.st_ino) == file) {
         let _ = rustix::fs::unlink(c);
     }
 }

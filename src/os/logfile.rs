@@ -172,7 +172,7 @@ fn open_file(path: &CStr, flags: i32, mode: u32) -> Result<(OwnedFd, u64), Errno
     let mut last = Name::new();
     let dir = path::open_parent(path.to_bytes(), &mut last)?;
     let file = path::open_in(&dir, last.get(), flags, mode)?;
-    let st = rustix::fs::fstat(&file)?;
+    let st = crate::os::stat::fstat(&file)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Errno::INVAL);
     }
@@ -198,7 +198,7 @@ fn tell(path: &CStr, e: Errno) {
 /// `fstat(2)`: the size of a regular file; EINVAL for anything else (a FIFO
 /// could block, and rotating would rename a device node).
 fn regular_size<F: AsFd>(file: F) -> Result<u64, Errno> {
-    let st = rustix::fs::fstat(file)?;
+    let st = crate::os::stat::fstat(file)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Errno::INVAL);
     }

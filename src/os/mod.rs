@@ -14,6 +14,7 @@ pub mod process;
 pub mod signal;
 pub mod socket;
 pub mod spawn;
+pub mod stat;
 
 /// errno after a failed libc call (the one place that reads it).
 #[allow(unsafe_code)]

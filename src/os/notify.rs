@@ -13,7 +13,7 @@ pub fn make_dir(dir: &CStr) -> Result<(), Errno> {
     let mode = rustix::fs::Mode::from_raw_mode(0o711);
     match rustix::fs::mkdir(dir, mode) {
         Err(Errno::EXIST) => {
-            let st = rustix::fs::lstat(dir)?;
+            let st = crate::os::stat::lstat(dir)?;
             let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory;
             if !is_dir || st.st_uid != crate::os::process::euid() {
                 return Err(Errno::EXIST);

@@ -79,14 +79,14 @@ pub fn open_parent(path: &[u8], last: &mut Name) -> Result<OwnedFd, Errno> {
             return Err(Errno::ISDIR);
         }
         let next = open_in(&dir, c, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-        let st = rustix::fs::fstat(&next)?;
+        let st = crate::os::stat::fstat(&next)?;
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {
                 dir = next;
                 pos += skip + comp_len;
             }
             FileType::Symlink => {
-                let holder = rustix::fs::fstat(&dir)?;
+                let holder = crate::os::stat::fstat(&dir)?;
                 // A symlink's own mode is always 0777: its owner and its
                 // directory decide who can change it.
                 if !fd::safe(st.st_uid, 0, euid) || !fd::safe(holder.st_uid, holder.st_mode, euid) {

@@ -168,7 +168,7 @@ pub fn environ(pid: i32, buf: &mut [u8]) -> usize {
 // st_ino's type differs between targets.
 #[allow(clippy::unnecessary_cast)]
 pub fn inode(fd: BorrowedFd) -> u64 {
-    rustix::fs::fstat(fd).map_or(0, |st| st.st_ino as u64)
+    crate::os::stat::fstat(fd).map_or(0, |st| st.st_ino as u64)
 }
 
 /// Walks every process in /proc whose parent is `parent` (None: any) and

@@ -62,7 +62,7 @@ pub fn connect(path: &CStr) -> Result<OwnedFd, Errno> {
 /// us that refuses connections is stale and is unlinked (the only unlink
 /// svc ever does there).
 pub fn bind_control(path: &CStr, gid: Option<u32>) -> Result<OwnedFd, BindError> {
-    match rustix::fs::lstat(path) {
+    match crate::os::stat::lstat(path) {
         Ok(st) => {
             if FileType::from_raw_mode(st.st_mode) != FileType::Socket {
                 return Err(BindError::Occupied);

@@ -21,7 +21,7 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
     }
     default_path(b, false);
     let mut q = [0u8; PATH_BYTES];
-    let exists = os::fd::cpath(b.as_bytes(), &mut q).is_some_and(|c| rustix::fs::lstat(c).is_ok());
+    let exists = os::fd::cpath(b.as_bytes(), &mut q).is_some_and(|c| crate::os::stat::lstat(c).is_ok());
     if !exists {
         b.clear();
         b.push(b"/run/svc.sock");

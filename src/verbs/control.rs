@@ -64,7 +64,7 @@ pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) -> bool {
         if let Some(dir) = dir {
             let _ = rustix::fs::mkdir(dir, rustix::fs::Mode::from_raw_mode(0o700));
         }
-        let ours = dir.and_then(|d| rustix::fs::lstat(d).ok()).is_some_and(|st| {
+        let ours = dir.and_then(|d| crate::os::stat::lstat(d).ok()).is_some_and(|st| {
             st.st_uid == uid
                 && st.st_mode & 0o022 == 0
                 && rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
