@@ -32,6 +32,7 @@ pub mod limits;
 pub mod notify;
 pub mod order;
 pub mod passwd;
+pub mod pin;
 pub mod proto;
 pub mod reload;
 pub mod reply;

@@ -103,6 +103,11 @@ pub const MAX_LINK_HOPS: usize = 8;
 pub const CONTROL_PATH_BYTES: usize = 108;
 /// Bytes of a unix socket path or abstract name, its NUL included (`sun_path`).
 pub const UNIX_PATH_BYTES: usize = CONTROL_PATH_BYTES;
+/// Bytes of pinned releases (the resolved program path and cwd of each
+/// service's current, previous and candidate release), in .bss: 16 KiB is
+/// 64 services with two releases of 120-byte paths each. When it is full a
+/// service runs unpinned (NOTE says so) and never fails to start.
+pub const PIN_BYTES: usize = 16 * 1024;
 /// Listening sockets of one service (`listen =` lines): fds 3 to 10.
 pub const MAX_SERVICE_LISTENS: usize = 8;
 /// Listening sockets svc holds in all.

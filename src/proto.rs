@@ -42,6 +42,7 @@ pub enum Kind {
     Poweroff,
     Reboot,
     Halt,
+    Rollback,
 }
 
 // Request flags, as bits of `Request::flags`; the command line shares them.
@@ -74,7 +75,7 @@ struct Info {
     max: u8,
 }
 
-const KINDS: [Info; 11] = [
+const KINDS: [Info; 12] = [
     Info { kind: Kind::Status, word: "status", flags: JSON | LONG, min: 0, max: u8::MAX },
     Info { kind: Kind::Start, word: "start", flags: 0, min: 1, max: u8::MAX },
     Info { kind: Kind::Stop, word: "stop", flags: 0, min: 1, max: u8::MAX },
@@ -88,6 +89,7 @@ const KINDS: [Info; 11] = [
     Info { kind: Kind::Poweroff, word: "poweroff", flags: 0, min: 0, max: 0 },
     Info { kind: Kind::Reboot, word: "reboot", flags: 0, min: 0, max: 0 },
     Info { kind: Kind::Halt, word: "halt", flags: 0, min: 0, max: 0 },
+    Info { kind: Kind::Rollback, word: "rollback", flags: WAIT, min: 1, max: 1 },
 ];
 
 impl Kind {

@@ -113,6 +113,7 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
         && old.upgrade_delay == new.upgrade_delay
         && old.upgrade_signal == new.upgrade_signal
         && old.on_connect == new.on_connect
+        && old.pin == new.pin
         && same_listens(a, old, b, new, true);
     if supervision { Change::Kept } else { Change::Updated }
 }

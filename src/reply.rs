@@ -138,9 +138,10 @@ pub fn refill(job: &mut Job, d: &Data, out: &mut Out) -> bool {
 
 /// Appends items `next..total`, each made by `item` (into a line buffer; an
 /// empty line is skipped), while whole ones fit; the item to go on from.
-fn lines(mut next: u8, total: usize, out: &mut Out, mut item: impl FnMut(usize, &mut Buf<512>)) -> u8 {
+fn lines(mut next: u8, total: usize, out: &mut Out, mut item: impl FnMut(usize, &mut Buf<1024>)) -> u8 {
     while usize::from(next) < total {
-        let mut line = Buf::<512>::new();
+        // A JSON line with a pinned release's two paths may pass 512 bytes.
+        let mut line = Buf::<1024>::new();
         item(usize::from(next), &mut line);
         if line.len() > out.room() {
             break;

@@ -121,7 +121,20 @@ pub fn json_line(sup: &Supervisor, id: usize, now: Instant, log_drops: u32, out:
     }
     out.push(b",\"sockets\":[");
     sockets(sup, id, true, out);
-    out.push(b"]");
+    out.push(b"],\"release\":");
+    match release(sup, id) {
+        Some((prog, cwd)) => {
+            out.push(b"{\"exec\":");
+            json_str(prog, out);
+            out.push(b",\"cwd\":");
+            match cwd {
+                Some(c) => json_str(c, out),
+                None => out.push(b"null"),
+            }
+            out.push(b"}");
+        }
+        None => out.push(b"null"),
+    }
     // Every instance, when there is more than one (an upgrade under way):
     // pid, role, phase and uptime of each.
     if s.inst.iter().flatten().count() > 1 {
@@ -169,13 +182,30 @@ fn sockets(sup: &Supervisor, id: usize, json: bool, out: &mut Out) {
     }
 }
 
-/// `status -l`: the second line of a service with sockets, `  sockets: ADDR...`.
+/// `status -l`: the lines under a service: `  sockets: ADDR...` (with
+/// sockets) and `  release: PROGRAM [cwd DIR]` (pinned).
 pub fn sockets_line(sup: &Supervisor, id: usize, out: &mut Out) {
     if sup.def(id).is_some_and(|d| d.listen.count > 0) {
         out.push(b"  sockets:");
         sockets(sup, id, false, out);
         out.push(b"\n");
     }
+    if let Some((prog, cwd)) = release(sup, id) {
+        out.push(b"  release: ");
+        out.push(prog);
+        if let Some(c) = cwd {
+            out.push(b" cwd ");
+            out.push(c);
+        }
+        out.push(b"\n");
+    }
+}
+
+/// The pinned release a service runs: its program path and cwd (None: none).
+fn release(sup: &Supervisor, id: usize) -> Option<(&[u8], Option<&[u8]>)> {
+    let (prog, cwd) = sup.pins.get(id, sup.svcs.get(id)?.pin.cur)?;
+    let cwd = cwd.strip_suffix(&[0]).filter(|c| !c.is_empty());
+    Some((prog.strip_suffix(&[0]).unwrap_or(prog), cwd))
 }
 
 fn json_num(v: Option<u64>, out: &mut Out) {
@@ -243,6 +273,10 @@ fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) 
             }
             crate::service::Role::Serving => continue,
         }
+        sep = ", ";
+    }
+    if s.pin.full {
+        let _ = uwrite!(out, "{}unpinned: release arena full", sep);
         sep = ", ";
     }
     if s.rest == Rest::Watching && state == State::Stopped {
@@ -317,7 +351,7 @@ mod tests {
     }
 
     fn spawned(id: u8, pid: i32) -> Event {
-        Event::Spawned { id, inst: 0, pid }
+        Event::Spawned { id, inst: 0, pid, rel: crate::pin::NONE }
     }
 
     const EXEC_ENOENT: Event = Event::SpawnFailed { id: 4, inst: 0, step: Step::Exec, errno: 2 };
@@ -514,14 +548,14 @@ mod tests {
         let lines = json_all(&sup, now, 7);
         check_json(&lines);
         let want = [
-            r#"{"name":"a","state":"done","pid":null,"uptime_ms":null,"restarts":0,"exit":0,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
-            r#"{"name":"b","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":3,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
-            r#"{"name":"c","state":"starting","pid":12,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
-            r#"{"name":"d","state":"stopping","pid":13,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
-            r#"{"name":"e","state":"backoff","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":70,"generation":1,"log_drops":7,"note":"start in 70ms, exec: ENOENT (errno 2)","sockets":[]}"#,
-            r#"{"name":"f","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"40","next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
-            r#"{"name":"g","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
-            r#"{"name":"h","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"TERM","next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[]}"#,
+            r#"{"name":"a","state":"done","pid":null,"uptime_ms":null,"restarts":0,"exit":0,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[],"release":null}"#,
+            r#"{"name":"b","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":3,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[],"release":null}"#,
+            r#"{"name":"c","state":"starting","pid":12,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[],"release":null}"#,
+            r#"{"name":"d","state":"stopping","pid":13,"uptime_ms":30,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[],"release":null}"#,
+            r#"{"name":"e","state":"backoff","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":70,"generation":1,"log_drops":7,"note":"start in 70ms, exec: ENOENT (errno 2)","sockets":[],"release":null}"#,
+            r#"{"name":"f","state":"failed","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"40","next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[],"release":null}"#,
+            r#"{"name":"g","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":null,"next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[],"release":null}"#,
+            r#"{"name":"h","state":"stopped","pid":null,"uptime_ms":null,"restarts":0,"exit":null,"signal":"TERM","next_start_ms":null,"generation":1,"log_drops":7,"note":null,"sockets":[],"release":null}"#,
         ];
         for (l, w) in lines.iter().zip(want) {
             assert_eq!(l.trim_end(), w);
@@ -569,8 +603,29 @@ mod tests {
         let two = json_all(&sup, T0 + ms(10), 0);
         check_json(&two);
         assert!(two[0].contains(r#""state":"running","pid":43,"uptime_ms":5,"#), "{}", two[0]);
-        let want = r#","sockets":[],"instances":[{"pid":42,"role":"draining","state":"running","uptime_ms":10},{"pid":43,"role":"serving","state":"running","uptime_ms":5}]}"#;
+        let want = r#","sockets":[],"release":null,"instances":[{"pid":42,"role":"draining","state":"running","uptime_ms":10},{"pid":43,"role":"serving","state":"running","uptime_ms":5}]}"#;
         assert!(two[0].trim_end().ends_with(want), "{}", two[0]);
+    }
+
+    #[test]
+    fn release_in_json_long_and_note() {
+        let mut sup = sup_of(&config(&[def(), def()]));
+        let mut out = Actions::new();
+        sup.handle(Event::Tick, T0, &mut out);
+        let k = sup.pins.store(0, [crate::pin::NONE; 2], b"/opt/app/releases/42/bin/web", b"/opt/app/releases/42").unwrap();
+        sup.handle(Event::Spawned { id: 0, inst: 0, pid: 42, rel: k }, T0, &mut out);
+        sup.handle(Event::Spawned { id: 1, inst: 0, pid: 43, rel: crate::pin::FULL }, T0, &mut out);
+        let lines = json_all(&sup, T0, 0);
+        check_json(&lines);
+        let want = r#""release":{"exec":"/opt/app/releases/42/bin/web","cwd":"/opt/app/releases/42"}"#;
+        assert!(lines[0].contains(want), "{}", lines[0]);
+        assert!(lines[1].contains(r#""note":"unpinned: release arena full","sockets":[],"release":null"#), "{}", lines[1]);
+        let mut long = Buf::<256>::new();
+        sockets_line(&sup, 0, &mut long);
+        assert_eq!(text(&long), "  release: /opt/app/releases/42/bin/web cwd /opt/app/releases/42\n");
+        let mut none = Buf::<64>::new();
+        sockets_line(&sup, 1, &mut none);
+        assert_eq!(text(&none), "");
     }
 
     #[test]

@@ -44,10 +44,11 @@ pub enum Key {
     Watchdog,
     ProbeInterval,
     OomScoreAdj,
+    Pin,
 }
 
 /// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 30] = [
+pub const KEYS: [(&str, Key); 31] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -78,6 +79,7 @@ pub const KEYS: [(&str, Key); 30] = [
     ("watchdog", Key::Watchdog),
     ("probe_interval", Key::ProbeInterval),
     ("oom_score_adj", Key::OomScoreAdj),
+    ("pin", Key::Pin),
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.

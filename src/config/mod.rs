@@ -136,6 +136,9 @@ pub struct Def {
     /// `oom_score_adj`: -1000 to 1000, written by the child before it drops
     /// privileges (svc's own -1000 must not reach its services).
     pub oom_score_adj: i16,
+    /// `pin = yes` (default): run the release resolved at the last start of
+    /// a new definition or upgrade (`pin.rs`).
+    pub pin: bool,
 }
 
 /// One `listen =` line: the address (its text, checked by `addr::parse`)
@@ -189,6 +192,7 @@ impl Def {
         watchdog: Duration::from_millis(0),
         probe_interval: Duration::from_millis(250),
         oom_score_adj: 0,
+        pin: true,
     };
 }
 

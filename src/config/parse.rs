@@ -399,6 +399,7 @@ impl Parser<'_> {
             Key::Group => sec.group = Some((value.span(), self.line)),
             Key::Restart => def.restart = keys::parse_restart(v).map_err(bad)?,
             Key::Oneshot => def.oneshot = keys::parse_bool(v).map_err(bad)?,
+            Key::Pin => def.pin = keys::parse_bool(v).map_err(bad)?,
             Key::Start if v == b"on-connect" => def.on_connect = true,
             Key::Start => def.start = keys::parse_bool(v).map_err(bad)?,
             Key::Listen => return self.listen(sec, value),

@@ -15,6 +15,7 @@ use crate::backoff;
 use crate::config::{Def, Ready, Restart};
 use crate::duration::Instant;
 use crate::limits::MAX_INSTANCES;
+use crate::pin::Pin;
 use crate::signame::{ABRT, CONT, KILL};
 
 pub(super) fn emit(out: &mut Actions, a: Action) {
@@ -45,6 +46,8 @@ pub struct Service {
     pub upgrades: u8,
     /// A probe killed after its instance ended (0: none): reaped quietly.
     pub stray: i32,
+    /// Its pinned releases (which records of `Pins` run, and the next spawn's).
+    pub pin: Pin,
     pub inst: [Option<Instance>; MAX_INSTANCES],
 }
 
@@ -63,6 +66,7 @@ impl Service {
             upgrade: Upgrade::Idle,
             upgrades: 0,
             stray: 0,
+            pin: Pin::NONE,
             inst: [None; MAX_INSTANCES],
         }
     }
@@ -133,9 +137,11 @@ impl Service {
         }
     }
 
-    /// The exec succeeded: the instance runs as `pid`.
-    pub fn spawned(&mut self, inst: usize, pid: i32, def: &Def, now: Instant) {
+    /// The exec succeeded: the instance runs as `pid`, release `rel` (a
+    /// record of `Pins`, or `pin::NONE` / `pin::FULL`: unpinned).
+    pub fn spawned(&mut self, inst: usize, pid: i32, rel: u8, def: &Def, now: Instant) {
         let Some(Some(i)) = self.inst.get_mut(inst) else { return };
+        self.pin.spawned(i.role == Role::New, rel);
         self.spawns = self.spawns.saturating_add(1);
         self.note = Note::None;
         i.pid = pid;

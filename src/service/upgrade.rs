@@ -4,6 +4,7 @@
 
 use super::{Action, Actions, Exit};
 use super::{Begin, Def, InstPhase, Instance, Instant, Note, Rest, Role, Service, Upgrade, Want, Why, emit, stop_instance};
+use crate::pin::{self, Resolve};
 
 impl Service {
     /// The slot of the instance with `role`.
@@ -11,13 +12,24 @@ impl Service {
         self.inst.iter().position(|i| i.is_some_and(|i| i.role == role))
     }
 
-    /// `svc upgrade` (and `svc restart`, with `restart`): a new instance on
-    /// the same sockets beside the serving one, or (no sockets) a stop and a
-    /// start.
-    pub fn begin_upgrade(&mut self, id: u8, restart: bool, reload: bool, def: &Def, now: Instant, out: &mut Actions) -> Begin {
+    /// `svc upgrade` (and `svc restart`, with `restart`; `svc rollback`):
+    /// a new instance on the same sockets beside the serving one, or (no
+    /// sockets) a stop and a start; the new instance runs the release `how`
+    /// says.
+    pub fn begin_upgrade(
+        &mut self,
+        id: u8,
+        restart: bool,
+        reload: bool,
+        how: Resolve,
+        def: &Def,
+        now: Instant,
+        out: &mut Actions,
+    ) -> Begin {
         if matches!(self.upgrade, Upgrade::Running { .. }) {
             return Begin::Busy;
         }
+        self.pin.next = how;
         if self.want == Want::Down {
             return Begin::Stopped;
         }
@@ -76,9 +88,11 @@ impl Service {
         }
         self.note = Note::None;
         self.rest = Rest::Stopped;
-        if let Upgrade::Running { reload: true, .. } = self.upgrade {
+        let reload = matches!(self.upgrade, Upgrade::Running { reload: true, .. });
+        if reload {
             self.generation = self.generation.wrapping_add(1);
         }
+        self.pin.promote(reload);
         self.upgrade = Upgrade::Upgraded { old, new };
     }
 
@@ -106,6 +120,7 @@ impl Service {
         }
         self.upgrade = Upgrade::Failed { exit };
         self.note = Note::Upgrade { exit };
+        self.pin.cand = pin::NONE;
         if restart && self.want == Want::Up {
             self.stop(Why::Restart, def, now, out);
         }

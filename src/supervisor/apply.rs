@@ -6,6 +6,7 @@
 use super::Supervisor;
 use crate::config::Config;
 use crate::duration::Instant;
+use crate::pin::{Pin, Resolve};
 use crate::reload::{Change, Plan, Step};
 use crate::service::{Action, Actions, Service, State, Upgrade, Want, Why};
 
@@ -72,13 +73,16 @@ impl Supervisor {
                         && let Some(def) = cfg.defs.get(usize::from(step.def))
                     {
                         // Its generation rises when the new instance serves.
-                        s.begin_upgrade(step.slot, false, true, def, now, out);
+                        s.begin_upgrade(step.slot, false, true, Resolve::Fresh, def, now, out);
                         continue;
                     }
                     if change != Change::Kept {
                         s.generation = s.generation.wrapping_add(1);
                     }
                     if change == Change::Restarted {
+                        // A new definition: its next start resolves afresh,
+                        // and the releases of the old one are no way back.
+                        s.pin = Pin::NONE;
                         // Its log target may have changed.
                         let _ = out.push(Action::Assigned { id: step.slot });
                     }
@@ -118,6 +122,7 @@ impl Supervisor {
                 None => return,
             };
             self.pending.0 &= !(1u64 << def);
+            self.pins.forget(id);
             let _ = out.push(Action::Assigned { id: id as u8 });
         }
     }

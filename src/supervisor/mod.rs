@@ -11,6 +11,7 @@ use crate::config::{Config, Def, Page};
 use crate::duration::Instant;
 use crate::limits::MAX_SERVICES;
 use crate::notify::Said;
+use crate::pin::{self, Pins, Resolve};
 use crate::service::{Action, Actions, Exit, Note, Notice, Rest, Role, Service, State, Step, Want, Why, earliest};
 use heapless::Vec;
 
@@ -24,8 +25,9 @@ pub use apply::Pending;
 pub enum Event {
     /// A child was reaped.
     Exited { pid: i32, exit: Exit },
-    /// `Action::Spawn` worked: instance `inst` of `id` runs as `pid`.
-    Spawned { id: u8, inst: u8, pid: i32 },
+    /// `Action::Spawn` worked: instance `inst` of `id` runs as `pid`, the
+    /// release in record `rel` of `pins` (or `pin::NONE`, `pin::FULL`).
+    Spawned { id: u8, inst: u8, pid: i32, rel: u8 },
     /// `Action::Spawn` failed at `step`.
     SpawnFailed { id: u8, inst: u8, step: Step, errno: i32 },
     /// `Action::Probe` worked: the probe of instance `inst` of `id` runs as `pid`.
@@ -56,6 +58,8 @@ pub enum Request {
     Restart(u8),
     /// `svc upgrade`: a new instance beside the serving one.
     Upgrade(u8),
+    /// `svc rollback`: an upgrade to the previous pinned release.
+    Rollback(u8),
     /// `svc signal`: `sig` to the serving instance's main pid; the outcome
     /// goes to control client `client`.
     Signal {
@@ -75,6 +79,8 @@ pub enum Outcome {
     NotRunning,
     /// How an upgrade began.
     Begun(crate::service::Begin),
+    /// A rollback found no previous release.
+    NoPrevious,
 }
 
 /// errno ESRCH: no such process (or group). The same on every Linux architecture.
@@ -94,6 +100,8 @@ pub struct Supervisor {
     pub said: [Said; MAX_SERVICES],
     /// The config in force.
     pub cfg: Config,
+    /// Every slot's pinned releases (which of them run: `Service::pin`).
+    pub pins: Pins,
 }
 
 /// Why a service that wants to be up is not started.
@@ -120,6 +128,7 @@ impl Supervisor {
             page_said: Page,
             said: [Said::NONE; MAX_SERVICES],
             cfg: Config::new(),
+            pins: Pins::new(),
         }
     }
 
@@ -239,11 +248,11 @@ impl Supervisor {
                 }
                 Outcome::Orphan
             }
-            Event::Spawned { id, inst, pid } => {
+            Event::Spawned { id, inst, pid, rel } => {
                 if let Some(s) = svcs.get_mut(usize::from(id))
                     && let Some(def) = Self::def_in(cfg, s)
                 {
-                    s.spawned(usize::from(inst), pid, def, now);
+                    s.spawned(usize::from(inst), pid, rel, def, now);
                     // A new run says its own STATUS= (an upgrade's keeps the old one's until it serves).
                     if s.inst.get(usize::from(inst)).is_some_and(|i| i.is_some_and(|i| i.role == Role::Serving))
                         && let Some(t) = said.get_mut(usize::from(id))
@@ -345,7 +354,12 @@ impl Supervisor {
     fn request(&mut self, r: Request, now: Instant, out: &mut Actions) -> Outcome {
         let Supervisor { cfg, svcs, .. } = self;
         let id = match r {
-            Request::Start(id) | Request::Stop(id) | Request::Restart(id) | Request::Upgrade(id) | Request::Signal { id, .. } => id,
+            Request::Start(id)
+            | Request::Stop(id)
+            | Request::Restart(id)
+            | Request::Upgrade(id)
+            | Request::Rollback(id)
+            | Request::Signal { id, .. } => id,
         };
         let Some(s) = svcs.get_mut(usize::from(id)) else { return Outcome::NotRunning };
         let Some(def) = Self::def_in(cfg, s) else { return Outcome::NotRunning };
@@ -355,7 +369,7 @@ impl Supervisor {
             // With sockets, a restart overlaps as an upgrade does (nothing
             // is refused), but starts afresh if the new one fails.
             Request::Restart(_) if def.listen.count > 0 && s.state() == State::Running => {
-                return Outcome::Begun(s.begin_upgrade(id, true, false, def, now, out));
+                return Outcome::Begun(s.begin_upgrade(id, true, false, Resolve::Reuse, def, now, out));
             }
             Request::Restart(_) => {
                 s.want_up(def);
@@ -367,7 +381,9 @@ impl Supervisor {
                 let _ = out.push(Action::Signal { pid, sig: def.upgrade_signal, group: false });
                 return Outcome::Begun(crate::service::Begin::Signalled);
             }
-            Request::Upgrade(_) => return Outcome::Begun(s.begin_upgrade(id, false, false, def, now, out)),
+            Request::Upgrade(_) => return Outcome::Begun(s.begin_upgrade(id, false, false, Resolve::Fresh, def, now, out)),
+            Request::Rollback(_) if s.pin.prev == pin::NONE => return Outcome::NoPrevious,
+            Request::Rollback(_) => return Outcome::Begun(s.begin_upgrade(id, false, false, Resolve::Previous, def, now, out)),
             Request::Signal { sig, client, .. } => {
                 let Some(pid) = s.serving().map(|i| i.pid).filter(|&p| p > 0) else { return Outcome::NotRunning };
                 let _ = out.push(Action::Send { pid, sig, client });
@@ -470,6 +486,8 @@ impl Supervisor {
 
 #[cfg(test)]
 mod notify_tests;
+#[cfg(test)]
+mod pin_tests;
 #[cfg(test)]
 mod probe_tests;
 #[cfg(test)]

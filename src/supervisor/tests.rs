@@ -49,6 +49,10 @@ pub fn named_config(defs: &[(&str, Def, u8)]) -> Box<Config> {
 pub struct W {
     pub sup: Box<Supervisor>,
     next_pid: i32,
+    /// The release the next spawns run (as the OS layer would say).
+    pub rel: u8,
+    /// Where each spawn's release came from (`Pin::next` at the spawn).
+    pub hows: StdVec<crate::pin::Resolve>,
     pub(super) out: Actions,
 }
 
@@ -57,7 +61,7 @@ impl W {
         let mut sup = Box::new(Supervisor::new());
         crate::config::adopt(&mut sup.cfg, cfg);
         sup.load();
-        W { sup, next_pid: 100, out: Actions::new() }
+        W { sup, next_pid: 100, rel: crate::pin::NONE, hows: StdVec::new(), out: Actions::new() }
     }
     pub fn new(defs: &[Def]) -> W {
         Self::with(&config(defs))
@@ -73,8 +77,9 @@ impl W {
         while !self.out.is_empty() {
             let a = self.out.remove(0);
             if let Action::Spawn { id, inst } = a {
+                self.hows.push(self.sup.svcs[usize::from(id)].pin.next);
                 self.next_pid += 1;
-                self.sup.handle(Event::Spawned { id, inst, pid: self.next_pid }, now, &mut self.out);
+                self.sup.handle(Event::Spawned { id, inst, pid: self.next_pid, rel: self.rel }, now, &mut self.out);
             } else {
                 rest.push(a);
             }

@@ -234,7 +234,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
     let waits = match req.kind {
         Kind::Stop => true,
         Kind::Reload => !req.has(b"--dry-run"),
-        Kind::Upgrade => true,
+        Kind::Upgrade | Kind::Rollback => true,
         _ => false,
     };
     if waits && !w.clients.may_wait() {
@@ -298,10 +298,16 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             return;
         }
         Kind::Log => log(w, c, req, names, mask),
-        Kind::Upgrade => {
+        Kind::Upgrade | Kind::Rollback => {
             let id = ids(mask).next().unwrap_or(0);
             let name = names.first().copied().unwrap_or(b"");
-            let begun = w.sup.handle(Event::Request(Ask::Upgrade(id)), now, out);
+            let back = req.kind == Kind::Rollback;
+            let prev = w.sup.svcs.get(usize::from(id)).map_or(crate::pin::NONE, |s| s.pin.prev);
+            if back && prev != crate::pin::NONE && !crate::verbs::release::present(w, id, prev) {
+                head(w, c, EXIT_FAIL, b"the previous release no longer exists:", name);
+                return finish(w, ev, c, now);
+            }
+            let begun = w.sup.handle(Event::Request(if back { Ask::Rollback(id) } else { Ask::Upgrade(id) }), now, out);
             let seq = w.sup.svcs.get(usize::from(id)).map_or(0, |s| s.upgrades);
             let mut body = Buf::<128>::new();
             match begun {
@@ -311,6 +317,10 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
                 }
                 Outcome::Begun(Begin::Busy) => {
                     head(w, c, EXIT_FAIL, b"busy: upgrading or stopping", name);
+                    return finish(w, ev, c, now);
+                }
+                Outcome::NoPrevious => {
+                    head(w, c, EXIT_FAIL, b"no previous release:", name);
                     return finish(w, ev, c, now);
                 }
                 Outcome::Begun(Begin::Stopped) => {

@@ -9,21 +9,25 @@ use crate::duration::Instant;
 use crate::limits::*;
 use crate::os::event::{Events, Interest};
 use crate::os::{self, spawn};
+use crate::pin;
 use crate::service::{Actions, Step};
 use crate::supervisor::Event as SupEvent;
 use crate::text::Buf;
 use crate::verbs::output::{drain_probe, flush_log, read_log};
+use crate::verbs::release;
 use crate::verbs::sockets;
 
 use crate::verbs::world::{Role, World};
 use core::ffi::{CStr, c_char};
 use rustix::fd::AsFd;
 
-/// Forks and execs instance `inst` of service `id` with its pipes. With
-/// `probe`, its `ready = exec:` probe instead, as the service runs (user,
-/// cwd, rlimits, environment) plus `SVC_PID`, the instance's main pid; no
-/// sockets; output into a pipe whose bytes are kept in `Logs::probes`.
-pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -> Result<i32, spawn::Failure> {
+/// Forks and execs instance `inst` of service `id` with its pipes, its
+/// pinned release (`release::choose`) as program path, argv[0] and cwd: its
+/// pid and the release. With `probe`, its `ready = exec:` probe instead, as
+/// the service runs (user, cwd, rlimits, environment) plus `SVC_PID`, the
+/// instance's main pid; no sockets; output into a pipe whose bytes are kept
+/// in `Logs::probes`.
+pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -> Result<(i32, u8), spawn::Failure> {
     let fail = |e: rustix::io::Errno| spawn::Failure { step: Step::Fork, errno: e.raw_os_error() };
     if probe && let Some(k) = w.fds.find(Role::Probe { id, inst }) {
         // The last run's pipe goes first (something it started may hold it open).
@@ -42,6 +46,7 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
     if !probe {
         sockets::bind_missing(w, usize::from(id)).map_err(|e| spawn::Failure { step: Step::Listen, errno: e.raw_os_error() })?;
     }
+    let rel = if probe { pin::NONE } else { release::choose(w, id, &def) };
     let Some(devnull) = w.fds.of(Role::Null) else {
         return Err(spawn::Failure { step: Step::Fds, errno: rustix::io::Errno::BADF.raw_os_error() });
     };
@@ -49,6 +54,10 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
     let mut argv: [*const c_char; MAX_ARGS + 1] = [core::ptr::null(); MAX_ARGS + 1];
     for (p, s) in argv.iter_mut().zip(cfg.list(words)) {
         *p = cfg.strz(*s).as_ptr().cast();
+    }
+    let pinned = w.sup.pins.get(usize::from(id), rel);
+    if let (Some(p), Some((prog, _))) = (argv.first_mut(), pinned) {
+        *p = prog.as_ptr().cast();
     }
     let socks = if probe { heapless::Vec::new() } else { sockets::of(w, usize::from(id)) };
     let generation = w.sup.svcs.get(usize::from(id)).map_or(1, |s| s.spawns.saturating_add(1));
@@ -89,7 +98,10 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         *p = e;
     }
     let listen_pid = if with_socks { senv.pid.as_mut_ptr().wrapping_add(sockets::Env::PID_PREFIX.len()) } else { core::ptr::null_mut() };
-    let cwd = def.cwd.and_then(|s| CStr::from_bytes_with_nul(cfg.strz(s)).ok());
+    let cwd = match pinned {
+        Some((_, c)) if c.len() > 1 => CStr::from_bytes_with_nul(c).ok(),
+        _ => def.cwd.and_then(|s| CStr::from_bytes_with_nul(cfg.strz(s)).ok()),
+    };
     // Output: a pipe into the ring, or /dev/null.
     let log = match def.log {
         Log::Null if !probe => None,
@@ -160,7 +172,10 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
             os::fd::write_err(b"svc: fd table full: a ready pipe is dropped\n");
         }
     }
-    Ok(pid)
+    if rel != pin::NONE {
+        release::started(w, id, pid, rel);
+    }
+    Ok((pid, rel))
 }
 
 /// The instance is gone: drain and close its log pipe, close its ready pipe.

@@ -24,6 +24,7 @@ mod control;
 mod instance;
 mod output;
 mod power;
+mod release;
 mod reload;
 mod sockets;
 mod up;

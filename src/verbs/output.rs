@@ -77,6 +77,8 @@ pub(super) enum Src {
     Flush,
     /// The service's last probe output, each line prefixed `probe: `.
     Probe,
+    /// This many bytes of the scratch buffer, as one line of svc's own.
+    Line(usize),
 }
 
 /// Turns `src` into lines for the service's log target and followers.
@@ -131,6 +133,7 @@ pub(super) fn sink(w: &mut World, id: u8, inst: u8, src: Src) {
     match src {
         Src::Flush => a.flush(&mut each),
         Src::Feed(n) => a.feed(scratch.get(..n).unwrap_or(&[]), &mut each),
+        Src::Line(n) => each(scratch.get(..n).unwrap_or(&[])),
         Src::Probe => {
             let out = probes.get(usize::from(id)).map_or(&[][..], |b| b.as_bytes());
             for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {

@@ -289,11 +289,11 @@ fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool 
         {
             let event = match a {
                 Action::Spawn { id, inst } => Some(match start(w, ev, id, inst, false) {
-                    Ok(pid) => SupEvent::Spawned { id, inst, pid },
+                    Ok((pid, rel)) => SupEvent::Spawned { id, inst, pid, rel },
                     Err(f) => SupEvent::SpawnFailed { id, inst, step: f.step, errno: f.errno },
                 }),
                 Action::Probe { id, inst } => Some(match start(w, ev, id, inst, true) {
-                    Ok(pid) => SupEvent::ProbeSpawned { id, inst, pid },
+                    Ok((pid, _)) => SupEvent::ProbeSpawned { id, inst, pid },
                     Err(f) => {
                         // Why, in place of the run's output.
                         if let Some(b) = w.logs.probes.get_mut(usize::from(id)) {
