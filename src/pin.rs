@@ -43,16 +43,19 @@ pub struct Pin {
     pub next: Resolve,
     /// The last spawn ran unpinned because the arena was full.
     pub full: bool,
+    /// The release the last spawn ran (a record, NONE or FULL).
+    pub last: u8,
 }
 
 impl Pin {
-    pub const NONE: Pin = Pin { cur: NONE, prev: NONE, cand: NONE, next: Resolve::Reuse, full: false };
+    pub const NONE: Pin = Pin { cur: NONE, prev: NONE, cand: NONE, next: Resolve::Reuse, full: false, last: NONE };
 
     /// A spawn of `role` ran release `k` (a record, NONE or FULL). The
     /// serving instance's release is current at once; a new instance's
     /// once it serves (`promote`).
     pub fn spawned(&mut self, new: bool, k: u8) {
         self.next = Resolve::Reuse;
+        self.last = k;
         self.full = k == FULL;
         let k = if k == FULL { NONE } else { k };
         if new {
@@ -124,9 +127,8 @@ impl Pins {
     /// each followed by its NUL.
     pub fn get(&self, id: usize, k: u8) -> Option<(&[u8], &[u8])> {
         let r = self.rec(id, k)?;
-        let at = usize::from(r.at);
-        let mid = at + usize::from(r.prog) + 1;
-        Some((self.bytes.get(at..mid)?, self.bytes.get(mid..at + r.len())?))
+        let (prog, rest) = self.bytes.get(usize::from(r.at)..)?.split_at_checked(usize::from(r.prog) + 1)?;
+        Some((prog, rest.get(..usize::from(r.cwd) + 1)?))
     }
 
     /// Stores release (`prog`, `cwd`; without NULs; `cwd` empty for none)
@@ -138,23 +140,24 @@ impl Pins {
                 return Some(k);
             }
         }
-        for k in 0..SLOT_RELEASES as u8 {
-            if !keep.contains(&k) {
-                self.free(id, k);
-            }
+        let mut free = None;
+        // The first record not kept is the one taken.
+        for k in (0..SLOT_RELEASES as u8).rev().filter(|k| !keep.contains(k)) {
+            self.free(id, k);
+            free = Some(k);
         }
-        let k = (0..SLOT_RELEASES as u8).find(|k| !keep.contains(k))?;
-        let rec = Rec { at: self.used, prog: u16::try_from(prog.len()).ok()?, cwd: u16::try_from(cwd.len()).ok()? };
-        let start = usize::from(self.used);
-        if prog.is_empty() || start + rec.len() > PIN_BYTES {
+        let k = free?;
+        let at = usize::from(self.used);
+        let end = at + prog.len() + cwd.len() + 2;
+        if prog.is_empty() || end > PIN_BYTES {
             return None;
         }
         // Byte by byte: copy_from_slice's length check would link core::fmt.
-        for (d, s) in self.bytes.iter_mut().skip(start).zip(prog.iter().chain(&[0]).chain(cwd).chain(&[0])) {
+        for (d, s) in self.bytes.iter_mut().skip(at).zip(prog.iter().chain(&[0]).chain(cwd).chain(&[0])) {
             *d = *s;
         }
-        self.used = (start + rec.len()) as u16;
-        *self.recs.get_mut(id)?.get_mut(usize::from(k))? = rec;
+        self.used = end as u16;
+        *self.recs.get_mut(id)?.get_mut(usize::from(k))? = Rec { at: at as u16, prog: prog.len() as u16, cwd: cwd.len() as u16 };
         Some(k)
     }
 
@@ -168,9 +171,8 @@ impl Pins {
     /// Frees record `k` of slot `id`: the bytes after it move down.
     fn free(&mut self, id: usize, k: u8) {
         let Some(gone) = self.rec(id, k) else { return };
-        let (at, len) = (usize::from(gone.at), gone.len());
-        // Byte by byte, as above (copy_within checks its range with core::fmt).
-        let used = usize::from(self.used);
+        let (at, len, used) = (usize::from(gone.at), gone.len(), usize::from(self.used));
+        // As above, no copy_within: its range check links core::fmt.
         for i in at..used.saturating_sub(len) {
             let b = self.bytes.get(i + len).copied().unwrap_or(0);
             if let Some(d) = self.bytes.get_mut(i) {
@@ -179,7 +181,7 @@ impl Pins {
         }
         self.used = used.saturating_sub(len) as u16;
         for r in self.recs.iter_mut().flatten() {
-            if r.prog > 0 && r.at > gone.at {
+            if r.at > gone.at {
                 r.at = r.at.wrapping_sub(len as u16);
             }
         }

@@ -3,9 +3,9 @@
 mod common;
 use common::*;
 
-const VERBS: [&str; 16] = [
-    "up", "status", "start", "stop", "restart", "signal", "reload", "upgrade", "log", "check", "reexec", "poweroff", "reboot", "halt",
-    "version", "help",
+const VERBS: [&str; 17] = [
+    "up", "status", "start", "stop", "restart", "signal", "reload", "upgrade", "rollback", "log", "check", "reexec", "poweroff", "reboot",
+    "halt", "version", "help",
 ];
 
 fn run(args: &[&str]) -> std::process::Output {

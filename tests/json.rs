@@ -14,8 +14,16 @@ fn check_shape(o: &Json) {
         assert!(o.get(k).is_some(), "no {k:?} in {o:?}");
     }
     for k in o.keys() {
-        assert!(KEYS.contains(&k) || k == "note" || k == "sockets", "unknown key {k:?} in {o:?}");
+        assert!(KEYS.contains(&k) || k == "note" || k == "sockets" || k == "release", "unknown key {k:?} in {o:?}");
     }
+    // The pinned release: null, or its program path and cwd (a string or null).
+    let release = o.get("release").unwrap_or_else(|| panic!("no release in {o:?}"));
+    assert!(
+        release.is_null()
+            || (release.get("exec").and_then(Json::as_str).is_some_and(|p| p.starts_with('/'))
+                && release.get("cwd").is_some_and(|c| c.is_null() || c.as_str().is_some())),
+        "{o:?}"
+    );
     assert!(o.get("name").and_then(Json::as_str).is_some(), "{o:?}");
     assert!(o.get("state").and_then(Json::as_str).is_some(), "{o:?}");
     for k in ["restarts", "generation", "log_drops"] {

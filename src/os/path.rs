@@ -117,30 +117,26 @@ pub fn open_parent(path: &[u8], last: &mut Name) -> Result<OwnedFd, Errno> {
     Err(Errno::LOOP)
 }
 
-/// The canonical path of the directory `dir` (every symlink resolved, as
-/// realpath(3) gives it) into `out`: its length, without the NUL.
-/// `open(O_PATH|O_DIRECTORY)`, `fchdir` into it, `getcwd`, and `fchdir`
-/// back: no /proc needed (as PID 1, svc may start services before /proc is
-/// mounted), and none of libc's realpath.
-pub fn resolve_dir(dir: &CStr, out: &mut [u8]) -> Result<usize, Errno> {
-    let here = is_dir(c".")?;
-    let there = is_dir(dir)?;
-    rustix::process::fchdir(&there)?;
-    // SAFETY: getcwd writes at most out.len() bytes into `out`.
-    let n = unsafe { libc::syscall(libc::SYS_getcwd, out.as_mut_ptr(), out.len()) };
+/// In `buf`, a directory's path (NUL-terminated) in and its canonical path
+/// out (every symlink resolved, as realpath(3) gives it); its length,
+/// without the NUL. `open(O_PATH|O_DIRECTORY)`, `fchdir` into it, `getcwd`,
+/// and `fchdir` back: no /proc needed (as PID 1, svc may start services
+/// before /proc is mounted), and none of libc's realpath.
+pub fn resolve_dir(buf: &mut [u8]) -> Option<usize> {
+    let there = fd::open(CStr::from_bytes_until_nul(buf).ok()?, libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
+    let here = fd::open(c".", libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
+    rustix::process::fchdir(&there).ok()?;
+    // SAFETY: getcwd writes at most buf.len() bytes into `buf`.
+    let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
     // svc's own directory again (an O_PATH fd of a directory: it cannot fail).
     let _ = rustix::process::fchdir(&here);
     // The kernel's length counts the NUL; a path outside svc's root has no leading '/'.
-    match usize::try_from(n) {
-        Ok(n) if n > 1 && out.first() == Some(&b'/') => Ok(n - 1),
-        Ok(_) => Err(Errno::NOENT),
-        Err(_) => Err(crate::os::errno()),
-    }
+    usize::try_from(n).ok().filter(|&n| n > 1 && buf.first() == Some(&b'/')).map(|n| n - 1)
 }
 
-/// `open(O_PATH|O_DIRECTORY)`: the directory `dir`, if it is one.
-pub fn is_dir(dir: &CStr) -> Result<OwnedFd, Errno> {
-    fd::open(dir, libc::O_PATH | libc::O_DIRECTORY, 0)
+/// `open(O_PATH)`: whether `path` names something (symlinks followed).
+pub fn exists(path: &CStr) -> bool {
+    fd::open(path, libc::O_PATH, 0).is_ok()
 }
 
 fn root() -> Result<OwnedFd, Errno> {
