@@ -19,7 +19,7 @@ fn check_fds(s: &Svc) {
     assert_eq!(fds(h), [0, 1, 2], "fds of a plain child");
     let line = s.wait_state("r", "starting", secs(10));
     let r: u32 = line[2].parse().unwrap_or_else(|_| panic!("r starting without a pid: {line:?}"));
-    assert_eq!(cmdline(r), ["/bin/sleep", "1000"], "r has exec'd");
+    assert_eq!(cmdline(r), [pinned("/bin/sleep").as_str(), "1000"], "r has exec'd");
     assert_eq!(fds(r), [0, 1, 2, 5], "fds of a child with ready = fd:5");
 }
 

@@ -70,7 +70,7 @@ fn smoke_reload_adds_and_removes() {
     // The reply came once c was running.
     let c = s.pid("c").unwrap_or_else(|| panic!("c has no pid after the reload: {:?}", s.status_line("c")));
     assert_eq!(s.state("c").as_deref(), Some("running"));
-    assert_eq!(cmdline(c), ["/bin/sleep", "1002"]);
+    assert_eq!(cmdline(c), [pinned("/bin/sleep").as_str(), "1002"]);
     assert_eq!(stat(c).map(|st| st.ppid), Some(s.svc_pid()));
     wait_gone(b, b_born, "the removed service's process to end");
     assert!(s.status_line("b").is_none(), "b is still listed: {:?}", s.status_line("b"));
@@ -158,7 +158,7 @@ fn reload_restarts_services_whose_process_changed() {
         }
     }
     // What each new instance got.
-    assert_eq!(cmdline(s.pid("r_exec").unwrap()), ["/bin/sleep", "1001"]);
+    assert_eq!(cmdline(s.pid("r_exec").unwrap()), [pinned("/bin/sleep").as_str(), "1001"]);
     let cwd = fs::read_link(format!("/proc/{}/cwd", s.pid("r_cwd").unwrap())).unwrap();
     assert_eq!(cwd, s.path("sub"));
     assert!(environ(s.pid("r_env").unwrap()).contains(&"A=2".to_string()));
@@ -360,7 +360,7 @@ fn invalid_reload_changes_nothing() {
     std::thread::sleep(ms(300));
     assert_eq!((s.pid("a"), s.pid("b")), (Some(a), Some(b)), "a reload of an invalid file changed services");
     assert_eq!((s.generation("a"), s.generation("b")), (ga, gb));
-    assert_eq!(cmdline(a), ["/bin/sleep", "1000"]);
+    assert_eq!(cmdline(a), [pinned("/bin/sleep").as_str(), "1000"]);
     assert!(!s.path("new.mark").exists(), "a service of the invalid file started");
     assert!(s.status_line("new").is_none(), "{:?}", s.status_line("new"));
 
@@ -437,7 +437,7 @@ fn reload_keeps_a_stopped_service_stopped() {
     // Started by hand, it runs the new definition.
     assert_eq!(s.run(&["start", "h"]).status.code(), Some(0));
     let pid = s.wait_running("h");
-    assert_eq!(cmdline(pid), ["/bin/sleep", "1001"]);
+    assert_eq!(cmdline(pid), [pinned("/bin/sleep").as_str(), "1001"]);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::fs;
 fn smoke_up_and_status() {
     let s = Svc::up("smoke_up_and_status", "[a]\nexec = /bin/sleep 1000\n\n[b]\nexec = /bin/sleep 1000\nstart = no\n");
     let pid = s.wait_running("a");
-    assert_eq!(cmdline(pid), ["/bin/sleep", "1000"]);
+    assert_eq!(cmdline(pid), [pinned("/bin/sleep").as_str(), "1000"]);
     assert_eq!(stat(pid).map(|st| st.ppid), Some(s.svc_pid()), "a's parent is svc");
 
     let out = s.run(&["status"]);
@@ -130,7 +130,7 @@ fn restart_gives_a_new_pid() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let new =
         wait_for(secs(10), "a to run with a new pid", || s.pid("a").filter(|&p| p != old && s.state("a").as_deref() == Some("running")));
-    assert_eq!(cmdline(new), ["/bin/sleep", "1000"]);
+    assert_eq!(cmdline(new), [pinned("/bin/sleep").as_str(), "1000"]);
     wait_until(secs(5), "the old instance to be reaped", || gone(old, born));
 }
 

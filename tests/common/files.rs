@@ -33,3 +33,12 @@ impl Drop for Cleanup {
         }
     }
 }
+
+/// A program path as svc runs it (a pinned release): its directory with
+/// every symlink resolved, its name as written (`/bin/sleep` is
+/// `/usr/bin/sleep` where /bin links to /usr/bin).
+pub fn pinned(path: &str) -> String {
+    let p = Path::new(path);
+    let dir = p.parent().and_then(|d| std::fs::canonicalize(d).ok()).unwrap_or_else(|| panic!("no directory of {path}"));
+    dir.join(p.file_name().unwrap_or_else(|| panic!("no name in {path}"))).display().to_string()
+}
