@@ -11,6 +11,7 @@
 //! moves indexes, never bytes. No syscalls.
 
 use crate::limits::{MAX_SERVICES, PIN_BYTES};
+use crate::text;
 
 /// Records a slot may hold: the current release, the previous, a candidate.
 pub const SLOT_RELEASES: usize = 3;
@@ -132,13 +133,14 @@ impl Pins {
     }
 
     /// Stores release (`prog`, `cwd`; without NULs; `cwd` empty for none)
-    /// for slot `id`, whose records `keep` stay; what else it held is
-    /// freed. An equal kept record is reused. None when the arena is full.
+    /// for slot `id`, whose records `keep` (current, previous) stay; what
+    /// else it held is freed. None when the arena is full.
     pub fn store(&mut self, id: usize, keep: [u8; 2], prog: &[u8], cwd: &[u8]) -> Option<u8> {
-        for &k in keep.iter() {
-            if self.get(id, k).is_some_and(|(p, c)| p.strip_suffix(&[0]) == Some(prog) && c.strip_suffix(&[0]) == Some(cwd)) {
-                return Some(k);
-            }
+        // The current release again is the same record (an upgrade to it
+        // changes no history).
+        let [cur, _] = keep;
+        if self.get(id, cur).is_some_and(|(p, c)| p.strip_suffix(&[0]) == Some(prog) && c.strip_suffix(&[0]) == Some(cwd)) {
+            return Some(cur);
         }
         let mut free = None;
         // The first record not kept is the one taken.
@@ -148,14 +150,14 @@ impl Pins {
         }
         let k = free?;
         let at = usize::from(self.used);
-        let end = at + prog.len() + cwd.len() + 2;
-        if prog.is_empty() || end > PIN_BYTES {
+        let mut end = at;
+        if prog.is_empty() || at + prog.len() + cwd.len() + 2 > PIN_BYTES {
             return None;
         }
-        // Byte by byte: copy_from_slice's length check would link core::fmt.
-        for (d, s) in self.bytes.iter_mut().skip(at).zip(prog.iter().chain(&[0]).chain(cwd).chain(&[0])) {
-            *d = *s;
-        }
+        text::append(&mut self.bytes, &mut end, prog);
+        text::append(&mut self.bytes, &mut end, &[0]);
+        text::append(&mut self.bytes, &mut end, cwd);
+        text::append(&mut self.bytes, &mut end, &[0]);
         self.used = end as u16;
         *self.recs.get_mut(id)?.get_mut(usize::from(k))? = Rec { at: at as u16, prog: prog.len() as u16, cwd: cwd.len() as u16 };
         Some(k)
@@ -172,14 +174,11 @@ impl Pins {
     fn free(&mut self, id: usize, k: u8) {
         let Some(gone) = self.rec(id, k) else { return };
         let (at, len, used) = (usize::from(gone.at), gone.len(), usize::from(self.used));
-        // As above, no copy_within: its range check links core::fmt.
-        for i in at..used.saturating_sub(len) {
-            let b = self.bytes.get(i + len).copied().unwrap_or(0);
-            if let Some(d) = self.bytes.get_mut(i) {
-                *d = b;
-            }
+        let mut rest = used.saturating_sub(at);
+        if let Some(tail) = self.bytes.get_mut(at..) {
+            text::shift(tail, &mut rest, len);
         }
-        self.used = used.saturating_sub(len) as u16;
+        self.used = (at + rest) as u16;
         for r in self.recs.iter_mut().flatten() {
             if r.at > gone.at {
                 r.at = r.at.wrapping_sub(len as u16);

@@ -122,19 +122,7 @@ pub fn json_line(sup: &Supervisor, id: usize, now: Instant, log_drops: u32, out:
     out.push(b",\"sockets\":[");
     sockets(sup, id, true, out);
     out.push(b"],\"release\":");
-    match release(sup, id) {
-        Some((prog, cwd)) => {
-            out.push(b"{\"exec\":");
-            json_str(prog, out);
-            out.push(b",\"cwd\":");
-            match cwd {
-                Some(c) => json_str(c, out),
-                None => out.push(b"null"),
-            }
-            out.push(b"}");
-        }
-        None => out.push(b"null"),
-    }
+    release(sup, id, true, out);
     // Every instance, when there is more than one (an upgrade under way):
     // pid, role, phase and uptime of each.
     if s.inst.iter().flatten().count() > 1 {
@@ -190,22 +178,35 @@ pub fn sockets_line(sup: &Supervisor, id: usize, out: &mut Out) {
         sockets(sup, id, false, out);
         out.push(b"\n");
     }
-    if let Some((prog, cwd)) = release(sup, id) {
-        out.push(b"  release: ");
-        out.push(prog);
-        if let Some(c) = cwd {
-            out.push(b" cwd ");
-            out.push(c);
-        }
-        out.push(b"\n");
-    }
+    release(sup, id, false, out);
 }
 
-/// The pinned release a service runs: its program path and cwd (None: none).
-fn release(sup: &Supervisor, id: usize) -> Option<(&[u8], Option<&[u8]>)> {
-    let (prog, cwd) = sup.pins.get(id, sup.svcs.get(id)?.pin.cur)?;
-    let cwd = cwd.strip_suffix(&[0]).filter(|c| !c.is_empty());
-    Some((prog.strip_suffix(&[0]).unwrap_or(prog), cwd))
+/// The pinned release a service runs: as JSON `{"exec":PROGRAM,"cwd":DIR}`
+/// (cwd null when none) or null; or for `-l`, `  release: PROGRAM [cwd
+/// DIR]` and nothing when none.
+fn release(sup: &Supervisor, id: usize, json: bool, out: &mut Out) {
+    let Some((prog, cwd)) = sup.svcs.get(id).and_then(|s| sup.pins.get(id, s.pin.cur)) else {
+        return out.push(if json { b"null" } else { b"" });
+    };
+    let (prog, cwd) = (prog.strip_suffix(&[0]).unwrap_or(prog), cwd.strip_suffix(&[0]).unwrap_or(cwd));
+    if !json {
+        out.push(b"  release: ");
+        out.push(prog);
+        if !cwd.is_empty() {
+            out.push(b" cwd ");
+            out.push(cwd);
+        }
+        return out.push(b"\n");
+    }
+    out.push(b"{\"exec\":");
+    json_str(prog, out);
+    out.push(b",\"cwd\":");
+    if cwd.is_empty() {
+        out.push(b"null");
+    } else {
+        json_str(cwd, out);
+    }
+    out.push(b"}");
 }
 
 fn json_num(v: Option<u64>, out: &mut Out) {

@@ -17,7 +17,7 @@ pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
 
 /// Appends `b` to `buf[..*len]`, as much as fits; false if it was cut.
 #[inline(never)]
-fn append(buf: &mut [u8], len: &mut usize, b: &[u8]) -> bool {
+pub fn append(buf: &mut [u8], len: &mut usize, b: &[u8]) -> bool {
     let n = copy(buf.get_mut(*len..).unwrap_or(&mut []), b);
     *len += n;
     n == b.len()

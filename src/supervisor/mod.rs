@@ -11,7 +11,7 @@ use crate::config::{Config, Def, Page};
 use crate::duration::Instant;
 use crate::limits::MAX_SERVICES;
 use crate::notify::Said;
-use crate::pin::{self, Pins, Resolve};
+use crate::pin::{Pins, Resolve};
 use crate::service::{Action, Actions, Exit, Note, Notice, Rest, Role, Service, State, Step, Want, Why, earliest};
 use heapless::Vec;
 
@@ -58,7 +58,8 @@ pub enum Request {
     Restart(u8),
     /// `svc upgrade`: a new instance beside the serving one.
     Upgrade(u8),
-    /// `svc rollback`: an upgrade to the previous pinned release.
+    /// `svc rollback`: an upgrade to the previous pinned release (the
+    /// caller checks that there is one, and that it is still on disk).
     Rollback(u8),
     /// `svc signal`: `sig` to the serving instance's main pid; the outcome
     /// goes to control client `client`.
@@ -79,8 +80,6 @@ pub enum Outcome {
     NotRunning,
     /// How an upgrade began.
     Begun(crate::service::Begin),
-    /// A rollback found no previous release.
-    NoPrevious,
 }
 
 /// errno ESRCH: no such process (or group). The same on every Linux architecture.
@@ -382,7 +381,6 @@ impl Supervisor {
                 return Outcome::Begun(crate::service::Begin::Signalled);
             }
             Request::Upgrade(_) => return Outcome::Begun(s.begin_upgrade(id, false, false, Resolve::Fresh, def, now, out)),
-            Request::Rollback(_) if s.pin.prev == pin::NONE => return Outcome::NoPrevious,
             Request::Rollback(_) => return Outcome::Begun(s.begin_upgrade(id, false, false, Resolve::Previous, def, now, out)),
             Request::Signal { sig, client, .. } => {
                 let Some(pid) = s.serving().map(|i| i.pid).filter(|&p| p > 0) else { return Outcome::NotRunning };

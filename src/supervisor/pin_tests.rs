@@ -37,8 +37,6 @@ fn crash_restarts_reuse_upgrades_resolve_and_rollback_swaps() {
     w.rel = 0;
     w.ev(Event::Tick, T0);
     assert_eq!((rels(&w), w.hows.as_slice()), ((0, NONE), &[Resolve::Reuse][..]));
-    // No release before the first: nothing to roll back to.
-    assert_eq!(w.sup.handle(Event::Request(Request::Rollback(0)), T0, &mut w.out), Outcome::NoPrevious);
     // An upgrade resolves afresh; its release is current only once it serves.
     w.rel = 1;
     w.req(Request::Upgrade(0), T0);

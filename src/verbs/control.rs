@@ -303,8 +303,10 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             let name = names.first().copied().unwrap_or(b"");
             let back = req.kind == Kind::Rollback;
             let prev = w.sup.svcs.get(usize::from(id)).map_or(crate::pin::NONE, |s| s.pin.prev);
-            if back && prev != crate::pin::NONE && !crate::verbs::release::present(w, id, prev) {
-                head(w, c, EXIT_FAIL, b"the previous release no longer exists:", name);
+            // (The supervisor rolls back to whatever `prev` names: checked here.)
+            if back && (prev == crate::pin::NONE || !crate::verbs::release::present(w, id, prev)) {
+                let why: &[u8] = if prev == crate::pin::NONE { b"no previous release:" } else { b"the previous release no longer exists:" };
+                head(w, c, EXIT_FAIL, why, name);
                 return finish(w, ev, c, now);
             }
             let begun = w.sup.handle(Event::Request(if back { Ask::Rollback(id) } else { Ask::Upgrade(id) }), now, out);
@@ -317,10 +319,6 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
                 }
                 Outcome::Begun(Begin::Busy) => {
                     head(w, c, EXIT_FAIL, b"busy: upgrading or stopping", name);
-                    return finish(w, ev, c, now);
-                }
-                Outcome::NoPrevious => {
-                    head(w, c, EXIT_FAIL, b"no previous release:", name);
                     return finish(w, ev, c, now);
                 }
                 Outcome::Begun(Begin::Stopped) => {

@@ -8,7 +8,7 @@ use crate::config::Def;
 use crate::limits::*;
 use crate::os::path;
 use crate::pin::{self, Resolve};
-use crate::text::Buf;
+use crate::text::{self, Buf};
 use crate::verbs::output::{Src, sink};
 use crate::verbs::world::World;
 use core::ffi::CStr;
@@ -28,42 +28,37 @@ pub(super) fn choose(w: &mut World, id: u8, def: &Def) -> u8 {
         if present(w, id, want) {
             return want;
         }
-        // An old release cleaned up: resolved afresh rather than fail.
-        say(w, id, b"svc: gone: ", want, b"; resolved afresh");
+        // An old release cleaned up: resolved afresh rather than fail
+        // (the start's own line names the new one).
+        say(w, id, b"svc: the pinned release is gone; resolved afresh", pin::NONE);
     }
     let cfg = &w.sup.cfg;
     let prog = cfg.list(def.args).first().map_or(&[][..], |s| cfg.str(*s));
     // The directory part is resolved; the name stays as written (a
     // multi-call program behaves by the name it is started by).
     let Some(i) = prog.iter().rposition(|&b| b == b'/') else { return pin::NONE };
-    // Two paths side by side in the (idle) read buffer, each resolved in place.
-    // (A directory of PATH_BYTES at most, then room for the name.)
+    // Two paths side by side in the (idle) read buffer, each resolved in
+    // place: a directory of PATH_BYTES at most, then room for the name.
     let Some((a, b)) = w.logs.scratch.split_at_mut_checked(2 * PATH_BYTES) else { return pin::NONE };
     let cwd = def.cwd.map_or(&[][..], |c| cfg.strz(c));
-    for (d, s) in a.iter_mut().zip(prog.iter().take(i.max(1)).chain(&[0])) {
-        *d = *s;
-    }
-    for (d, s) in b.iter_mut().zip(cwd) {
-        *d = *s;
-    }
+    let mut n = 0;
+    text::append(a, &mut n, prog.get(..i.max(1)).unwrap_or(b"/"));
+    text::append(a, &mut n, &[0]);
+    text::copy(b, cwd);
     let Some(n) = a.get_mut(..PATH_BYTES).and_then(path::resolve_dir) else { return pin::NONE };
     let Some(c) = (if cwd.is_empty() { Some(0) } else { path::resolve_dir(b) }) else { return pin::NONE };
     // DIR/NAME ("/" alone adds no slash).
     let mut len = if n == 1 { 0 } else { n };
-    for s in b"/".iter().chain(prog.get(i + 1..).unwrap_or(&[])) {
-        if let Some(d) = a.get_mut(len) {
-            *d = *s;
-            len += 1;
-        }
-    }
+    text::append(a, &mut len, b"/");
+    text::append(a, &mut len, prog.get(i + 1..).unwrap_or(&[]));
     let (prog, cwd) = (a.get(..len).unwrap_or(&[]), b.get(..c).unwrap_or(&[]));
     w.sup.pins.store(usize::from(id), [p.cur, p.prev], prog, cwd).unwrap_or(pin::FULL)
 }
 
-/// Whether release `k` of slot `id` is still there: its program and its cwd.
+/// Whether release `k` of slot `id` is still there (its program: a
+/// release cleaned up takes its directories with it).
 pub(crate) fn present(w: &World, id: u8, k: u8) -> bool {
-    let Some((prog, cwd)) = w.sup.pins.get(usize::from(id), k) else { return false };
-    [prog, cwd].iter().all(|p| p.len() <= 1 || CStr::from_bytes_with_nul(p).is_ok_and(path::exists))
+    w.sup.pins.get(usize::from(id), k).is_some_and(|(prog, _)| CStr::from_bytes_with_nul(prog).is_ok_and(path::exists))
 }
 
 /// The start of a pinned instance, in its service's log:
@@ -72,31 +67,30 @@ pub(crate) fn present(w: &World, id: u8, k: u8) -> bool {
 pub(super) fn started(w: &mut World, id: u8, pid: i32, k: u8) {
     let mut b = Buf::<24>::new();
     let _ = ufmt::uwrite!(b, "svc: {} runs ", pid);
-    say(w, id, b.as_bytes(), k, b"");
+    say(w, id, b.as_bytes(), k);
 }
 
-/// `head`, release `k` of slot `id` (its program, its cwd), `tail`: one
-/// line of the service's log.
-fn say(w: &mut World, id: u8, head: &[u8], k: u8, tail: &[u8]) {
-    let mut b = Buf::<LOG_LINE_BYTES>::new();
-    b.push(head);
+/// `head` and release `k` of slot `id` (its program and cwd; none: that
+/// the arena is full): one line of the service's log.
+fn say(w: &mut World, id: u8, head: &[u8], k: u8) {
+    let b = &mut w.logs.scratch;
+    let mut n = 0;
+    text::append(b, &mut n, head);
     match w.sup.pins.get(usize::from(id), k) {
         Some((prog, cwd)) => {
-            b.push(prog.strip_suffix(&[0]).unwrap_or(prog));
+            text::append(b, &mut n, prog.strip_suffix(&[0]).unwrap_or(prog));
             if let [c @ .., 0] = cwd
                 && !c.is_empty()
             {
-                b.push(b" (cwd ");
-                b.push(c);
-                b.push(b")");
+                text::append(b, &mut n, b" (cwd ");
+                text::append(b, &mut n, c);
+                text::append(b, &mut n, b")");
             }
         }
-        None => b.push(b"unpinned: the release arena is full"),
-    }
-    b.push(tail);
-    let n = b.len();
-    for (d, s) in w.logs.scratch.iter_mut().zip(b.as_bytes()) {
-        *d = *s;
+        None if k == pin::FULL => {
+            text::append(b, &mut n, b"unpinned: the release arena is full");
+        }
+        None => {}
     }
     sink(w, id, 0, Src::Line(n));
 }
