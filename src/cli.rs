@@ -66,7 +66,7 @@ verbs! {
     Verb::Control(Kind::Signal), "signal", CLIENT, 2, 2, "signal NAME SIG            send a signal (TERM, HUP, 15, ...) to a service";
     Verb::Control(Kind::Reload), "reload", CLIENT | D | K, 0, 0, "reload [--dry-run|--force] re-read the config and apply the difference";
     Verb::Control(Kind::Upgrade), "upgrade", CLIENT | W, 1, 1, "upgrade [--wait] NAME      a new instance beside the old; the old drains once it is ready";
-    Verb::Control(Kind::Rollback), "rollback", CLIENT | W, 1, 1, "rollback [--wait] NAME     upgrade back to the previous pinned release (again: forward)";
+    Verb::Control(Kind::Rollback), "rollback", CLIENT | W, 1, 1, "rollback [--wait] NAME     upgrade to the previous release (again: forward)";
     Verb::Control(Kind::Log), "log", CLIENT | N | F, 0, 1, "log [-f] [-n N] [NAME]     show (or follow) a service's log";
     Verb::Check, "check", C, 0, 0, "check [-c FILE]            validate a config offline; exit 0 or 1";
     Verb::Reexec, "reexec", CLIENT | X, 0, 0, "reexec [-x PATH]           replace svc by the binary on disk, keeping services";

@@ -125,11 +125,20 @@ impl Pins {
     }
 
     /// Record `k` of slot `id`: the program path and the cwd (empty: none),
-    /// each followed by its NUL.
+    /// each followed by its NUL (for exec).
     pub fn get(&self, id: usize, k: u8) -> Option<(&[u8], &[u8])> {
+        self.slices(id, k, 1)
+    }
+
+    /// Record `k` of slot `id`, as `get` without the NULs (for text).
+    pub fn text(&self, id: usize, k: u8) -> Option<(&[u8], &[u8])> {
+        self.slices(id, k, 0)
+    }
+
+    fn slices(&self, id: usize, k: u8, nul: usize) -> Option<(&[u8], &[u8])> {
         let r = self.rec(id, k)?;
         let (prog, rest) = self.bytes.get(usize::from(r.at)..)?.split_at_checked(usize::from(r.prog) + 1)?;
-        Some((prog, rest.get(..usize::from(r.cwd) + 1)?))
+        Some((prog.get(..usize::from(r.prog) + nul)?, rest.get(..usize::from(r.cwd) + nul)?))
     }
 
     /// Stores release (`prog`, `cwd`; without NULs; `cwd` empty for none)
@@ -139,7 +148,7 @@ impl Pins {
         // The current release again is the same record (an upgrade to it
         // changes no history).
         let [cur, _] = keep;
-        if self.get(id, cur).is_some_and(|(p, c)| p.strip_suffix(&[0]) == Some(prog) && c.strip_suffix(&[0]) == Some(cwd)) {
+        if self.text(id, cur) == Some((prog, cwd)) {
             return Some(cur);
         }
         let mut free = None;
@@ -163,7 +172,8 @@ impl Pins {
         Some(k)
     }
 
-    /// Every record of slot `id` is freed (a new definition takes the slot).
+    /// Every record of slot `id` is freed. (A new definition in a slot
+    /// needs no call: its first store frees what the slot held.)
     pub fn forget(&mut self, id: usize) {
         for k in 0..SLOT_RELEASES as u8 {
             self.free(id, k);

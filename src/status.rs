@@ -185,10 +185,9 @@ pub fn sockets_line(sup: &Supervisor, id: usize, out: &mut Out) {
 /// (cwd null when none) or null; or for `-l`, `  release: PROGRAM [cwd
 /// DIR]` and nothing when none.
 fn release(sup: &Supervisor, id: usize, json: bool, out: &mut Out) {
-    let Some((prog, cwd)) = sup.svcs.get(id).and_then(|s| sup.pins.get(id, s.pin.cur)) else {
+    let Some((prog, cwd)) = sup.svcs.get(id).and_then(|s| sup.pins.text(id, s.pin.cur)) else {
         return out.push(if json { b"null" } else { b"" });
     };
-    let (prog, cwd) = (prog.strip_suffix(&[0]).unwrap_or(prog), cwd.strip_suffix(&[0]).unwrap_or(cwd));
     if !json {
         out.push(b"  release: ");
         out.push(prog);

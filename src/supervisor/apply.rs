@@ -122,7 +122,6 @@ impl Supervisor {
                 None => return,
             };
             self.pending.0 &= !(1u64 << def);
-            self.pins.forget(id);
             let _ = out.push(Action::Assigned { id: id as u8 });
         }
     }

@@ -305,7 +305,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             let prev = w.sup.svcs.get(usize::from(id)).map_or(crate::pin::NONE, |s| s.pin.prev);
             // (The supervisor rolls back to whatever `prev` names: checked here.)
             if back && (prev == crate::pin::NONE || !crate::verbs::release::present(w, id, prev)) {
-                let why: &[u8] = if prev == crate::pin::NONE { b"no previous release:" } else { b"the previous release no longer exists:" };
+                let why: &[u8] = if prev == crate::pin::NONE { b"no previous release:" } else { b"previous release gone:" };
                 head(w, c, EXIT_FAIL, why, name);
                 return finish(w, ev, c, now);
             }

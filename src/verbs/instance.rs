@@ -172,12 +172,6 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
             os::fd::write_err(b"svc: fd table full: a ready pipe is dropped\n");
         }
     }
-    // The log names the release when a run starts from another one than
-    // the run before (or runs unpinned for want of room).
-    let last = w.sup.svcs.get(usize::from(id)).map_or(pin::NONE, |s| s.pin.last);
-    if !probe && rel != last && (last != pin::NONE || rel == pin::FULL) {
-        release::started(w, id, pid, rel);
-    }
     Ok((pid, rel))
 }
 

@@ -8,16 +8,26 @@ use crate::config::Def;
 use crate::limits::*;
 use crate::os::path;
 use crate::pin::{self, Resolve};
-use crate::text::{self, Buf};
+use crate::text;
 use crate::verbs::output::{Src, sink};
 use crate::verbs::world::World;
 use core::ffi::CStr;
 
 /// The release slot `id`'s next instance runs: a record of `w.sup.pins`,
 /// else `pin::NONE` (`pin = no`, or a directory that cannot be resolved:
-/// the exec or chdir then says why) or `pin::FULL`.
+/// the exec or chdir then says why) or `pin::FULL`. A release other than
+/// the last run's is named in the service's log (`svc: runs PROGRAM`).
 #[inline(never)]
 pub(super) fn choose(w: &mut World, id: u8, def: &Def) -> u8 {
+    let k = pick(w, id, def);
+    let last = w.sup.svcs.get(usize::from(id)).map_or(pin::NONE, |s| s.pin.last);
+    if k != last && last != pin::NONE && usize::from(k) < pin::SLOT_RELEASES {
+        say(w, id, b"svc: runs ", k);
+    }
+    k
+}
+
+fn pick(w: &mut World, id: u8, def: &Def) -> u8 {
     let Some(p) = w.sup.svcs.get(usize::from(id)).map(|s| s.pin).filter(|_| def.pin) else { return pin::NONE };
     let want = match p.next {
         Resolve::Reuse => p.cur,
@@ -30,7 +40,7 @@ pub(super) fn choose(w: &mut World, id: u8, def: &Def) -> u8 {
         }
         // An old release cleaned up: resolved afresh rather than fail
         // (the start's own line names the new one).
-        say(w, id, b"svc: the pinned release is gone; resolved afresh", pin::NONE);
+        say(w, id, b"svc: pinned release gone; resolved afresh", pin::NONE);
     }
     let cfg = &w.sup.cfg;
     let prog = cfg.list(def.args).first().map_or(&[][..], |s| cfg.str(*s));
@@ -61,36 +71,14 @@ pub(crate) fn present(w: &World, id: u8, k: u8) -> bool {
     w.sup.pins.get(usize::from(id), k).is_some_and(|(prog, _)| CStr::from_bytes_with_nul(prog).is_ok_and(path::exists))
 }
 
-/// The start of a pinned instance, in its service's log:
-/// `svc: 1234 runs /opt/app/releases/42/bin/web (cwd /opt/app/releases/42)`.
-#[inline(never)]
-pub(super) fn started(w: &mut World, id: u8, pid: i32, k: u8) {
-    let mut b = Buf::<24>::new();
-    let _ = ufmt::uwrite!(b, "svc: {} runs ", pid);
-    say(w, id, b.as_bytes(), k);
-}
-
-/// `head` and release `k` of slot `id` (its program and cwd; none: that
-/// the arena is full): one line of the service's log.
+/// `head` and the program of release `k` of slot `id` (if any): one line
+/// of the service's log.
 fn say(w: &mut World, id: u8, head: &[u8], k: u8) {
     let b = &mut w.logs.scratch;
     let mut n = 0;
     text::append(b, &mut n, head);
-    match w.sup.pins.get(usize::from(id), k) {
-        Some((prog, cwd)) => {
-            text::append(b, &mut n, prog.strip_suffix(&[0]).unwrap_or(prog));
-            if let [c @ .., 0] = cwd
-                && !c.is_empty()
-            {
-                text::append(b, &mut n, b" (cwd ");
-                text::append(b, &mut n, c);
-                text::append(b, &mut n, b")");
-            }
-        }
-        None if k == pin::FULL => {
-            text::append(b, &mut n, b"unpinned: the release arena is full");
-        }
-        None => {}
+    if let Some((prog, _)) = w.sup.pins.text(usize::from(id), k) {
+        text::append(b, &mut n, prog);
     }
     sink(w, id, 0, Src::Line(n));
 }
