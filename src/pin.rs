@@ -42,14 +42,13 @@ pub struct Pin {
     pub cand: u8,
     /// What the next spawn runs.
     pub next: Resolve,
-    /// The last spawn ran unpinned because the arena was full.
-    pub full: bool,
-    /// The release the last spawn ran (a record, NONE or FULL).
+    /// The release the last spawn ran (a record, NONE, or FULL: unpinned
+    /// because the arena was full, which NOTE says).
     pub last: u8,
 }
 
 impl Pin {
-    pub const NONE: Pin = Pin { cur: NONE, prev: NONE, cand: NONE, next: Resolve::Reuse, full: false, last: NONE };
+    pub const NONE: Pin = Pin { cur: NONE, prev: NONE, cand: NONE, next: Resolve::Reuse, last: NONE };
 
     /// A spawn of `role` ran release `k` (a record, NONE or FULL). The
     /// serving instance's release is current at once; a new instance's
@@ -57,7 +56,6 @@ impl Pin {
     pub fn spawned(&mut self, new: bool, k: u8) {
         self.next = Resolve::Reuse;
         self.last = k;
-        self.full = k == FULL;
         let k = if k == FULL { NONE } else { k };
         if new {
             self.cand = k;
@@ -275,6 +273,6 @@ mod tests {
         assert_eq!((pin.cur, pin.prev), (2, NONE));
         // Full: unpinned, and said so.
         pin.spawned(false, FULL);
-        assert_eq!((pin.cur, pin.prev, pin.full), (NONE, 2, true));
+        assert_eq!((pin.cur, pin.prev, pin.last), (NONE, 2, FULL));
     }
 }

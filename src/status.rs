@@ -275,7 +275,7 @@ fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) 
         }
         sep = ", ";
     }
-    if s.pin.full {
+    if s.pin.last == crate::pin::FULL {
         let _ = uwrite!(out, "{}unpinned: release arena full", sep);
         sep = ", ";
     }

@@ -304,9 +304,8 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             let back = req.kind == Kind::Rollback;
             let prev = w.sup.svcs.get(usize::from(id)).map_or(crate::pin::NONE, |s| s.pin.prev);
             // (The supervisor rolls back to whatever `prev` names: checked here.)
-            if back && (prev == crate::pin::NONE || !crate::verbs::release::present(w, id, prev)) {
-                let why: &[u8] = if prev == crate::pin::NONE { b"no previous release:" } else { b"previous release gone:" };
-                head(w, c, EXIT_FAIL, why, name);
+            if back && !crate::verbs::release::present(w, id, prev) {
+                head(w, c, EXIT_FAIL, b"no previous release (or it is gone):", name);
                 return finish(w, ev, c, now);
             }
             let begun = w.sup.handle(Event::Request(if back { Ask::Rollback(id) } else { Ask::Upgrade(id) }), now, out);
