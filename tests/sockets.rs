@@ -30,7 +30,8 @@ fn read_dump(path: &Path) -> Option<HashMap<String, String>> {
 
 /// Waits for the dump of the process `pid`; returns it.
 fn wait_dump(path: &Path, pid: u32) -> HashMap<String, String> {
-    wait_for(secs(10), &format!("the dump of {pid} in {}", path.display()), || {
+    // Generous: under a load average of 8 this once took more than 10 s.
+    wait_for(secs(30), &format!("the dump of {pid} in {}", path.display()), || {
         read_dump(path).filter(|d| d.get("pid").is_some_and(|p| *p == pid.to_string()))
     })
 }

@@ -235,9 +235,10 @@ fn backoff_resets_after_a_stable_run() {
         "crash",
         "date +%s%N >> {DIR}/starts\nn=$(( $(wc -l < {DIR}/starts) ))\nif [ $n -eq 4 ]; then /bin/sleep 0.8; fi\ndate +%s%N >> {DIR}/ends\nexit 1\n",
     );
-    s.write_config(&format!("[crash]\nexec = {exec}\nbackoff = 100ms 1600ms\nstable = 300ms\n"));
+    s.write_config(&format!("[crash]\nexec = {exec}\nbackoff = 250ms 4s\nstable = 300ms\n"));
     s.start();
-    // Delays 100, 200, 400; run 4 outlasts `stable`, so the next delay is FIRST again.
+    // Delays 250, 500, 1000 (not 100, 200, 400: a restart's own latency under
+    // load is tens of ms); run 4 outlasts `stable`, so the next delay is FIRST again.
     let (starts, ends) = runs(&s, 5);
     let gaps: Vec<i128> = (0..4).map(|i| starts[i + 1] - ends[i]).collect();
     let ms_gaps: Vec<i128> = gaps.iter().map(|g| g / 1_000_000).collect();
