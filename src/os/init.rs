@@ -13,6 +13,7 @@ use crate::init::{MOUNTS, Power, cmdline_value, unescape, writable};
 use crate::os::{self, clock, errno, fd};
 use crate::text::{Buf, Errno as ErrnoText};
 use core::ffi::CStr;
+use core::sync::atomic::{AtomicBool, Ordering};
 use rustix::fd::AsRawFd;
 use rustix::io::Errno;
 
@@ -70,6 +71,9 @@ fn is_open(n: i32) -> bool {
     rustix::io::fcntl_getfd(unsafe { rustix::fd::BorrowedFd::borrow_raw(n) }).is_ok()
 }
 
+/// Set at boot when svc is PID 1 of a child PID namespace (a container).
+static CONTAINER: AtomicBool = AtomicBool::new(false);
+
 /// `/proc/cmdline`, read once at boot: `svc.config=` borrows from it.
 static CMDLINE: os::once::Once<[u8; 2048], 3> = os::once::Once::new([0; 2048]);
 
@@ -116,8 +120,11 @@ impl Init {
                 unsafe { libc::dup2(con.as_raw_fd(), n) };
             }
         }
-        // EINVAL in a PID namespace: harmless there.
-        let _ = rustix::system::reboot(rustix::system::RebootCommand::CadOff);
+        // EINVAL in a child PID namespace (a container): harmless, and the
+        // sign that the filesystems are not svc's to remount (`owns_mounts`).
+        if rustix::system::reboot(rustix::system::RebootCommand::CadOff) == Err(Errno::INVAL) {
+            CONTAINER.store(true, Ordering::Relaxed);
+        }
         if let Err(e) = loopback_up() {
             say_errno("bring up", c"lo", e);
         }
@@ -170,6 +177,13 @@ impl Init {
             }
             pause_ms(20);
         }
+    }
+
+    /// False in a container (a child PID namespace): its filesystems are
+    /// the host's superblocks, and a read-only remount there would be the
+    /// host's too.
+    pub fn owns_mounts(&self) -> bool {
+        !CONTAINER.load(Ordering::Relaxed)
     }
 
     /// Every read-write filesystem of /proc/mounts, innermost first:

@@ -76,8 +76,10 @@ pub fn finish(w: &mut World, init: Init) -> ! {
     }
     step(&init, p, Step::Sync);
     init.sync_bounded(10);
-    step(&init, p, Step::Remount);
-    init.remount_all(&mut w.loader.text);
+    if init.owns_mounts() {
+        step(&init, p, Step::Remount);
+        init.remount_all(&mut w.loader.text);
+    }
     step(&init, p, Step::Last);
     let e = init.reboot(p);
     let mut b = Buf::<80>::new();
