@@ -44,7 +44,7 @@ fn notify_socket_ready_after_first_outcomes_and_stopping() {
     assert_eq!(recv(&init), None, "READY=1 before the services' first outcomes");
     fs::write(s.path("go"), "").unwrap();
     init.set_nonblocking(false).unwrap();
-    init.set_read_timeout(Some(secs(10))).unwrap();
+    init.set_read_timeout(Some(secs(30))).unwrap();
     assert_eq!(recv(&init).as_deref(), Some("READY=1"));
     assert_eq!(s.state("slow").as_deref(), Some("running"));
     assert_eq!(s.state("later").as_deref(), Some("running"));
@@ -72,7 +72,7 @@ fn notify_socket_abstract_and_a_failed_service() {
     use std::os::linux::net::SocketAddrExt;
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let init = UnixDatagram::bind_addr(&addr).expect("bind an abstract notify socket");
-    init.set_read_timeout(Some(secs(10))).unwrap();
+    init.set_read_timeout(Some(secs(30))).unwrap();
     s.start_env(&[("NOTIFY_SOCKET", &format!("@{name}"))]);
     assert_eq!(recv(&init).as_deref(), Some("READY=1"));
     assert_eq!(s.state("broken").as_deref(), Some("failed"));
