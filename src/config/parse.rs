@@ -23,7 +23,8 @@ use super::{Config, Def, Error, Errors, Files, Located, Log, Ready, Restart, Spa
 use crate::limits::{ARENA_BYTES, CONFIG_BYTES, CONTROL_PATH_BYTES, LINE_BYTES, MAX_ENV, MAX_SERVICES, PATH_BYTES, RING_POOL_BYTES};
 use crate::{order, signame};
 use heapless::Vec;
-use keys::{Key, is_blank};
+use keys::Key;
+pub(super) use keys::is_blank;
 
 /// PATH when the service's environment does not set one.
 const DEFAULT_PATH: &[u8] = b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

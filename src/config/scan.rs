@@ -3,6 +3,7 @@
 //! of one line so that a client's stack stays small whatever the config's
 //! size. No syscalls: the caller passes in how to read.
 
+use super::parse::is_blank;
 use crate::text::shift;
 
 /// The value of `control` in the `[svc]` section, if any, in the config
@@ -44,20 +45,30 @@ pub fn control_path(buf: &mut [u8], mut read: impl FnMut(&mut [u8]) -> Option<us
     }
 }
 
+fn lead(b: &[u8]) -> usize {
+    b.iter().take_while(|&&c| is_blank(c)).count()
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let b = b.get(lead(b)..).unwrap_or(&[]);
+    b.get(..b.len() - b.iter().rev().take_while(|&&c| is_blank(c)).count()).unwrap_or(&[])
+}
+
 /// One line: notes a section header in `in_svc`; for `control = VALUE` in
 /// `[svc]`, where VALUE is in `line`.
 fn value(in_svc: &mut bool, raw: &[u8]) -> Option<(usize, usize)> {
-    let lead = |b: &[u8]| b.len() - b.trim_ascii_start().len();
-    let line = raw.trim_ascii();
+    // Blanks as the parser has them (space, tab, CR; not a form feed, which
+    // `trim_ascii` would drop: the fuzzer found a path the two read apart).
+    let line = trim(raw);
     if let Some(header) = line.strip_prefix(b"[") {
-        *in_svc = header.strip_suffix(b"]").map(|h| h.trim_ascii()) == Some(b"svc");
+        *in_svc = header.strip_suffix(b"]").map(trim) == Some(b"svc");
         return None;
     }
     let eq = line.iter().position(|&b| b == b'=').filter(|_| *in_svc)?;
     let (k, v) = line.split_at_checked(eq)?;
-    let v = v.get(1..).filter(|_| k.trim_ascii() == b"control")?;
+    let v = v.get(1..).filter(|_| trim(k) == b"control")?;
     let from = lead(raw) + eq + 1 + lead(v);
-    let len = v.trim_ascii().len();
+    let len = trim(v).len();
     (len > 0).then_some((from, from + len))
 }
 
