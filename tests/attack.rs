@@ -11,7 +11,7 @@
 mod common;
 use common::*;
 use std::fs;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -109,22 +109,6 @@ fn raise_own_nofile(n: u32) {
     }
 }
 
-/// What svc sent on `c` until it closed it (within `timeout`), or None if it is still open.
-fn reply(c: &mut UnixStream, timeout: std::time::Duration) -> Option<Vec<u8>> {
-    c.set_read_timeout(Some(timeout)).expect("read timeout");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    for _ in 0..4096 {
-        match c.read(&mut buf) {
-            Ok(0) => return Some(got),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return None,
-            Err(_) => return Some(got),
-        }
-    }
-    Some(got)
-}
-
 #[test]
 fn a_flood_of_bad_clients_leaves_svc_bounded_and_answering() {
     if !runner().is_empty() {
@@ -195,7 +179,7 @@ fn flood(s: &Svc, check: &Check, round: u32) {
     for bytes in [&b"status\0\n"[..], b"\0\0\0\0\n", b"stop\0other\n", b"stop other\0\n", b"\0"] {
         let mut c = s.connect();
         c.write_all(bytes).unwrap();
-        let got = text(&reply(&mut c, secs(10)).unwrap_or_else(|| panic!("{bytes:?}: no reply nor close within 10 s")));
+        let got = text(&outcome(&mut c, secs(10)).unwrap_or_else(|| panic!("{bytes:?}: no reply nor close within 10 s")));
         assert!(!got.starts_with('0'), "reply to {bytes:?}: {got:?}");
     }
 
@@ -212,7 +196,7 @@ fn flood(s: &Svc, check: &Check, round: u32) {
     untouched(s, "during a 1 MB request");
     let failed = sender.join().unwrap();
     assert!(!matches!(failed, Some(ErrorKind::WouldBlock | ErrorKind::TimedOut)), "svc stopped reading a 1 MB request without closing it");
-    let got = text(&reply(&mut big, secs(10)).expect("the 1 MB request is still open"));
+    let got = text(&outcome(&mut big, secs(10)).expect("the 1 MB request is still open"));
     assert!(got.is_empty() || got.starts_with("2 "), "reply to 1 MB: {got:?}");
 
     // A request split into single bytes with pauses: answered like any other.
@@ -221,7 +205,7 @@ fn flood(s: &Svc, check: &Check, round: u32) {
         slow.write_all(&[*b]).unwrap();
         std::thread::sleep(ms(100));
     }
-    let got = text(&reply(&mut slow, secs(10)).expect("no reply to the slow request"));
+    let got = text(&outcome(&mut slow, secs(10)).expect("no reply to the slow request"));
     assert!(got.starts_with("0\n") && status_fields(&got, "other").is_some(), "reply to the slow request: {got:?}");
 
     // Replies nobody reads: whole-ring logs, and 100 followers.

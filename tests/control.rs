@@ -19,23 +19,6 @@ fn closed_now(c: &mut UnixStream) -> bool {
     !matches!(r, Err(ref e) if e.kind() == ErrorKind::WouldBlock)
 }
 
-/// What svc does with a connection, waiting up to `timeout`: the bytes it
-/// sent before closing, or None if it kept it open and silent.
-fn outcome(c: &mut UnixStream, timeout: std::time::Duration) -> Option<Vec<u8>> {
-    c.set_read_timeout(Some(timeout)).expect("read timeout");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    for _ in 0..1024 {
-        match c.read(&mut buf) {
-            Ok(0) => return Some(got),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return None,
-            Err(_) => return Some(got),
-        }
-    }
-    Some(got)
-}
-
 /// A service with a ring of about 192 KiB, full: a `log` reply bigger than a socket buffer.
 fn with_big_ring(test: &str) -> Svc {
     let mut s = Svc::new(test);

@@ -232,3 +232,20 @@ impl Drop for Follower {
         let _ = self.child.wait();
     }
 }
+
+/// What svc does with a connection, waiting up to `timeout`: the bytes it
+/// sent before closing, or None if it kept it open and silent.
+pub fn outcome(c: &mut std::os::unix::net::UnixStream, timeout: Duration) -> Option<Vec<u8>> {
+    c.set_read_timeout(Some(timeout)).expect("read timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..1024 {
+        match c.read(&mut buf) {
+            Ok(0) => return Some(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return None,
+            Err(_) => return Some(got),
+        }
+    }
+    Some(got)
+}
