@@ -104,17 +104,33 @@ fn lowest_free_fd(pid: u32) -> u32 {
     (0..).find(|n| !used.contains(n)).unwrap_or(0)
 }
 
-/// The soft RLIMIT_NOFILE of `pid`.
-fn nofile(pid: u32) -> u32 {
+/// The soft limit of `pid` on the line of /proc/PID/limits that starts
+/// with `what` ("Max open files", "Max processes"); u32::MAX for unlimited.
+fn soft_limit(pid: u32, what: &str) -> u32 {
     let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
-    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or("");
-    line.split_whitespace().nth(3).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no soft nofile for {pid}: {line:?}"))
+    let line = limits.lines().find(|l| l.starts_with(what)).unwrap_or("");
+    let word = line[what.len().min(line.len())..].split_whitespace().next().unwrap_or("");
+    match word {
+        "unlimited" => u32::MAX,
+        w => w.parse().unwrap_or_else(|_| panic!("no soft {what:?} for {pid}: {line:?}")),
+    }
 }
 
-/// Sets the soft RLIMIT_NOFILE of `pid` (the hard one stays).
-fn set_nofile(pid: u32, soft: u32) {
-    let out = output_within(Command::new("prlimit").arg("--pid").arg(pid.to_string()).arg(format!("--nofile={soft}:")), CLIENT_TIMEOUT);
-    assert!(out.status.success(), "prlimit --nofile={soft}: {}", show(&out));
+/// Sets the soft rlimit `what` (a prlimit option: nofile, nproc) of `pid`
+/// (the hard one stays).
+fn set_soft_limit(pid: u32, what: &str, soft: u32) {
+    set_soft_limit_as(&[], pid, what, soft);
+}
+
+/// As `set_soft_limit`, with prlimit run by the words `as_` (such as
+/// setpriv to the uid of `pid`: root without CAP_SYS_RESOURCE, as in these
+/// containers, may not change another user's limits, the user itself may).
+fn set_soft_limit_as(as_: &[&str], pid: u32, what: &str, soft: u32) {
+    let soft = if soft == u32::MAX { "unlimited".to_string() } else { soft.to_string() };
+    let mut c = Command::new(as_.first().copied().unwrap_or("prlimit"));
+    c.args(as_.iter().skip(1)).args(if as_.is_empty() { &[][..] } else { &["prlimit"][..] });
+    let out = output_within(c.arg("--pid").arg(pid.to_string()).arg(format!("--{what}={soft}:")), CLIENT_TIMEOUT);
+    assert!(out.status.success(), "prlimit --{what}={soft}: {}", show(&out));
 }
 
 #[test]
@@ -135,10 +151,10 @@ fn out_of_fds_svc_answers_busy_and_recovers() {
     let by = bystander(&s);
     let pid = s.svc_pid();
     let baseline = fds(pid);
-    let (free, soft) = (lowest_free_fd(pid), nofile(pid));
+    let (free, soft) = (lowest_free_fd(pid), soft_limit(pid, "Max open files"));
 
     // One fd left: a request is served, but a start cannot make its socket and pipe.
-    set_nofile(pid, free + 1);
+    set_soft_limit(pid, "nofile", free + 1);
     let out = s.run(&["start", "later"]);
     assert_eq!(out.status.code(), Some(0), "svc start with one fd left: {}", show(&out));
     wait_until(secs(10), "later's spawn to fail with EMFILE", || s.note("later").is_some_and(|n| n.contains("EMFILE (errno 24)")));
@@ -147,7 +163,7 @@ fn out_of_fds_svc_answers_busy_and_recovers() {
 
     // None left: svc cannot even accept, yet every client hears why at once
     // (an unanswered accept would leave the client waiting and svc spinning).
-    set_nofile(pid, free);
+    set_soft_limit(pid, "nofile", free);
     for i in 0..5 {
         let out = s.run(&["status"]);
         assert_eq!(out.status.code(), Some(1), "status {i} with no fd left: {}", show(&out));
@@ -164,7 +180,7 @@ fn out_of_fds_svc_answers_busy_and_recovers() {
     assert!(!gone(by.0, by.1), "the bystander died while svc was out of fds");
 
     // The fds come back: everything works again and nothing leaked.
-    set_nofile(pid, soft);
+    set_soft_limit(pid, "nofile", soft);
     let line = s.wait_state("later", "starting", secs(10));
     assert!(line[2].parse::<u32>().is_ok(), "later has no pid: {line:?}");
     assert_untouched(&mut s, by, "after the fds came back");
@@ -204,8 +220,18 @@ impl PidsCgroup {
             return None;
         }
         let cg = PidsCgroup { dir };
-        if !cg.dir.join("pids.max").exists() {
-            eprintln!("note: {test}: {} has no pids.max; skipped", cg.dir.display());
+        if let Err(e) = fs::write(cg.dir.join("pids.max"), "max") {
+            eprintln!("note: {test}: cannot set {}/pids.max ({e}); skipped", cg.dir.display());
+            return None;
+        }
+        // A container may let a cgroup be made but no process be moved
+        // into it: try with a child of the test's own.
+        let mut probe = Command::new("/bin/sleep").arg("30").stdin(Stdio::null()).spawn().expect("/bin/sleep");
+        let moved = fs::write(cg.dir.join("cgroup.procs"), probe.id().to_string());
+        let _ = probe.kill();
+        let _ = probe.wait();
+        if let Err(e) = moved {
+            eprintln!("note: {test}: cannot move a process into {} ({e}); skipped", cg.dir.display());
             return None;
         }
         Some(cg)
@@ -243,20 +269,18 @@ impl Drop for PidsCgroup {
 
 // ---- fork failure
 
-#[test]
-fn failed_forks_back_off_and_recover() {
-    let Some(cg) = PidsCgroup::new("failed_forks") else { return };
-    let mut s = Svc::new("failed_forks");
-    s.write_config(&format!("{BYSTANDER}[crash]\nexec = /bin/sh -c \"echo run >> {{DIR}}/runs; exit 3\"\nbackoff = 100ms 300ms\n"));
-    // svc itself in the cgroup: its forks count against pids.max.
-    let join = format!("echo $$ > {} && exec \"$@\"", cg.procs_file());
-    s.start_wrapped(&["/bin/sh", "-c", &join, "sh"], &[]);
-    let by = bystander(&s);
-    assert!(cg.pids().contains(&s.svc_pid()), "svc is not in the cgroup: {:?}", cg.pids());
+/// The crash service of the fork tests: each run leaves a line in DIR/runs.
+const CRASH: &str = "[crash]\nexec = /bin/sh -c \"echo run >> {DIR}/runs; exit 3\"\nbackoff = 100ms 300ms\n";
+
+/// With svc up on BYSTANDER and CRASH: `block` makes every fork of svc
+/// fail, `unblock` lets them work again. svc backs off with EAGAIN in the
+/// note, answers meanwhile, leaves the bystander alone, and runs crash
+/// again afterwards.
+fn forks_fail_then_recover(s: &mut Svc, block: impl FnOnce(), unblock: impl FnOnce()) {
+    let by = bystander(s);
     wait_until(secs(10), "crash to have run", || read_lines(&s.path("runs")).len() >= 2);
 
-    // svc and the bystander: no room for a third process.
-    cg.set_max("2");
+    block();
     wait_until(secs(10), "a fork to fail with EAGAIN", || s.note("crash").is_some_and(|n| n.contains("fork: EAGAIN (errno 11)")));
     let runs = read_lines(&s.path("runs")).len();
     let tries = s.restarts("crash").unwrap_or(0);
@@ -266,12 +290,64 @@ fn failed_forks_back_off_and_recover() {
     for i in 0..5 {
         s.assert_answers(&format!("status {i} while forks fail"), &["bystander", "crash"]);
     }
-    assert_untouched(&mut s, by, "while forks fail");
+    assert_untouched(s, by, "while forks fail");
 
-    cg.set_max("max");
+    unblock();
     wait_until(secs(10), "crash to run again", || read_lines(&s.path("runs")).len() >= runs + 3);
     assert!(!s.note("crash").unwrap_or_default().contains("EAGAIN"), "the fork error stays in the note after a good run");
-    assert_untouched(&mut s, by, "after forks work again");
+    assert_untouched(s, by, "after forks work again");
+}
+
+#[test]
+fn failed_forks_back_off_and_recover() {
+    let Some(cg) = PidsCgroup::new("failed_forks") else { return };
+    let mut s = Svc::new("failed_forks");
+    s.write_config(&format!("{BYSTANDER}{CRASH}"));
+    // svc itself in the cgroup: its forks count against pids.max.
+    let join = format!("echo $$ > {} && exec \"$@\"", cg.procs_file());
+    s.start_wrapped(&["/bin/sh", "-c", &join, "sh"], &[]);
+    assert!(cg.pids().contains(&s.svc_pid()), "svc is not in the cgroup: {:?}", cg.pids());
+    // svc and the bystander: no room for a third process.
+    forks_fail_then_recover(&mut s, || cg.set_max("2"), || cg.set_max("max"));
+}
+
+/// A uid of nobody's: not in /etc/passwd and running no process, so that
+/// RLIMIT_NPROC (counted per real uid, over the whole machine) counts only
+/// what the test runs as it.
+fn unused_uid() -> u32 {
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let mut taken: Vec<u32> = passwd.lines().filter_map(|l| l.split(':').nth(2)?.parse().ok()).collect();
+    let pids: Vec<u32> = fs::read_dir("/proc").into_iter().flatten().filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    taken.extend(pids.into_iter().filter_map(|p| status_field(p, "Uid")?.split_whitespace().next()?.parse::<u32>().ok()));
+    let base = 50_000 + std::process::id() % 10_000;
+    (base..base + 100).find(|u| !taken.contains(u)).expect("an unused uid")
+}
+
+#[test]
+fn failed_forks_under_rlimit_nproc_back_off_and_recover() {
+    // Needs no cgroup: runs in a container too. Root is exempt from
+    // RLIMIT_NPROC, so svc runs as a uid of its own.
+    if !runner().is_empty() {
+        eprintln!("note: the RLIMIT_NPROC test sets svc's own rlimit, not a runner's; skipped");
+        return;
+    }
+    if !root_or_skip("rlimit_nproc") || program_or_skip("rlimit_nproc", "setpriv", "util-linux").is_none() {
+        return;
+    }
+    let uid = unused_uid();
+    let mut s = Svc::new("rlimit_nproc");
+    std::os::unix::fs::chown(&s.dir, Some(uid), Some(uid)).expect("chown the test directory");
+    s.write_config(&format!("{BYSTANDER}{CRASH}"));
+    let (reuid, regid) = (format!("--reuid={uid}"), format!("--regid={uid}"));
+    let as_uid = ["setpriv", &reuid, &regid, "--clear-groups", "--"];
+    s.start_wrapped(&as_uid, &[]);
+    let pid = s.svc_pid();
+    assert_eq!(status_field(pid, "Uid").as_deref().and_then(|v| v.split_whitespace().next()), Some(uid.to_string().as_str()));
+    let soft = soft_limit(pid, "Max processes");
+    // svc and the bystander are the uid's two processes: no room for a third.
+    // (prlimit, run as the uid, is a third only for a moment, and its own
+    // start is checked against its own limit, the test's.)
+    forks_fail_then_recover(&mut s, || set_soft_limit_as(&as_uid, pid, "nproc", 2), || set_soft_limit_as(&as_uid, pid, "nproc", soft));
 }
 
 // ---- a fork bomb
