@@ -48,8 +48,9 @@ pub const LOG_FILE_MAX_BYTES: u32 = 1024 * 1024 * 1024;
 pub const LOG_KEEP_DEFAULT: u8 = 3;
 /// Largest `log_keep`: one digit of suffix, and a rotation is at most this many renames.
 pub const MAX_LOG_KEEP: u8 = 9;
-/// Bytes read per pread when `svc log -n N` looks for the last N lines of a file.
-pub const LOG_TAIL_CHUNK_BYTES: usize = 4096;
+/// Bytes read per pread when `svc log -n N` looks for the last N lines of a
+/// file (in the pipes' read buffer, so LOG_READ_BYTES).
+pub const LOG_TAIL_CHUNK_BYTES: usize = LOG_READ_BYTES;
 /// Bytes of a `file:` log that `svc log -n N` searches backwards for N
 /// lines; past it the reply starts with a note. The search runs inside the
 /// event loop: 1 MiB is a few milliseconds from the page cache.

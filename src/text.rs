@@ -126,6 +126,14 @@ impl Out {
             self.push_byte(b' ');
         }
     }
+    /// The room left, to read into in place; `grow` then counts what came.
+    pub fn spare(&mut self) -> &mut [u8] {
+        self.bytes.get_mut(self.len..).unwrap_or(&mut [])
+    }
+    /// Counts `n` more bytes as written (into `spare`).
+    pub fn grow(&mut self, n: usize) {
+        self.len = (self.len + n).min(self.bytes.len());
+    }
     /// Drops the first `n` bytes (what a partial write sent), keeping the rest.
     pub fn consume(&mut self, n: usize) {
         shift(&mut self.bytes, &mut self.len, n);

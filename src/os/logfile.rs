@@ -9,7 +9,7 @@
 //! regular file with one link, or it is refused (lines dropped and counted,
 //! and one message until an open works again).
 
-use crate::limits::{LOG_TAIL_CHUNK_BYTES, LOG_TAIL_WINDOW_BYTES, MAX_LOG_KEEP};
+use crate::limits::{LOG_TAIL_WINDOW_BYTES, MAX_LOG_KEEP};
 use crate::os::fd::{self, Slot};
 use crate::os::path::{self, NAME_MAX, Name};
 
@@ -85,10 +85,11 @@ const _: () = assert!(LOG_TAIL_WINDOW_BYTES == 1024 * 1024);
 /// the end for the lines. 0 lines: the end of the file. True when the
 /// window was too small: the offset is then the first whole line within it
 /// (its start when it has none), and the reply starts with TAIL_CUT_NOTE.
-pub fn tail_offset(path: &CStr, lines: u32) -> Result<(OwnedFd, u64, bool), Errno> {
+/// `buf` holds each chunk: svc's idle read buffer of LOG_TAIL_CHUNK_BYTES,
+/// not 4 KiB more of stack.
+pub fn tail_offset(path: &CStr, lines: u32, buf: &mut [u8]) -> Result<(OwnedFd, u64, bool), Errno> {
     let (file, size) = open_file(path, READ_FLAGS, 0)?;
-    let mut buf = [0u8; LOG_TAIL_CHUNK_BYTES];
-    let (at, cut) = find_tail(size, lines, LOG_TAIL_WINDOW_BYTES, &mut buf, |at, b| {
+    let (at, cut) = find_tail(size, lines, LOG_TAIL_WINDOW_BYTES, buf, |at, b| {
         loop {
             match rustix::io::pread(&file, &mut *b, at) {
                 Err(Errno::INTR) => {}

@@ -1,5 +1,5 @@
 //! Tests of log files: records, rotation, refused paths, tails.
-use crate::limits::LOG_LINE_BYTES;
+use crate::limits::{LOG_LINE_BYTES, LOG_TAIL_CHUNK_BYTES};
 use crate::ring::Stamp;
 
 /// `write_line` of `ring::record(stamp, line)`.
@@ -164,8 +164,8 @@ fn refuses_links_fifos_and_directories() {
     assert_eq!(wl(&mut f, &c(&d), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::ISDIR));
     assert!(f.fd.is_empty());
     assert_eq!(read(&target), "secret\n");
-    assert_eq!(tail_offset(&c(&link), 1).err(), Some(Errno::LOOP));
-    assert_eq!(tail_offset(&cf, 1).err(), Some(Errno::INVAL));
+    assert_eq!(tail_offset(&c(&link), 1, &mut [0; LOG_TAIL_CHUNK_BYTES]).err(), Some(Errno::LOOP));
+    assert_eq!(tail_offset(&cf, 1, &mut [0; LOG_TAIL_CHUNK_BYTES]).err(), Some(Errno::INVAL));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -178,7 +178,7 @@ fn refuses_hard_links_and_rotates_through_a_trusted_link() {
     std::fs::hard_link(&other, &path).unwrap();
     let mut f = File::EMPTY;
     assert_eq!(wl(&mut f, &c(&path), 1 << 20, 3, Stamp(0), b"x"), Err(Errno::MLINK));
-    assert_eq!(tail_offset(&c(&path), 1).err(), Some(Errno::MLINK));
+    assert_eq!(tail_offset(&c(&path), 1, &mut [0; LOG_TAIL_CHUNK_BYTES]).err(), Some(Errno::MLINK));
     assert_eq!(read(&other), "secret\n");
     assert!(f.told);
     // Once the link is gone, PATH is created afresh and the message may come again.
@@ -306,7 +306,7 @@ fn tail_offset_on_files() {
         (long.as_str(), 1),
     ] {
         std::fs::write(&path, text).unwrap();
-        let (fd, at, cut) = tail_offset(&c(&path), n).unwrap();
+        let (fd, at, cut) = tail_offset(&c(&path), n, &mut [0; LOG_TAIL_CHUNK_BYTES]).unwrap();
         assert!(!cut);
         let want = if n == 0 { text.len() as u64 } else { reference(text.as_bytes(), n as usize) };
         assert_eq!(at, want, "{n}");
@@ -324,6 +324,6 @@ fn tail_offset_on_files() {
         let got = String::from_utf8(rest).unwrap();
         assert_eq!(got.lines().count(), (n as usize).min(text.lines().count()), "{n}");
     }
-    assert_eq!(tail_offset(&c(&d.join("missing")), 1).err(), Some(Errno::NOENT));
+    assert_eq!(tail_offset(&c(&d.join("missing")), 1, &mut [0; LOG_TAIL_CHUNK_BYTES]).err(), Some(Errno::NOENT));
     std::fs::remove_dir_all(&d).unwrap();
 }

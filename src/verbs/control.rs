@@ -11,7 +11,7 @@ use crate::limits::*;
 use crate::os;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
-use crate::proto::{self, EXIT_FAIL, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE, Kind, Request};
+use crate::proto::{self, EXIT_FAIL, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE, Kind};
 use crate::reply::{self, Data};
 use crate::service::Actions;
 use crate::service::{Begin, Upgrade};
@@ -161,32 +161,71 @@ pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant, out: &mut Actio
         }
         return;
     }
-    let mut tmp = [0u8; 512];
-    let room = cl.input.room().min(tmp.len());
-    let n = match os::fd::read_some(fd, tmp.get_mut(..room).unwrap_or(&mut [])) {
+    // Read in place: the request is parsed where it lies.
+    let n = match os::fd::read_some(fd, cl.input.spare()) {
         Ok(Some(0)) | Err(_) => return drop_client(w, ev, c),
         Ok(None) => return,
         Ok(Some(n)) => n,
     };
-    cl.input.push(tmp.get(..n).unwrap_or(&[]));
-    let input = cl.input.as_bytes();
-    // Copied out: handling needs all of `w`.
-    let mut line = Buf::<REQUEST_BYTES>::new();
-    line.push(input);
-    match proto::parse(line.as_bytes()) {
+    cl.input.grow(n);
+    match ask(w, c) {
         Ok(None) => {}
-        Ok(Some(req)) => handle(w, ev, c, &req, now, out),
-        Err(e) => {
-            head(w, c, EXIT_USAGE, e.text().as_bytes(), b"");
-            finish(w, ev, c, now);
-        }
+        Ok(Some(a)) => handle(w, ev, c, &a, now, out),
+        Err(()) => finish(w, ev, c, now),
     }
+}
+
+/// What `handle` needs of a request. The request itself lies in the
+/// client's input, which `handle` cannot borrow beside all of `w`; a copy
+/// of it would cost its 4 KiB of stack under every frame below.
+struct Asked {
+    kind: Kind,
+    flags: u8,
+    /// The named services' slots (every name is known).
+    mask: u64,
+    /// `signal`'s signal.
+    sig: u8,
+    /// `log`'s N.
+    lines: Option<u32>,
+}
+
+/// Parses client `c`'s request where it lies (None: not all in yet). One
+/// that cannot be carried out is refused: Err, its reply head written.
+fn ask(w: &mut World, c: usize) -> Result<Option<Asked>, ()> {
+    let World { clients, sup, .. } = w;
+    let Some(cl) = clients.list.get_mut(c) else { return Ok(None) };
+    let (code, msg, word): (i32, &[u8], &[u8]) = match proto::parse(cl.input.as_bytes()) {
+        Ok(None) => return Ok(None),
+        Err(e) => (EXIT_USAGE, e.text().as_bytes(), b""),
+        Ok(Some(req)) => {
+            let arg = req.arg().unwrap_or(b"");
+            let sig = crate::signame::parse(arg);
+            match slots(sup, req.names()) {
+                Err(name) => (EXIT_FAIL, b"unknown service", name),
+                Ok(_) if req.kind == Kind::Signal && sig.is_none() => (EXIT_FAIL, b"bad signal", arg),
+                Ok(mask) => {
+                    let (kind, flags, lines) = (req.kind, req.flags, req.lines());
+                    return Ok(Some(Asked { kind, flags, mask, sig: sig.unwrap_or(0), lines }));
+                }
+            }
+        }
+    };
+    proto::emit_head(code, msg, word, &mut cl.out);
+    Err(())
 }
 
 /// Writes the reply head `CODE MESSAGE 'WORD'`.
 fn head(w: &mut World, c: usize, code: i32, msg: &[u8], word: &[u8]) {
     if let Some(cl) = w.clients.list.get_mut(c) {
         proto::emit_head(code, msg, word, &mut cl.out);
+    }
+}
+
+/// Writes the reply head `CODE MESSAGE 'NAME'` of service `id`.
+fn head_of(w: &mut World, c: usize, code: i32, msg: &[u8], id: u8) {
+    let World { clients, sup, .. } = w;
+    if let Some(cl) = clients.list.get_mut(c) {
+        proto::emit_head(code, msg, sup.name(usize::from(id)), &mut cl.out);
     }
 }
 
@@ -207,10 +246,10 @@ fn finish(w: &mut World, ev: &Events, c: usize, now: Instant) {
 }
 
 /// Slots of the named services; the first unknown name on failure.
-fn slots<'r>(w: &World, names: &[&'r [u8]]) -> Result<u64, &'r [u8]> {
+fn slots<'r>(sup: &crate::supervisor::Supervisor, names: &[&'r [u8]]) -> Result<u64, &'r [u8]> {
     let mut mask = 0u64;
     for n in names {
-        let id = w.sup.find(n).ok_or(*n)?;
+        let id = sup.find(n).ok_or(*n)?;
         mask |= 1u64 << id;
     }
     Ok(mask)
@@ -220,20 +259,13 @@ fn ids(mask: u64) -> impl Iterator<Item = u8> {
     (0..64u8).filter(move |i| mask & (1u64 << i) != 0)
 }
 
-fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out: &mut Actions) {
-    let names = req.names();
-    let mask = match slots(w, names) {
-        Ok(m) => m,
-        Err(name) => {
-            head(w, c, EXIT_FAIL, b"unknown service", name);
-            return finish(w, ev, c, now);
-        }
-    };
+fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant, out: &mut Actions) {
+    let (mask, has) = (req.mask, |bit: u8| req.flags & bit != 0);
     // A stop or a reload waits for services: one of the long jobs, refused
     // when their share of the slots is taken rather than started.
     let waits = match req.kind {
         Kind::Stop => true,
-        Kind::Reload => !req.has(b"--dry-run"),
+        Kind::Reload => !has(proto::DRY_RUN),
         Kind::Upgrade | Kind::Rollback => true,
         _ => false,
     };
@@ -243,17 +275,17 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
     }
     match req.kind {
         Kind::Status => {
-            let all = names.is_empty();
+            let all = mask == 0;
             let live = w.sup.live();
             let mask = if all { live } else { mask };
             let down = ids(mask).filter_map(|i| w.sup.svcs.get(usize::from(i))).any(|s| !s.state().is_up());
             head(w, c, if down && !all { EXIT_NOT_UP } else { EXIT_OK }, b"", b"");
-            let json = req.has(b"--json");
+            let json = has(proto::JSON);
             let width = status::name_width(&w.sup);
             if !json && let Some(cl) = w.clients.list.get_mut(c) {
                 status::header(width, &mut cl.out);
             }
-            set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8, json, long: req.has(b"-l") });
+            set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8, json, long: has(proto::LONG) });
         }
         Kind::Start => {
             for id in ids(mask) {
@@ -272,9 +304,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
         Kind::Restart => {
             for id in ids(mask) {
                 if w.sup.handle(Event::Request(Ask::Restart(id)), now, out) == Outcome::Begun(Begin::Busy) {
-                    let mut name = Buf::<32>::new();
-                    name.push(w.sup.name(usize::from(id)));
-                    head(w, c, EXIT_FAIL, b"busy: upgrading", name.as_bytes());
+                    head_of(w, c, EXIT_FAIL, b"busy: upgrading", id);
                     return finish(w, ev, c, now);
                 }
             }
@@ -282,42 +312,37 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             set_job(w, c, Job::Close);
         }
         Kind::Signal => {
-            let word = req.arg().unwrap_or(b"");
-            let id = ids(mask).next().unwrap_or(0);
-            let Some(sig) = crate::signame::parse(word) else {
-                head(w, c, EXIT_FAIL, b"bad signal", word);
-                return finish(w, ev, c, now);
-            };
+            let (id, sig) = (ids(mask).next().unwrap_or(0), req.sig);
             // Through the core; the reply waits for the kill (`signalled`).
             set_job(w, c, Job::WaitSignal);
             let r = Ask::Signal { id, sig, client: c as u8 };
             if w.sup.handle(Event::Request(r), now, out) == Outcome::NotRunning {
-                head(w, c, EXIT_FAIL, b"not running:", names.first().copied().unwrap_or(b""));
+                head_of(w, c, EXIT_FAIL, b"not running:", id);
                 return finish(w, ev, c, now);
             }
             return;
         }
-        Kind::Log => log(w, c, req, names, mask),
+        Kind::Log => log(w, c, req),
         Kind::Upgrade | Kind::Rollback => {
             let id = ids(mask).next().unwrap_or(0);
-            let name = names.first().copied().unwrap_or(b"");
             let back = req.kind == Kind::Rollback;
             let prev = w.sup.svcs.get(usize::from(id)).map_or(crate::pin::NONE, |s| s.pin.prev);
             // (The supervisor rolls back to whatever `prev` names: checked here.)
             if back && !crate::verbs::release::present(w, id, prev) {
-                head(w, c, EXIT_FAIL, b"no previous release (or it is gone):", name);
+                head_of(w, c, EXIT_FAIL, b"no previous release (or it is gone):", id);
                 return finish(w, ev, c, now);
             }
             let begun = w.sup.handle(Event::Request(if back { Ask::Rollback(id) } else { Ask::Upgrade(id) }), now, out);
             let seq = w.sup.svcs.get(usize::from(id)).map_or(0, |s| s.upgrades);
+            let name = w.sup.name(usize::from(id));
             let mut body = Buf::<128>::new();
             match begun {
                 Outcome::Begun(Begin::Overlap | Begin::Restart) => {
-                    set_job(w, c, Job::WaitUpgrade { id, seq, all: req.has(b"--wait") });
+                    set_job(w, c, Job::WaitUpgrade { id, seq, all: has(proto::WAIT) });
                     return;
                 }
                 Outcome::Begun(Begin::Busy) => {
-                    head(w, c, EXIT_FAIL, b"busy: upgrading or stopping", name);
+                    head_of(w, c, EXIT_FAIL, b"busy: upgrading or stopping", id);
                     return finish(w, ev, c, now);
                 }
                 Outcome::Begun(Begin::Stopped) => {
@@ -350,8 +375,8 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
             set_job(w, c, Job::Close);
         }
         Kind::Reload => {
-            let dry = req.has(b"--dry-run");
-            let r = crate::verbs::reload::reload(w, ev, now, out, dry, req.has(b"--force"));
+            let dry = has(proto::DRY_RUN);
+            let r = crate::verbs::reload::reload(w, ev, now, out, dry, has(proto::FORCE));
             if let Err(why) = r {
                 // A file that could not be read says why (its text ends in a newline).
                 let mut m = Buf::<256>::new();
@@ -378,17 +403,16 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Request, now: Instant, out
 
 /// `log [-f] [NAME] [N]`: the ring's lines, or its last N; with `-f`, then
 /// every new line until the client hangs up.
-fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
-    let follow = req.has(b"-f");
-    let n = req.lines();
-    let id = ids(mask).next();
+fn log(w: &mut World, c: usize, req: &Asked) {
+    let follow = req.flags & proto::FOLLOW != 0;
+    let n = req.lines;
+    let id = ids(req.mask).next();
     let ring = id.and_then(|id| {
         let s = w.sup.svcs.get(usize::from(id))?;
         let def = w.sup.def(usize::from(id)).filter(|_| !s.removed)?;
         matches!(def.log, Log::Ring(_)).then_some(())?;
         w.logs.rings.get(usize::from(id)).copied().flatten()
     });
-    let name = names.first().copied().unwrap_or(b"");
     let file = id.and_then(|id| match w.sup.def(usize::from(id))?.log {
         Log::File { path, .. } => Some(path),
         _ => None,
@@ -402,7 +426,8 @@ fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
     if let (Some(id), Some(path)) = (id, file) {
         // The file's last N lines (1000 without -n; 0 by default with -f).
         let lines = n.unwrap_or(if follow { 0 } else { 1000 });
-        let opened = CStr::from_bytes_with_nul(w.sup.cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines));
+        let (cfg, buf) = (&w.sup.cfg, &mut w.logs.scratch);
+        let opened = CStr::from_bytes_with_nul(cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines, buf));
         match opened {
             Some(Ok((fd, offset, cut))) => {
                 head(w, c, EXIT_OK, b"", b"");
@@ -455,8 +480,8 @@ fn log(w: &mut World, c: usize, req: &Request, names: &[&[u8]], mask: u64) {
             head(w, c, EXIT_OK, b"", b"");
             set_job(w, c, Job::Log { id, seq });
         }
-        (Some(_), None, false) => {
-            head(w, c, EXIT_FAIL, b"no log ring (log = null):", name);
+        (Some(id), None, false) => {
+            head_of(w, c, EXIT_FAIL, b"no log ring (log = null):", id);
             set_job(w, c, Job::Close);
         }
     }
@@ -492,14 +517,13 @@ fn refill(w: &mut World, c: usize, now: Instant) -> bool {
         };
         return reply::refill(&mut cl.job, &d, &mut cl.out);
     };
-    let room = cl.out.room();
-    let mut chunk = [0u8; REPLY_CHUNK_BYTES];
+    // Read straight into the reply's room.
     let file = streams.get_mut(c);
-    let read = match (file.as_ref().and_then(|f| f.get()), chunk.get_mut(..room)) {
-        (Some(fd), Some(buf)) => rustix::io::pread(fd, buf, offset).unwrap_or(0),
-        _ => 0,
+    let read = match file.as_ref().and_then(|f| f.get()) {
+        Some(fd) => rustix::io::pread(fd, cl.out.spare(), offset).unwrap_or(0),
+        None => 0,
     };
-    cl.out.push(chunk.get(..read).unwrap_or(&[]));
+    cl.out.grow(read);
     if read == 0 {
         drop(file.and_then(|f| f.take()));
         cl.job = if follow == ALL { Job::Close } else { Job::Follow { id: follow, seq: 0, live: true, lost: 0 } };
