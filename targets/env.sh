@@ -15,7 +15,8 @@ export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER=arm-linux-musleabihf-g
 # +thumb-mode                Thumb-2, which every ARMv7-A core runs: 24% smaller
 #                            than ARM mode (also in .cargo/config.toml and
 #                            Cross.toml: this variable replaces those flags).
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C target-feature=+thumb-mode -C link-self-contained=no -C link-arg=-Wl,-Bstatic -C link-arg=-lgcc_eh -C link-arg=-lc"
+# -inline-threshold, -tail-merge-size: LLVM size knobs (see .cargo/config.toml).
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C target-feature=+thumb-mode -C llvm-args=-inline-threshold=8 -C llvm-args=-tail-merge-size=1 -C link-self-contained=no -C link-arg=-Wl,-Bstatic -C link-arg=-lgcc_eh -C link-arg=-lc"
 
 # aarch64-unknown-linux-musl: rust-lld, from .cargo/config.toml (every user
 # needs it, not only this host). x86_64 and i686 musl: nothing to set.
