@@ -4,10 +4,14 @@
 use crate::service::Exit;
 use core::ffi::CStr;
 
-/// `abort(3)`: SIGABRT, for the panic handler.
+/// As `abort(3)`, for the panic handler: SIGABRT to svc itself, whose
+/// default action ends it (svc neither handles nor blocks it), then exit
+/// status 127 should it live on (as PID 1, where the kernel drops it).
+/// Not musl's abort(), which brings raise() and sigaction with locks.
 pub fn abort() -> ! {
-    // SAFETY: abort has no preconditions.
-    unsafe { libc::abort() }
+    let _ = crate::os::signal::send(pid(), libc::SIGABRT as u8, false);
+    // SAFETY: _exit has no preconditions and never returns.
+    unsafe { libc::_exit(127) }
 }
 
 /// `getenv(3)`: the value of `name` in svc's own environment.

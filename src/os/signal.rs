@@ -1,6 +1,7 @@
 //! Signals arrive as reads of a signalfd; SIGPIPE is ignored.
 #![allow(unsafe_code)]
 
+use core::ffi::{c_long, c_ulong};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 
@@ -18,25 +19,26 @@ const INIT_ONLY: usize = 3;
 /// too.
 pub fn take(init: bool) -> Result<OwnedFd, Errno> {
     let n = if init { HANDLED.len() } else { HANDLED.len() - INIT_ONLY };
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
-    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
-    // SAFETY: set is a valid sigset_t; these calls only touch it and the
-    // signal mask/dispositions of this single-threaded process.
-    let fd = unsafe {
-        libc::sigemptyset(&mut set);
-        for s in HANDLED.iter().take(n) {
-            libc::sigaddset(&mut set, *s);
-        }
-        libc::sigprocmask(libc::SIG_SETMASK, &set, core::ptr::null_mut());
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
-    };
+    // The kernel's sigset_t: bit N-1 for signal N.
+    let set = HANDLED.iter().take(n).fold(0u64, |set, &s| set | 1 << (s - 1));
+    // Raw rt_sigprocmask and signalfd4 with a kernel sigset_t: musl's
+    // sigset helpers and wrappers cost about 250 bytes more.
+    // SAFETY: rt_sigprocmask reads `set`, which outlives the call; it changes
+    // only the mask of this single-threaded process.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as c_long, &raw const set, 0 as c_long, SET_BYTES) };
+    ignore_pipe();
+    let flags = (libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) as c_long;
+    // SAFETY: signalfd4 reads `set`, which outlives the call, and returns a new fd.
+    let fd = unsafe { libc::syscall(libc::SYS_signalfd4, -1 as c_long, &raw const set, SET_BYTES, flags) };
     if fd < 0 {
         return Err(crate::os::errno());
     }
     // SAFETY: signalfd returned a new fd that nothing else owns.
-    Ok(unsafe { crate::os::fd::own(fd) })
+    Ok(unsafe { crate::os::fd::own(fd as i32) })
 }
+
+/// The size of the kernel's sigset_t: _NSIG / 8, 8 on every svc target (not MIPS).
+const SET_BYTES: c_long = 8;
 
 /// Reads one pending signal number from the signalfd (None: none pending).
 pub fn read<F: AsFd>(fd: F) -> Option<u8> {
@@ -56,8 +58,17 @@ pub fn send(pid: i32, sig: u8, group: bool) -> Result<(), Errno> {
     if r < 0 { Err(crate::os::errno()) } else { Ok(()) }
 }
 
-/// Ignores SIGPIPE: a write to a closed socket becomes EPIPE.
+/// Ignores SIGPIPE: a write to a closed socket becomes EPIPE. A raw
+/// rt_sigaction: musl's signal() brings its sigaction with locks (about
+/// 600 bytes).
 pub fn ignore_pipe() {
-    // SAFETY: setting a disposition has no memory preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // A kernel `struct sigaction` with the handler SIG_IGN first and the
+    // rest zero (no flags, empty mask), whatever the field order after it;
+    // 8 words cover every svc target's layout (20 bytes on i686 and armv7,
+    // 32 on x86_64 and aarch64).
+    let mut act = [0 as c_ulong; 8];
+    act[0] = libc::SIG_IGN as c_ulong;
+    // SAFETY: rt_sigaction reads `act`, which outlives the call; it changes
+    // one disposition of this process.
+    unsafe { libc::syscall(libc::SYS_rt_sigaction, libc::SIGPIPE as c_long, act.as_ptr(), 0 as c_long, SET_BYTES) };
 }
