@@ -17,6 +17,7 @@
 //! for it (/proc/PID/stat field 22), so that a reused pid is never adopted.
 //! The OS layer reads /proc; this module only matches. No syscalls.
 
+use crate::addr::{Addr, Ip, Proto};
 use crate::limits::{MAX_INSTANCES, MAX_SERVICES};
 
 /// What /proc says of one process.
@@ -34,6 +35,95 @@ pub struct Proc<'a> {
     pub sockets: &'a [u64],
     /// /proc/PID/environ: `KEY=value` entries, each ended by a NUL.
     pub environ: &'a [u8],
+}
+
+/// The slot of a service that `p` is the main process of, left running by
+/// an svc that is gone (killed by SIGKILL): a session leader (svc starts
+/// every instance as one; its workers go with its session) that started no
+/// later than the new svc (`svc_start`, in the same clock ticks: nothing
+/// started after it can be a previous svc's), and shows a service's sign
+/// (`held.sockets`: sockets bound to the config's addresses, by others).
+/// The OS layer also checks that nothing reads its output any more (a
+/// live svc reads its services' log pipes; a dead one's have no reader).
+pub fn left_over(p: &Proc, held: &Held, svc_start: u64, find: impl Fn(&[u8]) -> Option<u8>) -> Option<u8> {
+    if p.sid != p.pid || p.start > svc_start {
+        return None;
+    }
+    service_of(p, held, find).map(|(s, _)| s)
+}
+
+/// A decimal number of /proc (wrapping, not checked: /proc writes them).
+pub fn number(w: &[u8]) -> Option<u64> {
+    if w.is_empty() {
+        return None;
+    }
+    w.iter().try_fold(0u64, |a, &c| c.is_ascii_digit().then(|| a.wrapping_mul(10).wrapping_add(u64::from(c - b'0'))))
+}
+
+/// The `i`th blank-separated word of `line` (empty past the last).
+#[inline(never)]
+fn word(line: &[u8], i: usize) -> &[u8] {
+    line.split(|&c| c == b' ').filter(|w| !w.is_empty()).nth(i).unwrap_or(&[])
+}
+
+/// `v` as `digits` uppercase hex digits.
+fn hex(out: &mut crate::text::Buffer<[u8]>, v: u32, digits: u32) {
+    for k in (0..digits).rev() {
+        out.push_byte(b"0123456789ABCDEF"[((v >> (4 * k)) & 15) as usize]);
+    }
+}
+
+/// Which /proc/net table: tcp, tcp6, udp, udp6 or unix.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Table {
+    pub proto: Proto,
+    pub v6: bool,
+}
+
+/// The inode of the socket on `line` of /proc/net/`t` when it is bound
+/// to `a` (and listens, for streams). The kernel writes an IP address as
+/// the hex of each of its 32-bit words in host order, then `:` and the
+/// port in hex; a unix path as it is, an abstract name after `@`.
+#[inline(never)]
+pub fn bound(line: &[u8], t: Table, a: &Addr) -> Option<u64> {
+    let mut text = crate::text::Buf::<120>::new();
+    let (proto, listening, col) = match *a {
+        // Num RefCount Protocol Flags Type St Inode Path
+        Addr::Unix { path, abstract_ } => {
+            if abstract_ {
+                text.push(b"@");
+            }
+            text.push(path);
+            (Proto::Unix, word(line, 3) == b"00010000", 7)
+        }
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        Addr::Inet { proto, ip, port } => {
+            let ip: &[u8] = match &ip {
+                Ip::V4(v) if !t.v6 => v,
+                Ip::V6(v) if t.v6 => v,
+                Ip::Any => {
+                    if t.v6 {
+                        &[0; 16]
+                    } else {
+                        &[0; 4]
+                    }
+                }
+                _ => &[],
+            };
+            for w in ip.chunks(4) {
+                let mut b = [0u8; 4];
+                for (d, s) in b.iter_mut().zip(w) {
+                    *d = *s;
+                }
+                hex(&mut text, u32::from_ne_bytes(b), 8);
+            }
+            text.push(b":");
+            hex(&mut text, u32::from(port), 4);
+            (proto, proto == Proto::Udp || word(line, 3) == b"0A", 1)
+        }
+    };
+    let inode = if proto == Proto::Unix { 6 } else { 9 };
+    (proto == t.proto && listening && word(line, col) == text.as_bytes()).then(|| number(word(line, inode)))?
 }
 
 /// How a process was told for a service's.
@@ -178,6 +268,76 @@ mod tests {
         ];
         for (p, want) in cases {
             assert_eq!(service_of(&p, &HELD, find), want, "pid {}", p.pid);
+        }
+    }
+
+    #[test]
+    fn left_over_needs_a_session_leader_older_than_svc_with_a_sign() {
+        let env = b"SVC_SERVICE=db\0";
+        let p = proc(40, None, &[], env); // start 140
+        assert_eq!(left_over(&p, &HELD, 140, find), Some(1));
+        assert_eq!(left_over(&p, &HELD, 1000, find), Some(1));
+        // Started after the new svc: not a previous svc's.
+        assert_eq!(left_over(&p, &HELD, 139, find), None);
+        // A worker: its leader stands for it.
+        assert_eq!(left_over(&Proc { sid: 39, ..p }, &HELD, 1000, find), None);
+        // No sign, or a name the config does not have.
+        assert_eq!(left_over(&proc(41, None, &[], b"PATH=/bin\0"), &HELD, 1000, find), None);
+        assert_eq!(left_over(&proc(42, None, &[], b"SVC_SERVICE=gone\0"), &HELD, 1000, find), None);
+        // A held socket tells, whatever the environment says.
+        assert_eq!(left_over(&proc(43, None, &[5, 2001], b"SVC_SERVICE=db\0"), &HELD, 1000, find), Some(2));
+        assert_eq!(left_over(&proc(44, None, &[2001], b"perl\0\0"), &HELD, 1000, find), Some(2));
+    }
+
+    #[test]
+    fn bound_reads_proc_net_lines() {
+        let h = |b: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(b));
+        let lo = h([127, 0, 0, 1]);
+        let tcp = |local: &str, st: &str| {
+            format!(
+                "   3: {local} 00000000:0000 {st} 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0"
+            )
+        };
+        let v6 = |b: [u8; 16]| b.chunks(4).map(|c| h([c[0], c[1], c[2], c[3]])).collect::<String>();
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        let addr = |t: &'static str| crate::addr::parse(t.as_bytes()).unwrap();
+        let t = |proto, v6| Table { proto, v6 };
+        let (t4, t6, u4, ux) = (t(Proto::Tcp, false), t(Proto::Tcp, true), t(Proto::Udp, false), t(Proto::Unix, false));
+        let unix = |flags: &str, rest: &str| format!("0000000000000000: 00000002 00000000 {flags} 0001 01 {rest}");
+        let cases: Vec<(String, Table, &str, Option<u64>)> = vec![
+            (tcp(&format!("{lo}:1F90"), "0A"), t4, "tcp:127.0.0.1:8080", Some(4242)),
+            // Not listening (an accepted connection), another port, another address.
+            (tcp(&format!("{lo}:1F90"), "01"), t4, "tcp:127.0.0.1:8080", None),
+            (tcp(&format!("{lo}:1F91"), "0A"), t4, "tcp:127.0.0.1:8080", None),
+            (tcp(&format!("{}:1F90", h([10, 0, 0, 1])), "0A"), t4, "tcp:127.0.0.1:8080", None),
+            // The table must be the protocol's; UDP has no listening state.
+            (tcp(&format!("{lo}:1F90"), "0A"), u4, "tcp:127.0.0.1:8080", None),
+            (tcp(&format!("{lo}:0035"), "07"), u4, "udp:127.0.0.1:53", Some(4242)),
+            // Every address: [::] (dual stack) or 0.0.0.0 (no IPv6).
+            (tcp(&format!("{}:1F90", v6([0; 16])), "0A"), t6, "tcp::8080", Some(4242)),
+            (tcp("00000000:1F90", "0A"), t4, "tcp::8080", Some(4242)),
+            (tcp(&format!("{lo}:1F90"), "0A"), t4, "tcp::8080", None),
+            (tcp(&format!("{}:1F90", v6(one)), "0A"), t6, "tcp:[::1]:8080", Some(4242)),
+            (tcp(&format!("{}:1F90", v6([0; 16])), "0A"), t6, "tcp:[::1]:8080", None),
+            (tcp(&format!("{lo}:1F90"), "0A"), t6, "tcp:127.0.0.1:8080", None),
+            // The header line.
+            (
+                "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode".into(),
+                t6,
+                "tcp::8080",
+                None,
+            ),
+            (unix("00010000", "31337 /run/app.sock"), ux, "unix:/run/app.sock", Some(31337)),
+            (unix("00000000", "31338 /run/app.sock"), ux, "unix:/run/app.sock", None),
+            (unix("00010000", "31339 @app"), ux, "unix:@app", Some(31339)),
+            (unix("00010000", "31339 @app"), ux, "unix:/app", None),
+            (unix("00010000", "31339 /app"), ux, "unix:@app", None),
+            (unix("00010000", "31340"), ux, "unix:/run/app.sock", None),
+            (unix("00010000", "31337 /run/app.sock"), t4, "unix:/run/app.sock", None),
+        ];
+        for (line, table, a, want) in cases {
+            assert_eq!(bound(line.as_bytes(), table, &addr(a)), want, "{a} in {line:?}");
         }
     }
 

@@ -279,8 +279,10 @@ fn things_planted_at_the_control_path_are_refused_untouched() {
 
 #[test]
 fn the_stale_socket_of_a_killed_svc_is_taken_over() {
-    let mut s = Svc::up("stale_killed", "[a]\nexec = /bin/sleep 100000\n");
-    let old = s.wait_running("a");
+    // A name of its own: a concurrent test's `svc up` stops another svc's
+    // orphans of the names in its config (tests/kill9.rs).
+    let mut s = Svc::up("stale_killed", "[stale_killed]\nexec = /bin/sleep 100000\n");
+    let old = s.wait_running("stale_killed");
     let old_born = stat(old).unwrap().starttime;
     s.stop_svc("KILL");
     // The killed svc's service lives on, its socket file stays behind.
@@ -289,7 +291,7 @@ fn the_stale_socket_of_a_killed_svc_is_taken_over() {
     wait_until(secs(5), "the old service to end", || gone(old, old_born));
     assert!(fs::symlink_metadata(&s.sock).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type())));
     s.start();
-    let new = s.wait_running("a");
+    let new = s.wait_running("stale_killed");
     assert_ne!(new, old);
     assert!(!s.stderr_text().contains("already running"), "{}", s.stderr_text());
 }

@@ -1,14 +1,14 @@
 #![allow(unsafe_code)]
 // The /proc side of `adopt` (svc's children told apart without a state):
-// used by reexec's fallback and, later, by the re-exec after a panic and
-// the restart after `kill -9` of svc (issues 20, 22, 24).
+// used by `svc up` for what a svc killed by SIGKILL left (verbs/leftover.rs),
+// and later by reexec's fallback and the re-exec after a panic (issues 20, 22).
 #![allow(dead_code)]
 //! What /proc says of other processes: parent, session and start time
 //! (/proc/PID/stat), the inodes of the pipe on fd 1 and of the sockets among
 //! their fds (/proc/PID/fd), their environment (/proc/PID/environ); and
 //! the walk over every process that feeds `adopt::Found`.
 
-use crate::adopt::{Found, Held, Proc, Skip};
+use crate::adopt::{Found, Held, Proc, Skip, number};
 use crate::text::Buf;
 use core::ffi::CStr;
 use rustix::fd::BorrowedFd;
@@ -17,23 +17,33 @@ use rustix::fd::BorrowedFd;
 /// clock ticks after boot (field 22).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Stat {
+    /// A zombie (state Z or X): its fds and sockets are closed.
+    pub dead: bool,
     pub ppid: i32,
     pub sid: i32,
     pub start: u64,
 }
 
-fn number(w: &[u8]) -> Option<u64> {
-    if w.is_empty() {
-        return None;
-    }
-    w.iter().try_fold(0u64, |a, &c| c.is_ascii_digit().then(|| a.wrapping_mul(10).wrapping_add(u64::from(c - b'0'))))
+/// `/proc/PID/A` + `b`, NUL-terminated (one writer for every path here).
+#[inline(never)]
+pub fn path(pid: i32, a: &[u8], b: &[u8]) -> Buf<64> {
+    let mut p = Buf::<64>::new();
+    let _ = ufmt::uwrite!(p, "/proc/{}/", pid);
+    p.push(a);
+    p.push(b);
+    p.push(b"\0");
+    p
+}
+
+/// A path from `path` as a CStr (one of "/" alone if it was cut).
+pub fn cstr(p: &Buf<64>) -> &CStr {
+    CStr::from_bytes_until_nul(p.as_bytes()).unwrap_or(c"/")
 }
 
 /// /proc/PID/stat of `pid`; None for a process that is gone.
 pub fn stat(pid: i32) -> Option<Stat> {
-    let mut p = Buf::<40>::new();
-    let _ = ufmt::uwrite!(p, "/proc/{}/stat\0", pid);
-    let path = CStr::from_bytes_with_nul(p.as_bytes()).ok()?;
+    let p = path(pid, b"stat", b"");
+    let path = cstr(&p);
     let mut b = [0u8; 512];
     let n = crate::os::fd::read_file(path, &mut b).ok()?;
     // The command (field 2) may hold spaces and parentheses: the fields
@@ -41,10 +51,11 @@ pub fn stat(pid: i32) -> Option<Stat> {
     let text = b.get(..n)?;
     let close = text.iter().rposition(|&c| c == b')')?;
     let mut f = text.get(close + 2..)?.split(|&c| c == b' ');
-    let ppid = number(f.nth(1)?)?; // field 4
+    let dead = matches!(f.next()?, b"Z" | b"X"); // field 3
+    let ppid = number(f.next()?)?; // field 4
     let sid = number(f.nth(1)?)?; // field 6
     let start = number(f.nth(15)?)?; // field 22
-    Some(Stat { ppid: ppid as i32, sid: sid as i32, start })
+    Some(Stat { dead, ppid: ppid as i32, sid: sid as i32, start })
 }
 
 /// `readlink(2)` of `path` into `buf`; the target's bytes.
@@ -61,16 +72,15 @@ fn inode_of(target: &[u8], kind: &[u8]) -> Option<u64> {
 
 /// The inode of the pipe on fd 1 of `pid`.
 pub fn stdout_pipe(pid: i32) -> Option<u64> {
-    let mut p = Buf::<40>::new();
-    let _ = ufmt::uwrite!(p, "/proc/{}/fd/1\0", pid);
     let mut t = [0u8; 64];
-    inode_of(readlink(CStr::from_bytes_with_nul(p.as_bytes()).ok()?, &mut t), b"pipe")
+    inode_of(readlink(cstr(&path(pid, b"fd/1", b"")), &mut t), b"pipe")
 }
 
 /// Calls `each` with the name of every entry of the directory `dir`
 /// (bounded: at most `max` entries). Raw getdents64: rustix's RawDir
 /// indexes in a way that links core::fmt.
-fn entries(dir: &CStr, max: usize, mut each: impl FnMut(&[u8])) {
+// One copy for every caller (a dyn closure): its loop is not small.
+fn entries(dir: &CStr, max: usize, each: &mut dyn FnMut(&[u8])) {
     use rustix::fd::AsRawFd;
     let Ok(fd) = crate::os::fd::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) else { return };
     let mut buf = [0u8; 2048];
@@ -101,20 +111,20 @@ fn entries(dir: &CStr, max: usize, mut each: impl FnMut(&[u8])) {
     }
 }
 
+/// Calls `each` with what every fd of `pid` is open on (a link target:
+/// `socket:[N]`, `pipe:[N]`, a path); at most 4096 fds.
+fn fd_targets(pid: i32, each: &mut dyn FnMut(&[u8])) {
+    entries(cstr(&path(pid, b"fd", b"")), 4096, &mut |name| {
+        let mut t = [0u8; 64];
+        each(readlink(cstr(&path(pid, b"fd/", name)), &mut t));
+    });
+}
+
 /// The inodes of the sockets among the fds of `pid`, into `out`; how many.
 pub fn sockets(pid: i32, out: &mut [u64]) -> usize {
-    let mut dir = Buf::<40>::new();
-    let _ = ufmt::uwrite!(dir, "/proc/{}/fd\0", pid);
-    let Ok(d) = CStr::from_bytes_with_nul(dir.as_bytes()) else { return 0 };
     let mut n = 0;
-    entries(d, 4096, |name| {
-        let mut p = Buf::<64>::new();
-        let _ = ufmt::uwrite!(p, "/proc/{}/fd/", pid);
-        p.push(name);
-        p.push(b"\0");
-        let mut t = [0u8; 64];
-        let ino = CStr::from_bytes_with_nul(p.as_bytes()).ok().and_then(|c| inode_of(readlink(c, &mut t), b"socket"));
-        if let (Some(ino), Some(slot)) = (ino, out.get_mut(n)) {
+    fd_targets(pid, &mut |t| {
+        if let (Some(ino), Some(slot)) = (inode_of(t, b"socket"), out.get_mut(n)) {
             *slot = ino;
             n += 1;
         }
@@ -122,11 +132,58 @@ pub fn sockets(pid: i32, out: &mut [u64]) -> usize {
     n
 }
 
+/// Nothing reads the output of `pid` any more: fd 1 is a pipe whose read
+/// end is closed (poll(2) says POLLERR on its write end, opened anew
+/// through /proc), as a service's log pipe is once its svc is gone; or fd
+/// 1 is no pipe at all (`log = null`), which tells nothing either way.
+pub fn unread(pid: i32) -> bool {
+    let p = path(pid, b"fd/1", b"");
+    let mut t = [0u8; 64];
+    if !readlink(cstr(&p), &mut t).starts_with(b"pipe:") {
+        return true;
+    }
+    crate::os::fd::open(cstr(&p), libc::O_WRONLY | libc::O_NONBLOCK, 0).is_ok_and(|fd| {
+        use rustix::fd::AsRawFd;
+        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+        // SAFETY: one valid pollfd, no wait.
+        unsafe { libc::poll(&mut pfd, 1, 0) };
+        pfd.revents & libc::POLLERR != 0
+    })
+}
+
+/// Calls `each` with every record of the file at `path`, each ended by
+/// `end` (lines of /proc/net tables, NUL-ended entries of an environment),
+/// without `end` and cut at 256 bytes (longer than any line of /proc/net),
+/// read a chunk at a time: /proc/net tables may be long.
+#[inline(never)]
+pub fn records(path: &CStr, end: u8, each: &mut dyn FnMut(&[u8])) {
+    let Ok(fd) = crate::os::fd::open(path, libc::O_RDONLY, 0) else { return };
+    let mut line = Buf::<256>::new();
+    let mut chunk = [0u8; 512];
+    // Bounded: each round reads at least one byte or ends.
+    while let Ok(n @ 1..) = rustix::io::read(&fd, &mut chunk) {
+        for &c in chunk.get(..n).unwrap_or(&[]) {
+            if c == end {
+                each(line.as_bytes());
+                line.clear();
+            } else {
+                line.push_byte(c);
+            }
+        }
+    }
+}
+
+/// Calls `each` with every entry of the environment of `pid`, however long
+/// it is (`environ` reads only what fits a buffer).
+pub fn environ_entries(pid: i32, each: &mut dyn FnMut(&[u8])) {
+    records(cstr(&path(pid, b"environ", b"")), 0, each);
+}
+
 /// The numbers of this process's open fds from 3 on (but the one that
 /// lists them), into `out`; how many.
 pub fn own_fds(out: &mut [i32]) -> usize {
     let mut n = 0;
-    entries(c"/proc/self/fd", 4096, |name| {
+    entries(c"/proc/self/fd", 4096, &mut |name| {
         let Some(fd) = number(name).and_then(|f| i32::try_from(f).ok()).filter(|&f| f > 2) else { return };
         if let Some(slot) = out.get_mut(n) {
             *slot = fd;
@@ -149,10 +206,7 @@ pub fn own_fds(out: &mut [i32]) -> usize {
 
 /// /proc/PID/environ into `buf` (cut at its size); its length.
 pub fn environ(pid: i32, buf: &mut [u8]) -> usize {
-    let mut p = Buf::<40>::new();
-    let _ = ufmt::uwrite!(p, "/proc/{}/environ\0", pid);
-    let Ok(path) = CStr::from_bytes_with_nul(p.as_bytes()) else { return 0 };
-    let Ok(fd) = crate::os::fd::open(path, libc::O_RDONLY, 0) else { return 0 };
+    let Ok(fd) = crate::os::fd::open(cstr(&path(pid, b"environ", b"")), libc::O_RDONLY, 0) else { return 0 };
     let mut n = 0;
     // Bounded by the buffer: each round fills some of it or ends.
     while let Some(room) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
@@ -171,6 +225,17 @@ pub fn inode(fd: BorrowedFd) -> u64 {
     crate::os::stat::fstat(fd).map_or(0, |st| st.st_ino as u64)
 }
 
+/// Calls `each` with the pid and stat of every process but svc.
+pub fn each(f: &mut dyn FnMut(i32, Stat)) {
+    let me = crate::os::process::pid();
+    entries(c"/proc", 1 << 16, &mut |name| {
+        let Some(pid) = number(name).and_then(|p| i32::try_from(p).ok()).filter(|&p| p != me) else { return };
+        if let Some(st) = stat(pid) {
+            f(pid, st);
+        }
+    });
+}
+
 /// Walks every process in /proc whose parent is `parent` (None: any) and
 /// offers it to `found`; `recorded` gives the start time svc recorded for a
 /// pid, `find` a service's slot by name. Calls `skipped` for each process
@@ -183,10 +248,7 @@ pub fn scan(
     find: impl Fn(&[u8]) -> Option<u8> + Copy,
     mut skipped: impl FnMut(i32, Skip),
 ) {
-    let me = crate::os::process::pid();
-    entries(c"/proc", 1 << 16, |name| {
-        let Some(pid) = number(name).and_then(|p| i32::try_from(p).ok()).filter(|&p| p != me) else { return };
-        let Some(st) = stat(pid) else { return };
+    each(&mut |pid, st| {
         if parent.is_some_and(|p| p != st.ppid) {
             return;
         }
@@ -234,7 +296,7 @@ mod tests {
         assert!(out[..n].iter().all(|&f| f > 2));
         drop(fd);
         let mut procs = 0;
-        entries(c"/proc", 1 << 16, |name| procs += usize::from(name.iter().all(u8::is_ascii_digit)));
+        entries(c"/proc", 1 << 16, &mut |name| procs += usize::from(name.iter().all(u8::is_ascii_digit)));
         assert!(procs > 1, "{procs} processes in /proc");
     }
 
