@@ -2,6 +2,7 @@
 //! Writes that finish, reads that are bounded, whole files; svc's own
 //! output, which never blocks.
 
+use core::ffi::c_long;
 use core::sync::atomic::{AtomicI32, Ordering};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd};
 use rustix::io::Errno;
@@ -182,15 +183,52 @@ pub fn owned(raw: i32) -> Result<rustix::fd::OwnedFd, Errno> {
 
 /// `open(2)` with O_CLOEXEC added.
 pub fn open(path: &core::ffi::CStr, flags: i32, mode: u32) -> Result<rustix::fd::OwnedFd, Errno> {
-    // SAFETY: path is NUL-terminated.
-    owned(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) })
+    open_at(libc::AT_FDCWD, path, flags, mode)
+}
+
+/// `openat(2)` with O_CLOEXEC added (and O_LARGEFILE, as musl adds it). Raw
+/// syscalls here and below: musl's wrappers carry fallbacks for kernels
+/// before 2.6.27 (O_CLOEXEC by fcntl, pipe2 and accept4 emulated) and
+/// thread-cancellation points svc has no use for, about 800 bytes.
+pub fn open_at(dir: i32, path: &core::ffi::CStr, flags: i32, mode: u32) -> Result<rustix::fd::OwnedFd, Errno> {
+    let flags = flags | libc::O_CLOEXEC | libc::O_LARGEFILE;
+    // SAFETY: path is NUL-terminated and outlives the call.
+    let r = unsafe { libc::syscall(libc::SYS_openat, dir as c_long, path.as_ptr(), flags as c_long, mode as c_long) };
+    owned(r as i32)
+}
+
+/// `socket(2)` with SOCK_CLOEXEC added. On i686 through socketcall, as
+/// musl does, so that kernels before 4.3 (no socket syscall there) work.
+pub fn socket(family: i32, kind: i32) -> Result<rustix::fd::OwnedFd, Errno> {
+    let args = [family as c_long, (kind | libc::SOCK_CLOEXEC) as c_long, 0];
+    // SAFETY: socketcall reads the three arguments, which outlive the call.
+    #[cfg(target_arch = "x86")]
+    let r = unsafe { libc::syscall(libc::SYS_socketcall, 1 as c_long, args.as_ptr()) };
+    // SAFETY: socket takes no pointers.
+    #[cfg(not(target_arch = "x86"))]
+    let r = unsafe { libc::syscall(libc::SYS_socket, args[0], args[1], args[2]) };
+    owned(r as i32)
+}
+
+/// `accept4(2)` of `listener` with SOCK_NONBLOCK and SOCK_CLOEXEC, the
+/// peer's address not wanted; through socketcall on i686 (see `socket`).
+pub fn accept(listener: i32) -> Result<rustix::fd::OwnedFd, Errno> {
+    let args = [listener as c_long, 0, 0, (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as c_long];
+    // SAFETY: socketcall reads the four arguments, which outlive the call;
+    // null address and length pointers ask for no address.
+    #[cfg(target_arch = "x86")]
+    let r = unsafe { libc::syscall(libc::SYS_socketcall, 18 as c_long, args.as_ptr()) };
+    // SAFETY: null address and length pointers ask for no address.
+    #[cfg(not(target_arch = "x86"))]
+    let r = unsafe { libc::syscall(libc::SYS_accept4, args[0], args[1], args[2], args[3]) };
+    owned(r as i32)
 }
 
 /// `pipe2(O_CLOEXEC)`: (read end, write end).
 pub fn pipe() -> Result<(rustix::fd::OwnedFd, rustix::fd::OwnedFd), Errno> {
     let mut fds = [0i32; 2];
     // SAFETY: fds is a writable array of two ints.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    let r = unsafe { libc::syscall(libc::SYS_pipe2, fds.as_mut_ptr(), libc::O_CLOEXEC as c_long) };
     let [rd, wr] = fds;
     if r < 0 {
         return Err(super::errno());

@@ -46,8 +46,7 @@ fn mounted(dir: &CStr, parent: &CStr) -> bool {
 
 /// `ioctl(SIOCGIFFLAGS)` then `ioctl(SIOCSIFFLAGS)` with IFF_UP on `lo`.
 fn loopback_up() -> Result<(), Errno> {
-    // SAFETY: socket has no memory preconditions; `owned` takes the fd.
-    let s = fd::owned(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    let s = fd::socket(libc::AF_INET, libc::SOCK_DGRAM)?;
     // struct ifreq: the name (16 bytes) then a union whose first member
     // here is the short ifr_flags; 40 bytes on every target.
     let mut req = [0u8; 40];

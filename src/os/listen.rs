@@ -32,8 +32,7 @@ fn check(r: c_int) -> Result<(), Errno> {
 }
 
 fn socket(family: c_int, kind: c_int) -> Result<OwnedFd, Errno> {
-    // SAFETY: socket has no memory preconditions.
-    crate::os::fd::owned(unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, 0) })
+    crate::os::fd::socket(family, kind)
 }
 
 fn set(fd: &OwnedFd, level: c_int, name: c_int, on: bool) -> Result<(), Errno> {

@@ -35,8 +35,7 @@ impl Name {
 
 /// `openat(2)` with O_CLOEXEC added, relative to `dir` (an fd from here).
 pub fn open_in(dir: &OwnedFd, name: &CStr, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
-    // SAFETY: name is NUL-terminated; dir is an open fd.
-    fd::owned(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags | libc::O_CLOEXEC, mode) })
+    fd::open_at(dir.as_raw_fd(), name, flags, mode)
 }
 
 /// Opens the directory that holds the last component of the absolute

@@ -18,8 +18,7 @@ pub enum BindError {
 }
 
 fn stream() -> Result<OwnedFd, Errno> {
-    // SAFETY: socket has no memory preconditions.
-    crate::os::fd::owned(unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })
+    crate::os::fd::socket(libc::AF_UNIX, libc::SOCK_STREAM)
 }
 
 /// A `sockaddr_un` for `path`, built by hand: rustix's builder indexes in a
@@ -109,11 +108,7 @@ fn set_egid(g: u32) -> Result<(), Errno> {
 
 /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`; EAGAIN when nothing waits.
 pub fn accept(listener: BorrowedFd) -> Result<OwnedFd, Errno> {
-    // SAFETY: null address and length: the peer's address is not wanted.
-    let r = unsafe {
-        libc::accept4(listener.as_raw_fd(), core::ptr::null_mut(), core::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-    };
-    crate::os::fd::owned(r)
+    crate::os::fd::accept(listener.as_raw_fd())
 }
 
 /// Whether the peer may send commands: uid 0, svc's own uid, a peer whose
