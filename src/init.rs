@@ -1,7 +1,7 @@
-//! svc as PID 1, the pure parts: the kernel command line, what a signal
-//! means to init (busybox init's meanings), the shutdown's kinds and steps,
-//! the filesystems to mount at boot and which to remount read-only at the
-//! end. No syscalls.
+//! svc as PID 1, the pure parts: the kernel command line, the emergency
+//! shell's program, what a signal means to init (busybox init's meanings),
+//! the shutdown's kinds and steps, the filesystems to mount at boot and which
+//! to remount read-only at the end. No syscalls.
 
 use crate::signame;
 
@@ -82,6 +82,14 @@ pub fn cmdline_value<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     line.rsplit(|b| b.is_ascii_whitespace()).find_map(|w| w.strip_prefix(key)?.strip_prefix(b"=")).filter(|v| !v.is_empty())
 }
 
+/// The emergency shell svc as PID 1 runs on the console when a startup step
+/// failed: `svc.emergency=` of the kernel command line `cmdline`, else
+/// `[svc] emergency` of the config (`configured`, when that much of it
+/// parsed), else /bin/sh.
+pub fn shell<'a>(cmdline: &'a [u8], configured: Option<&'a [u8]>) -> &'a [u8] {
+    cmdline_value(cmdline, b"svc.emergency").or(configured).unwrap_or(b"/bin/sh")
+}
+
 /// A filesystem svc mounts at boot when nothing is mounted there yet.
 pub struct Mount {
     /// Mount point and its parent (a mount point is a path whose device
@@ -160,6 +168,17 @@ mod tests {
         assert_eq!(cmdline_value(b"svc.config=", b"svc.config"), None);
         assert_eq!(cmdline_value(b"", b"svc.config"), None);
         assert_eq!(cmdline_value(b"a\tsvc.config=/x\nb", b"svc.config"), Some(&b"/x"[..]));
+    }
+
+    #[test]
+    fn emergency_shell_choice() {
+        let line = b"console=ttyS0 svc.emergency=/bin/ash svc.config=/etc/a.conf";
+        assert_eq!(shell(line, Some(b"/sbin/sulogin")), b"/bin/ash");
+        assert_eq!(shell(line, None), b"/bin/ash");
+        // No word (or an empty one): the config's, else /bin/sh.
+        assert_eq!(shell(b"quiet svc.emergency=", Some(b"/sbin/sulogin")), b"/sbin/sulogin");
+        assert_eq!(shell(b"quiet svc.emergencyx=/bin/ash", None), b"/bin/sh");
+        assert_eq!(shell(b"", None), b"/bin/sh");
     }
 
     #[test]

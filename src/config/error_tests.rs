@@ -15,6 +15,8 @@ fn errors_table() {
         ("[svc]\nbogus = /x", vec![e(2, Error::UnknownSvcKey, "bogus")]),
         ("[svc]\nexec = /bin/x", vec![e(2, Error::ReservedName, "")]),
         ("[svc]\ncontrol = run/svc.sock", vec![e(2, Error::RelativePath, "run/svc.sock")]),
+        ("[svc]\nemergency = sh", vec![e(2, Error::RelativePath, "sh")]),
+        ("[svc]\nemergncy = /bin/sh", vec![h(2, Error::UnknownSvcKey, "emergncy", "emergency")]),
         ("[svc]\ncontrol = /a\ncontrol = /b", vec![e(3, Error::DuplicateKey, "control")]),
         ("[svc]\ncontrol_group = nogroup", vec![e(2, Error::UnknownGroup, "nogroup")]),
         ("[svc]\ncontrol =", vec![e(2, Error::EmptyValue, "")]),

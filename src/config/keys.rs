@@ -83,10 +83,11 @@ pub const KEYS: [(&str, Key); 31] = [
 ];
 
 /// `[svc]` keys; the index is the bit in the seen-mask.
-pub const SVC_KEYS: [&str; 4] = ["control", "control_group", "hostname", "shutdown_timeout"];
+pub const SVC_KEYS: [&str; 5] = ["control", "control_group", "hostname", "emergency", "shutdown_timeout"];
 pub const CONTROL: usize = 0;
 pub const CONTROL_GROUP: usize = 1;
 pub const HOSTNAME: usize = 2;
+pub const EMERGENCY: usize = 3;
 
 /// KEYS' names, then SVC_KEYS, as the lines of one string; built at compile
 /// time, so that KEYS itself (24 bytes an entry on 64-bit) is not in the binary.

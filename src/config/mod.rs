@@ -202,6 +202,7 @@ pub fn adopt(dst: &mut Config, src: &Config) -> bool {
     dst.control = src.control;
     dst.control_gid = src.control_gid;
     dst.hostname = src.hostname;
+    dst.emergency = src.emergency;
     dst.shutdown_timeout = src.shutdown_timeout;
     dst.arena.extend_from_slice(&src.arena).is_ok()
         && dst.strs.extend_from_slice(&src.strs).is_ok()
@@ -316,6 +317,9 @@ pub struct Config {
     pub control_gid: Option<u32>,
     /// `[svc] hostname`: set by svc as PID 1 once the config is parsed.
     pub hostname: Option<Span>,
+    /// `[svc] emergency`: the shell svc as PID 1 runs on the console when
+    /// a startup step failed (unless the kernel command line names one).
+    pub emergency: Option<Span>,
     /// `[svc] shutdown_timeout` (None: the default, 30 s): how long svc
     /// as PID 1 waits for its services to stop at a poweroff or reboot.
     pub shutdown_timeout: Option<crate::duration::Duration>,
@@ -334,6 +338,7 @@ impl Config {
             control: None,
             control_gid: None,
             hostname: None,
+            emergency: None,
             shutdown_timeout: None,
             defs: Vec::new(),
             page_strs: Page,
@@ -361,6 +366,9 @@ impl Config {
         if self.hostname.is_some() {
             self.hostname = None;
         }
+        if self.emergency.is_some() {
+            self.emergency = None;
+        }
         if self.shutdown_timeout.is_some() {
             self.shutdown_timeout = None;
         }
@@ -377,6 +385,7 @@ impl Config {
         core::mem::swap(&mut self.control, &mut other.control);
         core::mem::swap(&mut self.control_gid, &mut other.control_gid);
         core::mem::swap(&mut self.hostname, &mut other.hostname);
+        core::mem::swap(&mut self.emergency, &mut other.emergency);
         core::mem::swap(&mut self.shutdown_timeout, &mut other.shutdown_timeout);
     }
     /// The bytes of `s` (without the trailing NUL). Not inlined: the range

@@ -327,12 +327,13 @@ impl Parser<'_> {
             return Err(bad(Error::NulByte));
         }
         match k {
-            keys::CONTROL if !v.starts_with(b"/") => return Err(bad(Error::RelativePath)),
+            keys::CONTROL | keys::EMERGENCY if !v.starts_with(b"/") => return Err(bad(Error::RelativePath)),
             keys::CONTROL if v.len() >= CONTROL_PATH_BYTES => return Err(bad(Error::ControlPathTooLong)),
             keys::CONTROL => self.out.control = self.store(value),
             keys::CONTROL_GROUP => self.out.control_gid = Some(self.group_id(v).map_err(bad)?),
             keys::HOSTNAME if v.len() > 64 || v.iter().any(|&b| is_blank(b)) => return Err(bad(Error::BadHostname)),
             keys::HOSTNAME => self.out.hostname = self.store(value),
+            keys::EMERGENCY => self.out.emergency = self.store(value),
             _ => self.out.shutdown_timeout = Some(keys::parse_duration(v).map_err(bad)?),
         }
         Ok(())

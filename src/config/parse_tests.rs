@@ -498,7 +498,7 @@ fn listen_errors() {
 /// `Config::swap` trades every table, longer or shorter, as `mem::swap` would.
 #[test]
 fn swap_trades_both_ways() {
-    let a_text = "[svc]\ncontrol = /run/a.sock\nhostname = a\nshutdown_timeout = 3s\n[one]\nexec = /bin/one -x\nlisten = tcp:127.0.0.1:81\n[two]\nexec = /bin/two\n";
+    let a_text = "[svc]\ncontrol = /run/a.sock\nhostname = a\nemergency = /bin/ash\nshutdown_timeout = 3s\n[one]\nexec = /bin/one -x\nlisten = tcp:127.0.0.1:81\n[two]\nexec = /bin/two\n";
     let b_text = "[three]\nexec = /bin/three a b c d\nenv = K=V\n";
     let (mut a, mut b) = (ok(a_text), ok(b_text));
     let (a0, b0) = (ok(a_text), ok(b_text));
@@ -510,7 +510,7 @@ fn swap_trades_both_ways() {
         assert_eq!(x.defs.len(), y.defs.len());
         assert_eq!(x.listens.len(), y.listens.len());
         assert_eq!(x.control, y.control);
-        assert_eq!((x.hostname, x.shutdown_timeout), (y.hostname, y.shutdown_timeout));
+        assert_eq!((x.hostname, x.shutdown_timeout, x.emergency), (y.hostname, y.shutdown_timeout, y.emergency));
         for (d, e) in x.defs.iter().zip(y.defs.iter()) {
             assert_eq!(x.str(d.name), y.str(e.name));
             assert_eq!(d.args, e.args);
@@ -523,10 +523,11 @@ fn swap_trades_both_ways() {
 
 #[test]
 fn init_settings() {
-    let c = ok("[svc]\nhostname = router-1\nshutdown_timeout = 5s\n[a]\nexec = /bin/a\n");
+    let c = ok("[svc]\nhostname = router-1\nshutdown_timeout = 5s\nemergency = /sbin/sulogin\n[a]\nexec = /bin/a\n");
     assert_eq!(c.hostname.map(|sp| s(c.str(sp))), Some("router-1".into()));
+    assert_eq!(c.emergency.map(|sp| s(c.str(sp))), Some("/sbin/sulogin".into()));
     assert_eq!(c.shutdown_timeout, Some(crate::duration::Duration::from_millis(5000)));
     let c = ok("[a]\nexec = /bin/a\n");
-    assert_eq!((c.hostname, c.shutdown_timeout), (None, None));
+    assert_eq!((c.hostname, c.shutdown_timeout, c.emergency), (None, None, None));
     assert!(ok(&format!("[svc]\nhostname = {}\n[a]\nexec = /bin/a\n", "h".repeat(64))).hostname.is_some());
 }

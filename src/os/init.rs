@@ -9,12 +9,13 @@
 //! mount over /run, and no flag changes that.
 #![allow(unsafe_code)]
 
-use crate::init::{MOUNTS, Power, cmdline_value, unescape, writable};
+use crate::init::{MOUNTS, Power, unescape, writable};
+use crate::os::spawn::{Failure, Spec};
 use crate::os::{self, clock, errno, fd};
 use crate::text::{Buf, Errno as ErrnoText};
-use core::ffi::CStr;
+use core::ffi::{CStr, c_char};
 use core::sync::atomic::{AtomicBool, Ordering};
-use rustix::fd::AsRawFd;
+use rustix::fd::{AsFd, AsRawFd};
 use rustix::io::Errno;
 
 /// Proof that svc is PID 1. Not Clone, not Copy: made by `get` only.
@@ -90,9 +91,10 @@ impl Init {
     /// /dev/console on 0, 1, 2 if they were closed (open ones are kept: in a
     /// container the console is not ours); Ctrl-Alt-Del as SIGINT; `lo` up;
     /// `net.unix.max_dgram_qlen` 512, so that notify sockets do not fill.
-    /// Returns `svc.config=` of the kernel command line (the kernel passes
-    /// no dotted word to init, in argv or in env).
-    pub fn boot(&self) -> Option<&'static [u8]> {
+    /// Returns the kernel command line (empty when unreadable), whose
+    /// `svc.config=` and `svc.emergency=` are for svc (the kernel passes no
+    /// dotted word to init, in argv or in env).
+    pub fn boot(&self) -> &'static [u8] {
         let closed = !(is_open(0) && is_open(1) && is_open(2));
         for n in 0..3 {
             if !is_open(n) {
@@ -131,9 +133,47 @@ impl Init {
         if let Err(e) = fd::open(qlen, libc::O_WRONLY, 0).and_then(|f| fd::write_all(&f, b"512\n")) {
             say_errno("write", qlen, e);
         }
-        let buf = CMDLINE.take()?;
+        let Some(buf) = CMDLINE.take() else { return b"" };
         let n = fd::read_file(c"/proc/cmdline", buf).unwrap_or(0);
-        cmdline_value(buf.get(..n)?, b"svc.config")
+        buf.get(..n).unwrap_or(&[])
+    }
+
+    /// The emergency shell `path` on /dev/console, which becomes its
+    /// controlling terminal (setsid, TIOCSCTTY; unless another session has
+    /// it), with svc's environment:
+    /// the spawn of every service, without a service's settings. Its pid.
+    pub fn shell(&self, path: &CStr) -> Result<i32, Failure> {
+        let con = fd::open(c"/dev/console", libc::O_RDWR | libc::O_NOCTTY, 0)
+            .map_err(|e| Failure { step: crate::service::Step::Fds, errno: e.raw_os_error() })?;
+        unsafe extern "C" {
+            static environ: *const *const c_char;
+        }
+        // SAFETY: environ is the NULL-terminated array the C runtime set up
+        // and svc never changes; the count stops at its NULL (or at 256
+        // entries, where the slice is not NULL-terminated and spawn refuses it).
+        let envp = unsafe {
+            let e = environ;
+            let n = (0..256).take_while(|&i| !(*e.add(i)).is_null()).count();
+            core::slice::from_raw_parts(e, n + 1)
+        };
+        let argv = [path.as_ptr(), core::ptr::null()];
+        crate::os::spawn::spawn(&Spec {
+            argv: &argv,
+            envp,
+            cwd: None,
+            uid: None,
+            gid: None,
+            groups: &[],
+            rlimits: [None; 4],
+            stdin: con.as_fd(),
+            output: con.as_fd(),
+            listen: &[],
+            listen_pid: core::ptr::null_mut(),
+            watchdog_pid: core::ptr::null_mut(),
+            ready: None,
+            oom: None,
+            tty: true,
+        })
     }
 
     /// Writes to fd 2 and waits for it (svc's own output is otherwise
@@ -240,8 +280,9 @@ pub fn reap_any() -> bool {
     true
 }
 
-/// `nanosleep(2)` for `ms` milliseconds (the shutdown only, after the loop).
+/// `nanosleep(2)` for `ms` milliseconds (never in the loop: the shutdown
+/// after it, a loop that lost epoll_wait, the emergency's reaper).
 pub fn pause_ms(ms: u32) {
-    let t = rustix::time::Timespec { tv_sec: 0, tv_nsec: i64::from(ms) * 1_000_000 };
+    let t = rustix::time::Timespec { tv_sec: i64::from(ms / 1000), tv_nsec: i64::from(ms % 1000) * 1_000_000 };
     let _ = rustix::thread::nanosleep(&t);
 }

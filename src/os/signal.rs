@@ -1,8 +1,9 @@
-//! Signals arrive as reads of a signalfd; SIGPIPE is ignored.
+//! Signals: blocked, a signalfd wakes the loop, `rt_sigtimedwait` takes
+//! them; SIGPIPE is ignored.
 #![allow(unsafe_code)]
 
 use core::ffi::{c_long, c_ulong};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 
 const HANDLED: [i32; 8] =
@@ -40,14 +41,29 @@ pub fn take(init: bool) -> Result<OwnedFd, Errno> {
 /// The size of the kernel's sigset_t: _NSIG / 8, 8 on every svc target (not MIPS).
 const SET_BYTES: c_long = 8;
 
-/// Reads one pending signal number from the signalfd (None: none pending).
-pub fn read<F: AsFd>(fd: F) -> Option<u8> {
-    // struct signalfd_siginfo is 128 bytes; ssi_signo is its first u32.
-    let mut b = [0u8; 128];
-    match rustix::io::read(fd.as_fd(), &mut b) {
-        Ok(128) => u8::try_from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])).ok(),
-        _ => None,
+/// HANDLED as the kernel's sigset: bit n - 1 for signal n.
+const SET: u64 = {
+    let mut m = 0u64;
+    let mut i = 0;
+    while i < HANDLED.len() {
+        m |= 1 << (HANDLED[i] - 1);
+        i += 1;
     }
+    m
+};
+
+/// Takes one pending signal of those svc handles (`rt_sigtimedwait` with a
+/// zero timeout; None: none pending). The signalfd only wakes the loop:
+/// pending signals are taken this way, so that svc as PID 1 on a kernel
+/// without signalfd still gets them (its loop then polls).
+pub fn next() -> Option<u8> {
+    // A zero timespec in either layout (the old call's 32-bit fields on
+    // i686 and armv7, 64-bit ones elsewhere).
+    let zero = [0u64; 2];
+    let set = SET;
+    // SAFETY: set and zero outlive the call; a null siginfo is allowed.
+    let r = unsafe { libc::syscall(libc::SYS_rt_sigtimedwait, &raw const set, core::ptr::null_mut::<u8>(), zero.as_ptr(), SET_BYTES) };
+    u8::try_from(r).ok().filter(|&s| s > 0)
 }
 
 /// `kill(2)`: `sig` to `pid`, or to the process group `pid` leads.

@@ -52,6 +52,13 @@ pub struct Spec<'a> {
     /// The text to write to /proc/self/oom_score_adj before privileges are
     /// dropped; None leaves svc's own value (see `set_own_oom`).
     pub oom: Option<&'a [u8]>,
+    /// stdin is a terminal that becomes the child's controlling terminal
+    /// (`TIOCSCTTY`): the emergency shell's console, for job control and
+    /// Ctrl-C. Best effort: a console that is no terminal, or the
+    /// controlling terminal of another session (never stolen: svc in a
+    /// namespace made by hand sees the host's console), leaves the child
+    /// without one.
+    pub tty: bool,
 }
 
 /// svc's own oom_score_adj, when it runs as root and not as PID 1: -1000, so
@@ -243,6 +250,11 @@ fn setup(spec: &Spec, err: c_int, min: c_int) -> Result<Infallible, (Step, i32)>
     dup2(stdin, 0).map_err(fds)?;
     dup2(output, 1).map_err(fds)?;
     dup2(output, 2).map_err(fds)?;
+    if spec.tty {
+        // SAFETY: TIOCSCTTY takes an int argument, no pointer; a plain
+        // syscall (musl's ioctl adds time64 conversions), async-signal-safe.
+        unsafe { libc::syscall(libc::SYS_ioctl, 0 as c_long, libc::TIOCSCTTY as c_long, 0 as c_long) };
+    }
     for (i, &fd) in lifted.iter().take(spec.listen.len()).enumerate() {
         dup2(fd, 3 + i as c_int).map_err(fds)?;
     }

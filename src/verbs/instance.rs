@@ -136,6 +136,7 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         listen_pid,
         oom: if oom.is_empty() { None } else { Some(oom.as_bytes()) },
         watchdog_pid: if nn == 3 { nenv.pid.as_mut_ptr().wrapping_add(NotifyEnv::PID_PREFIX.len()) } else { core::ptr::null_mut() },
+        tty: false,
     };
     let pid = spawn::spawn(&spec);
     drop(socks);

@@ -21,6 +21,7 @@ pub fn main(words: &[&'static [u8]]) -> i32 {
 mod check;
 mod client;
 mod control;
+mod emergency;
 mod instance;
 mod output;
 mod power;
@@ -34,10 +35,10 @@ fn run(cmd: &Command<'static>) -> i32 {
     match cmd.verb {
         Verb::Up => {
             // As PID 1, first of all: fds 0-2, /proc, /dev and the rest.
-            let boot_config = os::init::Init::get().and_then(|i| i.boot());
+            let cmdline = os::init::Init::get().map(|i| i.boot());
             // Before any message: svc's own output must never block it.
             os::fd::private_stderr();
-            up::up(cmd, boot_config)
+            up::up(cmd, cmdline)
         }
         Verb::Check => check::check(cmd),
         Verb::Control(kind) => client::run(cmd, kind),

@@ -79,6 +79,7 @@ pub fn reload(w: &mut World, ev: &Events, now: Instant, out: &mut Actions, dry: 
         os::fd::write_err(b"svc: reload: config copy failed\n");
     }
     sockets::adopt(w);
+    crate::verbs::emergency::over(w);
     // Removed services give their rings back before added ones take theirs
     // (Action::Assigned), so that a ring can move between names.
     for (id, s) in w.sup.svcs.iter().enumerate() {

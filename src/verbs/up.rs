@@ -5,7 +5,8 @@
 //! here, their failures handed back as events.
 
 use crate::cli::{Command, EXIT_FAIL, EXIT_OK};
-use crate::duration::Instant;
+use crate::duration::{Duration, Instant};
+use crate::init::cmdline_value;
 use crate::limits::*;
 use crate::os::event::{Event, Events, Interest};
 use crate::os::fd::Slot;
@@ -17,6 +18,7 @@ use crate::supervisor::{Event as SupEvent, Outcome};
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check;
 use crate::verbs::control;
+use crate::verbs::emergency;
 use crate::verbs::instance::{ended, read_notify, read_ready, start};
 use crate::verbs::output::{Src, read_log, read_probe, sink};
 use crate::verbs::power;
@@ -40,40 +42,51 @@ fn say_errno(what: &str, e: rustix::io::Errno) {
 }
 
 // Out of line, so that no client verb's buffers share its stack frame.
+/// `cmdline`: the kernel command line, when svc is PID 1. Then no failure
+/// returns from here: each step that fails falls back to what still works
+/// (verbs/emergency.rs).
 #[inline(never)]
-pub fn up(cmd: &Command<'static>, boot_config: Option<&'static [u8]>) -> i32 {
+pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     let Some(w) = WORLD.take() else { return EXIT_FAIL };
     let init = Init::get();
     // `-c`, else `svc.config=` of the kernel command line (PID 1), else
     // $SVC_CONFIG, else /etc/svc.conf.
-    let path = cmd.config.or(boot_config).unwrap_or_else(|| check::config_path(cmd));
+    let path = cmd.config.or(cmdline.and_then(|l| cmdline_value(l, b"svc.config"))).unwrap_or_else(|| check::config_path(cmd));
     w.config_path = Some(path);
-    if !check::load(path, &mut w.loader, &mut w.sup.cfg) {
-        return EXIT_FAIL;
-    }
-    if let (Some(i), Some(h)) = (&init, w.sup.cfg.hostname) {
-        i.set_hostname(w.sup.cfg.str(h));
-    }
     // A unix socket's path fits sun_path; a longer one is refused here.
     let mut pbuf = [0u8; UNIX_PATH_BYTES];
+    let mut usable = check::load(path, &mut w.loader, &mut w.sup.cfg);
+    if usable && !rings_fit(&w.sup.cfg) {
+        say(b"svc: log rings exceed the ring pool\n");
+        usable = false;
+    }
+    if usable {
+        emergency::hostname(w);
+    } else {
+        if !emergency::enter(w, cmdline) {
+            return EXIT_FAIL;
+        }
+        // No service runs until a reload brings a config that works. What
+        // of `[svc]` parsed stays: clients find the control socket by it.
+        w.sup.cfg.defs.clear();
+        w.sup.cfg.listens.clear();
+    }
+    // As PID 1 (root, a control path checked by the parser) it cannot fail.
     let Some(control) = control::server_path(&w.sup.cfg, &mut pbuf) else { return EXIT_FAIL };
     // The notify sockets' directory: `svc-notify` beside the control socket.
     let c = control.to_bytes();
     w.notify_dir.push(c.get(..c.iter().rposition(|&b| b == b'/').unwrap_or(0)).unwrap_or(&[]));
     w.notify_dir.push(b"/svc-notify");
-    let sigfd = match signal::take(init.is_some()) {
-        Ok(fd) => fd,
-        Err(e) => {
-            say_errno("cannot set up signals (signalfd)", e);
+    let events = Events::new().map_err(|e| say_errno("cannot create epoll or timerfd", e));
+    // Without a signalfd, pending signals are still taken (signal::next),
+    // once a second. (The mask is set either way.)
+    let sigfd = signal::take(init.is_some()).map_err(|e| say_errno("cannot set up signals (signalfd)", e)).ok();
+    let poll = sigfd.is_none();
+    let Ok(mut ev) = events else {
+        if !emergency::enter(w, cmdline) {
             return EXIT_FAIL;
         }
-    };
-    let mut ev = match Events::new() {
-        Ok(ev) => ev,
-        Err(e) => {
-            say_errno("cannot create epoll or timerfd", e);
-            return EXIT_FAIL;
-        }
+        emergency::reaper(w)
     };
     if init.is_none() {
         // Orphans of our services become our children, to be reaped.
@@ -91,45 +104,53 @@ pub fn up(cmd: &Command<'static>, boot_config: Option<&'static [u8]>) -> i32 {
         w.notify_self.push(p);
     }
     spawn::probe_close_range(os::process::getenv(c"SVC_FALLBACK") == Some(b"1"));
-    let devnull = match os::fd::open(c"/dev/null", libc::O_RDWR, 0) {
-        Ok(fd) => fd,
-        Err(e) => {
-            say_errno("cannot open /dev/null", e);
-            return EXIT_FAIL;
-        }
-    };
+    // Without it, every spawn fails (NOTE `fds: EBADF`).
+    let devnull = os::fd::open(c"/dev/null", libc::O_RDWR, 0).map_err(|e| say_errno("cannot open /dev/null", e)).ok();
     // Held from the start, so that svc out of fds can still answer (control::accept).
     w.spare_fd = os::fd::open(c"/dev/null", libc::O_RDONLY, 0).map_or(Slot::EMPTY, Slot::new);
     w.group = w.sup.cfg.control_gid;
+    // Without it, no client is answered; SIGHUP still reloads.
     let listener = match os::socket::bind_control(control, w.group) {
-        Ok(fd) => fd,
+        Ok(fd) => Some(fd),
         Err(e) => {
             let mut b = Buf::<512>::new();
             let c = Bytes(control.to_bytes());
             let _ = match e {
                 os::socket::BindError::Running => ufmt::uwrite!(b, "svc: already running (control socket {})\n", c),
-                os::socket::BindError::Occupied => ufmt::uwrite!(b, "svc: control socket {}: something else is at this path\n", c),
-                os::socket::BindError::Os(e) => ufmt::uwrite!(b, "svc: control socket {}: {}\n", c, Errno(e.raw_os_error())),
+                _ => ufmt::uwrite!(b, "svc: control socket {}: ", c),
+            };
+            let _ = match e {
+                os::socket::BindError::Os(e) => ufmt::uwrite!(b, "{}\n", Errno(e.raw_os_error())),
+                os::socket::BindError::Occupied => ufmt::uwrite!(b, "something else is at this path\n"),
+                os::socket::BindError::Running => Ok(()),
             };
             say(b.as_bytes());
-            return EXIT_FAIL;
+            None
         }
     };
-    if !rings_fit(&w.sup.cfg) {
-        say(b"svc: log rings exceed the ring pool\n");
+    // A step above failed: as PID 1 svc goes on without it; otherwise it
+    // exits, before it binds any socket.
+    if (poll || devnull.is_none() || listener.is_none()) && !emergency::enter(w, cmdline) {
         return EXIT_FAIL;
     }
     // Before any service starts: a port that cannot be had is an error now.
     if !sockets::bind_all(w, init.is_some()) {
         return EXIT_FAIL;
     }
-    let held = ev.add(ev.timer(), TOK_TIMER, Interest::Read).is_ok()
-        && w.fds.add(&ev, sigfd, Role::Signals, Interest::Read).is_ok()
-        && w.fds.add(&ev, listener, Role::Control, Interest::Read).is_ok()
-        && w.fds.hold(devnull, Role::Null).is_ok();
+    // (What failed above is None, and was said.)
+    let mut held = ev.add(ev.timer(), TOK_TIMER, Interest::Read).is_ok();
+    for (fd, role) in [(sigfd, Role::Signals), (listener, Role::Control)] {
+        held &= fd.is_none_or(|fd| w.fds.add(&ev, fd, role, Interest::Read).is_ok());
+    }
+    held &= devnull.is_none_or(|fd| w.fds.hold(fd, Role::Null).is_ok());
     if !held {
         say(b"svc: cannot watch the signalfd, timerfd and control socket\n");
-        return EXIT_FAIL;
+        if !emergency::enter(w, cmdline) {
+            return EXIT_FAIL;
+        }
+    }
+    if !w.shell_path.is_empty() {
+        emergency::start(w);
     }
     w.sup.load();
     for id in 0..w.sup.svcs.len() {
@@ -148,7 +169,9 @@ pub fn up(cmd: &Command<'static>, boot_config: Option<&'static [u8]>) -> i32 {
     loop {
         let deadline = crate::service::earliest(w.sup.next_deadline(), w.clients.next_deadline());
         let deadline = crate::service::earliest(deadline, power::deadline(w));
-        ev.arm(deadline);
+        let deadline = crate::service::earliest(deadline, w.shell_at);
+        // Without a signalfd, a look at pending signals each second.
+        ev.arm(crate::service::earliest(deadline, poll.then(|| clock::now() + Duration::from_secs(1))));
         let n = match ev.wait(&mut events) {
             Ok(n) => n,
             Err(e) => {
@@ -159,7 +182,7 @@ pub fn up(cmd: &Command<'static>, boot_config: Option<&'static [u8]>) -> i32 {
                     say_errno("epoll_wait failed; polling once a second", e);
                     wait_failed = true;
                 }
-                let _ = rustix::thread::nanosleep(&rustix::time::Timespec { tv_sec: 1, tv_nsec: 0 });
+                os::init::pause_ms(1000);
                 0
             }
         };
@@ -207,6 +230,7 @@ pub fn up(cmd: &Command<'static>, boot_config: Option<&'static [u8]>) -> i32 {
             return finished(w);
         }
         tell_init(w);
+        emergency::due(w, now);
         sockets::watch(w, &ev);
         control::progress(w, &ev, now);
         control::flush_followers(w, &ev);
@@ -250,7 +274,7 @@ fn finished(w: &mut World) -> i32 {
 fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
     // Bounded: the signalfd holds at most one of each pending signal.
     for _ in 0..64 {
-        let Some(sig) = w.fds.of(Role::Signals).and_then(signal::read) else { return };
+        let Some(sig) = signal::next() else { return };
         let pid1 = os::process::pid() == 1;
         match sig {
             signame::CHLD => reap(w, now, out),
@@ -378,7 +402,8 @@ fn reap(w: &mut World, now: Instant, out: &mut Actions) {
         let mut comm = [0u8; 32];
         let comm_len = if w.sup.is_instance(pid) { 0 } else { os::process::comm(pid, &mut comm) };
         let Some(exit) = os::process::reap(pid) else { return };
-        if w.sup.handle(SupEvent::Exited { pid, exit }, now, out) == Outcome::Orphan {
+        // The emergency shell is no service: an orphan, with its own line.
+        if w.sup.handle(SupEvent::Exited { pid, exit }, now, out) == Outcome::Orphan && !emergency::exited(w, pid, now) {
             let mut b = Buf::<128>::new();
             let _ = ufmt::uwrite!(b, "svc: reaped orphan {} ({})\n", pid, Bytes(comm.get(..comm_len).unwrap_or(&[])));
             say(b.as_bytes());

@@ -170,6 +170,12 @@ pub struct World {
     /// say which were sent.
     pub notify_self: Buf<UNIX_PATH_BYTES>,
     pub notify_sent: u8,
+    /// svc as PID 1 after a startup step failed, until a reload succeeds:
+    /// the emergency shell's program, NUL-terminated (empty: no emergency),
+    /// its pid (0: none), and when to start it again after it exited.
+    pub shell_path: Buf<PATH_BYTES>,
+    pub shell: i32,
+    pub shell_at: Option<crate::duration::Instant>,
     /// An fd held in reserve (/dev/null) for the control socket to accept
     /// with when svc is out of fds (`control::accept`).
     pub spare_fd: Slot,
@@ -240,6 +246,9 @@ pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     oom_own: false,
     notify_self: Buf::new(),
     notify_sent: 0,
+    shell_path: Buf::new(),
+    shell: 0,
+    shell_at: None,
     power: 0,
     power_until: crate::duration::Instant::from_millis(0),
     spare_fd: Slot::EMPTY,

@@ -122,6 +122,12 @@ impl Svc {
     /// binary, such as a shell that sets signal dispositions and execs svc, so
     /// that svc keeps the pid we know).
     pub fn start_wrapped(&mut self, wrapper: &[&str], env: &[(&str, &str)]) {
+        self.spawn_wrapped(wrapper, env);
+        self.wait_up();
+    }
+
+    /// As `start_wrapped`, without waiting for svc to answer.
+    pub fn spawn_wrapped(&mut self, wrapper: &[&str], env: &[(&str, &str)]) {
         let conf = self.conf_str();
         let mut words: Vec<String> = wrapper.iter().map(|w| w.to_string()).collect();
         words.extend(runner());
@@ -130,7 +136,6 @@ impl Svc {
         let mut c = Command::new(&words[0]);
         c.args(&words[1..]);
         self.spawn_command(c, env);
-        self.wait_up();
     }
 
     /// Starts `program ARGS...` (svc, or a link to it) under the runner, with
