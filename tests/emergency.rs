@@ -10,6 +10,11 @@ mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 
+/// Binds the file `$0` over /dev/console (in the new mount namespace). A
+/// container may have no /dev/console: an empty file then stands for it
+/// (in the container's own /dev), as the mount point.
+const CONSOLE: &str = "{ [ -e /dev/console ] || : > /dev/console; } && mount --bind \"$0\" /dev/console";
+
 /// Starts svc on the fixture's config as PID 1 of new namespaces, with
 /// `dir/console` (a plain file) bound over /dev/console in them; does not
 /// wait. `unshare --kill-child`: when the fixture kills unshare
@@ -17,8 +22,8 @@ use std::os::unix::fs::PermissionsExt;
 fn spawn_as_pid1(s: &mut Svc) {
     s.write("console", "");
     let console = s.p("console");
-    let bind = "mount --bind \"$0\" /dev/console && exec \"$@\"";
-    s.spawn_wrapped(&["unshare", "--pid", "--fork", "--mount", "--uts", "--net", "--kill-child", "sh", "-c", bind, &console], &[]);
+    let bind = format!("{CONSOLE} && exec \"$@\"");
+    s.spawn_wrapped(&["unshare", "--pid", "--fork", "--mount", "--uts", "--net", "--kill-child", "sh", "-c", &bind, &console], &[]);
 }
 
 /// Writes the executable script `dir/NAME` (with `{DIR}` and `{SVC}`, the
@@ -51,7 +56,7 @@ fn an_invalid_config_at_boot_starts_the_emergency_shell_and_a_reload_ends_it() {
          {SVC} status -c {DIR}/svc.conf > {DIR}/status.out 2>&1; echo $? > {DIR}/status.rc\n\
          cp {DIR}/good.conf {DIR}/svc.conf\n\
          {SVC} reload -c {DIR}/svc.conf > {DIR}/reload.out 2>&1; echo $? > {DIR}/reload.rc\n\
-         hostname > {DIR}/hostname\n",
+         cat /proc/sys/kernel/hostname > {DIR}/hostname\n",
     );
     let svc_section = format!("hostname = emerg-test\nemergency = {shell}\n");
     s.write_config_with(&svc_section, "[a]\nexec = /bin/sleep 1000\n");
@@ -109,7 +114,7 @@ fn a_control_socket_that_cannot_be_bound_at_boot_leaves_the_services_running() {
 fn pid1_with_fds(s: &mut Svc, nofile: u32, last: &str) {
     s.write("console", "");
     let console = s.p("console");
-    let bind = format!("mount --bind \"$0\" /dev/console && exec prlimit --nofile={nofile}:{nofile} \"$@\"");
+    let bind = format!("{CONSOLE} && exec prlimit --nofile={nofile}:{nofile} \"$@\"");
     s.spawn_wrapped(&["unshare", "--pid", "--fork", "--mount", "--uts", "--net", "--kill-child", "sh", "-c", &bind, &console], &[]);
     wait_until(secs(10), last, || s.stderr_text().contains(last));
 }
