@@ -153,3 +153,21 @@ fn without_a_signalfd_signals_are_still_taken() {
     wait_until(secs(10), "the reboot", || s.stderr_text().contains("svc: reboot: stopping services"));
     s.stop_svc("KILL");
 }
+
+#[test]
+fn without_dev_null_svc_goes_on_and_says_why_each_spawn_fails() {
+    // A /dev of the namespace's own without null (svc mounts no devtmpfs
+    // where something is mounted already).
+    let mut s = Svc::new("emergency_no_null");
+    let shell = executable(&s, "shell", "#!/bin/sh\n{SVC} status -c {DIR}/svc.conf > {DIR}/status.out 2>&1\nexec sleep 1000\n");
+    s.write_config_with(&format!("emergency = {shell}\n"), "[a]\nexec = /bin/sleep 1000\n");
+    s.write("console", "");
+    let console = s.p("console");
+    let bind = "mount -t tmpfs none /dev && : > /dev/console && mount --bind \"$0\" /dev/console && exec \"$@\"";
+    s.spawn_wrapped(&["unshare", "--pid", "--fork", "--mount", "--uts", "--net", "--kill-child", "sh", "-c", bind, &console], &[]);
+    wait_until(secs(10), "the shell's status", || read(&s, "status.out").contains("fds: EBADF"));
+    let err = s.stderr_text();
+    assert!(err.contains("svc: cannot open /dev/null: ENOENT"), "{err}");
+    assert!(s.svc_running(), "{err}");
+    s.stop_svc("KILL");
+}
