@@ -61,18 +61,21 @@ impl Job {
     }
 }
 
+/// In this order (`repr(C)`): the head, then the reply buffer, then the
+/// request's, so that a short request and its reply touch one page.
 #[derive(Default)]
+#[repr(C)]
 pub struct Client {
     /// The client's index in the fd table.
     pub fd: u16,
+    /// `out` waits for the client to read (the server watches for room).
+    pub writing: bool,
+    pub job: Job,
     /// Read: when the whole request must be in. Otherwise, while `writing`:
     /// when the stalled reply is dropped unless the reader takes a byte.
     pub deadline: Option<Instant>,
-    pub input: Buf<REQUEST_BYTES>,
     pub out: Buf<REPLY_CHUNK_BYTES>,
-    pub job: Job,
-    /// `out` waits for the client to read (the server watches for room).
-    pub writing: bool,
+    pub input: Buf<REQUEST_BYTES>,
 }
 
 impl Client {

@@ -139,7 +139,8 @@ fn drop_client(w: &mut World, ev: &Events, c: usize) {
         w.fds.close(ev, usize::from(cl.fd));
         cl.free();
     }
-    if let Some(file) = w.streams.get_mut(c) {
+    // (Not written when empty: a write keeps its page resident.)
+    if let Some(file) = w.streams.get_mut(c).filter(|f| !f.is_empty()) {
         drop(file.take());
     }
 }

@@ -188,6 +188,9 @@ pub struct World {
     pub socks: Socks,
     /// The last reload's steps, for its reply.
     pub plan: Plan,
+    /// The clients on a page of their own: a `svc status` then writes one
+    /// page (the first slot's head, reply and request), not two.
+    pub page_clients: Page,
     pub clients: Clients,
     /// The config a reload parses into, beside the one in force (the
     /// supervisor's): two configs' worth of memory, so that a bad file
@@ -238,6 +241,7 @@ pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     sup: Supervisor::new(),
     fds: Fds::new(),
     logs: Logs::new(),
+    page_clients: Page,
     clients: Clients::new(),
     streams: [const { Slot::EMPTY }; MAX_CLIENTS],
     group: None,
