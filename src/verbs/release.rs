@@ -42,14 +42,18 @@ fn pick(w: &mut World, id: u8, def: &Def) -> u8 {
         // (the start's own line names the new one).
         say(w, id, b"svc: pinned release gone; resolved afresh", pin::NONE);
     }
-    let cfg = &w.sup.cfg;
+    let World { sup, loader, logs, .. } = w;
+    let cfg = &sup.cfg;
     let prog = cfg.list(def.args).first().map_or(&[][..], |s| cfg.str(*s));
     // The directory part is resolved; the name stays as written (a
     // multi-call program behaves by the name it is started by).
     let Some(i) = prog.iter().rposition(|&b| b == b'/') else { return pin::NONE };
-    // Two paths side by side in the (idle) read buffer, each resolved in
-    // place: a directory of PATH_BYTES at most, then room for the name.
-    let Some((a, b)) = w.logs.scratch.split_at_mut_checked(2 * PATH_BYTES) else { return pin::NONE };
+    // Two paths side by side in free memory, each resolved in place: a
+    // directory of PATH_BYTES at most, then room for the name. The config
+    // buffer past its text is on a page already written (the idle read
+    // buffer would cost a page more); a text too long for that leaves it.
+    let free = loader.text.get_mut(loader.text_len..).and_then(|f| f.get_mut(..LOG_READ_BYTES));
+    let Some((a, b)) = free.unwrap_or(&mut logs.scratch).split_at_mut_checked(2 * PATH_BYTES) else { return pin::NONE };
     let cwd = def.cwd.map_or(&[][..], |c| cfg.strz(c));
     let mut n = 0;
     text::append(a, &mut n, prog.get(..i.max(1)).unwrap_or(b"/"));
@@ -62,7 +66,7 @@ fn pick(w: &mut World, id: u8, def: &Def) -> u8 {
     text::append(a, &mut len, b"/");
     text::append(a, &mut len, prog.get(i + 1..).unwrap_or(&[]));
     let (prog, cwd) = (a.get(..len).unwrap_or(&[]), b.get(..c).unwrap_or(&[]));
-    w.sup.pins.store(usize::from(id), [p.cur, p.prev], prog, cwd).unwrap_or(pin::FULL)
+    sup.pins.store(usize::from(id), [p.cur, p.prev], prog, cwd).unwrap_or(pin::FULL)
 }
 
 /// Whether release `k` of slot `id` is still there (its program: a
