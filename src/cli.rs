@@ -3,7 +3,7 @@
 //! verbs that talk to a running svc and their flags are the protocol's
 //! (`proto::Kind`, `proto::JSON`, ...). No syscalls.
 
-use crate::limits::MAX_OPERANDS;
+use crate::limits::{MAX_CMDLINE, MAX_OPERANDS};
 use crate::proto::{self, Kind};
 pub use crate::proto::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::text::parse_u32;
@@ -109,8 +109,14 @@ pub struct Command<'a> {
     /// Request flags: bits of `proto::JSON`, `DRY_RUN`, `FORCE`, `FOLLOW`.
     pub flags: u8,
     pub exe: Option<&'a [u8]>,
-    pub operands: Vec<&'a [u8], MAX_OPERANDS>,
+    /// The operands, after argv's words in the same `Words`.
+    pub operands: &'a [&'a [u8]],
 }
+
+/// Argv's words (argv[0] first), then room for the operands, which `parse`
+/// appends: a `Command` borrows them rather than holding a copy of its own
+/// (1 KiB under every frame of svc).
+pub type Words<'a> = Vec<&'a [u8], { MAX_CMDLINE + MAX_OPERANDS }>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Error {
@@ -161,17 +167,19 @@ fn takes_value(bit: u16) -> bool {
     bit & (C | S | N | X) != 0
 }
 
-/// Parses `args` (without argv[0]). With `lenient` (svc as PID 1 or `init`),
-/// the verb is `up` and words it does not know are ignored: the kernel hands
-/// leftover boot words to init, and init must not exit over them.
-pub fn parse<'a>(args: &[&'a [u8]], lenient: bool) -> Result<Command<'a>, UsageError<'a>> {
-    let mut cmd = Command { verb: Verb::Up, config: None, socket: None, lines: None, flags: 0, exe: None, operands: Vec::new() };
+/// Parses `words` (argv[0] skipped) and appends the operands to them. With
+/// `lenient` (svc as PID 1 or `init`), the verb is `up` and words it does
+/// not know are ignored: the kernel hands leftover boot words to init, and
+/// init must not exit over them.
+pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>, UsageError<'a>> {
+    let mut cmd = Command { verb: Verb::Up, config: None, socket: None, lines: None, flags: 0, exe: None, operands: &[] };
+    let n = words.len();
     let mut seen: u16 = 0;
     let mut verb: Option<Verb> = if lenient { Some(Verb::Up) } else { None };
     let mut only_operands = false;
-    let mut i = 0;
+    let mut i = 1;
     let err = |error, word, verb| UsageError { error, word, verb };
-    while let Some(&word) = args.get(i) {
+    while let Some(&word) = words.get(i).filter(|_| i < n) {
         i += 1;
         if !only_operands && word == b"--" {
             only_operands = true;
@@ -189,7 +197,7 @@ pub fn parse<'a>(args: &[&'a [u8]], lenient: bool) -> Result<Command<'a>, UsageE
                 return Err(err(Error::UnknownFlag, word, verb));
             };
             let value = if takes_value(bit) {
-                let Some(&v) = args.get(i) else {
+                let Some(&v) = words.get(i).filter(|_| i < n) else {
                     if lenient {
                         continue;
                     }
@@ -220,10 +228,13 @@ pub fn parse<'a>(args: &[&'a [u8]], lenient: bool) -> Result<Command<'a>, UsageE
         if lenient {
             continue;
         }
-        if cmd.operands.push(word).is_err() {
+        if words.len() - n >= MAX_OPERANDS || words.push(word).is_err() {
             return Err(err(Error::TooManyOperands, word, verb));
         }
     }
+    let words: &'a Words<'a> = words;
+    let (args, operands) = (words.get(1..n).unwrap_or(&[]), words.get(n..).unwrap_or(&[]));
+    cmd.operands = operands;
     let Some(verb) = verb else {
         return Err(err(Error::NoVerb, b"", None));
     };
@@ -249,9 +260,17 @@ pub fn parse<'a>(args: &[&'a [u8]], lenient: bool) -> Result<Command<'a>, UsageE
 mod tests {
     use super::*;
 
+    /// `words` after an argv[0], parsed.
+    fn parse_args(words: &[&'static [u8]], lenient: bool) -> Result<Command<'static>, UsageError<'static>> {
+        let v: &'static mut Words<'static> = std::boxed::Box::leak(std::boxed::Box::new(Words::new()));
+        v.push(b"svc").unwrap();
+        v.extend_from_slice(words).unwrap();
+        parse(v, lenient)
+    }
+
     fn p(words: &[&'static str]) -> Result<Command<'static>, UsageError<'static>> {
-        let v: std::vec::Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
-        parse(&v, false)
+        let v: std::vec::Vec<&'static [u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        parse_args(&v, false)
     }
 
     #[test]
@@ -260,14 +279,14 @@ mod tests {
             let c = p(words).unwrap();
             assert_eq!(c.verb, Verb::Control(Kind::Log));
             assert_eq!(c.flags, proto::FOLLOW);
-            assert_eq!(c.operands.as_slice(), &[b"web".as_slice()]);
+            assert_eq!(c.operands, &[b"web".as_slice()]);
         }
         let c = p(&["log", "web", "-n", "50"]).unwrap();
         assert_eq!(c.lines, Some(50));
         let c = p(&["status", "-s", "/x.sock", "web"]).unwrap();
         assert_eq!(c.socket, Some(b"/x.sock".as_slice()));
         let c = p(&["status", "--", "-web"]).unwrap();
-        assert_eq!(c.operands.as_slice(), &[b"-web".as_slice()]);
+        assert_eq!(c.operands, &[b"-web".as_slice()]);
     }
 
     #[test]
@@ -300,10 +319,10 @@ mod tests {
     #[test]
     fn lenient_init_ignores_boot_words() {
         let v: [&[u8]; 5] = [b"single", b"-c", b"/etc/x.conf", b"--weird", b"quiet=1"];
-        let c = parse(&v, true).unwrap();
+        let c = parse_args(&v, true).unwrap();
         assert_eq!(c.verb, Verb::Up);
         assert_eq!(c.config, Some(b"/etc/x.conf".as_slice()));
-        assert!(parse(&[b"-c"], true).is_ok());
+        assert!(parse_args(&[b"-c"], true).is_ok());
     }
 
     #[test]

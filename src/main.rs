@@ -26,8 +26,12 @@ use core::ffi::{CStr, c_char, c_int};
 // The C runtime's entry point: its pointers are the runtime's promise.
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    // In .bss, not on the stack under every frame of `svc up`.
-    static WORDS: os::once::Once<heapless::Vec<&'static [u8], { limits::MAX_CMDLINE }>, 2> = os::once::Once::new(heapless::Vec::new());
+    // In .bss, not on the stack under every frame of `svc up`; after the
+    // small statics (targets/big-bss.ld), as only its first entries are written.
+    // Only the section name is overridden: still zero-initialised .bss.
+    #[allow(unsafe_code)]
+    #[unsafe(link_section = ".bss.~words")]
+    static WORDS: os::once::Once<cli::Words<'static>, 2> = os::once::Once::new(heapless::Vec::new());
     let Some(words) = WORDS.take() else { return 1 };
     let n = usize::try_from(argc).unwrap_or(0);
     for i in 0..n.min(limits::MAX_CMDLINE) {

@@ -75,6 +75,10 @@ fn is_open(n: i32) -> bool {
 static CONTAINER: AtomicBool = AtomicBool::new(false);
 
 /// `/proc/cmdline`, read once at boot: `svc.config=` borrows from it.
+/// After the small statics (targets/big-bss.ld): only PID 1 writes it.
+// Only the section name is overridden: still zero-initialised .bss.
+#[allow(unsafe_code)]
+#[unsafe(link_section = ".bss.~cmdline")]
 static CMDLINE: os::once::Once<[u8; 2048], 3> = os::once::Once::new([0; 2048]);
 
 impl Init {

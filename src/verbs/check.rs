@@ -77,6 +77,23 @@ pub fn control_of(path: &[u8], b: &mut Buf<PATH_BYTES>) -> bool {
 
 /// Reads and parses the config at `path` into `cfg`; prints every error.
 pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
+    if !read(path, ld) {
+        return false;
+    }
+    let Loader { text, text_len, files, errors, .. } = ld;
+    let text = text.get(..*text_len).unwrap_or(&[]);
+    config::parse(text, &mut Disk { buf: files }, cfg, errors);
+    if !errors.is_empty() {
+        report(path, text, errors);
+    }
+    errors.is_empty()
+}
+
+/// Reads the config file into `ld.text`; false (said, and kept in
+/// `ld.failure`) if it cannot be. Out of line, as `report` is: their
+/// buffers are not on the stack under the parser's frame.
+#[inline(never)]
+fn read(path: &[u8], ld: &mut Loader) -> bool {
     // Every load starts clean: no error of an earlier attempt is reported again.
     // (Written only when not clear already: a write keeps a page resident.)
     ld.errors.clear();
@@ -112,9 +129,12 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
             return false;
         }
     };
-    let Loader { text, text_len, files, errors, .. } = ld;
-    let text = text.get(..*text_len).unwrap_or(&[]);
-    config::parse(text, &mut Disk { buf: files }, cfg, errors);
+    true
+}
+
+/// Prints the config's errors.
+#[inline(never)]
+fn report(path: &[u8], text: &[u8], errors: &config::Errors) {
     for e in errors.list.iter() {
         let mut b = Buf::<512>::new();
         config::emit(path, text, e, &mut b);
@@ -125,7 +145,6 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
         let _ = ufmt::uwrite!(b, "svc: {}: {} more errors\n", Bytes(path), errors.more);
         os::fd::write_err(b.as_bytes());
     }
-    errors.is_empty()
 }
 
 // Last in .bss with WORLD (see there); still zero-initialised .bss.

@@ -6,13 +6,12 @@ use crate::os;
 use crate::text::{Buf, Bytes};
 
 /// Runs the command line `words` (argv, argv[0] included); returns the exit status.
-pub fn main(words: &[&'static [u8]]) -> i32 {
+pub fn main(words: &'static mut cli::Words<'static>) -> i32 {
     let argv0 = words.first().copied().unwrap_or(b"svc");
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     // As PID 1, or called `init`, svc must not exit over its arguments.
     let lenient = base == b"init" || os::process::pid() == 1;
-    let args = words.get(1..).unwrap_or(&[]);
-    match cli::parse(args, lenient) {
+    match cli::parse(words, lenient) {
         Ok(cmd) => run(&cmd),
         Err(e) => usage_error(&e),
     }
