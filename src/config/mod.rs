@@ -323,6 +323,10 @@ pub struct Config {
     /// `[svc] shutdown_timeout` (None: the default, 30 s): how long svc
     /// as PID 1 waits for its services to stop at a poweroff or reboot.
     pub shutdown_timeout: Option<crate::duration::Duration>,
+    /// The parser's notes on each kept service, for the checks across
+    /// services at the end: here, on the page the definitions start on,
+    /// rather than 1.3 KiB of stack under the parser (meaningless after).
+    pub(crate) pending: [parse::Pending; MAX_SERVICES],
     pub defs: Vec<Def, MAX_SERVICES>,
     pub page_strs: Page,
     pub strs: Vec<Span, MAX_STRINGS>,
@@ -340,6 +344,7 @@ impl Config {
             hostname: None,
             emergency: None,
             shutdown_timeout: None,
+            pending: [parse::Pending::EMPTY; MAX_SERVICES],
             defs: Vec::new(),
             page_strs: Page,
             strs: Vec::new(),

@@ -51,7 +51,6 @@ pub fn parse(text: &[u8], files: &mut dyn Files, out: &mut Config, errors: &mut 
         return;
     }
     let mut p = Parser { text, files, out, errors, line: 0, section: Span::default(), arena_full: false, pool: 0 };
-    let mut pending = [Pending::default(); MAX_SERVICES];
     let mut at = At::Nowhere;
     let mut sec = Section::new(Word::EMPTY, 0, false, p.out);
     let mut svc_seen = 0u32;
@@ -69,7 +68,7 @@ pub fn parse(text: &[u8], files: &mut dyn Files, out: &mut Config, errors: &mut 
             None | Some(b'#') | Some(b';') => continue,
             Some(b'[') => {
                 if at == At::Service {
-                    p.finish(&mut sec, &mut pending);
+                    p.finish(&mut sec);
                 }
                 at = p.header(line, &mut sec);
                 continue;
@@ -93,9 +92,9 @@ pub fn parse(text: &[u8], files: &mut dyn Files, out: &mut Config, errors: &mut 
         }
     }
     if at == At::Service {
-        p.finish(&mut sec, &mut pending);
+        p.finish(&mut sec);
     }
-    p.resolve_after(&pending);
+    p.resolve_after();
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -130,14 +129,19 @@ impl<'t> Word<'t> {
     }
 }
 
-/// What the cross-service checks need of each kept service.
+/// What the cross-service checks need of each kept service (kept in
+/// `Config::pending`, not on the stack under the parser).
 #[derive(Clone, Copy, Default)]
-struct Pending {
+pub(crate) struct Pending {
     /// The section name in the text.
     name: Span,
     /// The `after` value in the text (empty for none) and its line.
     after: Span,
     after_line: u32,
+}
+
+impl Pending {
+    pub(crate) const EMPTY: Pending = Pending { name: Span { start: 0, len: 0 }, after: Span { start: 0, len: 0 }, after_line: 0 };
 }
 
 /// Where a section's storage started, to drop it when it is not kept.
@@ -459,7 +463,7 @@ impl Parser<'_> {
 
     /// The end of a service section: checks what needs the whole section,
     /// then stores the definition (or drops what the section stored).
-    fn finish(&mut self, sec: &mut Section, pending: &mut [Pending; MAX_SERVICES]) {
+    fn finish(&mut self, sec: &mut Section) {
         let name = Word { bytes: slice(self.text, sec.name), at: sec.name.start as usize };
         if sec.seen & (1 << Key::Exec as u32) == 0 {
             self.error_at(sec.line, Error::MissingExec, Span::default());
@@ -487,7 +491,7 @@ impl Parser<'_> {
         }
         let i = self.out.defs.len();
         let (after, after_line) = sec.after.unwrap_or_default();
-        if let Some(p) = pending.get_mut(i) {
+        if let Some(p) = self.out.pending.get_mut(i) {
             *p = Pending { name: sec.name, after, after_line };
         }
         // header() kept the section only with a free slot.
@@ -514,10 +518,11 @@ impl Parser<'_> {
     }
 
     /// `after` names → bit masks, then cycles.
-    fn resolve_after(&mut self, pending: &[Pending; MAX_SERVICES]) {
+    fn resolve_after(&mut self) {
         let n = self.out.defs.len();
         let mut masks = [0u64; MAX_SERVICES];
-        for (i, p) in pending.iter().enumerate().take(n) {
+        for i in 0..n {
+            let Some(p) = self.out.pending.get(i).copied() else { break };
             self.section = p.name;
             let value = Word { bytes: slice(self.text, p.after), at: p.after.start as usize };
             let mut mask = 0u64;
@@ -545,7 +550,7 @@ impl Parser<'_> {
         let masks = masks.get_mut(..n).unwrap_or(&mut []);
         for _ in 0..n {
             let Some(i) = order::find_cycle(masks) else { break };
-            if let (Some(p), Some(m)) = (pending.get(i), masks.get_mut(i)) {
+            if let (Some(p), Some(m)) = (self.out.pending.get(i).copied(), masks.get_mut(i)) {
                 *m = 0;
                 self.section = p.name;
                 self.error_at(p.after_line, Error::Cycle, p.after);

@@ -10,15 +10,16 @@ use crate::text::{Buf, Bytes, Errno};
 
 /// The buffers a config load needs, in .bss. In this order (`repr(C)`): the
 /// small fields share a page with the start of the text, which is all a
-/// load of a small config touches.
+/// load of a small config touches; the errors, written only when there are
+/// some, after the text.
 #[repr(C)]
 pub struct Loader {
     pub text_len: usize,
-    pub errors: Errors,
     /// Why the file could not be read at all (empty when it was read), for
     /// the client of a reload.
     pub failure: Buf<256>,
     pub text: [u8; CONFIG_BYTES],
+    pub errors: Errors,
     files: [u8; PASSWD_BYTES],
 }
 

@@ -13,7 +13,6 @@ use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
 use crate::proto::{self, EXIT_FAIL, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE, Kind};
 use crate::reply::{self, Data};
-use crate::service::Actions;
 use crate::service::{Begin, Upgrade};
 use crate::status;
 use crate::supervisor::{Event, Outcome, Request as Ask};
@@ -147,7 +146,7 @@ fn drop_client(w: &mut World, ev: &Events, c: usize) {
 
 /// The client's fd is readable or writable.
 #[inline(never)]
-pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant, out: &mut Actions) {
+pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant) {
     let Some(cl) = w.clients.list.get_mut(c) else { return };
     let Some(fd) = w.fds.fd(usize::from(cl.fd)) else { return };
     if cl.writing {
@@ -171,7 +170,7 @@ pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant, out: &mut Actio
     cl.input.grow(n);
     match ask(w, c) {
         Ok(None) => {}
-        Ok(Some(a)) => handle(w, ev, c, &a, now, out),
+        Ok(Some(a)) => handle(w, ev, c, &a, now),
         Err(()) => finish(w, ev, c, now),
     }
 }
@@ -192,6 +191,8 @@ struct Asked {
 
 /// Parses client `c`'s request where it lies (None: not all in yet). One
 /// that cannot be carried out is refused: Err, its reply head written.
+/// Out of line: the parsed request's 1 KiB is not under `handle`.
+#[inline(never)]
 fn ask(w: &mut World, c: usize) -> Result<Option<Asked>, ()> {
     let World { clients, sup, .. } = w;
     let Some(cl) = clients.list.get_mut(c) else { return Ok(None) };
@@ -260,7 +261,7 @@ fn ids(mask: u64) -> impl Iterator<Item = u8> {
     (0..64u8).filter(move |i| mask & (1u64 << i) != 0)
 }
 
-fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant, out: &mut Actions) {
+fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
     let (mask, has) = (req.mask, |bit: u8| req.flags & bit != 0);
     // A stop or a reload waits for services: one of the long jobs, refused
     // when their share of the slots is taken rather than started.
@@ -290,21 +291,21 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant, out: 
         }
         Kind::Start => {
             for id in ids(mask) {
-                w.sup.handle(Event::Request(Ask::Start(id)), now, out);
+                w.sup.handle(Event::Request(Ask::Start(id)), now, &mut w.out);
             }
             head(w, c, EXIT_OK, b"", b"");
             set_job(w, c, Job::Close);
         }
         Kind::Stop => {
             for id in ids(mask) {
-                w.sup.handle(Event::Request(Ask::Stop(id)), now, out);
+                w.sup.handle(Event::Request(Ask::Stop(id)), now, &mut w.out);
             }
             set_job(w, c, Job::WaitDown { mask });
             return;
         }
         Kind::Restart => {
             for id in ids(mask) {
-                if w.sup.handle(Event::Request(Ask::Restart(id)), now, out) == Outcome::Begun(Begin::Busy) {
+                if w.sup.handle(Event::Request(Ask::Restart(id)), now, &mut w.out) == Outcome::Begun(Begin::Busy) {
                     head_of(w, c, EXIT_FAIL, b"busy: upgrading", id);
                     return finish(w, ev, c, now);
                 }
@@ -317,7 +318,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant, out: 
             // Through the core; the reply waits for the kill (`signalled`).
             set_job(w, c, Job::WaitSignal);
             let r = Ask::Signal { id, sig, client: c as u8 };
-            if w.sup.handle(Event::Request(r), now, out) == Outcome::NotRunning {
+            if w.sup.handle(Event::Request(r), now, &mut w.out) == Outcome::NotRunning {
                 head_of(w, c, EXIT_FAIL, b"not running:", id);
                 return finish(w, ev, c, now);
             }
@@ -333,7 +334,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant, out: 
                 head_of(w, c, EXIT_FAIL, b"no previous release (or it is gone):", id);
                 return finish(w, ev, c, now);
             }
-            let begun = w.sup.handle(Event::Request(if back { Ask::Rollback(id) } else { Ask::Upgrade(id) }), now, out);
+            let begun = w.sup.handle(Event::Request(if back { Ask::Rollback(id) } else { Ask::Upgrade(id) }), now, &mut w.out);
             let seq = w.sup.svcs.get(usize::from(id)).map_or(0, |s| s.upgrades);
             let name = w.sup.name(usize::from(id));
             let mut body = Buf::<128>::new();
@@ -368,7 +369,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant, out: 
                 Kind::Halt => Power::Halt,
                 _ => Power::Reboot,
             };
-            if crate::verbs::power::request(w, p, now, out) {
+            if crate::verbs::power::request(w, p, now) {
                 head(w, c, EXIT_OK, b"", b"");
             } else {
                 head(w, c, EXIT_FAIL, b"refused: svc is not the init (PID 1); nothing changed", b"");
@@ -377,7 +378,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant, out: 
         }
         Kind::Reload => {
             let dry = has(proto::DRY_RUN);
-            let r = crate::verbs::reload::reload(w, ev, now, out, dry, has(proto::FORCE));
+            let r = crate::verbs::reload::reload(w, ev, now, dry, has(proto::FORCE));
             if let Err(why) = r {
                 // A file that could not be read says why (its text ends in a newline).
                 let mut m = Buf::<256>::new();

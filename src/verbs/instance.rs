@@ -10,7 +10,7 @@ use crate::limits::*;
 use crate::os::event::{Events, Interest};
 use crate::os::{self, spawn};
 use crate::pin;
-use crate::service::{Actions, Step};
+use crate::service::Step;
 use crate::supervisor::Event as SupEvent;
 use crate::text::Buf;
 use crate::verbs::output::{drain_probe, flush_log, read_log};
@@ -59,15 +59,17 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
     if let (Some(p), Some((prog, _))) = (argv.first_mut(), pinned) {
         *p = prog.as_ptr().cast();
     }
-    let socks = if probe { heapless::Vec::new() } else { sockets::of(w, usize::from(id)) };
-    let generation = w.sup.svcs.get(usize::from(id)).map_or(1, |s| s.spawns.saturating_add(1));
-    let mut senv = sockets::Env::new();
-    let with_socks = senv.fill(w, usize::from(id), socks.len(), generation);
     let mut nenv = NotifyEnv::new();
     let notify = match def.ready {
         Ready::Notify => Some(nenv.fill(w, id, inst, def.uid, def.watchdog).map_err(fail)?),
         _ => None,
     };
+    let socks = if probe { heapless::Vec::new() } else { sockets::of(&w.sup, &w.fds, usize::from(id)) };
+    let generation = w.sup.svcs.get(usize::from(id)).map_or(1, |s| s.spawns.saturating_add(1));
+    let with_socks = w.socks.env.fill(&w.sup, usize::from(id), socks.len(), generation);
+    let listen_pid =
+        if with_socks { w.socks.env.pid.as_mut_ptr().wrapping_add(sockets::Env::PID_PREFIX.len()) } else { core::ptr::null_mut() };
+    let senv = &w.socks.env;
     let mut svc_pid = Buf::<24>::new();
     let _ = ufmt::uwrite!(svc_pid, "SVC_PID={}\0", main);
     let mut envp: [*const c_char; MAX_ENV + 9] = [core::ptr::null(); MAX_ENV + 9];
@@ -97,7 +99,6 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
     for (p, e) in envp.iter_mut().zip(all) {
         *p = e;
     }
-    let listen_pid = if with_socks { senv.pid.as_mut_ptr().wrapping_add(sockets::Env::PID_PREFIX.len()) } else { core::ptr::null_mut() };
     let cwd = match pinned {
         Some((_, c)) if c.len() > 1 => CStr::from_bytes_with_nul(c).ok(),
         _ => def.cwd.and_then(|s| CStr::from_bytes_with_nul(cfg.strz(s)).ok()),
@@ -258,13 +259,13 @@ impl NotifyEnv {
 }
 
 /// The ready pipe: a newline means ready; EOF without one means never.
-pub(super) fn read_ready(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8, now: Instant, out: &mut Actions) {
+pub(super) fn read_ready(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8, now: Instant) {
     let mut b = [0u8; 64];
     let Some(fd) = w.fds.fd(k) else { return };
     match os::fd::read_some(fd, &mut b) {
         Ok(Some(n)) if n > 0 => {
             if b.get(..n).is_some_and(|s| s.contains(&b'\n')) {
-                w.sup.handle(SupEvent::Ready { id, inst }, now, out);
+                w.sup.handle(SupEvent::Ready { id, inst }, now, &mut w.out);
                 w.fds.close(ev, k);
             }
         }
@@ -279,7 +280,7 @@ pub(super) fn read_ready(w: &mut World, ev: &Events, k: usize, id: u8, inst: u8,
 /// other, and a malformed one, is dropped and counted. Fds it carried are
 /// closed once it is handled (systemd-notify's BARRIER=1 waits for that).
 #[inline(never)]
-pub(super) fn read_notify(w: &mut World, k: usize, id: u8, inst: u8, now: Instant, out: &mut Actions) {
+pub(super) fn read_notify(w: &mut World, k: usize, id: u8, inst: u8, now: Instant) {
     // Bounded per wakeup; epoll reports the socket again while more is queued.
     for _ in 0..32 {
         let Some(fd) = w.fds.fd(k) else { return };
@@ -320,7 +321,7 @@ pub(super) fn read_notify(w: &mut World, k: usize, id: u8, inst: u8, now: Instan
                     continue;
                 }
             };
-            w.sup.handle(SupEvent::Notify { id, inst, what }, now, out);
+            w.sup.handle(SupEvent::Notify { id, inst, what }, now, &mut w.out);
         }
         drop(d);
     }

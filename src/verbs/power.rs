@@ -9,7 +9,6 @@ use crate::duration::{Duration, Instant};
 use crate::init::{Power, Step};
 use crate::os::clock;
 use crate::os::init::{self, Init};
-use crate::service::Actions;
 use crate::signame;
 use crate::supervisor::Event as SupEvent;
 use crate::text::{Buf, Errno};
@@ -31,13 +30,13 @@ fn step(init: &Init, p: Power, s: Step) {
 /// A shutdown request (a control request or a signal). False when svc is
 /// not PID 1: refused, nothing changes. A second request while one is under
 /// way changes nothing either: the first one's command stands.
-pub fn request(w: &mut World, p: Power, now: Instant, out: &mut Actions) -> bool {
+pub fn request(w: &mut World, p: Power, now: Instant) -> bool {
     let Some(init) = Init::get() else { return false };
     if w.power == 0 {
         step(&init, p, Step::Stopping);
         w.power = p as u8;
         w.power_until = now + w.sup.cfg.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT);
-        w.sup.handle(SupEvent::Shutdown, now, out);
+        w.sup.handle(SupEvent::Shutdown, now, &mut w.out);
     }
     true
 }

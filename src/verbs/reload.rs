@@ -11,7 +11,6 @@ use crate::os::event::Events;
 use crate::os::{self, logfile};
 use crate::reload::Change;
 use crate::ring::{self, Ring};
-use crate::service::Actions;
 use crate::text::Buf;
 use crate::verbs::check;
 use crate::verbs::sockets;
@@ -47,7 +46,7 @@ impl Refused {
 /// Reads the config again into the spare and, unless `dry`, applies the
 /// difference. A refused reload changes nothing; an invalid file's errors
 /// went to svc's log and stay in the loader for the caller.
-pub fn reload(w: &mut World, ev: &Events, now: Instant, out: &mut Actions, dry: bool, force: bool) -> Result<(), Refused> {
+pub fn reload(w: &mut World, ev: &Events, now: Instant, dry: bool, force: bool) -> Result<(), Refused> {
     // A failed upgrade of the last reload takes its definition from the
     // spare: it must not be overwritten before those upgrades end.
     if w.sup.reload_upgrading() {
@@ -74,7 +73,7 @@ pub fn reload(w: &mut World, ev: &Events, now: Instant, out: &mut Actions, dry: 
     }
     // From here the reload happens.
     sockets::release(w, ev);
-    if !w.sup.reload(&mut w.spare, &mut w.plan, now, out) {
+    if !w.sup.reload(&mut w.spare, &mut w.plan, now, &mut w.out) {
         // Cannot happen: both configs have the same capacities.
         os::fd::write_err(b"svc: reload: config copy failed\n");
     }

@@ -8,8 +8,9 @@ use crate::limits::*;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
 use crate::os::listen::{self, Options};
-use crate::text::{Buf, Bytes, Errno};
-use crate::verbs::world::{Role, Socks, World};
+use crate::supervisor::Supervisor;
+use crate::text::{Buf, Bytes, Errno, Out};
+use crate::verbs::world::{Fds, Role, Socks, World};
 use rustix::fd::{AsFd, BorrowedFd};
 
 fn options(l: &Listen) -> Options {
@@ -196,11 +197,11 @@ pub fn adopt(w: &mut World) {
 }
 
 /// Slot `id`'s sockets in `listen` order (what its instances get at 3, 4, ...).
-pub fn of(w: &World, id: usize) -> heapless::Vec<BorrowedFd<'_>, MAX_SERVICE_LISTENS> {
+pub fn of<'a>(sup: &Supervisor, fds: &'a Fds, id: usize) -> heapless::Vec<BorrowedFd<'a>, MAX_SERVICE_LISTENS> {
     let mut v = heapless::Vec::new();
-    let Some(d) = w.sup.def(id) else { return v };
+    let Some(d) = sup.def(id) else { return v };
     for j in usize::from(d.listen.first)..usize::from(d.listen.first + d.listen.count) {
-        if let Some(fd) = w.fds.of(Role::Listen { n: j as u8 }) {
+        if let Some(fd) = fds.of(Role::Listen { n: j as u8 }) {
             let _ = v.push(fd);
         }
     }
@@ -250,10 +251,13 @@ impl Env {
     }
 
     /// Fills the entries for slot `id`'s `n` sockets; `generation` counts the
-    /// service's instance starts. False when it has none.
-    pub fn fill(&mut self, w: &World, id: usize, n: usize, generation: u32) -> bool {
-        let (Some(d), true) = (w.sup.def(id), n > 0) else { return false };
-        let cfg = &w.sup.cfg;
+    /// service's instance starts. False when it has none (nothing written).
+    pub fn fill(&mut self, sup: &Supervisor, id: usize, n: usize, generation: u32) -> bool {
+        let (Some(d), true) = (sup.def(id), n > 0) else { return false };
+        let cfg = &sup.cfg;
+        for b in [&mut self.fds as &mut Out, &mut self.names, &mut self.port, &mut self.generation] {
+            b.clear();
+        }
         let _ = ufmt::uwrite!(self.fds, "LISTEN_FDS={}\0", n);
         for (d, s) in self.pid.iter_mut().zip(Self::PID_PREFIX) {
             *d = *s;

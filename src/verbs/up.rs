@@ -12,7 +12,7 @@ use crate::os::event::{Event, Events, Interest};
 use crate::os::fd::Slot;
 use crate::os::init::Init;
 use crate::os::{self, clock, signal, spawn};
-use crate::service::{Action, Actions};
+use crate::service::Action;
 use crate::signame;
 use crate::supervisor::{Event as SupEvent, Outcome};
 use crate::text::{Buf, Bytes, Errno};
@@ -156,10 +156,9 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     for id in 0..w.sup.svcs.len() {
         assign(w, id as u8);
     }
-    let mut out = Actions::new();
     let now = clock::now();
-    w.sup.handle(SupEvent::Tick, now, &mut out);
-    if perform(w, &ev, &mut out, now) {
+    w.sup.handle(SupEvent::Tick, now, &mut w.out);
+    if perform(w, &ev, now) {
         return finished(w);
     }
     tell_init(w);
@@ -190,7 +189,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         let batch = events.get(..n).unwrap_or(&[]);
         // Signals first: reap before reading the control socket, so that a
         // `status` sent right after a crash never reports the dead pid.
-        signals(w, &ev, now, &mut out);
+        signals(w, &ev, now);
         for e in batch {
             let tok = e.data.u64();
             if tok == TOK_TIMER {
@@ -203,30 +202,30 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
                 Role::Log { id, inst } => {
                     read_log(w, &ev, k, id, inst);
                 }
-                Role::Ready { id, inst } => read_ready(w, &ev, k, id, inst, now, &mut out),
-                Role::Notify { id, inst } => read_notify(w, k, id, inst, now, &mut out),
+                Role::Ready { id, inst } => read_ready(w, &ev, k, id, inst, now),
+                Role::Notify { id, inst } => read_notify(w, k, id, inst, now),
                 Role::Probe { id, .. } => {
                     read_probe(w, &ev, k, id);
                 }
                 Role::Client(c) => {
-                    control::ready(w, &ev, usize::from(c), now, &mut out);
+                    control::ready(w, &ev, usize::from(c), now);
                     // A request's actions (a spawn) are done before the next
                     // request of the same wakeup is read: a `status` never
                     // shows an instance that is asked for but not forked yet.
-                    if perform(w, &ev, &mut out, now) {
+                    if perform(w, &ev, now) {
                         return finished(w);
                     }
                 }
                 Role::Listen { n } => {
                     if let Some(id) = w.sup.listener(usize::from(n)) {
-                        w.sup.handle(SupEvent::Connection { id }, now, &mut out);
+                        w.sup.handle(SupEvent::Connection { id }, now, &mut w.out);
                     }
                 }
                 Role::Signals | Role::Null | Role::Free => {}
             }
         }
-        w.sup.handle(SupEvent::Tick, now, &mut out);
-        if perform(w, &ev, &mut out, now) || power::due(w, now) {
+        w.sup.handle(SupEvent::Tick, now, &mut w.out);
+        if perform(w, &ev, now) || power::due(w, now) {
             return finished(w);
         }
         tell_init(w);
@@ -271,16 +270,16 @@ fn finished(w: &mut World) -> i32 {
 /// QUIT shut svc down, but as PID 1 busybox init's meanings hold (TERM and
 /// INT reboot, USR1 halts, USR2 and PWR power off, QUIT re-executes).
 #[inline(never)]
-fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
+fn signals(w: &mut World, ev: &Events, now: Instant) {
     // Bounded: the signalfd holds at most one of each pending signal.
     for _ in 0..64 {
         let Some(sig) = signal::next() else { return };
         let pid1 = os::process::pid() == 1;
         match sig {
-            signame::CHLD => reap(w, now, out),
+            signame::CHLD => reap(w, now),
             signame::HUP => {
                 say(b"svc: SIGHUP: reloading\n");
-                if let Err(r) = reload(w, ev, now, out, false, false) {
+                if let Err(r) = reload(w, ev, now, false, false) {
                     let mut b = Buf::<160>::new();
                     let _ = ufmt::uwrite!(b, "svc: reload: {}\n", r.text());
                     say(b.as_bytes());
@@ -289,11 +288,11 @@ fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
             signame::QUIT if pid1 => power::reexec_now(w),
             _ if pid1 => {
                 if let Some(p) = crate::init::Power::of_signal(sig) {
-                    power::request(w, p, now, out);
+                    power::request(w, p, now);
                 }
             }
             signame::TERM | signame::INT | signame::QUIT => {
-                w.sup.handle(SupEvent::Shutdown, now, out);
+                w.sup.handle(SupEvent::Shutdown, now, &mut w.out);
             }
             _ => {}
         }
@@ -303,13 +302,13 @@ fn signals(w: &mut World, ev: &Events, now: Instant, out: &mut Actions) {
 /// Performs the supervisor's actions until none are left; what fails goes
 /// back to the supervisor as an event. True on Exit.
 #[inline(never)]
-fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool {
+fn perform(w: &mut World, ev: &Events, now: Instant) -> bool {
     // First in, first out, in place (a copy of the list would cost its size
     // in stack). Bounded: what an action causes is a few actions more, and a
     // service starts at most once per round of them.
     for _ in 0..=(MAX_SERVICES * 2 * MAX_ACTIONS) {
-        let Some(&a) = out.first() else { return false };
-        crate::service::drop_front(out, 1);
+        let Some(&a) = w.out.first() else { return false };
+        crate::service::drop_front(&mut w.out, 1);
         {
             let event = match a {
                 Action::Spawn { id, inst } => Some(match start(w, ev, id, inst, false) {
@@ -358,7 +357,7 @@ fn perform(w: &mut World, ev: &Events, out: &mut Actions, now: Instant) -> bool 
                 }
             };
             if let Some(e) = event {
-                w.sup.handle(e, now, out);
+                w.sup.handle(e, now, &mut w.out);
             }
         }
     }
@@ -384,7 +383,7 @@ fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Errno> {
 /// Reaps every child that exited. A child that was no service's main
 /// process is an orphan svc adopted: it is named in the log.
 #[inline(never)]
-fn reap(w: &mut World, now: Instant, out: &mut Actions) {
+fn reap(w: &mut World, now: Instant) {
     // Bounded by the number of children; each round reaps one.
     for _ in 0..100_000 {
         let Some(pid) = os::process::exited_child() else { return };
@@ -394,7 +393,7 @@ fn reap(w: &mut World, now: Instant, out: &mut Actions) {
             if let Some(inst) = s.instance_of(pid) {
                 let (id, inst) = (id as u8, inst as u8);
                 if let Some(k) = w.fds.find(Role::Notify { id, inst }) {
-                    read_notify(w, k, id, inst, now, out);
+                    read_notify(w, k, id, inst, now);
                 }
                 break;
             }
@@ -403,7 +402,7 @@ fn reap(w: &mut World, now: Instant, out: &mut Actions) {
         let comm_len = if w.sup.is_instance(pid) { 0 } else { os::process::comm(pid, &mut comm) };
         let Some(exit) = os::process::reap(pid) else { return };
         // The emergency shell is no service: an orphan, with its own line.
-        if w.sup.handle(SupEvent::Exited { pid, exit }, now, out) == Outcome::Orphan && !emergency::exited(w, pid, now) {
+        if w.sup.handle(SupEvent::Exited { pid, exit }, now, &mut w.out) == Outcome::Orphan && !emergency::exited(w, pid, now) {
             let mut b = Buf::<128>::new();
             let _ = ufmt::uwrite!(b, "svc: reaped orphan {} ({})\n", pid, Bytes(comm.get(..comm_len).unwrap_or(&[])));
             say(b.as_bytes());

@@ -11,6 +11,7 @@ use crate::os::fd::Slot;
 use crate::os::{self, logfile};
 use crate::reload::Plan;
 use crate::ring::{self, Assembler, Ring};
+use crate::service::Actions;
 use crate::supervisor::Supervisor;
 use crate::text::Buf;
 use crate::verbs::check::Loader;
@@ -179,6 +180,9 @@ pub struct World {
     /// An fd held in reserve (/dev/null) for the control socket to accept
     /// with when svc is out of fds (`control::accept`).
     pub spare_fd: Slot,
+    /// What the supervisor asked for and `up` has not done yet (in .bss, on
+    /// the page `loader` starts on, not 1.6 KiB under every frame of `up`).
+    pub out: Actions,
     pub loader: Loader,
     pub sup: Supervisor,
     pub fds: Fds,
@@ -201,7 +205,11 @@ pub struct World {
 
 /// What svc keeps of its listening sockets besides their fds (which are in
 /// the fd table, `Role::Listen`).
+#[repr(C)]
 pub struct Socks {
+    /// The environment entries of a spawn with sockets (1.3 KiB here rather
+    /// than under every spawn's frame; written only by a service with sockets).
+    pub env: crate::verbs::sockets::Env,
     /// The device and inode of the socket file svc made, by fd-table index
     /// (0, 0 for none), so that svc unlinks only its own file.
     pub files: [(u64, u64); MAX_FDS],
@@ -218,6 +226,7 @@ pub struct Socks {
 impl Socks {
     const fn new() -> Self {
         Socks {
+            env: crate::verbs::sockets::Env::new(),
             files: [(0, 0); MAX_FDS],
             watched: 0,
             keep: [0; MAX_LISTENS],
@@ -256,4 +265,5 @@ pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     power: 0,
     power_until: crate::duration::Instant::from_millis(0),
     spare_fd: Slot::EMPTY,
+    out: Actions::new(),
 });
