@@ -129,7 +129,8 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         }
     };
     // A step above failed: as PID 1 svc goes on without it; otherwise it
-    // exits, before it binds any socket.
+    // exits, before any service's socket is bound (a control socket it
+    // made is left, and taken as stale at the next start).
     if (poll || devnull.is_none() || listener.is_none()) && !emergency::enter(w, cmdline) {
         return EXIT_FAIL;
     }
