@@ -778,7 +778,9 @@ fn in_slow(s: &Svc) -> Vec<u32> {
 /// middle of a slow request: the new master's workers answer other
 /// connections meanwhile, and the slow request gets its whole answer from
 /// the old worker once the test lets it finish.
-fn real_server_drains(s: &mut Svc, port: u16) {
+/// `resets`: whether a reset is the server's own race (starman: see
+/// `starman_upgraded_under_load_fails_nothing`) rather than a failure.
+fn real_server_drains(s: &mut Svc, port: u16, resets: bool) {
     s.start();
     let old = s.wait_running("web");
     wait_for(secs(30), "the server's first answer", || match attempt(&Target::tcp(port), Proto::Http) {
@@ -805,6 +807,7 @@ fn real_server_drains(s: &mut Svc, port: u16) {
     wait_for(secs(30), "an answer from a worker of the new master", || match attempt(&Target::tcp(port), Proto::Http) {
         Outcome::Ok(pid) if pid != worker && stat(pid).is_some_and(|st| st.ppid == new) => Some(pid),
         Outcome::Ok(_) => None,
+        Outcome::Reset if resets => None,
         o => panic!("a connection while the old master drains: {o:?}"),
     });
     // The old master drains while its worker is in the slow request.
@@ -871,7 +874,7 @@ fn gunicorn_draining_finishes_a_slow_request() {
         &format!("{gunicorn} --workers 2 --timeout 60 app:app"),
         "stop_signal = TERM\nstop_timeout = 60s\n",
     );
-    real_server_drains(&mut s, port);
+    real_server_drains(&mut s, port, false);
 }
 
 #[test]
@@ -884,5 +887,7 @@ fn starman_draining_finishes_a_slow_request() {
         &format!("{starman} --workers 2 --preload-app app.psgi"),
         "stop_signal = QUIT\nkill_mode = mixed\nstop_timeout = 60s\n",
     );
-    real_server_drains(&mut s, port);
+    // An idle worker of the draining master may drop the connection it has
+    // just accepted (starman's own race, as in the load test above).
+    real_server_drains(&mut s, port, true);
 }
