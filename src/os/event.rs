@@ -3,8 +3,9 @@
 
 use crate::duration::Instant;
 use crate::os::clock;
+use crate::os::fd::borrowed;
 use rustix::event::epoll;
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::time::{Itimerspec, TimerfdTimerFlags, Timespec};
 
@@ -41,22 +42,22 @@ impl Events {
     }
 
     pub fn timer(&self) -> BorrowedFd<'_> {
-        self.timer.as_fd()
+        borrowed(&self.timer)
     }
 
     /// `epoll_ctl(ADD)`: watch `fd`, reporting `token`.
     pub fn add(&self, fd: BorrowedFd, token: u64, i: Interest) -> Result<(), Errno> {
-        epoll::add(&self.epoll, fd, epoll::EventData::new_u64(token), flags(i))
+        epoll::add(borrowed(&self.epoll), fd, epoll::EventData::new_u64(token), flags(i))
     }
 
     /// `epoll_ctl(MOD)`.
     pub fn modify(&self, fd: BorrowedFd, token: u64, i: Interest) -> Result<(), Errno> {
-        epoll::modify(&self.epoll, fd, epoll::EventData::new_u64(token), flags(i))
+        epoll::modify(borrowed(&self.epoll), fd, epoll::EventData::new_u64(token), flags(i))
     }
 
     /// `epoll_ctl(DEL)`; closing the fd would do too, unless it was duplicated.
     pub fn remove(&self, fd: BorrowedFd) {
-        let _ = epoll::delete(&self.epoll, fd);
+        let _ = epoll::delete(borrowed(&self.epoll), fd);
     }
 
     /// `timerfd_settime(TFD_TIMER_ABSTIME)`: one timer for the earliest
@@ -73,7 +74,7 @@ impl Events {
             None => zero,
         };
         let spec = Itimerspec { it_interval: zero, it_value: value };
-        if rustix::time::timerfd_settime(&self.timer, TimerfdTimerFlags::ABSTIME, &spec).is_ok() {
+        if rustix::time::timerfd_settime(borrowed(&self.timer), TimerfdTimerFlags::ABSTIME, &spec).is_ok() {
             self.armed = deadline;
         }
     }
@@ -81,14 +82,14 @@ impl Events {
     /// Reads the timer's expiry count so that it stops being readable.
     pub fn ack_timer(&mut self) {
         let mut b = [0u8; 8];
-        let _ = rustix::io::read(&self.timer, &mut b);
+        let _ = rustix::io::read(borrowed(&self.timer), &mut b);
         self.armed = None;
     }
 
     /// `epoll_wait` with no timeout: sleeps until something happens.
     /// EINTR is zero events; any other error is the caller's to report.
     pub fn wait(&self, buf: &mut [Event]) -> Result<usize, Errno> {
-        match epoll::wait(&self.epoll, &mut *buf, None) {
+        match epoll::wait(borrowed(&self.epoll), &mut *buf, None) {
             Ok(n) => Ok(n),
             Err(Errno::INTR) => Ok(0),
             Err(e) => Err(e),

@@ -71,7 +71,7 @@ pub fn write_err_now(bytes: &[u8]) -> Result<(), Errno> {
             each_write(bytes, |b| rustix::net::send(stderr, b, flags))
         }
         // SAFETY: private_stderr stored an fd that stays open until exit.
-        fd => write_all(unsafe { BorrowedFd::borrow_raw(fd) }, bytes),
+        fd => write_all(unsafe { borrow(fd) }, bytes),
     }
 }
 
@@ -102,7 +102,7 @@ pub enum ReadError {
 /// terminal cannot become svc's. Returns its fstat too.
 pub fn open_regular(path: &core::ffi::CStr) -> Result<(rustix::fd::OwnedFd, crate::os::stat::Stat), ReadError> {
     let fd = open(path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY, 0).map_err(ReadError::Os)?;
-    let st = crate::os::stat::fstat(&fd).map_err(ReadError::Os)?;
+    let st = crate::os::stat::fstat(borrowed(&fd)).map_err(ReadError::Os)?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
         return Err(ReadError::NotRegular);
     }
@@ -115,7 +115,7 @@ pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, ReadEr
 }
 
 /// `read(2)` until end of file; TooBig if it does not fit in `buf`.
-fn read_all(fd: &rustix::fd::OwnedFd, buf: &mut [u8]) -> Result<usize, ReadError> {
+fn read_all(fd: BorrowedFd, buf: &mut [u8]) -> Result<usize, ReadError> {
     let mut len = 0;
     loop {
         let Some(room) = buf.get_mut(len..) else { return Err(ReadError::TooBig) };
@@ -247,6 +247,23 @@ pub unsafe fn own(raw: i32) -> rustix::fd::OwnedFd {
     unsafe { core::mem::transmute::<i32, rustix::fd::OwnedFd>(raw) }
 }
 
+/// Borrows a raw fd as rustix's BorrowedFd.
+///
+/// # Safety
+/// `raw` must be an open fd for as long as the borrow is used.
+pub unsafe fn borrow<'a>(raw: i32) -> BorrowedFd<'a> {
+    // SAFETY: BorrowedFd is #[repr(transparent)] over the raw fd; its
+    // borrow_raw (and OwnedFd::as_fd, which calls it) asserts the fd is not
+    // -1, and each assert left in costs a panic call and its location.
+    unsafe { core::mem::transmute::<i32, BorrowedFd<'a>>(raw) }
+}
+
+/// `fd` borrowed without rustix's assert (see `borrow`).
+pub fn borrowed(fd: &rustix::fd::OwnedFd) -> BorrowedFd<'_> {
+    // SAFETY: `fd` is open while it is borrowed.
+    unsafe { borrow(fd.as_raw_fd()) }
+}
+
 /// An owned fd whose empty value is all zero bytes, so that tables of them
 /// start in .bss. Closes its fd when dropped.
 pub struct Slot {
@@ -265,7 +282,7 @@ impl Slot {
     }
     pub fn get(&self) -> Option<rustix::fd::BorrowedFd<'_>> {
         // SAFETY: `used` says the fd is initialised and owned here.
-        self.used.then(|| unsafe { self.fd.assume_init_ref() }.as_fd())
+        self.used.then(|| borrowed(unsafe { self.fd.assume_init_ref() }))
     }
     pub fn take(&mut self) -> Option<rustix::fd::OwnedFd> {
         if !core::mem::replace(&mut self.used, false) {
@@ -305,7 +322,7 @@ pub fn read_file_checked(path: &core::ffi::CStr, buf: &mut [u8], secret: bool) -
     if secret && !safe(st.st_uid, st.st_mode, rustix::process::geteuid().as_raw()) {
         return Err(ReadError::Unsafe);
     }
-    read_all(&fd, buf)
+    read_all(borrowed(&fd), buf)
 }
 
 #[cfg(test)]

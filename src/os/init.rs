@@ -68,7 +68,7 @@ fn loopback_up() -> Result<(), Errno> {
 /// Whether fd `n` is open (`fcntl(F_GETFD)`; rustix's, a raw syscall).
 fn is_open(n: i32) -> bool {
     // SAFETY: F_GETFD only reads the fd's flags; a closed `n` is EBADF.
-    rustix::io::fcntl_getfd(unsafe { rustix::fd::BorrowedFd::borrow_raw(n) }).is_ok()
+    rustix::io::fcntl_getfd(unsafe { fd::borrow(n) }).is_ok()
 }
 
 /// Set at boot when svc is PID 1 of a child PID namespace (a container).
@@ -134,7 +134,7 @@ impl Init {
             say_errno("bring up", c"lo", e);
         }
         let qlen = c"/proc/sys/net/unix/max_dgram_qlen";
-        if let Err(e) = fd::open(qlen, libc::O_WRONLY, 0).and_then(|f| fd::write_all(&f, b"512\n")) {
+        if let Err(e) = fd::open(qlen, libc::O_WRONLY, 0).and_then(|f| fd::write_all(fd::borrowed(&f), b"512\n")) {
             say_errno("write", qlen, e);
         }
         let Some(buf) = CMDLINE.take() else { return b"" };

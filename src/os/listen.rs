@@ -5,7 +5,7 @@
 
 use crate::addr::{Addr, Ip, Proto};
 use core::ffi::c_int;
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 
 /// What `bind` needs besides the address.
@@ -36,7 +36,7 @@ fn socket(family: c_int, kind: c_int) -> Result<OwnedFd, Errno> {
 }
 
 fn set(fd: &OwnedFd, level: c_int, name: c_int, on: bool) -> Result<(), Errno> {
-    crate::os::setsockopt(fd.as_fd(), level, name, c_int::from(on))
+    crate::os::setsockopt(crate::os::fd::borrowed(fd), level, name, c_int::from(on))
 }
 
 /// `bind(2)` of `fd` to the `len` bytes of the address at `a`.
@@ -97,7 +97,7 @@ pub fn bind(a: &Addr, o: &Options) -> Result<Bound, Errno> {
                 },
             };
             if proto == Proto::Tcp {
-                relisten(fd.as_fd(), o.backlog)?;
+                relisten(crate::os::fd::borrowed(&fd), o.backlog)?;
             }
             Ok(Bound { fd, file: None })
         }
@@ -118,7 +118,7 @@ pub fn bind(a: &Addr, o: &Options) -> Result<Bound, Errno> {
                 }
                 file = made.ok();
             }
-            relisten(fd.as_fd(), o.backlog)?;
+            relisten(crate::os::fd::borrowed(&fd), o.backlog)?;
             Ok(Bound { fd, file })
         }
     }

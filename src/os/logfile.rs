@@ -91,13 +91,13 @@ pub fn tail_offset(path: &CStr, lines: u32, buf: &mut [u8]) -> Result<(OwnedFd, 
     let (file, size) = open_file(path, READ_FLAGS, 0)?;
     let (at, cut) = find_tail(size, lines, LOG_TAIL_WINDOW_BYTES, buf, |at, b| {
         loop {
-            match rustix::io::pread(&file, &mut *b, at) {
+            match rustix::io::pread(crate::os::fd::borrowed(&file), &mut *b, at) {
                 Err(Errno::INTR) => {}
                 r => return r,
             }
         }
     })?;
-    rustix::fs::seek(&file, rustix::fs::SeekFrom::Start(at))?;
+    rustix::fs::seek(crate::os::fd::borrowed(&file), rustix::fs::SeekFrom::Start(at))?;
     Ok((file, at, cut))
 }
 
@@ -173,7 +173,7 @@ fn open_file(path: &CStr, flags: i32, mode: u32) -> Result<(OwnedFd, u64), Errno
     let mut last = Name::new();
     let dir = path::open_parent(path.to_bytes(), &mut last)?;
     let file = path::open_in(&dir, last.get(), flags, mode)?;
-    let st = crate::os::stat::fstat(&file)?;
+    let st = crate::os::stat::fstat(crate::os::fd::borrowed(&file))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(Errno::INVAL);
     }
@@ -244,7 +244,7 @@ fn rotate(path: &CStr, keep: u8) -> Result<(), Errno> {
     let dir = path::open_parent(path.to_bytes(), &mut last)?;
     let name = last.get();
     if keep == 0 {
-        return missing_ok(rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty()));
+        return missing_ok(rustix::fs::unlinkat(crate::os::fd::borrowed(&dir), name, rustix::fs::AtFlags::empty()));
     }
     let p = name.to_bytes();
     let mut from = [0u8; NAME_MAX + 3];
@@ -252,9 +252,11 @@ fn rotate(path: &CStr, keep: u8) -> Result<(), Errno> {
     for k in (1..keep).rev() {
         // Only PATH → PATH.1 must work for PATH to stay under its size; an
         // older file that cannot move is lost when the next one replaces it.
-        let _ = rustix::fs::renameat(&dir, numbered(p, k, &mut from)?, &dir, numbered(p, k + 1, &mut to)?);
+        let d = crate::os::fd::borrowed(&dir);
+        let _ = rustix::fs::renameat(d, numbered(p, k, &mut from)?, d, numbered(p, k + 1, &mut to)?);
     }
-    missing_ok(rustix::fs::renameat(&dir, name, &dir, numbered(p, 1, &mut to)?))
+    let d = crate::os::fd::borrowed(&dir);
+    missing_ok(rustix::fs::renameat(d, name, d, numbered(p, 1, &mut to)?))
 }
 
 /// A rename or unlink of something already gone is done.

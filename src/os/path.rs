@@ -78,14 +78,14 @@ pub fn open_parent(path: &[u8], last: &mut Name) -> Result<OwnedFd, Errno> {
             return Err(Errno::ISDIR);
         }
         let next = open_in(&dir, c, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-        let st = crate::os::stat::fstat(&next)?;
+        let st = crate::os::stat::fstat(fd::borrowed(&next))?;
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {
                 dir = next;
                 pos += skip + comp_len;
             }
             FileType::Symlink => {
-                let holder = crate::os::stat::fstat(&dir)?;
+                let holder = crate::os::stat::fstat(fd::borrowed(&dir))?;
                 // A symlink's own mode is always 0777: its owner and its
                 // directory decide who can change it.
                 if !fd::safe(st.st_uid, 0, euid) || !fd::safe(holder.st_uid, holder.st_mode, euid) {
@@ -98,7 +98,7 @@ pub fn open_parent(path: &[u8], last: &mut Name) -> Result<OwnedFd, Errno> {
                 // The target, then the rest of the path, into the other buffer.
                 let [a, b] = &mut bufs;
                 let (from, to) = if cur == 0 { (&*a, b) } else { (&*b, a) };
-                let target = rustix::fs::readlinkat_raw(&dir, c, &mut to[..])?;
+                let target = rustix::fs::readlinkat_raw(fd::borrowed(&dir), c, &mut to[..])?;
                 let rest = from.get(pos + skip + comp_len..len).unwrap_or(&[]);
                 let total = target + rest.len();
                 if target == 0 || total > to.len() {
@@ -124,11 +124,11 @@ pub fn open_parent(path: &[u8], last: &mut Name) -> Result<OwnedFd, Errno> {
 pub fn resolve_dir(buf: &mut [u8]) -> Option<usize> {
     let there = fd::open(CStr::from_bytes_until_nul(buf).ok()?, libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
     let here = fd::open(c".", libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
-    rustix::process::fchdir(&there).ok()?;
+    rustix::process::fchdir(fd::borrowed(&there)).ok()?;
     // SAFETY: getcwd writes at most buf.len() bytes into `buf`.
     let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
     // svc's own directory again (an O_PATH fd of a directory: it cannot fail).
-    let _ = rustix::process::fchdir(&here);
+    let _ = rustix::process::fchdir(fd::borrowed(&here));
     // The kernel's length counts the NUL; a path outside svc's root has no leading '/'.
     usize::try_from(n).ok().filter(|&n| n > 1 && buf.first() == Some(&b'/')).map(|n| n - 1)
 }

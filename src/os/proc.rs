@@ -161,7 +161,7 @@ pub fn records(path: &CStr, end: u8, each: &mut dyn FnMut(&[u8])) {
     let mut line = Buf::<256>::new();
     let mut chunk = [0u8; 512];
     // Bounded: each round reads at least one byte or ends.
-    while let Ok(n @ 1..) = rustix::io::read(&fd, &mut chunk) {
+    while let Ok(n @ 1..) = rustix::io::read(crate::os::fd::borrowed(&fd), &mut chunk) {
         for &c in chunk.get(..n).unwrap_or(&[]) {
             if c == end {
                 each(line.as_bytes());
@@ -195,7 +195,7 @@ pub fn own_fds(out: &mut [i32]) -> usize {
     for i in 0..n {
         let fd = out.get(i).copied().unwrap_or(-1);
         // SAFETY: only asks whether `fd` is open; the borrow ends here.
-        let open = fd >= 0 && rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(fd) }).is_ok();
+        let open = fd >= 0 && rustix::io::fcntl_getfd(unsafe { crate::os::fd::borrow(fd) }).is_ok();
         if open && let Some(slot) = out.get_mut(k) {
             *slot = fd;
             k += 1;
@@ -210,7 +210,7 @@ pub fn environ(pid: i32, buf: &mut [u8]) -> usize {
     let mut n = 0;
     // Bounded by the buffer: each round fills some of it or ends.
     while let Some(room) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
-        match rustix::io::read(&fd, room) {
+        match rustix::io::read(crate::os::fd::borrowed(&fd), room) {
             Ok(0) | Err(_) => break,
             Ok(k) => n += k,
         }

@@ -72,7 +72,7 @@ pub fn set_own_oom() -> Result<(), Errno> {
 /// Writes `v` to /proc/self/oom_score_adj.
 fn write_oom(v: &[u8]) -> Result<(), Errno> {
     let fd = crate::os::fd::open(c"/proc/self/oom_score_adj", libc::O_WRONLY, 0)?;
-    rustix::io::write(&fd, v).map(|_| ())
+    rustix::io::write(crate::os::fd::borrowed(&fd), v).map(|_| ())
 }
 
 pub use crate::service::Step;
@@ -138,7 +138,7 @@ pub fn spawn(spec: &Spec) -> Result<i32, Failure> {
     let mut msg = [0u8; 5];
     let mut got = 0;
     while let Some(rest) = msg.get_mut(got..).filter(|r| !r.is_empty()) {
-        match rustix::io::read(&rd, rest) {
+        match rustix::io::read(crate::os::fd::borrowed(&rd), rest) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(Errno::INTR) => {}
@@ -208,7 +208,7 @@ fn child(spec: &Spec, err: c_int) -> ! {
     let [e0, e1, e2, e3] = e.to_ne_bytes();
     let msg = [step as u8, e0, e1, e2, e3];
     // SAFETY: `fd` is the error pipe's write end, open until exec or exit.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let fd = unsafe { crate::os::fd::borrow(fd) };
     // 5 bytes fit in an empty pipe and go in one piece.
     while let Err(Errno::INTR) = rustix::io::write(fd, &msg) {}
     // SAFETY: _exit is async-signal-safe and skips atexit handlers.

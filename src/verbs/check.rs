@@ -69,7 +69,7 @@ pub fn control_of(path: &[u8], b: &mut Buf<PATH_BYTES>) -> bool {
     let mut left = CONFIG_BYTES + 1;
     let found = config::control_path(&mut line, |into| {
         let into = into.get_mut(..left.min(into.len()))?;
-        let n = os::fd::read_some(&fd, into).ok().flatten()?;
+        let n = os::fd::read_some(os::fd::borrowed(&fd), into).ok().flatten()?;
         left -= n;
         Some(n)
     });

@@ -75,8 +75,9 @@ pub fn run(cmd: &Command, kind: Kind) -> i32 {
     // svc may refuse (permission denied) and close before reading: the
     // send then fails with EPIPE, and the refusal is still there to read.
     os::signal::ignore_pipe();
-    let sent = os::fd::write_all(&fd, line.as_bytes());
-    match (read_reply(&fd), sent) {
+    let fd = os::fd::borrowed(&fd);
+    let sent = os::fd::write_all(fd, line.as_bytes());
+    match (read_reply(fd), sent) {
         (Some(code), _) => code,
         (None, Err(e)) => fail("cannot send to", e),
         (None, Ok(())) => {
@@ -93,7 +94,7 @@ fn out(code: i32, bytes: &[u8]) {
 }
 
 /// Reads the head line, then copies the body out; returns the code.
-fn read_reply(fd: &rustix::fd::OwnedFd) -> Option<i32> {
+fn read_reply(fd: rustix::fd::BorrowedFd) -> Option<i32> {
     let mut buf = [0u8; 4096];
     let mut have = 0;
     let mut code = None;

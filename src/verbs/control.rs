@@ -20,7 +20,6 @@ use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::reload::Refused;
 use crate::verbs::world::{Role, World};
 use core::ffi::CStr;
-use rustix::fd::AsFd;
 
 pub use crate::clients::publish;
 
@@ -110,7 +109,7 @@ pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
             if lent {
                 break 'refuse b"1 busy: out of file descriptors\n";
             }
-            if !os::socket::peer_allowed(fd.as_fd(), w.group) {
+            if !os::socket::peer_allowed(os::fd::borrowed(&fd), w.group) {
                 break 'refuse b"1 permission denied\n";
             }
             let c = match w.clients.place() {
@@ -128,7 +127,7 @@ pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
             }
             continue 'each;
         };
-        let _ = os::fd::write_some(&fd, why);
+        let _ = os::fd::write_some(os::fd::borrowed(&fd), why);
         lent = false;
     }
 }

@@ -19,7 +19,6 @@ use crate::verbs::sockets;
 
 use crate::verbs::world::{Role, World};
 use core::ffi::{CStr, c_char};
-use rustix::fd::AsFd;
 
 /// Forks and execs instance `inst` of service `id` with its pipes, its
 /// pinned release (`release::choose`) as program path, argv[0] and cwd: its
@@ -131,8 +130,8 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         groups: cfg.groups(def.groups),
         rlimits: def.rlimits,
         stdin: devnull,
-        output: log.as_ref().map_or(devnull, |(_, wr)| wr.as_fd()),
-        ready: ready.as_ref().map(|((_, wr), n)| (wr.as_fd(), *n)),
+        output: log.as_ref().map_or(devnull, |(_, wr)| os::fd::borrowed(wr)),
+        ready: ready.as_ref().map(|((_, wr), n)| (os::fd::borrowed(wr), *n)),
         listen: &socks,
         listen_pid,
         oom: if oom.is_empty() { None } else { Some(oom.as_bytes()) },
@@ -157,7 +156,7 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
     }
     // The write ends now live in the child only.
     if let Some((rd, _wr)) = log {
-        let _ = os::socket::set_nonblocking(&rd);
+        let _ = os::socket::set_nonblocking(os::fd::borrowed(&rd));
         let role = if probe {
             w.logs.probe_fresh |= 1u64 << id;
             Role::Probe { id, inst }
@@ -169,7 +168,7 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         }
     }
     if let Some(((rd, _wr), _)) = ready {
-        let _ = os::socket::set_nonblocking(&rd);
+        let _ = os::socket::set_nonblocking(os::fd::borrowed(&rd));
         if w.fds.add(ev, rd, Role::Ready { id, inst }, Interest::Read).is_err() {
             os::fd::write_err(b"svc: fd table full: a ready pipe is dropped\n");
         }

@@ -15,7 +15,7 @@ use crate::service::Actions;
 use crate::supervisor::Supervisor;
 use crate::text::Buf;
 use crate::verbs::check::Loader;
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{BorrowedFd, OwnedFd};
 
 /// What an fd in the table is for; the epoll token is its index.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -68,7 +68,7 @@ impl Fds {
     /// Adds `fd` with `role`, watched by `ev`; hands the fd back when full.
     pub fn add(&mut self, ev: &Events, fd: OwnedFd, role: Role, i: Interest) -> Result<usize, OwnedFd> {
         let Some(k) = self.slots.iter().position(|(s, _)| s.is_empty()) else { return Err(fd) };
-        if ev.add(fd.as_fd(), k as u64, i).is_err() {
+        if ev.add(crate::os::fd::borrowed(&fd), k as u64, i).is_err() {
             return Err(fd);
         }
         if let Some(e) = self.slots.get_mut(k) {
@@ -91,7 +91,7 @@ impl Fds {
     pub fn close(&mut self, ev: &Events, k: usize) {
         if let Some((slot, role)) = self.slots.get_mut(k) {
             if let Some(fd) = slot.take() {
-                ev.remove(fd.as_fd());
+                ev.remove(crate::os::fd::borrowed(&fd));
             }
             *role = Role::Free;
         }
