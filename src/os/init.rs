@@ -104,7 +104,9 @@ impl Init {
             if !is_open(n) {
                 // SAFETY: "/" is NUL-terminated; the fd is meant to stay open
                 // (the lowest free number, which is `n`), so it is not owned.
-                unsafe { libc::open(c"/".as_ptr(), libc::O_PATH) };
+                // A raw openat (without O_CLOEXEC, unlike fd::open): musl's
+                // open() is linked for nothing else.
+                unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD as libc::c_long, c"/".as_ptr(), libc::O_PATH as libc::c_long) };
             }
         }
         for m in MOUNTS.iter() {

@@ -14,15 +14,34 @@ pub fn abort() -> ! {
     unsafe { libc::_exit(127) }
 }
 
-/// `getenv(3)`: the value of `name` in svc's own environment.
+/// `getenv(3)`: the value of `name` in svc's own environment. Read from
+/// `environ` here: musl's getenv brings strchrnul and strncmp (300 bytes).
 pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
-    // SAFETY: svc never changes its environment, so the pointer stays valid.
-    let p = unsafe { libc::getenv(name.as_ptr()) };
-    if p.is_null() {
-        return None;
+    unsafe extern "C" {
+        /// The C runtime's environment: NUL-terminated `KEY=value` strings,
+        /// ended by a null pointer.
+        static environ: *const *const core::ffi::c_char;
     }
-    // SAFETY: getenv returns a NUL-terminated string that lives as long as environ.
-    Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+    let name = name.to_bytes();
+    // SAFETY: the C runtime sets environ before main and svc never changes
+    // its environment, so the array and its strings stay valid.
+    let mut p = unsafe { environ };
+    while !p.is_null() {
+        // SAFETY: p points into the null-terminated array (checked above for
+        // the array itself, below for each entry).
+        let e = unsafe { *p };
+        if e.is_null() {
+            break;
+        }
+        // SAFETY: each entry is a NUL-terminated string that lives as long as environ.
+        let entry = unsafe { CStr::from_ptr(e) }.to_bytes();
+        if let Some(value) = entry.strip_prefix(name).and_then(|r| r.strip_prefix(b"=")) {
+            return Some(value);
+        }
+        // SAFETY: e was not the terminating null, so the next slot exists.
+        p = unsafe { p.add(1) };
+    }
+    None
 }
 
 /// `getpid(2)`.
