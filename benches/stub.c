@@ -7,6 +7,8 @@
  *
  *   sleep [FILE]      "S NS PID" at start, then pause() forever
  *   exit [FILE]       "S NS PID" at start, "E NS PID" just before exit(0)
+ *   chatty FILE KIB   KIB KiB of 64-byte lines on stdout, then "S NS PID",
+ *                     then pause() forever (fills a log ring)
  *   serve [PORT]      answer each connection with "PID\n" and close it; the
  *                     socket is inherited (LISTEN_FDS: fd 3;
  *                     SERVER_STARTER_PORT=...=FD: that fd) or, else, bound
@@ -118,6 +120,14 @@ int main(int argc, char **argv) {
     stamp(file, 'E');
     return 0;
   }
+  if (!strcmp(mode, "chatty") && argc > 3) {
+    char line[64];
+    memset(line, 'x', sizeof line);
+    line[sizeof line - 1] = '\n';
+    for (int i = 0, n = atoi(argv[3]) * 16; i < n; i++) (void)!write(1, line, sizeof line);
+    stamp(file, 'S');
+    for (;;) pause();
+  }
   if (!strcmp(mode, "serve")) return serve(argc > 2 ? argv[2] : 0);
   if (!strcmp(mode, "floor") && argc > 3) {
     char self[4096];
@@ -135,6 +145,6 @@ int main(int argc, char **argv) {
     printf("%lld\n", now_ns());
     return 0;
   }
-  fputs("usage: stub sleep|exit [FILE] | serve [PORT] | floor N FILE | stampexec FILE PROG... | now\n", stderr);
+  fputs("usage: stub sleep|exit [FILE] | chatty FILE KIB | serve [PORT] | floor N FILE | stampexec FILE PROG... | now\n", stderr);
   return 2;
 }
