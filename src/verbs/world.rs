@@ -172,9 +172,8 @@ pub struct World {
     pub notify_self: Buf<UNIX_PATH_BYTES>,
     pub notify_sent: u8,
     /// svc as PID 1 after a startup step failed, until a reload succeeds:
-    /// the emergency shell's program, NUL-terminated (empty: no emergency),
-    /// its pid (0: none), and when to start it again after it exited.
-    pub shell_path: Buf<PATH_BYTES>,
+    /// the emergency shell's program (`shell_path`, last), its pid (0:
+    /// none), and when to start it again after it exited.
     pub shell: i32,
     pub shell_at: Option<crate::duration::Instant>,
     /// An fd held in reserve (/dev/null) for the control socket to accept
@@ -201,6 +200,10 @@ pub struct World {
     /// changes nothing.
     pub spare: Config,
     pub logs: Logs,
+    /// The emergency shell's program, NUL-terminated (empty: no
+    /// emergency). Last: it is written only in an emergency, and its 1 KiB
+    /// among the small fields would push the config text onto a second page.
+    pub shell_path: Buf<PATH_BYTES>,
 }
 
 /// What svc keeps of its listening sockets besides their fds (which are in
