@@ -17,7 +17,7 @@ use rustix::fd::BorrowedFd;
 /// clock ticks after boot (field 22).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Stat {
-    /// A zombie (state Z or X): its fds and sockets are closed.
+    /// A zombie (state Z): its fds and sockets are closed.
     pub dead: bool,
     pub ppid: i32,
     pub sid: i32,
@@ -51,7 +51,7 @@ pub fn stat(pid: i32) -> Option<Stat> {
     let text = b.get(..n)?;
     let close = text.iter().rposition(|&c| c == b')')?;
     let mut f = text.get(close + 2..)?.split(|&c| c == b' ');
-    let dead = matches!(f.next()?, b"Z" | b"X"); // field 3
+    let dead = f.next()? == b"Z"; // field 3
     let ppid = number(f.next()?)?; // field 4
     let sid = number(f.nth(1)?)?; // field 6
     let start = number(f.nth(15)?)?; // field 22
@@ -60,8 +60,9 @@ pub fn stat(pid: i32) -> Option<Stat> {
 
 /// `readlink(2)` of `path` into `buf`; the target's bytes.
 fn readlink<'b>(path: &CStr, buf: &'b mut [u8]) -> &'b [u8] {
-    // SAFETY: readlink writes at most buf.len() bytes into buf.
-    let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: readlinkat writes at most buf.len() bytes into buf. (Raw:
+    // musl's readlink is a wrapper of its own.)
+    let n = unsafe { libc::syscall(libc::SYS_readlinkat, libc::AT_FDCWD, path.as_ptr(), buf.as_mut_ptr(), buf.len()) };
     usize::try_from(n).ok().and_then(|n| buf.get(..n)).unwrap_or(&[])
 }
 
@@ -83,7 +84,8 @@ pub fn stdout_pipe(pid: i32) -> Option<u64> {
 fn entries(dir: &CStr, max: usize, each: &mut dyn FnMut(&[u8])) {
     use rustix::fd::AsRawFd;
     let Ok(fd) = crate::os::fd::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) else { return };
-    let mut buf = [0u8; 2048];
+    // Small: a walk of /proc nests a walk of a /proc/PID/fd inside it.
+    let mut buf = [0u8; 512];
     let mut left = max;
     // Bounded by `max` entries; each round reads at least one or ends.
     while left > 0 {

@@ -77,11 +77,8 @@ pub fn reap(pid: i32) -> Option<Exit> {
 
 /// The command name of `pid` from /proc/PID/comm, into `buf`; its length.
 pub fn comm(pid: i32, buf: &mut [u8]) -> usize {
-    let mut p = crate::text::Buf::<48>::new();
-    let _ = ufmt::uwrite!(p, "/proc/{}/comm", pid);
-    p.push(b"\0");
-    let Ok(path) = CStr::from_bytes_with_nul(p.as_bytes()) else { return 0 };
-    let n = crate::os::fd::read_file(path, buf).unwrap_or(0);
+    let p = crate::os::proc::path(pid, b"comm", b"");
+    let n = crate::os::fd::read_file(crate::os::proc::cstr(&p), buf).unwrap_or(0);
     let s = buf.get(..n).unwrap_or(&[]);
     s.iter().position(|&b| b == b'\n').unwrap_or(n)
 }

@@ -22,6 +22,7 @@ mod client;
 mod control;
 mod emergency;
 mod instance;
+mod leftover;
 mod output;
 mod power;
 mod release;

@@ -20,6 +20,7 @@ use crate::verbs::check;
 use crate::verbs::control;
 use crate::verbs::emergency;
 use crate::verbs::instance::{ended, read_notify, read_ready, start};
+use crate::verbs::leftover;
 use crate::verbs::output::{Src, read_log, read_probe, sink};
 use crate::verbs::power;
 use crate::verbs::reload::{assign, reload, restore, rings_fit};
@@ -134,6 +135,9 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     if (poll || devnull.is_none() || listener.is_none()) && !emergency::enter(w, cmdline) {
         return EXIT_FAIL;
     }
+    // What a previous svc killed by SIGKILL left running holds the sockets
+    // and would run beside the services started now.
+    leftover::stop(w);
     // Before any service starts: a port that cannot be had is an error now.
     if !sockets::bind_all(w, init.is_some()) {
         return EXIT_FAIL;
@@ -367,7 +371,7 @@ fn perform(w: &mut World, ev: &Events, now: Instant) -> bool {
 
 /// `kill` the group, or the main pid if the group is gone, then SIGCONT so
 /// that a stopped process sees the signal. Signal 0 asks about the group only.
-fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Errno> {
+pub(super) fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Errno> {
     if pid <= 0 {
         return Ok(());
     }
