@@ -205,9 +205,9 @@ impl Init {
     /// `sync()` in a forked child, waited for `secs` at most: sync can
     /// hang on a dead disk, and then svc moves on without it.
     pub fn sync_bounded(&self, secs: u64) {
-        // SAFETY: single-threaded, no atfork handlers (see spawn.rs); the
-        // child calls only sync and _exit.
-        let pid = unsafe { crate::os::spawn::_Fork() };
+        // SAFETY: single-threaded (see spawn.rs); the child calls only sync
+        // and _exit.
+        let pid = unsafe { crate::os::spawn::fork() };
         if pid == 0 {
             rustix::fs::sync();
             // SAFETY: in the child: _exit has no preconditions.

@@ -123,10 +123,9 @@ pub fn spawn(spec: &Spec) -> Result<i32, Failure> {
     }
     let fail = |step, e: Errno| Failure { step, errno: e.raw_os_error() };
     let (rd, wr) = pipe_cloexec().map_err(|e| fail(Step::Fork, e))?;
-    // SAFETY: svc is single-threaded and registers no atfork handlers, so
-    // _Fork is fork without the (here empty) atfork work; the child starts
-    // with consistent libc state and runs only `child`, which never returns.
-    let pid = unsafe { _Fork() };
+    // SAFETY: svc is single-threaded; the child runs only `child`, which
+    // never returns and makes only raw syscalls, execve and _exit.
+    let pid = unsafe { fork() };
     if pid < 0 {
         return Err(Failure { step: Step::Fork, errno: errno() });
     }
@@ -182,12 +181,22 @@ fn check(spec: &Spec) -> Result<(), Failure> {
     Ok(())
 }
 
-unsafe extern "C" {
-    /// `_Fork(3)` (POSIX 2024; musl 1.2.2+, glibc 2.34+): fork(2) without
-    /// atfork handlers. libc's `fork` would also link musl's atfork locking
-    /// for threads svc does not have (about 2 KB); a raw clone would leave
-    /// libc's cached thread id stale in the child, aiming abort() at svc.
-    pub fn _Fork() -> c_int;
+/// `fork(2)` as a raw `clone(SIGCHLD)`: the child's pid, 0 in the child,
+/// -1 with errno. Not libc's `fork` (musl's atfork locking for threads svc
+/// does not have, about 2 KB) nor `_Fork` (its locks and thread-id
+/// bookkeeping, 450 bytes): libc's cached thread id stays stale in the
+/// child, which nothing there reads (the child makes raw syscalls, execve
+/// and _exit; svc's abort signals getpid()).
+///
+/// # Safety
+/// svc must be single-threaded; the child must keep to async-signal-safe
+/// calls that do not read libc's thread state.
+pub unsafe fn fork() -> c_int {
+    // Zero stack, tid and tls pointers: a copy of this process, whatever the
+    // architecture's argument order.
+    let zero: c_long = 0;
+    // SAFETY: the caller's promise; clone without CLONE_VM copies the process.
+    unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as c_long, zero, zero, zero, zero) as c_int }
 }
 
 /// errno after a failed libc call, as a number.
