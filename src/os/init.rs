@@ -15,7 +15,7 @@ use crate::os::{self, clock, errno, fd};
 use crate::text::{Buf, Errno as ErrnoText};
 use core::ffi::{CStr, c_char};
 use core::sync::atomic::{AtomicBool, Ordering};
-use rustix::fd::{AsFd, AsRawFd};
+use rustix::fd::AsRawFd;
 use rustix::io::Errno;
 
 /// Proof that svc is PID 1. Not Clone, not Copy: made by `get` only.
@@ -171,8 +171,8 @@ impl Init {
             gid: None,
             groups: &[],
             rlimits: [None; 4],
-            stdin: con.as_fd(),
-            output: con.as_fd(),
+            stdin: fd::borrowed(&con),
+            output: fd::borrowed(&con),
             listen: &[],
             listen_pid: core::ptr::null_mut(),
             watchdog_pid: core::ptr::null_mut(),
