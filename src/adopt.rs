@@ -94,20 +94,14 @@ pub fn bound(line: &[u8], t: Table, a: &Addr) -> Option<u64> {
                 text.push(b"@");
             }
             text.push(path);
-            (Proto::Unix, word(line, 3) == b"00010000", 7)
+            (Proto::Unix, &b"00010000"[..], 7)
         }
         // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
         Addr::Inet { proto, ip, port } => {
             let ip: &[u8] = match &ip {
                 Ip::V4(v) if !t.v6 => v,
                 Ip::V6(v) if t.v6 => v,
-                Ip::Any => {
-                    if t.v6 {
-                        &[0; 16]
-                    } else {
-                        &[0; 4]
-                    }
-                }
+                Ip::Any => &[0; 16][..4 + 12 * usize::from(t.v6)],
                 _ => &[],
             };
             for w in ip.chunks(4) {
@@ -119,11 +113,12 @@ pub fn bound(line: &[u8], t: Table, a: &Addr) -> Option<u64> {
             }
             text.push(b":");
             hex(&mut text, u32::from(port), 4);
-            (proto, proto == Proto::Udp || word(line, 3) == b"0A", 1)
+            (proto, &b"0A"[..2 - 2 * usize::from(proto == Proto::Udp)], 1)
         }
     };
-    let inode = if proto == Proto::Unix { 6 } else { 9 };
-    (proto == t.proto && listening && word(line, col) == text.as_bytes()).then(|| number(word(line, inode)))?
+    let inode = if col == 7 { 6 } else { 9 };
+    let st = word(line, 3);
+    (proto == t.proto && st.starts_with(listening) && word(line, col) == text.as_bytes()).then(|| number(word(line, inode)))?
 }
 
 /// How a process was told for a service's.

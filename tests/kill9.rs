@@ -77,18 +77,18 @@ fn kill_9_and_up_again(s: &mut Svc, config: &str, names: &[&str]) -> Vec<(u32, u
 fn after_kill_9_socket_services_are_stopped_and_their_sockets_bound_afresh() {
     let port = free_tcp_port();
     let mut s = Svc::new("kill9_sockets");
-    // A TCP server and a unix socket server, both holding the sockets the
-    // killed svc gave them.
+    // A TCP server; a unix socket server without SVC_SERVICE (found by its
+    // socket alone, as a server that writes over its environment is).
     let config = format!(
         "[web]\nexec = {}\nlisten = tcp:127.0.0.1:{port}\nenv = {}\n\n\
-         [local]\nexec = {}\nlisten = unix:{}\nenv = {}\n",
+         [bare]\nexec = /usr/bin/env -u SVC_SERVICE {}\nlisten = unix:{}\nenv = {}\n",
         echo_exec(""),
         mark(&s, "web"),
         echo_exec(""),
         s.p("app.sock"),
-        mark(&s, "local"),
+        mark(&s, "bare"),
     );
-    let pids = kill_9_and_up_again(&mut s, &config, &["web", "local"]);
+    let pids = kill_9_and_up_again(&mut s, &config, &["web", "bare"]);
     // The new instances serve on sockets the new svc bound.
     assert_eq!(attempt(&Target::tcp(port), Proto::Line), Outcome::Ok(pids[0].1), "tcp");
     assert_eq!(attempt(&Target::Unix(s.path("app.sock")), Proto::Line), Outcome::Ok(pids[1].1), "unix");

@@ -27,6 +27,13 @@ pub struct Range {
     pub count: u16,
 }
 
+impl Range {
+    /// Whether index `i` is in the range.
+    pub fn has(self, i: usize) -> bool {
+        (usize::from(self.first)..usize::from(self.first) + usize::from(self.count)).contains(&i)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 pub enum Restart {

@@ -134,6 +134,18 @@ pub fn sockets(pid: i32, out: &mut [u64]) -> usize {
     n
 }
 
+/// The index in `inodes` of the first socket among the fds of `pid`
+/// that is one of them.
+pub fn holds(pid: i32, inodes: &[u32]) -> Option<usize> {
+    let mut at = None;
+    entries(cstr(&path(pid, b"fd", b"")), 4096, &mut |name| {
+        let mut t = [0u8; 64];
+        let ino = inode_of(readlink(cstr(&path(pid, b"fd/", name)), &mut t), b"socket").map(|i| i as u32);
+        at = at.or_else(|| inodes.iter().position(|&i| Some(i) == ino));
+    });
+    at
+}
+
 /// Nothing reads the output of `pid` any more: fd 1 is a pipe whose read
 /// end is closed (poll(2) says POLLERR on its write end, opened anew
 /// through /proc), as a service's log pipe is once its svc is gone; or fd

@@ -4,13 +4,23 @@
 //! anything is bound or started, and stopped as svc stops a service, so
 //! that no service runs twice. The decision is `adopt::left_over`'s.
 
-use crate::adopt::{self, Held, Proc};
+use crate::addr::Proto;
+use crate::adopt::{self, Table};
 use crate::duration::Instant;
 use crate::limits::*;
 use crate::os::{clock, proc, signal};
 use crate::signame;
 use crate::text::Buf;
 use crate::verbs::world::World;
+
+/// The /proc/net tables where the config's sockets may be held.
+const TABLES: [(&core::ffi::CStr, Table); 5] = [
+    (c"/proc/net/tcp", Table { proto: Proto::Tcp, v6: false }),
+    (c"/proc/net/tcp6", Table { proto: Proto::Tcp, v6: true }),
+    (c"/proc/net/udp", Table { proto: Proto::Udp, v6: false }),
+    (c"/proc/net/udp6", Table { proto: Proto::Udp, v6: true }),
+    (c"/proc/net/unix", Table { proto: Proto::Unix, v6: false }),
+];
 
 /// Stops every service process a previous svc left, each with its
 /// service's stop signal, and waits for their sessions to end: at each
@@ -20,9 +30,19 @@ use crate::verbs::world::World;
 #[inline(never)]
 pub fn stop(w: &mut World) {
     let cfg = &w.sup.cfg;
-    let held = Held { pipes: &[], sockets: &[] };
+    // The inode of the socket bound to each configured address (svc holds
+    // none yet; a socket's inode is 32 bits).
+    let mut inodes = [0u32; MAX_LISTENS];
+    for (path, table) in TABLES {
+        proc::records(path, b'\n', &mut |line| {
+            for (l, ino) in cfg.listens.iter().zip(inodes.iter_mut()) {
+                if let Some(i) = cfg.addr(l).and_then(|a| adopt::bound(line, table, &a)) {
+                    *ino = i as u32;
+                }
+            }
+        });
+    }
     let Some(me) = proc::stat(crate::os::process::pid()) else { return };
-    let find = |name: &[u8]| cfg.find(name).map(|i| i as u8);
     // The sessions stopped, with their deadlines (the first 64 are waited for).
     let mut stopped = [(0i32, Instant::from_millis(0)); MAX_SERVICES];
     let mut k = 0;
@@ -49,18 +69,17 @@ pub fn stop(w: &mut World) {
             if round > 0 || st.sid != pid {
                 return;
             }
-            // Its SVC_SERVICE entry, wherever it is in the environment.
-            let mut env = Buf::<48>::new();
-            proc::environ_entries(pid, &mut |e| {
-                if e.starts_with(b"SVC_SERVICE=") {
-                    env.clear();
-                    env.push(e);
-                }
-            });
-            let p = Proc { pid, ppid: st.ppid, sid: st.sid, start: st.start, stdout: None, sockets: &[], environ: env.as_bytes() };
-            let Some(id) = adopt::left_over(&p, &held, me.start, find) else { return };
+            // A socket bound to a configured address, else its SVC_SERVICE.
+            let mut id = proc::holds(pid, &inodes).and_then(|l| cfg.defs.iter().position(|d| d.listen.has(l)));
+            if id.is_none() {
+                proc::environ_entries(pid, &mut |e| {
+                    if let Some(name) = e.strip_prefix(b"SVC_SERVICE=") {
+                        id = cfg.find(name);
+                    }
+                });
+            }
+            let Some(d) = id.and_then(|i| cfg.defs.get(i)) else { return };
             // A live svc reads its services' log pipes; a dead one's are unread.
-            let Some(d) = cfg.defs.get(usize::from(id)) else { return };
             if !proc::unread(pid) {
                 return;
             }
