@@ -129,3 +129,17 @@ fn after_kill_9_socketless_services_are_stopped_and_a_live_svcs_are_not() {
         assert!(!err.contains(&format!("pid {pid} ")), "{err}");
     }
 }
+
+#[test]
+fn svc_leading_its_session_with_a_service_name_in_its_environment_stops_not_itself() {
+    // An svc run as a service of another svc leads its session and carries
+    // that svc's SVC_SERVICE; its output here is a file, not a pipe.
+    let mut s = Svc::new("kill9_self");
+    s.write_config("[inner]\nexec = /bin/sleep 100000\n");
+    s.spawn_wrapped(&["setsid"], &[("SVC_SERVICE", "inner")]);
+    let pid = s.wait_running("inner");
+    let err = s.stderr_text();
+    assert!(!err.contains("left by a previous svc"), "{err}");
+    assert!(s.svc_running(), "svc stopped itself:\n{err}");
+    assert_eq!(s.pid("inner"), Some(pid), "{err}");
+}

@@ -2,7 +2,10 @@
 //! services were orphaned to the init or a subreaper, with their listening
 //! sockets and without their log pipes' readers): found at `svc up` before
 //! anything is bound or started, and stopped as svc stops a service, so
-//! that no service runs twice. The decision is `adopt::left_over`'s.
+//! that no service runs twice: a session leader no newer than svc (`proc::each`
+//! skips svc itself) that holds a socket bound to a configured address, else
+//! names a configured service in `SVC_SERVICE`, and whose log pipe nobody
+//! reads.
 
 use crate::addr::Proto;
 use crate::adopt::{self, Table};
