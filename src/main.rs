@@ -58,7 +58,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         let _ = ufmt::uwrite!(b, " at {}:{}", l.file(), l.line());
     }
     b.push(b"\n");
-    os::fd::write_err(b.as_bytes());
+    os::fd::say(&b);
     os::process::abort()
 }
 

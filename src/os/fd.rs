@@ -86,6 +86,19 @@ pub fn write_err(bytes: &[u8]) {
     let _ = write_err_now(bytes);
 }
 
+/// `write_err` of a built message: one call where each caller would take
+/// the bytes out of the buffer first.
+#[inline(never)]
+pub fn say(b: &crate::text::Out) {
+    write_err(b.as_bytes());
+}
+
+/// `write_out` of a built message (see `say`).
+#[inline(never)]
+pub fn say_out(b: &crate::text::Out) {
+    write_out(b.as_bytes());
+}
+
 /// Why a whole file could not be read.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReadError {

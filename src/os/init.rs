@@ -28,7 +28,7 @@ fn say_errno(what: &str, path: &CStr, e: Errno) {
         b.push(part);
     }
     let _ = ufmt::uwrite!(b, ": {}\n", ErrnoText(e.raw_os_error()));
-    fd::write_err(b.as_bytes());
+    fd::say(&b);
 }
 
 /// The last error of a libc call returning -1.

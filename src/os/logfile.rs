@@ -193,7 +193,7 @@ fn tell(path: &CStr, e: Errno) {
     };
     let mut b = Buf::<256>::new();
     let _ = ufmt::uwrite!(b, "svc: cannot open log file {}: {}{}\n", Bytes(path.to_bytes()), why, ErrnoText(e.raw_os_error()));
-    fd::write_err(b.as_bytes());
+    fd::say(&b);
 }
 
 /// `fstat(2)`: the size of a regular file; EINVAL for anything else (a FIFO

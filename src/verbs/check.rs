@@ -126,7 +126,7 @@ fn read(path: &[u8], ld: &mut Loader) -> bool {
             let mut m = Buf::<264>::new();
             m.push(b"svc: ");
             m.push(b.as_bytes());
-            os::fd::write_err(m.as_bytes());
+            os::fd::say(&m);
             return false;
         }
     };
@@ -139,12 +139,12 @@ fn report(path: &[u8], text: &[u8], errors: &config::Errors) {
     for e in errors.list.iter() {
         let mut b = Buf::<512>::new();
         config::emit(path, text, e, &mut b);
-        os::fd::write_err(b.as_bytes());
+        os::fd::say(&b);
     }
     if errors.more > 0 {
         let mut b = Buf::<128>::new();
         let _ = ufmt::uwrite!(b, "svc: {}: {} more errors\n", Bytes(path), errors.more);
-        os::fd::write_err(b.as_bytes());
+        os::fd::say(&b);
     }
 }
 
@@ -164,10 +164,10 @@ pub fn check(cmd: &Command) -> i32 {
     if ld.text().last().is_some_and(|&c| c != b'\n') {
         // A file cut short by a full disk or an interrupted copy usually is.
         let _ = ufmt::uwrite!(b, "svc: {}: warning: the last line does not end in a newline (truncated?)\n", Bytes(path));
-        os::fd::write_err(b.as_bytes());
+        os::fd::say(&b);
         b.clear();
     }
     let _ = ufmt::uwrite!(b, "{}: ok, {} services\n", Bytes(path), cfg.defs.len());
-    os::fd::write_out(b.as_bytes());
+    os::fd::say_out(&b);
     EXIT_OK
 }

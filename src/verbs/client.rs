@@ -62,7 +62,7 @@ pub fn run(cmd: &Command, kind: Kind) -> i32 {
     let fail = |what: &str, e: rustix::io::Errno| {
         let mut b = Buf::<512>::new();
         let _ = ufmt::uwrite!(b, "svc: {} {}: {}\n", what, Bytes(path.as_bytes()), Errno(e.raw_os_error()));
-        os::fd::write_err(b.as_bytes());
+        os::fd::say(&b);
         EXIT_FAIL
     };
     let Some(c) = os::fd::cpath(path.as_bytes(), &mut p) else {
@@ -120,7 +120,7 @@ fn read_reply(fd: rustix::fd::BorrowedFd) -> Option<i32> {
             if !msg.is_empty() {
                 let mut b = Buf::<1024>::new();
                 let _ = ufmt::uwrite!(b, "svc: {}\n", Bytes(msg));
-                os::fd::write_err(b.as_bytes());
+                os::fd::say(&b);
             }
             code = Some(c);
             // The body that came with the head goes out as it is.

@@ -74,7 +74,7 @@ pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) -> bool {
                 "svc: control socket directory {}: not a directory of ours (another user owns it, or others may write it)\n",
                 Bytes(b.as_bytes())
             );
-            os::fd::write_err(m.as_bytes());
+            os::fd::say(&m);
             return false;
         }
     }

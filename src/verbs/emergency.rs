@@ -50,7 +50,7 @@ pub fn start(w: &mut World) {
         }
         Err(f) => ufmt::uwrite!(b, ": {}: {}\n", f.step, Errno(f.errno)),
     };
-    fd::write_err(b.as_bytes());
+    fd::say(&b);
 }
 
 /// `pid` was reaped: true when it was the emergency shell, which is started

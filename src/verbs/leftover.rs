@@ -91,7 +91,7 @@ pub fn stop(w: &mut World) {
             b.push(b"svc: ");
             b.push(cfg.str(d.name));
             let _ = ufmt::uwrite!(b, ": stopping pid {} left by a previous svc\n", pid);
-            crate::os::fd::write_err(b.as_bytes());
+            crate::os::fd::say(&b);
             let _ = super::up::send(pid, d.stop_signal, !d.kill_mixed);
             let at = now + d.stop_timeout;
             end = end.max(at);

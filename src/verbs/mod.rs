@@ -47,7 +47,7 @@ fn run(cmd: &Command<'static>) -> i32 {
         other => {
             let mut b = Buf::<128>::new();
             let _ = ufmt::uwrite!(b, "svc: {}: not built yet\n", other.name());
-            os::fd::write_err(b.as_bytes());
+            os::fd::say(&b);
             EXIT_USAGE
         }
     }
@@ -56,7 +56,7 @@ fn run(cmd: &Command<'static>) -> i32 {
 fn version() -> i32 {
     let mut b = Buf::<160>::new();
     let _ = ufmt::uwrite!(b, "svc {} ({}, build {})\n", env!("CARGO_PKG_VERSION"), env!("SVC_TARGET"), env!("SVC_BUILD_ID"));
-    os::fd::write_out(b.as_bytes());
+    os::fd::say_out(&b);
     EXIT_OK
 }
 
@@ -74,7 +74,7 @@ fn help(verb: Option<&[u8]>) -> i32 {
     for v in Verb::all() {
         let mut b = Buf::<128>::new();
         let _ = ufmt::uwrite!(b, "  {}\n", v.usage());
-        os::fd::write_out(b.as_bytes());
+        os::fd::say_out(&b);
     }
     os::fd::write_out(OPTIONS.as_bytes());
     EXIT_OK
@@ -97,7 +97,7 @@ fn usage_error(e: &UsageError) -> i32 {
         let _ = ufmt::uwrite!(b, " '{}'", Bytes(e.word));
     }
     b.push(b"\n");
-    os::fd::write_err(b.as_bytes());
+    os::fd::say(&b);
     match e.verb {
         Some(v) => print_usage(v, os::fd::write_err),
         None => os::fd::write_err(b"try 'svc help'\n"),

@@ -36,7 +36,7 @@ pub fn bind_all(w: &mut World, init: bool) -> bool {
             m.push(b"svc: ");
             describe(&w.sup.cfg, n, e, &mut m);
             m.push(b"\n");
-            crate::os::fd::write_err(m.as_bytes());
+            crate::os::fd::say(&m);
             if !init {
                 return false;
             }

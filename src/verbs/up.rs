@@ -39,7 +39,7 @@ fn say(b: &[u8]) {
 fn say_errno(what: &str, e: rustix::io::Errno) {
     let mut b = Buf::<160>::new();
     let _ = ufmt::uwrite!(b, "svc: {}: {}\n", what, Errno(e.raw_os_error()));
-    say(b.as_bytes());
+    os::fd::say(&b);
 }
 
 // Out of line, so that no client verb's buffers share its stack frame.
@@ -125,7 +125,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
                 os::socket::BindError::Occupied => ufmt::uwrite!(b, "something else is at this path\n"),
                 os::socket::BindError::Running => Ok(()),
             };
-            say(b.as_bytes());
+            os::fd::say(&b);
             None
         }
     };
@@ -287,7 +287,7 @@ fn signals(w: &mut World, ev: &Events, now: Instant) {
                 if let Err(r) = reload(w, ev, now, false, false) {
                     let mut b = Buf::<160>::new();
                     let _ = ufmt::uwrite!(b, "svc: reload: {}\n", r.text());
-                    say(b.as_bytes());
+                    os::fd::say(&b);
                 }
             }
             signame::QUIT if pid1 => power::reexec_now(w),
@@ -410,7 +410,7 @@ fn reap(w: &mut World, now: Instant) {
         if w.sup.handle(SupEvent::Exited { pid, exit }, now, &mut w.out) == Outcome::Orphan && !emergency::exited(w, pid, now) {
             let mut b = Buf::<128>::new();
             let _ = ufmt::uwrite!(b, "svc: reaped orphan {} ({})\n", pid, Bytes(comm.get(..comm_len).unwrap_or(&[])));
-            say(b.as_bytes());
+            os::fd::say(&b);
         }
     }
 }
