@@ -205,6 +205,13 @@ pub fn line(table: &'static str, i: usize) -> &'static str {
     ""
 }
 
+/// The number of the line of `table` that is `word`. Out of line: a
+/// `match` on byte strings compiles to a compare per byte at each use.
+#[inline(never)]
+pub fn find_line(table: &[u8], word: &[u8]) -> Option<usize> {
+    table.split(|&b| b == b'\n').position(|l| l == word)
+}
+
 /// Bytes of `words` as lines, for `lines`.
 pub const fn lines_len(words: &[&str]) -> usize {
     let (mut n, mut i) = (0, 0);
@@ -356,6 +363,14 @@ mod tests {
         assert_eq!(b.len(), 8);
         b.consume(3);
         assert_eq!(b.as_bytes(), b"12345");
+    }
+
+    #[test]
+    fn find_line_is_whole_lines_only() {
+        let t = b"none\nnotify\nfd";
+        for (w, v) in [(&b"none"[..], Some(0)), (b"notify", Some(1)), (b"fd", Some(2)), (b"no", None), (b"notify2", None), (b"", None)] {
+            assert_eq!(find_line(t, w), v);
+        }
     }
 
     #[test]

@@ -130,13 +130,17 @@ pub fn svc_key_names() -> impl Iterator<Item = &'static str> {
     (KEYS.len()..ALL_NAMES.len()).map(name)
 }
 
+/// The line of NAMES that is `name`.
+fn find(name: &[u8]) -> Option<usize> {
+    text::find_line(&NAMES, name)
+}
+
 pub fn lookup(name: &[u8]) -> Option<Key> {
-    let i = key_names().position(|k| k.as_bytes() == name)?;
-    KEY_OF.get(i).copied()
+    KEY_OF.get(find(name)?).copied()
 }
 
 pub fn lookup_svc(name: &[u8]) -> Option<usize> {
-    svc_key_names().position(|k| k.as_bytes() == name)
+    find(name)?.checked_sub(KEYS.len()).filter(|&i| i < SVC_KEYS.len())
 }
 
 /// The closest of `keys` to `word` within an edit distance of 2 (the first
@@ -219,18 +223,17 @@ pub fn env_key(entry: &[u8]) -> &[u8] {
 }
 
 pub fn parse_bool(word: &[u8]) -> Result<bool, Error> {
-    match word {
-        b"yes" => Ok(true),
-        b"no" => Ok(false),
-        _ => Err(Error::BadBool),
+    match text::find_line(b"no\nyes", word) {
+        Some(i) => Ok(i == 1),
+        None => Err(Error::BadBool),
     }
 }
 
 pub fn parse_restart(word: &[u8]) -> Result<Restart, Error> {
-    match word {
-        b"always" => Ok(Restart::Always),
-        b"on-failure" => Ok(Restart::OnFailure),
-        b"never" => Ok(Restart::Never),
+    match text::find_line(b"always\non-failure\nnever", word) {
+        Some(0) => Ok(Restart::Always),
+        Some(1) => Ok(Restart::OnFailure),
+        Some(2) => Ok(Restart::Never),
         _ => Err(Error::BadRestart),
     }
 }
@@ -289,11 +292,10 @@ pub fn parse_rlimit(word: &[u8], bytes: bool) -> Result<u64, Error> {
 
 /// `none`, `notify`, `delay:DURATION` or `fd:N` with 3 ≤ N ≤ 255.
 pub fn parse_ready(word: &[u8]) -> Result<Ready, Error> {
-    if word == b"none" {
-        return Ok(Ready::None);
-    }
-    if word == b"notify" {
-        return Ok(Ready::Notify);
+    match text::find_line(b"none\nnotify", word) {
+        Some(0) => return Ok(Ready::None),
+        Some(1) => return Ok(Ready::Notify),
+        _ => {}
     }
     if let Some(d) = word.strip_prefix(b"delay:") {
         return parse_duration(d).map(Ready::Delay);
@@ -312,9 +314,9 @@ pub fn parse_ready(word: &[u8]) -> Result<Ready, Error> {
 /// whole blocks; a ring larger than the whole pool is RingPoolFull. A file
 /// comes back with an empty path (the caller stores it) and default size and keep.
 pub fn parse_log(word: &[u8]) -> Result<Log, Error> {
-    match word {
-        b"null" => return Ok(Log::Null),
-        b"console" => return Ok(Log::Console),
+    match text::find_line(b"null\nconsole", word) {
+        Some(0) => return Ok(Log::Null),
+        Some(1) => return Ok(Log::Console),
         _ => {}
     }
     if let Some(path) = word.strip_prefix(b"file:") {

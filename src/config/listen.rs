@@ -32,15 +32,16 @@ impl Parser<'_> {
                 Some(i) => (w.bytes.get(..i).unwrap_or(&[]), w.sub(i + 1, w.bytes.len())),
                 None => (w.bytes, Word::EMPTY),
             };
-            match key {
-                b"name" if keys::name_ok(val.bytes) => l.name = self.store(val).ok_or(bad)?,
-                b"backlog" => l.backlog = crate::text::parse_u32(val.bytes).filter(|&n| (1..=65535).contains(&n)).ok_or(bad)?,
-                b"mode" if !unix => return Err((Error::UnixOnly, w.span())),
-                b"mode" => l.mode = Some(octal(val.bytes).ok_or(bad)?),
-                b"owner" if !unix => return Err((Error::UnixOnly, w.span())),
-                b"owner" => self.owner(&mut l, val)?,
-                b"freebind" if unix => return Err((Error::InetOnly, w.span())),
-                b"freebind" if val.bytes.is_empty() && w.bytes == b"freebind" => l.freebind = true,
+            // name, backlog, mode, owner, freebind (by number: a match on
+            // the words compares them byte by byte).
+            match crate::text::find_line(b"name\nbacklog\nmode\nowner\nfreebind", key) {
+                Some(0) if keys::name_ok(val.bytes) => l.name = self.store(val).ok_or(bad)?,
+                Some(1) => l.backlog = crate::text::parse_u32(val.bytes).filter(|&n| (1..=65535).contains(&n)).ok_or(bad)?,
+                Some(2 | 3) if !unix => return Err((Error::UnixOnly, w.span())),
+                Some(2) => l.mode = Some(octal(val.bytes).ok_or(bad)?),
+                Some(3) => self.owner(&mut l, val)?,
+                Some(4) if unix => return Err((Error::InetOnly, w.span())),
+                Some(4) if val.bytes.is_empty() && w.bytes.len() == key.len() => l.freebind = true,
                 _ => return Err(bad),
             }
         }

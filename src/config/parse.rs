@@ -404,11 +404,20 @@ impl Parser<'_> {
             Key::User => sec.user = Some((value.span(), self.line)),
             Key::Group => sec.group = Some((value.span(), self.line)),
             Key::Restart => def.restart = keys::parse_restart(v).map_err(bad)?,
-            Key::Oneshot => def.oneshot = keys::parse_bool(v).map_err(bad)?,
-            Key::Pin => def.pin = keys::parse_bool(v).map_err(bad)?,
             Key::Start if v == b"on-connect" => def.on_connect = true,
-            Key::Start => def.start = keys::parse_bool(v).map_err(bad)?,
             Key::Listen => return self.listen(sec, value),
+            Key::Oneshot | Key::Pin | Key::Start => {
+                let b = keys::parse_bool(v).map_err(bad)?;
+                *match k {
+                    Key::Oneshot => &mut def.oneshot,
+                    Key::Pin => &mut def.pin,
+                    _ => &mut def.start,
+                } = b;
+            }
+            Key::StopSignal | Key::UpgradeSignal => {
+                let n = signame::parse(v).ok_or(bad(Error::BadSignal))?;
+                *if k == Key::StopSignal { &mut def.stop_signal } else { &mut def.upgrade_signal } = n;
+            }
             Key::Backoff => {
                 let mut words = v.split(|&b| is_blank(b)).filter(|w| !w.is_empty());
                 let (Some(first), Some(max), None) = (words.next(), words.next(), words.next()) else {
@@ -421,22 +430,20 @@ impl Parser<'_> {
                 }
                 (def.backoff_first, def.backoff_max) = (first, max);
             }
-            Key::Stable => def.stable = keys::parse_duration(v).map_err(bad)?,
-            Key::ProbeInterval => def.probe_interval = keys::parse_duration(v).map_err(bad)?,
-            Key::OomScoreAdj => def.oom_score_adj = keys::parse_oom(v).map_err(bad)?,
-            Key::Watchdog => def.watchdog = keys::parse_duration(v).map_err(bad)?,
-            Key::ReadyTimeout => def.ready_timeout = keys::parse_duration(v).map_err(bad)?,
-            Key::StopSignal => def.stop_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
-            Key::StopTimeout => def.stop_timeout = keys::parse_duration(v).map_err(bad)?,
-            Key::UpgradeDelay => def.upgrade_delay = keys::parse_duration(v).map_err(bad)?,
-            Key::KillMode => {
-                def.kill_mixed = match v {
-                    b"group" => false,
-                    b"mixed" => true,
-                    _ => return Err(bad(Error::BadKillMode)),
-                }
+            // One parse for every duration key; the key picks the field.
+            Key::Stable | Key::ProbeInterval | Key::Watchdog | Key::ReadyTimeout | Key::StopTimeout | Key::UpgradeDelay => {
+                let d = keys::parse_duration(v).map_err(bad)?;
+                *match k {
+                    Key::Stable => &mut def.stable,
+                    Key::ProbeInterval => &mut def.probe_interval,
+                    Key::Watchdog => &mut def.watchdog,
+                    Key::ReadyTimeout => &mut def.ready_timeout,
+                    Key::StopTimeout => &mut def.stop_timeout,
+                    _ => &mut def.upgrade_delay,
+                } = d;
             }
-            Key::UpgradeSignal => def.upgrade_signal = signame::parse(v).ok_or(bad(Error::BadSignal))?,
+            Key::OomScoreAdj => def.oom_score_adj = keys::parse_oom(v).map_err(bad)?,
+            Key::KillMode => def.kill_mixed = crate::text::find_line(b"group\nmixed", v).ok_or(bad(Error::BadKillMode))? == 1,
             Key::After => sec.after = Some((value.span(), self.line)),
             Key::Nofile | Key::Nproc | Key::Core | Key::Memlock => {
                 let i = k as usize - Key::Nofile as usize;
