@@ -226,6 +226,7 @@ fn located(line: u32, section: Span, span: Span, error: Error) -> Located {
 }
 
 /// The bytes of `s` in `bytes` (the text or the arena).
+#[inline(never)]
 fn slice(bytes: &[u8], s: Span) -> &[u8] {
     let start = s.start as usize;
     bytes.get(start..start.saturating_add(s.len as usize)).unwrap_or(&[])

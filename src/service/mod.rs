@@ -18,7 +18,10 @@ use crate::limits::MAX_INSTANCES;
 use crate::pin::Pin;
 use crate::signame::{ABRT, CONT, KILL};
 
-pub(super) fn emit(out: &mut Actions, a: Action) {
+// Out of line: heapless's push inlined at each of some twenty call sites
+// cost 30 bytes apiece.
+#[inline(never)]
+pub(crate) fn emit(out: &mut Actions, a: Action) {
     // MAX_ACTIONS covers one action per instance plus a few; a full list would
     // lose a signal, which the stop timeout then repairs.
     let _ = out.push(a);

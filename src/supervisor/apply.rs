@@ -84,7 +84,7 @@ impl Supervisor {
                         // and the releases of the old one are no way back.
                         s.pin = Pin::NONE;
                         // Its log target may have changed.
-                        let _ = out.push(Action::Assigned { id: step.slot });
+                        crate::service::emit(out, Action::Assigned { id: step.slot });
                     }
                 }
             }
@@ -122,7 +122,7 @@ impl Supervisor {
                 None => return,
             };
             self.pending.0 &= !(1u64 << def);
-            let _ = out.push(Action::Assigned { id: id as u8 });
+            crate::service::emit(out, Action::Assigned { id: id as u8 });
         }
     }
 

@@ -146,6 +146,8 @@ impl Supervisor {
         Self::def_in(&self.cfg, self.svcs.get(id)?)
     }
 
+    // Out of line: used at a dozen places.
+    #[inline(never)]
     fn def_in<'c>(cfg: &'c Config, s: &Service) -> Option<&'c Def> {
         if s.removed {
             return Some(&Def::DEFAULT);
@@ -377,14 +379,14 @@ impl Supervisor {
             Request::Upgrade(_) if def.upgrade_signal != 0 && s.state() == State::Running => {
                 // A server that reloads in place.
                 let Some(pid) = s.serving().map(|i| i.pid) else { return Outcome::NotRunning };
-                let _ = out.push(Action::Signal { pid, sig: def.upgrade_signal, group: false });
+                crate::service::emit(out, Action::Signal { pid, sig: def.upgrade_signal, group: false });
                 return Outcome::Begun(crate::service::Begin::Signalled);
             }
             Request::Upgrade(_) => return Outcome::Begun(s.begin_upgrade(id, false, false, Resolve::Fresh, def, now, out)),
             Request::Rollback(_) => return Outcome::Begun(s.begin_upgrade(id, false, false, Resolve::Previous, def, now, out)),
             Request::Signal { sig, client, .. } => {
                 let Some(pid) = s.serving().map(|i| i.pid).filter(|&p| p > 0) else { return Outcome::NotRunning };
-                let _ = out.push(Action::Send { pid, sig, client });
+                crate::service::emit(out, Action::Send { pid, sig, client });
             }
         }
         Outcome::Done
@@ -437,7 +439,7 @@ impl Supervisor {
             }
         }
         if !any {
-            let _ = out.push(Action::Exit);
+            crate::service::emit(out, Action::Exit);
         }
     }
 
