@@ -129,6 +129,7 @@ impl<'a> Request<'a> {
         flag_bit(flag).is_some_and(|b| self.flags & b != 0)
     }
     /// The service names: every operand, but only the first of `signal` and `log`.
+    #[inline(never)]
     pub fn names(&self) -> &[&'a [u8]] {
         let n = match self.kind {
             Kind::Signal | Kind::Log => 1,

@@ -141,6 +141,7 @@ impl Step {
         s
     }
     /// The service's name (kept here: a removed service's is gone from the config).
+    #[inline(never)]
     pub fn name(&self) -> &[u8] {
         self.name.get(..usize::from(self.len)).unwrap_or(&[])
     }

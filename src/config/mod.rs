@@ -408,11 +408,13 @@ impl Config {
         self.arena.get(start..start + s.len as usize).unwrap_or(&[])
     }
     /// The bytes of `s` followed by its NUL, for exec.
+    #[inline(never)]
     pub fn strz(&self, s: Span) -> &[u8] {
         let start = s.start as usize;
         self.arena.get(start..start + s.len as usize + 1).unwrap_or(&[])
     }
     /// The spans of a range of `strs`.
+    #[inline(never)]
     pub fn list(&self, r: Range) -> &[Span] {
         let first = usize::from(r.first);
         self.strs.get(first..first + usize::from(r.count)).unwrap_or(&[])
@@ -434,6 +436,7 @@ impl Config {
         Some(Range { first: first as u16, count: r.count })
     }
     /// A service's listen sockets.
+    #[inline(never)]
     pub fn listens(&self, r: Range) -> &[Listen] {
         let first = usize::from(r.first);
         self.listens.get(first..first + usize::from(r.count)).unwrap_or(&[])
@@ -446,6 +449,7 @@ impl Config {
     pub fn addr(&self, l: &Listen) -> Option<crate::addr::Addr<'_>> {
         crate::addr::parse(self.str(l.addr)).ok()
     }
+    #[inline(never)]
     pub fn groups(&self, r: Range) -> &[u32] {
         let first = usize::from(r.first);
         self.gids.get(first..first + usize::from(r.count)).unwrap_or(&[])

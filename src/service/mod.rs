@@ -84,6 +84,7 @@ impl Service {
         s
     }
 
+    #[inline(never)]
     pub fn serving(&self) -> Option<&Instance> {
         self.inst.iter().flatten().find(|i| i.role == Role::Serving)
     }

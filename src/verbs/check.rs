@@ -27,6 +27,7 @@ impl Loader {
     pub const fn new() -> Self {
         Loader { text_len: 0, errors: Errors::new(), failure: Buf::new(), text: [0; CONFIG_BYTES], files: [0; PASSWD_BYTES] }
     }
+    #[inline(never)]
     pub fn text(&self) -> &[u8] {
         self.text.get(..self.text_len).unwrap_or(&[])
     }
