@@ -34,6 +34,7 @@ fn millis(clock: i32) -> u64 {
 }
 
 /// `clock_gettime(CLOCK_MONOTONIC)`: now, for deadlines.
+#[inline(never)]
 pub fn now() -> Instant {
     Instant::from_millis(millis(MONOTONIC))
 }

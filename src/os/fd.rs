@@ -123,6 +123,7 @@ pub fn open_regular(path: &core::ffi::CStr) -> Result<(rustix::fd::OwnedFd, crat
 }
 
 /// Reads all of the regular file at `path` into `buf`.
+#[inline(never)]
 pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, ReadError> {
     read_file_checked(path, buf, false)
 }
@@ -195,6 +196,7 @@ pub fn owned(raw: i32) -> Result<rustix::fd::OwnedFd, Errno> {
 }
 
 /// `open(2)` with O_CLOEXEC added.
+#[inline(never)]
 pub fn open(path: &core::ffi::CStr, flags: i32, mode: u32) -> Result<rustix::fd::OwnedFd, Errno> {
     open_at(libc::AT_FDCWD, path, flags, mode)
 }

@@ -31,6 +31,7 @@ fn check(r: c_int) -> Result<(), Errno> {
     if r < 0 { Err(errno()) } else { Ok(()) }
 }
 
+#[inline(never)]
 fn socket(family: c_int, kind: c_int) -> Result<OwnedFd, Errno> {
     crate::os::fd::socket(family, kind)
 }

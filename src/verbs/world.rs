@@ -96,6 +96,7 @@ impl Fds {
             *role = Role::Free;
         }
     }
+    #[inline(never)]
     pub fn fd(&self, k: usize) -> Option<BorrowedFd<'_>> {
         self.slots.get(k).and_then(|(s, _)| s.get())
     }
