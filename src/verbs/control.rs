@@ -222,6 +222,12 @@ fn head(w: &mut World, c: usize, code: i32, msg: &[u8], word: &[u8]) {
     }
 }
 
+/// Writes the reply head of a success with nothing to say (`0`).
+#[inline(never)]
+fn ok(w: &mut World, c: usize) {
+    head(w, c, EXIT_OK, b"", b"");
+}
+
 /// Writes the reply head `CODE MESSAGE 'NAME'` of service `id`.
 fn head_of(w: &mut World, c: usize, code: i32, msg: &[u8], id: u8) {
     let World { clients, sup, .. } = w;
@@ -356,7 +362,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
                     let _ = ufmt::uwrite!(body, "{}: upgrade_signal sent\n", Bytes(name));
                 }
             }
-            head(w, c, EXIT_OK, b"", b"");
+            ok(w, c);
             if let Some(cl) = w.clients.list.get_mut(c) {
                 cl.out.push(body.as_bytes());
             }
@@ -369,7 +375,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
                 _ => Power::Reboot,
             };
             if crate::verbs::power::request(w, p, now) {
-                head(w, c, EXIT_OK, b"", b"");
+                ok(w, c);
             } else {
                 head(w, c, EXIT_FAIL, b"refused: svc is not the init (PID 1); nothing changed", b"");
             }
@@ -391,7 +397,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
                 head(w, c, EXIT_FAIL, m.as_bytes(), b"");
                 set_job(w, c, if why == Refused::Invalid { Job::Errors { next: 0 } } else { Job::Close });
             } else if dry {
-                head(w, c, EXIT_OK, b"", b"");
+                ok(w, c);
                 set_job(w, c, Job::Plan { next: 0, outcome: false });
             } else {
                 set_job(w, c, Job::WaitReload);
@@ -431,7 +437,7 @@ fn log(w: &mut World, c: usize, req: &Asked) {
         let opened = CStr::from_bytes_with_nul(cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines, buf));
         match opened {
             Some(Ok((fd, offset, cut))) => {
-                head(w, c, EXIT_OK, b"", b"");
+                ok(w, c);
                 if cut && let Some(cl) = w.clients.list.get_mut(c) {
                     cl.out.push(os::logfile::TAIL_CUT_NOTE);
                 }
@@ -442,7 +448,7 @@ fn log(w: &mut World, c: usize, req: &Asked) {
             }
             // Nothing written yet: nothing to show.
             Some(Err(rustix::io::Errno::NOENT)) => {
-                head(w, c, EXIT_OK, b"", b"");
+                ok(w, c);
                 set_job(w, c, if follow { Job::Follow { id, seq: 0, live: true, lost: 0 } } else { Job::Close });
             }
             Some(Err(e)) => {
@@ -464,21 +470,21 @@ fn log(w: &mut World, c: usize, req: &Asked) {
             set_job(w, c, Job::Close);
         }
         (None, _, true) => {
-            head(w, c, EXIT_OK, b"", b"");
+            ok(w, c);
             set_job(w, c, Job::Follow { id: ALL, seq: 0, live: true, lost: 0 });
         }
         (Some(id), Some(r), true) => {
-            head(w, c, EXIT_OK, b"", b"");
+            ok(w, c);
             let seq = r.seq_of_last(n.unwrap_or(0) as usize);
             set_job(w, c, Job::Follow { id, seq, live: false, lost: 0 });
         }
         (Some(id), None, true) => {
-            head(w, c, EXIT_OK, b"", b"");
+            ok(w, c);
             set_job(w, c, Job::Follow { id, seq: 0, live: true, lost: 0 });
         }
         (Some(id), Some(r), false) => {
             let seq = n.map_or(r.first_seq(), |n| r.seq_of_last(n as usize));
-            head(w, c, EXIT_OK, b"", b"");
+            ok(w, c);
             set_job(w, c, Job::Log { id, seq });
         }
         (Some(id), None, false) => {
@@ -593,7 +599,7 @@ pub fn progress(w: &mut World, ev: &Events, now: Instant) {
         let Some(cl) = w.clients.list.get(c) else { continue };
         match cl.job {
             Job::WaitDown { mask } if w.sup.all_down(mask) => {
-                head(w, c, EXIT_OK, b"", b"");
+                ok(w, c);
                 finish(w, ev, c, now);
             }
             Job::WaitUpgrade { id, seq, all } => upgraded(w, ev, c, id, seq, all, now),
@@ -610,7 +616,7 @@ pub fn progress(w: &mut World, ev: &Events, now: Instant) {
                 if failed {
                     head(w, c, EXIT_FAIL, b"an upgrade failed; its service keeps its old definition", b"");
                 } else {
-                    head(w, c, EXIT_OK, b"", b"");
+                    ok(w, c);
                 }
                 set_job(w, c, Job::Plan { next: 0, outcome: true });
                 pump(w, ev, c, now);
@@ -637,7 +643,7 @@ fn upgraded(w: &mut World, ev: &Events, c: usize, id: u8, seq: u8, all: bool, no
         Upgrade::Failed { .. } => EXIT_FAIL,
     };
     if code == EXIT_OK {
-        head(w, c, EXIT_OK, b"", b"");
+        ok(w, c);
         if let Some(cl) = w.clients.list.get_mut(c) {
             cl.out.push(m.as_bytes());
         }
@@ -659,7 +665,7 @@ pub fn signalled(w: &mut World, ev: &Events, c: usize, r: Result<(), rustix::io:
         return;
     }
     match r {
-        Ok(()) => head(w, c, EXIT_OK, b"", b""),
+        Ok(()) => ok(w, c),
         Err(e) => {
             let mut m = Buf::<64>::new();
             let _ = ufmt::uwrite!(m, "kill: {}", Errno(e.raw_os_error()));
