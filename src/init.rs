@@ -151,7 +151,7 @@ pub fn unescape<'a>(field: &[u8], out: &'a mut [u8]) -> Option<&'a core::ffi::CS
         i += used;
     }
     *out.get_mut(n)? = 0;
-    core::ffi::CStr::from_bytes_with_nul(out.get(..=n)?).ok()
+    crate::text::cstr(out.get(..=n)?)
 }
 
 #[cfg(test)]

@@ -15,6 +15,14 @@ pub fn copy(dst: &mut [u8], src: &[u8]) -> usize {
     n
 }
 
+/// `bytes` as a C string if its only NUL ends it (as
+/// `CStr::from_bytes_with_nul`, by way of `from_bytes_until_nul`, so that
+/// one of the two is linked rather than both).
+#[inline(never)]
+pub fn cstr(bytes: &[u8]) -> Option<&core::ffi::CStr> {
+    core::ffi::CStr::from_bytes_until_nul(bytes).ok().filter(|c| c.count_bytes() + 1 == bytes.len())
+}
+
 /// Appends `b` to `buf[..*len]`, as much as fits; false if it was cut.
 #[inline(never)]
 pub fn append(buf: &mut [u8], len: &mut usize, b: &[u8]) -> bool {
@@ -382,6 +390,15 @@ mod tests {
         assert_eq!(b.as_bytes(), b"web   42  |");
         assert_eq!(width(&1234u32), 4);
         assert_eq!(width(&Bytes(b"a\xffb")), 3);
+    }
+
+    #[test]
+    fn c_strings() {
+        assert_eq!(cstr(b"/a\0"), Some(c"/a"));
+        assert_eq!(cstr(b"\0"), Some(c""));
+        for bad in [&b""[..], b"/a", b"/a\0b\0", b"\0\0", b"a\0b"] {
+            assert_eq!(cstr(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

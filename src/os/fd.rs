@@ -158,7 +158,7 @@ pub fn cpath<'b>(path: &[u8], buf: &'b mut [u8]) -> Option<&'b core::ffi::CStr> 
     let (body, nul) = dst.split_at_mut(path.len());
     crate::text::copy(body, path);
     *nul.first_mut()? = 0;
-    core::ffi::CStr::from_bytes_with_nul(dst).ok()
+    crate::text::cstr(dst)
 }
 
 /// `read(2)` that treats EAGAIN as "nothing now" (Ok(None)) and EINTR as a retry.

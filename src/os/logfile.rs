@@ -273,7 +273,7 @@ fn numbered<'b>(path: &[u8], k: u8, buf: &'b mut [u8]) -> Result<&'b CStr, Errno
     let (body, tail) = dst.split_at_mut_checked(path.len()).ok_or(Errno::NAMETOOLONG)?;
     copy(body, path);
     copy(tail, &[b'.', b'0' + k % 10, 0]);
-    CStr::from_bytes_with_nul(dst).map_err(|_| Errno::INVAL)
+    crate::text::cstr(dst).ok_or(Errno::INVAL)
 }
 
 #[cfg(test)]

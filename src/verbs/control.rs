@@ -434,7 +434,7 @@ fn log(w: &mut World, c: usize, req: &Asked) {
         // The file's last N lines (1000 without -n; 0 by default with -f).
         let lines = n.unwrap_or(if follow { 0 } else { 1000 });
         let (cfg, buf) = (&w.sup.cfg, &mut w.logs.scratch);
-        let opened = CStr::from_bytes_with_nul(cfg.strz(path)).ok().map(|p| os::logfile::tail_offset(p, lines, buf));
+        let opened = crate::text::cstr(cfg.strz(path)).map(|p| os::logfile::tail_offset(p, lines, buf));
         match opened {
             Some(Ok((fd, offset, cut))) => {
                 ok(w, c);

@@ -18,7 +18,7 @@ use crate::verbs::release;
 use crate::verbs::sockets;
 
 use crate::verbs::world::{Role, World};
-use core::ffi::{CStr, c_char};
+use core::ffi::c_char;
 
 /// Forks and execs instance `inst` of service `id` with its pipes, its
 /// pinned release (`release::choose`) as program path, argv[0] and cwd: its
@@ -99,8 +99,8 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         *p = e;
     }
     let cwd = match pinned {
-        Some((_, c)) if c.len() > 1 => CStr::from_bytes_with_nul(c).ok(),
-        _ => def.cwd.and_then(|s| CStr::from_bytes_with_nul(cfg.strz(s)).ok()),
+        Some((_, c)) if c.len() > 1 => crate::text::cstr(c),
+        _ => def.cwd.and_then(|s| crate::text::cstr(cfg.strz(s))),
     };
     // Output: a pipe into the ring, or /dev/null.
     let log = match def.log {

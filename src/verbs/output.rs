@@ -10,7 +10,6 @@ use crate::ring::{self, Stamp};
 use crate::text::Buf;
 use crate::verbs::control;
 use crate::verbs::world::{Logs, World};
-use core::ffi::CStr;
 
 /// Reads a probe's output into its service's buffer (the first
 /// PROBE_OUTPUT_BYTES of the run); false at EOF or when nothing was there.
@@ -91,7 +90,7 @@ pub(super) fn sink(w: &mut World, id: u8, inst: u8, src: Src) {
     let cfg = &sup.cfg;
     let target = def.map_or(Log::Null, |d| d.log);
     let path = match target {
-        Log::File { path, .. } => CStr::from_bytes_with_nul(cfg.strz(path)).ok(),
+        Log::File { path, .. } => crate::text::cstr(cfg.strz(path)),
         _ => None,
     };
     let Some(a) = asm.get_mut(usize::from(id)).and_then(|a| a.get_mut(usize::from(inst))) else { return };

@@ -11,7 +11,6 @@ use crate::pin::{self, Resolve};
 use crate::text;
 use crate::verbs::output::{Src, sink};
 use crate::verbs::world::World;
-use core::ffi::CStr;
 
 /// The release slot `id`'s next instance runs: a record of `w.sup.pins`,
 /// else `pin::NONE` (`pin = no`, or a directory that cannot be resolved:
@@ -72,7 +71,7 @@ fn pick(w: &mut World, id: u8, def: &Def) -> u8 {
 /// Whether release `k` of slot `id` is still there (its program: a
 /// release cleaned up takes its directories with it).
 pub(crate) fn present(w: &World, id: u8, k: u8) -> bool {
-    w.sup.pins.get(usize::from(id), k).is_some_and(|(prog, _)| CStr::from_bytes_with_nul(prog).is_ok_and(path::exists))
+    w.sup.pins.get(usize::from(id), k).is_some_and(|(prog, _)| text::cstr(prog).is_some_and(path::exists))
 }
 
 /// `head` and the program of release `k` of slot `id` (if any): one line
