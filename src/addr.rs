@@ -51,11 +51,11 @@ pub enum Error {
 
 /// Parses a listen address.
 pub fn parse(text: &[u8]) -> Result<Addr<'_>, Error> {
-    let (proto, rest) = if let Some(r) = text.strip_prefix(b"tcp:") {
+    let (proto, rest) = if let Some(r) = crate::text::after(text, b"tcp:") {
         (Proto::Tcp, r)
-    } else if let Some(r) = text.strip_prefix(b"udp:") {
+    } else if let Some(r) = crate::text::after(text, b"udp:") {
         (Proto::Udp, r)
-    } else if let Some(r) = text.strip_prefix(b"unix:") {
+    } else if let Some(r) = crate::text::after(text, b"unix:") {
         return unix(r);
     } else {
         return Err(Error::BadProto);

@@ -150,7 +150,7 @@ pub struct Held<'a> {
 
 /// The value of `SVC_SERVICE` in an environment block.
 pub fn env_service(environ: &[u8]) -> Option<&[u8]> {
-    environ.split(|&b| b == 0).find_map(|e| e.strip_prefix(b"SVC_SERVICE="))
+    environ.split(|&b| b == 0).find_map(|e| crate::text::after(e, b"SVC_SERVICE="))
 }
 
 /// The slot `p` belongs to and how that was told; None for a process that

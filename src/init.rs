@@ -79,7 +79,7 @@ impl Step {
 /// kernel command line); the last one wins, as the kernel's own parameters
 /// do. Quotes are not special: a value holds no blanks.
 pub fn cmdline_value<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    line.rsplit(|b| b.is_ascii_whitespace()).find_map(|w| w.strip_prefix(key)?.strip_prefix(b"=")).filter(|v| !v.is_empty())
+    line.rsplit(|b| b.is_ascii_whitespace()).find_map(|w| crate::text::after(crate::text::after(w, key)?, b"=")).filter(|v| !v.is_empty())
 }
 
 /// The emergency shell svc as PID 1 runs on the console when a startup step

@@ -23,6 +23,13 @@ pub fn cstr(bytes: &[u8]) -> Option<&core::ffi::CStr> {
     core::ffi::CStr::from_bytes_until_nul(bytes).ok().filter(|c| c.count_bytes() + 1 == bytes.len())
 }
 
+/// What follows `prefix` in `bytes` (`strip_prefix`, which is otherwise
+/// compiled once for each length of literal prefix).
+#[inline(never)]
+pub fn after<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    bytes.strip_prefix(prefix)
+}
+
 /// Appends `b` to `buf[..*len]`, as much as fits; false if it was cut.
 #[inline(never)]
 pub fn append(buf: &mut [u8], len: &mut usize, b: &[u8]) -> bool {

@@ -297,10 +297,10 @@ pub fn parse_ready(word: &[u8]) -> Result<Ready, Error> {
         Some(1) => return Ok(Ready::Notify),
         _ => {}
     }
-    if let Some(d) = word.strip_prefix(b"delay:") {
+    if let Some(d) = crate::text::after(word, b"delay:") {
         return parse_duration(d).map(Ready::Delay);
     }
-    let Some(n) = word.strip_prefix(b"fd:") else {
+    let Some(n) = crate::text::after(word, b"fd:") else {
         return Err(Error::BadReady);
     };
     match parse_u64(n) {
@@ -319,7 +319,7 @@ pub fn parse_log(word: &[u8]) -> Result<Log, Error> {
         Some(1) => return Ok(Log::Console),
         _ => {}
     }
-    if let Some(path) = word.strip_prefix(b"file:") {
+    if let Some(path) = crate::text::after(word, b"file:") {
         if !path.starts_with(b"/") {
             return Err(Error::RelativePath);
         }
@@ -332,7 +332,7 @@ pub fn parse_log(word: &[u8]) -> Result<Log, Error> {
         }
         return Ok(Log::File { path: Span::default(), size: LOG_FILE_DEFAULT_BYTES, keep: LOG_KEEP_DEFAULT });
     }
-    let Some(size) = word.strip_prefix(b"ring:") else {
+    let Some(size) = crate::text::after(word, b"ring:") else {
         return Err(Error::BadLog);
     };
     let bytes = match parse_size(size) {

@@ -60,7 +60,7 @@ fn value(in_svc: &mut bool, raw: &[u8]) -> Option<(usize, usize)> {
     // Blanks as the parser has them (space, tab, CR; not a form feed, which
     // `trim_ascii` would drop: the fuzzer found a path the two read apart).
     let line = trim(raw);
-    if let Some(header) = line.strip_prefix(b"[") {
+    if let Some(header) = crate::text::after(line, b"[") {
         *in_svc = header.strip_suffix(b"]").map(trim) == Some(b"svc");
         return None;
     }

@@ -68,7 +68,7 @@ fn readlink<'b>(path: &CStr, buf: &'b mut [u8]) -> &'b [u8] {
 
 /// The inode in a link target `KIND:[INODE]` (`pipe:[123]`, `socket:[456]`).
 fn inode_of(target: &[u8], kind: &[u8]) -> Option<u64> {
-    number(target.strip_prefix(kind)?.strip_prefix(b":[")?.strip_suffix(b"]")?)
+    number(crate::text::after(crate::text::after(target, kind)?, b":[")?.strip_suffix(b"]")?)
 }
 
 /// The inode of the pipe on fd 1 of `pid`.

@@ -35,7 +35,7 @@ pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
         }
         // SAFETY: each entry is a NUL-terminated string that lives as long as environ.
         let entry = unsafe { CStr::from_ptr(e) }.to_bytes();
-        if let Some(value) = entry.strip_prefix(name).and_then(|r| r.strip_prefix(b"=")) {
+        if let Some(value) = crate::text::after(entry, name).and_then(|r| crate::text::after(r, b"=")) {
             return Some(value);
         }
         // SAFETY: e was not the terminating null, so the next slot exists.

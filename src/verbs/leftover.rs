@@ -76,7 +76,7 @@ pub fn stop(w: &mut World) {
             let mut id = proc::holds(pid, &inodes).and_then(|l| cfg.defs.iter().position(|d| d.listen.has(l)));
             if id.is_none() {
                 proc::environ_entries(pid, &mut |e| {
-                    if let Some(name) = e.strip_prefix(b"SVC_SERVICE=") {
+                    if let Some(name) = crate::text::after(e, b"SVC_SERVICE=") {
                         id = cfg.find(name);
                     }
                 });

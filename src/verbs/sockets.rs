@@ -176,7 +176,7 @@ pub fn adopt(w: &mut World) {
             {
                 let _ = listen::relisten(fd, l.backlog);
             }
-            if let Some(path) = text.strip_prefix(b"unix:").filter(|p| p.first() == Some(&b'/')) {
+            if let Some(path) = crate::text::after(text, b"unix:").filter(|p| p.first() == Some(&b'/')) {
                 listen::reconfigure(path, &options(&l));
             }
             continue;
