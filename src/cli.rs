@@ -28,6 +28,7 @@ const K: u16 = proto::FORCE as u16; // --force
 const F: u16 = proto::FOLLOW as u16; // -f
 const L: u16 = proto::LONG as u16; // -l
 const W: u16 = proto::WAIT as u16; // --wait
+// In this order: flag_bit shifts C.
 const C: u16 = 0x100; // -c FILE
 const S: u16 = 0x200; // -s SOCKET
 const N: u16 = 0x400; // -n LINES
@@ -95,7 +96,7 @@ impl Verb {
         VERBS.iter().map(|i| i.verb)
     }
     pub fn from_name(word: &[u8]) -> Option<Verb> {
-        (0..VERBS.len()).find(|&i| crate::text::line(NAMES, i).as_bytes() == word).and_then(|i| VERBS.get(i)).map(|i| i.verb)
+        VERBS.get(crate::text::find_line(NAMES.as_bytes(), word)?).map(|i| i.verb)
     }
 }
 
@@ -154,13 +155,11 @@ pub struct UsageError<'a> {
 }
 
 fn flag_bit(word: &[u8]) -> Option<u16> {
-    Some(match word {
-        b"-c" => C,
-        b"-s" => S,
-        b"-n" => N,
-        b"-x" => X,
-        _ => return proto::flag_bit(word).map(u16::from),
-    })
+    // -c, -s, -n, -x are C, S, N, X: 0x100 up.
+    match crate::text::find_line(b"-c\n-s\n-n\n-x", word) {
+        Some(i) => Some(C << i),
+        None => proto::flag_bit(word).map(u16::from),
+    }
 }
 
 fn takes_value(bit: u16) -> bool {
