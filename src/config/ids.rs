@@ -25,6 +25,19 @@ impl Parser<'_> {
         valid(gid)
     }
 
+    /// A user name or number → uid, and the gid of its passwd entry. A
+    /// numeric user may have no entry (no gid then, and no error).
+    pub(super) fn user_id(&mut self, word: &[u8]) -> Result<(u32, Option<u32>), Error> {
+        if let Some(uid) = passwd::parse_id(word) {
+            let uid = valid(uid)?;
+            let gid = self.files.read(PASSWD).ok().and_then(|file| passwd::user_by_uid(file, uid)).map(|u| u.gid);
+            return Ok((uid, gid));
+        }
+        let file = self.files.read(PASSWD).map_err(|_| Error::PasswdUnreadable)?;
+        let u = passwd::user_by_name(file, word).ok_or(Error::UnknownUser)?;
+        Ok((valid(u.uid)?, Some(valid(u.gid)?)))
+    }
+
     /// `user` and `group` → uid, gid, supplementary groups.
     pub(super) fn ids(&mut self, sec: &mut Section) {
         let text = self.text;
@@ -38,32 +51,20 @@ impl Parser<'_> {
         let Some((span, line)) = sec.user else { return };
         let user = word(span);
         sec.def.groups = Range { first: self.out.gids.len() as u16, count: 0 };
-        if let Some(uid) = passwd::parse_id(user) {
-            let Ok(uid) = valid(uid) else { return self.error_at(line, Error::BadId, span) };
-            // A numeric user has no name to look up in /etc/group, so no
-            // supplementary groups; its gid (unless `group` says) is that of
-            // its passwd entry when there is one, else left as inherited.
-            sec.def.uid = Some(uid);
-            if sec.group.is_none()
-                && let Ok(file) = self.files.read(PASSWD)
-            {
-                sec.def.gid = passwd::user_by_uid(file, uid).map(|u| u.gid);
-            }
-            return;
-        }
-        let found = match self.files.read(PASSWD) {
-            Ok(file) => passwd::user_by_name(file, user).map(|u| (u.uid, u.gid)),
-            Err(_) => return self.error_at(line, Error::PasswdUnreadable, span),
+        let (uid, gid) = match self.user_id(user) {
+            Ok(ids) => ids,
+            Err(e) => return self.error_at(line, e, span),
         };
-        let Some((uid, gid)) = found else {
-            return self.error_at(line, Error::UnknownUser, span);
-        };
-        if valid(uid).and(valid(gid)).is_err() {
-            return self.error_at(line, Error::BadId, span);
-        }
+        // Its gid, unless `group` says, is that of its passwd entry (a
+        // numeric user without one keeps the inherited gid).
         sec.def.uid = Some(uid);
         if sec.group.is_none() {
-            sec.def.gid = Some(gid);
+            sec.def.gid = gid;
+        }
+        // A numeric user has no name to look up in /etc/group, so no
+        // supplementary groups.
+        if passwd::parse_id(user).is_some() {
+            return;
         }
         let file = match self.files.read(GROUP) {
             Ok(file) => file,

@@ -4,11 +4,10 @@
 //! its line. No syscalls: owners are resolved through `Files`.
 
 use super::keys::{self, is_blank};
-use super::{PASSWD, Parser, Section, Word};
+use super::{Parser, Section, Word};
 use crate::addr::{self, Addr};
 use crate::config::{Error, Listen, Ready, Span};
 use crate::limits::{LISTEN_BACKLOG_DEFAULT, MAX_SERVICE_LISTENS};
-use crate::passwd;
 
 impl Parser<'_> {
     /// One `listen =` line: its socket joins the section's, after the others.
@@ -70,22 +69,12 @@ impl Parser<'_> {
             None => (val, None),
         };
         let at = |e: Error| (e, val.span());
-        let uid = match passwd::parse_id(user.bytes) {
-            Some(uid) => uid,
-            None => {
-                let file = self.files.read(PASSWD).map_err(|_| at(Error::PasswdUnreadable))?;
-                passwd::user_by_name(file, user.bytes).map(|u| u.uid).ok_or(at(Error::UnknownUser))?
-            }
-        };
-        if uid == u32::MAX {
-            return Err(at(Error::BadId));
-        }
+        let (uid, gid) = self.user_id(user.bytes).map_err(at)?;
         l.uid = Some(uid);
-        if let Some(g) = group {
-            l.gid = Some(self.group_id(g.bytes).map_err(at)?);
-        } else if let Ok(file) = self.files.read(PASSWD) {
-            l.gid = passwd::user_by_uid(file, uid).map(|u| u.gid);
-        }
+        l.gid = match group {
+            Some(g) => Some(self.group_id(g.bytes).map_err(at)?),
+            None => gid,
+        };
         Ok(())
     }
 

@@ -458,6 +458,13 @@ fn listen_sockets() {
     assert_eq!((u.defs[0].upgrade_delay, u.defs[0].upgrade_signal), (Duration::from_millis(250), 1));
     assert_eq!(c.listens(lazy.listen).len(), 1);
     assert!(lazy.on_connect);
+    // Without a group, a socket's gid is its owner's from /etc/passwd, by
+    // name or by number; a number without an entry leaves it unset.
+    for (owner, ids) in [("app", (1000, Some(1001))), ("1000", (1000, Some(1001))), ("4242", (4242, None)), ("app:adm", (1000, Some(4)))] {
+        let c = ok(&format!("[a]\nexec = /bin/a\nlisten = unix:/run/a.sock owner={owner}\n"));
+        let l = c.listens(c.defs[0].listen)[0];
+        assert_eq!((l.uid, l.gid), (Some(ids.0), ids.1), "{owner}");
+    }
 }
 
 #[test]
