@@ -60,13 +60,12 @@ fn same_ready(a: &Config, x: Ready, b: &Config, y: Ready) -> bool {
     }
 }
 
-/// The names a def is `after`, as a set compared by name.
-fn names(c: &Config, after: u64) -> impl Iterator<Item = &[u8]> {
-    c.defs.iter().enumerate().filter(move |(i, _)| after & (1u64 << i) != 0).map(move |(_, o)| c.str(o.name))
-}
-
+/// The names a def is `after`, as a set compared by name: as many, and
+/// each of `x`'s among `y`'s (names are unique in a config).
 fn same_after(a: &Config, x: &Def, b: &Config, y: &Def) -> bool {
-    names(a, x.after).count() == names(b, y.after).count() && names(a, x.after).all(|n| names(b, y.after).any(|m| m == n))
+    let is_y = |name: &[u8]| b.find(name).is_some_and(|j| y.after & (1u64 << j) != 0);
+    x.after.count_ones() == y.after.count_ones()
+        && a.defs.iter().enumerate().all(|(i, d)| x.after & (1u64 << i) == 0 || is_y(a.str(d.name)))
 }
 
 /// Whether two services get the same sockets (addresses and names, in order:
@@ -249,6 +248,10 @@ mod tests {
         let x = cfg("[b]\nexec = /bin/b\n[a]\nexec = /bin/a\nafter = b\n");
         let y = cfg("[c]\nexec = /bin/c\n[b]\nexec = /bin/b\n[a]\nexec = /bin/a\nafter = b\n");
         assert_eq!(compare(&x, &x.defs[1], &y, &y.defs[2]), Change::Kept);
+        // As many names, not the same ones.
+        let after = |n: &str| cfg(&format!("[b]\nexec = /bin/b\n[c]\nexec = /bin/c\n[a]\nexec = /bin/a\nafter = {n}\n"));
+        assert_eq!(compare(&after("b"), &after("b").defs[2], &after("c"), &after("c").defs[2]), Change::Updated);
+        assert_eq!(compare(&after("b c"), &after("b c").defs[2], &after("c, b"), &after("c, b").defs[2]), Change::Kept);
         // A probe compares its words, not their place in the config's strings.
         let probe = |before: &str, p: &str| cfg(&format!("{before}[a]\nexec = /bin/a\nready = exec:{p}\nprobe_interval = 1s\n"));
         let x = probe("", "/bin/p 1");
