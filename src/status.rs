@@ -64,8 +64,8 @@ pub fn line(sup: &Supervisor, id: usize, now: Instant, width: usize, drops: u32,
     let before = out.len();
     note(sup, id, state, now, out);
     if drops > 0 {
-        let sep = if out.len() > before { ", " } else { "" };
-        let _ = uwrite!(out, "{}{} log lines dropped", sep, drops);
+        part(out, before, "");
+        let _ = uwrite!(out, "{} log lines dropped", drops);
     }
     trim_end(out);
     out.push(b"\n");
@@ -256,42 +256,36 @@ pub fn json_str(bytes: &[u8], out: &mut Out) {
 fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) {
     let Some(s) = sup.svcs.get(id) else { return };
     let name = |slot: u8| Bytes(sup.name(usize::from(slot)));
-    let mut sep = "";
+    let start = out.len();
     if let Rest::Backoff { until } = s.rest
         && state == State::Backoff
     {
-        let _ = uwrite!(out, "start in {}", until.since(now));
-        sep = ", ";
+        part(out, start, "start in ");
+        let _ = uwrite!(out, "{}", until.since(now));
     }
     for i in s.inst.iter().flatten() {
         match i.role {
-            crate::service::Role::New => {
-                let _ = uwrite!(out, "{}upgrading \u{2192} {}", sep, i.pid);
-            }
-            crate::service::Role::Draining => {
-                let _ = uwrite!(out, "{}draining {}", sep, i.pid);
-            }
+            crate::service::Role::New => part(out, start, "upgrading \u{2192} "),
+            crate::service::Role::Draining => part(out, start, "draining "),
             crate::service::Role::Serving => continue,
         }
-        sep = ", ";
+        let _ = uwrite!(out, "{}", i.pid);
     }
     if s.pin.last == crate::pin::FULL {
-        let _ = uwrite!(out, "{}unpinned: release arena full", sep);
-        sep = ", ";
+        part(out, start, "unpinned: release arena full");
     }
     if s.rest == Rest::Watching && state == State::Stopped {
-        let _ = uwrite!(out, "{}waiting for a connection", sep);
-        sep = ", ";
+        part(out, start, "waiting for a connection");
     }
     if state == State::Stopped && s.wants_start() {
         match sup.hold(id) {
             Some(Hold::Waiting(d)) => {
-                let _ = uwrite!(out, "{}waiting for {}", sep, name(d));
-                sep = ", ";
+                part(out, start, "waiting for ");
+                let _ = uwrite!(out, "{}", name(d));
             }
             Some(Hold::Blocked(d)) => {
-                let _ = uwrite!(out, "{}blocked: {} failed", sep, name(d));
-                sep = ", ";
+                part(out, start, "blocked: ");
+                let _ = uwrite!(out, "{} failed", name(d));
             }
             None => {}
         }
@@ -299,39 +293,44 @@ fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) 
     match s.note {
         Note::None => {}
         Note::Spawn { step, errno } => {
-            let _ = uwrite!(out, "{}{}: {}", sep, step, Errno(errno));
+            part(out, start, "");
+            let _ = uwrite!(out, "{}: {}", step, Errno(errno));
         }
-        Note::ReadyTimeout => {
-            let _ = uwrite!(out, "{}ready timeout", sep);
-        }
-        Note::Watchdog => {
-            let _ = uwrite!(out, "{}watchdog", sep);
-        }
+        Note::ReadyTimeout => part(out, start, "ready timeout"),
+        Note::Watchdog => part(out, start, "watchdog"),
         Note::Upgrade { exit } => {
-            let _ = uwrite!(out, "{}upgrade failed: ", sep);
+            part(out, start, "upgrade failed: ");
             failure(exit, out);
         }
         Note::Signal { sig, errno } => {
-            let _ = uwrite!(out, "{}kill {}: {}", sep, crate::signame::name(sig).unwrap_or("?"), Errno(errno));
+            part(out, start, "kill ");
+            let _ = uwrite!(out, "{}: {}", crate::signame::name(sig).unwrap_or("?"), Errno(errno));
         }
     }
     // What the service said (sd_notify): its ERRNO=, STATUS= and dropped datagrams.
     let Some(said) = sup.said.get(id) else { return };
-    if s.note != Note::None {
-        sep = ", ";
-    }
     if said.errno != 0 {
-        let _ = uwrite!(out, "{}{}", sep, Errno(said.errno));
-        sep = ", ";
+        part(out, start, "");
+        let _ = uwrite!(out, "{}", Errno(said.errno));
     }
     if !said.status.is_empty() {
-        out.push(sep.as_bytes());
+        part(out, start, "");
         out.push(said.status.as_bytes());
-        sep = ", ";
     }
     if said.dropped > 0 {
-        let _ = uwrite!(out, "{}{} notify dropped", sep, said.dropped);
+        part(out, start, "");
+        let _ = uwrite!(out, "{} notify dropped", said.dropped);
     }
+}
+
+/// Begins one part of a note with `text`: after `, ` when an earlier part
+/// was written (since `start`).
+#[inline(never)]
+fn part(out: &mut Out, start: usize, text: &str) {
+    if out.len() > start {
+        out.push(b", ");
+    }
+    out.push(text.as_bytes());
 }
 
 #[cfg(test)]
