@@ -231,18 +231,16 @@ pub fn json_str(bytes: &[u8], out: &mut Out) {
             Err(e) => (e.valid_up_to(), e.error_len().unwrap_or(rest.len() - e.valid_up_to())),
         };
         for &b in rest.get(..good).unwrap_or(&[]) {
-            match b {
-                b'"' => out.push(b"\\\""),
-                b'\\' => out.push(b"\\\\"),
-                b'\n' => out.push(b"\\n"),
-                b'\r' => out.push(b"\\r"),
-                b'\t' => out.push(b"\\t"),
-                0..0x20 | 0x7f => {
-                    out.push(b"\\u00");
-                    out.push_byte(HEX[usize::from(b >> 4)]);
-                    out.push_byte(HEX[usize::from(b & 15)]);
-                }
-                _ => out.push_byte(b),
+            // `"` `\` and newline, CR, tab by a letter; other controls as \u00XX.
+            if let Some((_, &letter)) = b"\"\\\n\r\t".iter().zip(b"\"\\nrt").find(|(e, _)| **e == b) {
+                out.push_byte(b'\\');
+                out.push_byte(letter);
+            } else if b < 0x20 || b == 0x7f {
+                out.push(b"\\u00");
+                out.push_byte(HEX[usize::from(b >> 4)]);
+                out.push_byte(HEX[usize::from(b & 15)]);
+            } else {
+                out.push_byte(b);
             }
         }
         if bad > 0 {
