@@ -101,7 +101,7 @@ fn parse_port(p: &[u8]) -> Result<u16, Error> {
 
 fn parse_v4(s: &[u8]) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
-    let mut parts = s.split(|&b| b == b'.');
+    let mut parts = crate::text::split(s, b'.');
     for o in out.iter_mut() {
         let p = parts.next()?;
         if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
@@ -157,7 +157,7 @@ fn groups(s: &[u8], out: &mut [u16; 8]) -> Option<usize> {
         return Some(0);
     }
     let mut n = 0;
-    for g in s.split(|&b| b == b':') {
+    for g in crate::text::split(s, b':') {
         if g.is_empty() || g.len() > 4 {
             return None;
         }

@@ -63,7 +63,7 @@ pub fn number(w: &[u8]) -> Option<u64> {
 /// The `i`th blank-separated word of `line` (empty past the last).
 #[inline(never)]
 fn word(line: &[u8], i: usize) -> &[u8] {
-    line.split(|&c| c == b' ').filter(|w| !w.is_empty()).nth(i).unwrap_or(&[])
+    crate::text::split(line, b' ').filter(|w| !w.is_empty()).nth(i).unwrap_or(&[])
 }
 
 /// `v` as `digits` uppercase hex digits.
@@ -150,7 +150,7 @@ pub struct Held<'a> {
 
 /// The value of `SVC_SERVICE` in an environment block.
 pub fn env_service(environ: &[u8]) -> Option<&[u8]> {
-    environ.split(|&b| b == 0).find_map(|e| crate::text::after(e, b"SVC_SERVICE="))
+    crate::text::split(environ, 0).find_map(|e| crate::text::after(e, b"SVC_SERVICE="))
 }
 
 /// The slot `p` belongs to and how that was told; None for a process that

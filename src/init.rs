@@ -124,9 +124,9 @@ pub const MOUNTS: [Mount; 6] = [
 /// for a blank); `unescape` makes a path of it.
 pub fn writable(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     text.rsplit(|&b| b == b'\n').filter_map(|line| {
-        let mut f = line.split(|&b| b == b' ');
+        let mut f = crate::text::split(line, b' ');
         let (_dev, dir, _fstype, opts) = (f.next()?, f.next()?, f.next()?, f.next()?);
-        let first = opts.split(|&b| b == b',').next()?;
+        let first = crate::text::split(opts, b',').next()?;
         (first == b"rw" && dir.first() == Some(&b'/')).then_some(dir)
     })
 }

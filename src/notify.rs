@@ -67,7 +67,7 @@ pub fn check(d: &[u8]) -> Result<(), Error> {
 
 /// The items of a checked datagram, in order.
 pub fn items(d: &[u8]) -> impl Iterator<Item = Item<'_>> {
-    d.split(|&b| b == b'\n').filter_map(item)
+    crate::text::split(d, b'\n').filter_map(item)
 }
 
 fn item(line: &[u8]) -> Option<Item<'_>> {

@@ -22,7 +22,7 @@ pub struct Group<'a> {
 impl Group<'_> {
     /// Whether `user` is listed as a member.
     pub fn has_member(&self, user: &[u8]) -> bool {
-        !user.is_empty() && self.members.split(|&b| b == b',').any(|m| m == user)
+        !user.is_empty() && crate::text::split(self.members, b',').any(|m| m == user)
     }
 }
 
@@ -41,7 +41,7 @@ pub fn parse_id(word: &[u8]) -> Option<u32> {
 
 fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.split(|&b| b == b':')
+    crate::text::split(line, b':')
 }
 
 /// Parses one /etc/passwd line.
@@ -66,12 +66,12 @@ pub fn parse_group(line: &[u8]) -> Option<Group<'_>> {
 
 /// Every entry of an /etc/passwd file.
 pub fn users(file: &[u8]) -> impl Iterator<Item = User<'_>> {
-    file.split(|&b| b == b'\n').filter_map(parse_user)
+    crate::text::split(file, b'\n').filter_map(parse_user)
 }
 
 /// Every entry of an /etc/group file.
 pub fn groups(file: &[u8]) -> impl Iterator<Item = Group<'_>> {
-    file.split(|&b| b == b'\n').filter_map(parse_group)
+    crate::text::split(file, b'\n').filter_map(parse_group)
 }
 
 /// The first user called `name`.

@@ -182,7 +182,7 @@ pub fn parse(bytes: &[u8]) -> Result<Option<Request<'_>>, Error> {
         return if bytes.len() >= REQUEST_BYTES { Err(Error::TooLong) } else { Ok(None) };
     };
     let line = bytes.get(..end).unwrap_or(&[]);
-    let mut it = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let mut it = crate::text::split(line, b' ').filter(|w| !w.is_empty());
     let verb = it.next().ok_or(Error::Empty)?;
     let kind = Kind::from_word(verb).ok_or(Error::UnknownVerb)?;
     let mut req = Request::new(kind);

@@ -114,7 +114,7 @@ pub fn parse(word: &[u8]) -> Option<u8> {
         Some(p) if same_letters(p, b"SIG") => word.get(3..).unwrap_or(&[]),
         _ => word,
     };
-    NAMES.split(|&b| b == b'\n').zip(NUMBERS).find(|(n, _)| same_letters(n, name)).map(|(_, v)| v)
+    crate::text::split(&NAMES, b'\n').zip(NUMBERS).find(|(n, _)| same_letters(n, name)).map(|(_, v)| v)
 }
 
 /// The name of signal `n`, without SIG; `None` for real-time and unknown signals.

@@ -23,6 +23,12 @@ pub fn cstr(bytes: &[u8]) -> Option<&core::ffi::CStr> {
     core::ffi::CStr::from_bytes_until_nul(bytes).ok().filter(|c| c.count_bytes() + 1 == bytes.len())
 }
 
+/// `bytes` split at each `sep` (one iterator type for every separator: a
+/// closure of its own at each call site would compile `split` again).
+pub fn split(bytes: &[u8], sep: u8) -> core::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
+    bytes.split(move |&b| b == sep)
+}
+
 /// What follows `prefix` in `bytes` (`strip_prefix`, which is otherwise
 /// compiled once for each length of literal prefix).
 #[inline(never)]
@@ -224,7 +230,7 @@ pub fn line(table: &'static str, i: usize) -> &'static str {
 /// `match` on byte strings compiles to a compare per byte at each use.
 #[inline(never)]
 pub fn find_line(table: &[u8], word: &[u8]) -> Option<usize> {
-    table.split(|&b| b == b'\n').position(|l| l == word)
+    crate::text::split(table, b'\n').position(|l| l == word)
 }
 
 /// Bytes of `words` as lines, for `lines`.

@@ -59,7 +59,7 @@ impl Parser<'_> {
             Err(FileError::NotRegular) => return Err((Error::EnvFileNotRegular, value.span())),
         };
         let mut file_line = 0u32;
-        for raw in data.split(|&b| b == b'\n') {
+        for raw in crate::text::split(data, b'\n') {
             file_line = file_line.saturating_add(1);
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             let lead = raw.iter().take_while(|&&b| is_blank(b)).count();

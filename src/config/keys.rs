@@ -219,7 +219,7 @@ pub fn env_entry_ok(entry: &[u8]) -> bool {
 
 /// The key of a `KEY=value` entry.
 pub fn env_key(entry: &[u8]) -> &[u8] {
-    entry.split(|&b| b == b'=').next().unwrap_or(entry)
+    crate::text::split(entry, b'=').next().unwrap_or(entry)
 }
 
 pub fn parse_bool(word: &[u8]) -> Result<bool, Error> {

@@ -55,7 +55,7 @@ pub fn parse(text: &[u8], files: &mut dyn Files, out: &mut Config, errors: &mut 
     let mut sec = Section::new(Word::EMPTY, 0, false, p.out);
     let mut svc_seen = 0u32;
     let mut start = 0usize;
-    for raw in text.split(|&b| b == b'\n') {
+    for raw in crate::text::split(text, b'\n') {
         let here = Word { bytes: raw, at: start };
         start = start.saturating_add(raw.len() + 1);
         p.line = p.line.saturating_add(1);

@@ -50,7 +50,7 @@ pub fn stat(pid: i32) -> Option<Stat> {
     // are counted after its last ')', from field 3.
     let text = b.get(..n)?;
     let close = text.iter().rposition(|&c| c == b')')?;
-    let mut f = text.get(close + 2..)?.split(|&c| c == b' ');
+    let mut f = crate::text::split(text.get(close + 2..)?, b' ');
     let dead = f.next()? == b"Z"; // field 3
     let ppid = number(f.next()?)?; // field 4
     let sid = number(f.nth(1)?)?; // field 6

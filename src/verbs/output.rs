@@ -135,7 +135,7 @@ pub(super) fn sink(w: &mut World, id: u8, inst: u8, src: Src) {
         Src::Line(n) => each(scratch.get(..n).unwrap_or(&[])),
         Src::Probe => {
             let out = probes.get(usize::from(id)).map_or(&[][..], |b| b.as_bytes());
-            for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            for line in crate::text::split(out, b'\n').filter(|l| !l.is_empty()) {
                 let mut b = Buf::<{ PROBE_OUTPUT_BYTES + 8 }>::new();
                 b.push(b"probe: ");
                 b.push(line);
