@@ -249,63 +249,38 @@ impl Supervisor {
                 }
                 Outcome::Orphan
             }
-            Event::Spawned { id, inst, pid, rel } => {
-                if let Some(s) = svcs.get_mut(usize::from(id))
-                    && let Some(def) = Self::def_in(cfg, s)
-                {
-                    s.spawned(usize::from(inst), pid, rel, def, now);
-                    // A new run says its own STATUS= (an upgrade's keeps the old one's until it serves).
-                    if s.inst.get(usize::from(inst)).is_some_and(|i| i.is_some_and(|i| i.role == Role::Serving))
-                        && let Some(t) = said.get_mut(usize::from(id))
-                        && !(t.status.is_empty() && t.errno == 0 && t.dropped == 0)
-                    {
-                        // (Only what is not clear already: a write keeps a page resident.)
-                        *t = Said::NONE;
+            Event::Spawned { id, .. }
+            | Event::SpawnFailed { id, .. }
+            | Event::ProbeSpawned { id, .. }
+            | Event::ProbeFailed { id, .. }
+            | Event::Ready { id, .. }
+            | Event::Notify { id, .. }
+            | Event::Connection { id } => {
+                // Events about one slot: it and its definition looked up once.
+                let Some(s) = svcs.get_mut(usize::from(id)) else { return Outcome::Done };
+                let def = Self::def_in(cfg, s);
+                match (event, def) {
+                    (Event::ProbeSpawned { inst, pid, .. }, _) => s.probe_spawned(usize::from(inst), pid, out),
+                    (Event::Connection { .. }, _) => s.connection(),
+                    (_, None) => {}
+                    (Event::Spawned { inst, pid, rel, .. }, Some(def)) => {
+                        s.spawned(usize::from(inst), pid, rel, def, now);
+                        // A new run says its own STATUS= (an upgrade's keeps the old one's until it serves).
+                        if s.inst.get(usize::from(inst)).is_some_and(|i| i.is_some_and(|i| i.role == Role::Serving))
+                            && let Some(t) = said.get_mut(usize::from(id))
+                            && !(t.status.is_empty() && t.errno == 0 && t.dropped == 0)
+                        {
+                            // (Only what is not clear already: a write keeps a page resident.)
+                            *t = Said::NONE;
+                        }
                     }
-                }
-                Outcome::Done
-            }
-            Event::SpawnFailed { id, inst, step, errno } => {
-                if let Some(s) = svcs.get_mut(usize::from(id))
-                    && let Some(def) = Self::def_in(cfg, s)
-                {
-                    s.spawn_failed(id, usize::from(inst), step, errno, def, now, out);
-                }
-                Outcome::Done
-            }
-            Event::ProbeSpawned { id, inst, pid } => {
-                if let Some(s) = svcs.get_mut(usize::from(id)) {
-                    s.probe_spawned(usize::from(inst), pid, out);
-                }
-                Outcome::Done
-            }
-            Event::ProbeFailed { id, inst } => {
-                if let Some(s) = svcs.get_mut(usize::from(id))
-                    && let Some(def) = Self::def_in(cfg, s)
-                {
-                    s.probe_failed(usize::from(inst), def, now);
-                }
-                Outcome::Done
-            }
-            Event::Ready { id, inst } => {
-                if let Some(s) = svcs.get_mut(usize::from(id))
-                    && let Some(def) = Self::def_in(cfg, s)
-                {
-                    s.ready(usize::from(inst), def, now, out);
-                }
-                Outcome::Done
-            }
-            Event::Notify { id, inst, what } => {
-                if let Some(s) = svcs.get_mut(usize::from(id))
-                    && let Some(def) = Self::def_in(cfg, s)
-                {
-                    s.notify(usize::from(inst), what, def, now, out);
-                }
-                Outcome::Done
-            }
-            Event::Connection { id } => {
-                if let Some(s) = svcs.get_mut(usize::from(id)) {
-                    s.connection();
+                    (Event::SpawnFailed { inst, step, errno, .. }, Some(def)) => {
+                        s.spawn_failed(id, usize::from(inst), step, errno, def, now, out)
+                    }
+                    (Event::ProbeFailed { inst, .. }, Some(def)) => s.probe_failed(usize::from(inst), def, now),
+                    (Event::Ready { inst, .. }, Some(def)) => s.ready(usize::from(inst), def, now, out),
+                    (Event::Notify { inst, what, .. }, Some(def)) => s.notify(usize::from(inst), what, def, now, out),
+                    _ => {}
                 }
                 Outcome::Done
             }
