@@ -198,7 +198,8 @@ impl uDisplay for Host {
     fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
         match self.0 {
             Ip::Any => Ok(()),
-            Ip::V4(a) => uwrite!(f, "{}.{}.{}.{}", a[0], a[1], a[2], a[3]),
+            // As u32, like every small number svc prints: ufmt's u8 code is not linked.
+            Ip::V4(a) => uwrite!(f, "{}.{}.{}.{}", u32::from(a[0]), u32::from(a[1]), u32::from(a[2]), u32::from(a[3])),
             Ip::V6(a) => {
                 let mut g = [0u16; 8];
                 for (x, pair) in g.iter_mut().zip(a.chunks_exact(2)) {

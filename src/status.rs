@@ -34,10 +34,10 @@ impl ufmt::uDisplay for Last {
     fn fmt<W: ufmt::uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
         match self.0 {
             None => f.write_str("-"),
-            Some(Exit::Code(c)) => uwrite!(f, "exit:{}", c),
+            Some(Exit::Code(c)) => uwrite!(f, "exit:{}", u32::from(c)),
             Some(Exit::Signal(s)) => match crate::signame::name(s) {
                 Some(n) => uwrite!(f, "sig:{}", n),
-                None => uwrite!(f, "sig:{}", s),
+                None => uwrite!(f, "sig:{}", u32::from(s)),
             },
         }
     }
@@ -94,7 +94,7 @@ pub fn json_line(sup: &Supervisor, id: usize, now: Instant, log_drops: u32, out:
                 let _ = uwrite!(out, "\"{}\"", w);
             }
             None => {
-                let _ = uwrite!(out, "\"{}\"", n);
+                let _ = uwrite!(out, "\"{}\"", u32::from(n));
             }
         },
         _ => out.push(b"null"),

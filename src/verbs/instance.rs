@@ -206,7 +206,7 @@ pub(super) fn ended(w: &mut World, ev: &Events, id: u8, inst: u8) {
 /// `DIR/ID.INST`: the notify socket of instance `inst` of slot `id`.
 pub(super) fn notify_path(w: &World, id: u8, inst: u8, b: &mut Buf<UNIX_PATH_BYTES>) {
     b.push(w.notify_dir.as_bytes());
-    let _ = ufmt::uwrite!(b, "/{}.{}", id, inst);
+    let _ = ufmt::uwrite!(b, "/{}.{}", u32::from(id), u32::from(inst));
 }
 
 /// An instance's sd_notify environment: NOTIFY_SOCKET, and with a watchdog
