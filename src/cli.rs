@@ -33,6 +33,7 @@ const C: u16 = 0x100; // -c FILE
 const S: u16 = 0x200; // -s SOCKET
 const N: u16 = 0x400; // -n LINES
 const X: u16 = 0x800; // -x PATH
+const A: u16 = 0x1000; // --again K (up, from svc itself: os/crash.rs)
 const CLIENT: u16 = C | S;
 
 /// One verb: what it is and what it takes. Its name and usage line are
@@ -59,7 +60,7 @@ macro_rules! verbs {
 
 #[rustfmt::skip]
 verbs! {
-    Verb::Up, "up", C, 0, 0, "up [-c FILE]               supervise the services of FILE, in the foreground";
+    Verb::Up, "up", C | A, 0, 0, "up [-c FILE]               supervise the services of FILE, in the foreground";
     Verb::Control(Kind::Status), "status", CLIENT | J | L, 0, 255, "status [-l|--json] [NAME]  show services (-l: and their sockets); exit 3 if a named one is not up";
     Verb::Control(Kind::Start), "start", CLIENT, 1, 255, "start NAME...              start services (and want them up)";
     Verb::Control(Kind::Stop), "stop", CLIENT, 1, 255, "stop NAME...               stop services and wait until they are stopped";
@@ -110,6 +111,8 @@ pub struct Command<'a> {
     /// Request flags: bits of `proto::JSON`, `DRY_RUN`, `FORCE`, `FOLLOW`.
     pub flags: u8,
     pub exe: Option<&'a [u8]>,
+    /// `--again K`: svc re-executed itself after a crash (os/crash.rs).
+    pub again: Option<&'a [u8]>,
     /// The operands, after argv's words in the same `Words`.
     pub operands: &'a [&'a [u8]],
 }
@@ -154,16 +157,30 @@ pub struct UsageError<'a> {
     pub verb: Option<Verb>,
 }
 
+/// `--again K` (os/crash.rs) read at `now` (monotonic ms): K is
+/// `T << 2 | N`, N re-execs in a row (at most `MAX_AGAIN`), the first of
+/// them at T (ms, kept to 30 bits: they wrap every 12 days, and only a
+/// difference under a minute counts). Gives (N, T); (0, now) without it. A
+/// re-exec that comes `AGAIN_WINDOW_MS` or more after T starts a new row:
+/// (1, now).
+#[inline(never)]
+pub fn again(v: Option<&[u8]>, now: u32) -> (u32, u32) {
+    const MS: u32 = u32::MAX >> 2;
+    let k = v.and_then(parse_u32).unwrap_or(0);
+    let (n, t, now) = (k & 3, k >> 2, now & MS);
+    if n > 1 && now.wrapping_sub(t) & MS < crate::limits::AGAIN_WINDOW_MS { (n, t) } else { (n.min(1), now) }
+}
+
 fn flag_bit(word: &[u8]) -> Option<u16> {
-    // -c, -s, -n, -x are C, S, N, X: 0x100 up.
-    match crate::text::find_line(b"-c\n-s\n-n\n-x", word) {
+    // -c, -s, -n, -x, --again are C, S, N, X, A: 0x100 up.
+    match crate::text::find_line(b"-c\n-s\n-n\n-x\n--again", word) {
         Some(i) => Some(C << i),
         None => proto::flag_bit(word).map(u16::from),
     }
 }
 
 fn takes_value(bit: u16) -> bool {
-    bit & (C | S | N | X) != 0
+    bit & (C | S | N | X | A) != 0
 }
 
 /// Parses `words` (argv[0] skipped) and appends the operands to them. With
@@ -171,7 +188,7 @@ fn takes_value(bit: u16) -> bool {
 /// not know are ignored: the kernel hands leftover boot words to init, and
 /// init must not exit over them.
 pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>, UsageError<'a>> {
-    let mut cmd = Command { verb: Verb::Up, config: None, socket: None, lines: None, flags: 0, exe: None, operands: &[] };
+    let mut cmd = Command { verb: Verb::Up, config: None, socket: None, lines: None, flags: 0, exe: None, again: None, operands: &[] };
     let n = words.len();
     let mut seen: u16 = 0;
     let mut verb: Option<Verb> = if lenient { Some(Verb::Up) } else { None };
@@ -207,7 +224,7 @@ pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>,
             } else {
                 b""
             };
-            if lenient && bit != C {
+            if lenient && bit & (C | A) == 0 {
                 continue;
             }
             seen |= bit;
@@ -216,6 +233,7 @@ pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>,
                 S => cmd.socket = Some(value),
                 N => cmd.lines = Some(parse_u32(value).ok_or(err(Error::BadNumber, value, verb))?),
                 X => cmd.exe = Some(value),
+                A => cmd.again = Some(value),
                 _ => cmd.flags |= bit as u8,
             }
             continue;
@@ -307,6 +325,36 @@ mod tests {
             assert_eq!(e.error, *error, "{words:?}");
             assert_eq!(e.word, word.as_bytes(), "{words:?}");
         }
+    }
+
+    #[test]
+    fn again_after_a_crash() {
+        // What os/crash.rs execs: `up --again K -c CONFIG`, also as PID 1
+        // (lenient), where every other flag but -c is ignored.
+        for lenient in [false, true] {
+            let c = parse_args(&[b"up", b"--again", b"4938", b"-c", b"/etc/x.conf"], lenient).unwrap();
+            assert_eq!((c.verb, c.again, c.config), (Verb::Up, Some(&b"4938"[..]), Some(&b"/etc/x.conf"[..])));
+        }
+        assert_eq!(p(&["status", "--again", "5"]).unwrap_err().error, Error::FlagNotForVerb);
+        // At 10 s: N re-execs since T (K = T << 2 | N), when T is less
+        // than 60 s ago; a first one starts its row now.
+        let now = 10_000;
+        for (v, n) in [
+            (None, (0, now)),
+            (Some(&b"4938"[..]), (2, 1234)),
+            (Some(b"3"), (3, 0)),
+            (Some(b"4937"), (1, now)),
+            (Some(b"x"), (0, now)),
+            (Some(b""), (0, now)),
+        ] {
+            assert_eq!(again(v, now), n, "{v:?}");
+        }
+        // A minute later a crash starts a new row; the clock may wrap.
+        assert_eq!(again(Some(b"4003"), 61_000), (1, 61_000));
+        assert_eq!(again(Some(b"4003"), 60_999), (3, 1000));
+        let t = (1 << 30) - 1000;
+        assert_eq!(again(Some((t << 2 | 2).to_string().as_bytes()), 1000), (2, t));
+        assert_eq!(again(Some((t << 2 | 2).to_string().as_bytes()), (1 << 30) + 59_000), (1, 59_000));
     }
 
     #[test]

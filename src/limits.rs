@@ -90,6 +90,12 @@ pub const MAX_FDS: usize = 8 + MAX_CLIENTS + MAX_SERVICES * MAX_INSTANCES * 2 + 
 pub const MAX_ACTIONS: usize = MAX_SERVICES * MAX_INSTANCES + 8;
 /// Operands on one command line (`svc status a b c`).
 pub const MAX_OPERANDS: usize = MAX_SERVICES;
+/// Re-execs after a crash (os/crash.rs), each within `AGAIN_WINDOW_MS` of
+/// the first, after which svc stops trying: a bug that strikes at every
+/// start must not loop forever (as PID 1 svc then reaps and runs the
+/// emergency shell; otherwise it exits for the init above it).
+pub const MAX_AGAIN: u32 = 3;
+pub const AGAIN_WINDOW_MS: u32 = 60_000;
 /// Words svc itself accepts on its command line (PID 1 gets boot words too).
 pub const MAX_CMDLINE: usize = 128;
 /// Bytes of a path svc opens, its NUL included. Less than PATH_MAX (4096):

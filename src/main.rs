@@ -57,9 +57,8 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     if let Some(l) = info.location() {
         let _ = ufmt::uwrite!(b, " at {}:{}", l.file(), l.line());
     }
-    b.push(b"\n");
-    os::fd::say(&b);
-    os::process::abort()
+    // svc goes on as a new image that adopts what runs (os/crash.rs).
+    os::crash::again(b.as_bytes(), b"")
 }
 
 /// The host (glibc) dev build links against an unwinder that asks for this;

@@ -33,6 +33,11 @@ fn each_write(mut bytes: &[u8], mut write: impl FnMut(&[u8]) -> Result<usize, Er
 /// .bss: a write to .data would make its page private memory.)
 static ERR: AtomicI32 = AtomicI32::new(INHERITED);
 const INHERITED: i32 = 0;
+
+/// The private fd `private_stderr` opened (0: none).
+pub fn err_fd() -> i32 {
+    ERR.load(Ordering::Relaxed)
+}
 const SOCKET: i32 = -2;
 
 /// Makes svc's own output non-blocking, for `svc up`: a stderr pipe nobody

@@ -1,6 +1,7 @@
 //! The thin OS layer: the only code that talks to the kernel. It knows nothing
 //! of config syntax or restart policy.
 pub mod clock;
+pub mod crash;
 pub mod event;
 pub mod fd;
 pub mod init;

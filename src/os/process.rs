@@ -44,6 +44,14 @@ pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
     None
 }
 
+/// `pid` is a child of svc (`waitid(2)` WNOWAIT: nothing is reaped).
+pub fn is_child(pid: i32) -> bool {
+    let mut info = core::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
+    // SAFETY: waitid writes one siginfo_t into `info`.
+    let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, info.as_mut_ptr(), libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+    r == 0
+}
+
 /// `getpid(2)`.
 pub fn pid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()

@@ -130,6 +130,22 @@ impl Service {
         self.removed && !self.has_instance()
     }
 
+    /// Takes a process found running without svc's state (after svc
+    /// re-executed itself) as an instance, ready since `now`: the first
+    /// serves, later ones (an upgrade's pair, oldest first) drain. Its
+    /// index; None when full.
+    pub fn adopt(&mut self, pid: i32, now: Instant) -> Option<usize> {
+        let role = if self.serving().is_some() { Role::Draining } else { Role::Serving };
+        let k = self.inst.iter().position(|i| i.is_none())?;
+        let generation = self.generation;
+        *self.inst.get_mut(k)? =
+            Some(Instance { pid, started: now, phase: InstPhase::Ready { dog: None }, role, generation, probe: 0, session: pid });
+        self.want = Want::Up;
+        self.rest = Rest::Stopped;
+        self.spawns = self.spawns.max(1);
+        Some(k)
+    }
+
     /// Claims a free instance slot as the serving instance and asks for a spawn.
     pub fn start(&mut self, id: u8, now: Instant, out: &mut Actions) {
         let generation = self.generation;

@@ -95,10 +95,20 @@ pub fn hostname(w: &World) {
     }
 }
 
+/// What is left when svc can watch no fd (no epoll or timerfd) or must not
+/// go on (a crash loop): as PID 1 the reaper (never returns); otherwise
+/// svc exits 1.
+pub fn last(w: &mut World, cmdline: Option<&[u8]>) -> i32 {
+    if !enter(w, cmdline) {
+        return crate::cli::EXIT_FAIL;
+    }
+    reaper(w)
+}
+
 /// No epoll or timerfd (a kernel built without them): svc can watch no fd,
 /// so it runs no service and answers no client. It reaps, and keeps the
 /// emergency shell running, forever.
-pub fn reaper(w: &mut World) -> ! {
+fn reaper(w: &mut World) -> ! {
     start(w);
     loop {
         match rustix::process::wait(rustix::process::WaitOptions::empty()) {

@@ -4,26 +4,15 @@
 //! anything is bound or started, and stopped as svc stops a service, so
 //! that no service runs twice: a session leader no newer than svc (`proc::each`
 //! skips svc itself) that holds a socket bound to a configured address, else
-//! names a configured service in `SVC_SERVICE`, and whose log pipe nobody
-//! reads.
+//! names a configured service in `SVC_SERVICE` (`recover::service_of`), and
+//! whose log pipe nobody reads.
 
-use crate::addr::Proto;
-use crate::adopt::{self, Table};
 use crate::duration::Instant;
 use crate::limits::*;
 use crate::os::{clock, proc, signal};
 use crate::signame;
-use crate::text::Buf;
+use crate::verbs::recover::{self, Bound};
 use crate::verbs::world::World;
-
-/// The /proc/net tables where the config's sockets may be held.
-const TABLES: [(&core::ffi::CStr, Table); 5] = [
-    (c"/proc/net/tcp", Table { proto: Proto::Tcp, v6: false }),
-    (c"/proc/net/tcp6", Table { proto: Proto::Tcp, v6: true }),
-    (c"/proc/net/udp", Table { proto: Proto::Udp, v6: false }),
-    (c"/proc/net/udp6", Table { proto: Proto::Udp, v6: true }),
-    (c"/proc/net/unix", Table { proto: Proto::Unix, v6: false }),
-];
 
 /// Stops every service process a previous svc left, each with its
 /// service's stop signal, and waits for their sessions to end: at each
@@ -33,18 +22,9 @@ const TABLES: [(&core::ffi::CStr, Table); 5] = [
 #[inline(never)]
 pub fn stop(w: &mut World) {
     let cfg = &w.sup.cfg;
-    // The inode of the socket bound to each configured address (svc holds
-    // none yet; a socket's inode is 32 bits).
-    let mut inodes = [0u32; MAX_LISTENS];
-    for (path, table) in TABLES {
-        proc::records(path, b'\n', &mut |line| {
-            for (l, ino) in cfg.listens.iter().zip(inodes.iter_mut()) {
-                if let Some(i) = cfg.addr(l).and_then(|a| adopt::bound(line, table, &a)) {
-                    *ino = i as u32;
-                }
-            }
-        });
-    }
+    // The sockets bound to configured addresses (svc holds none yet).
+    let mut inodes: Bound = [0; MAX_LISTENS];
+    recover::bound(cfg, &mut inodes);
     let Some(me) = proc::stat(crate::os::process::pid()) else { return };
     // The sessions stopped, with their deadlines (the first 64 are waited for).
     let mut stopped = [(0i32, Instant::from_millis(0)); MAX_SERVICES];
@@ -72,26 +52,12 @@ pub fn stop(w: &mut World) {
             if round > 0 || st.sid != pid {
                 return;
             }
-            // A socket bound to a configured address, else its SVC_SERVICE.
-            let mut id = proc::holds(pid, &inodes).and_then(|l| cfg.defs.iter().position(|d| d.listen.has(l)));
-            if id.is_none() {
-                proc::environ_entries(pid, &mut |e| {
-                    if let Some(name) = crate::text::after(e, b"SVC_SERVICE=") {
-                        id = cfg.find(name);
-                    }
-                });
-            }
-            let Some(d) = id.and_then(|i| cfg.defs.get(i)) else { return };
+            let Some(d) = recover::service_of(cfg, &inodes, pid).and_then(|i| cfg.defs.get(i)) else { return };
             // A live svc reads its services' log pipes; a dead one's are unread.
             if !proc::unread(pid) {
                 return;
             }
-            let mut b = Buf::<96>::new();
-            // (A service name is plain text: the config checked it.)
-            b.push(b"svc: ");
-            b.push(cfg.str(d.name));
-            let _ = ufmt::uwrite!(b, ": stopping pid {} left by a previous svc\n", pid);
-            crate::os::fd::say(&b);
+            recover::say(cfg.str(d.name), ": stopping pid ", pid, " left by a previous svc\n");
             let _ = super::up::send(pid, d.stop_signal, !d.kill_mixed);
             let at = now + d.stop_timeout;
             end = end.max(at);

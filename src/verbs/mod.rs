@@ -25,6 +25,7 @@ mod instance;
 mod leftover;
 mod output;
 mod power;
+mod recover;
 mod release;
 mod reload;
 mod sockets;

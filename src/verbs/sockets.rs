@@ -31,6 +31,10 @@ fn describe<const N: usize>(cfg: &Config, n: usize, e: rustix::io::Errno, b: &mu
 /// alone (`bind_missing`) and is tried again.
 pub fn bind_all(w: &mut World, init: bool) -> bool {
     for n in 0..w.sup.cfg.listens.len() {
+        // One kept across a re-exec (verbs/recover.rs) is held already.
+        if w.fds.find(Role::Listen { n: n as u8 }).is_some() {
+            continue;
+        }
         if let Err(e) = bind_one(w, n) {
             let mut m = Buf::<320>::new();
             m.push(b"svc: ");

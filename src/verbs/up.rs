@@ -23,6 +23,7 @@ use crate::verbs::instance::{ended, read_notify, read_ready, start};
 use crate::verbs::leftover;
 use crate::verbs::output::{Src, read_log, read_probe, sink};
 use crate::verbs::power;
+use crate::verbs::recover;
 use crate::verbs::reload::{assign, reload, restore, rings_fit};
 use crate::verbs::sockets;
 use crate::verbs::world::{Role, WORLD, World};
@@ -54,6 +55,16 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     // $SVC_CONFIG, else /etc/svc.conf.
     let path = cmd.config.or(cmdline.and_then(|l| cmdline_value(l, b"svc.config"))).unwrap_or_else(|| check::config_path(cmd));
     w.config_path = Some(path);
+    // After a crash, the re-execs in a row and when the first of them was.
+    let (again, since) = crate::cli::again(cmd.again, clock::now().as_millis() as u32);
+    if again >= MAX_AGAIN {
+        // A crash loop: neither the config nor anything of the crashed
+        // image is touched again. As PID 1, a reaper with the emergency
+        // shell; otherwise svc exits, for the init above it to restart.
+        say(b"svc: 3 re-execs within 60s: giving up\n");
+        return emergency::last(w, cmdline);
+    }
+    os::crash::arm(cmd.config, again, since);
     // A unix socket's path fits sun_path; a longer one is refused here.
     let mut pbuf = [0u8; UNIX_PATH_BYTES];
     let mut usable = check::load(path, &mut w.loader, &mut w.sup.cfg);
@@ -72,6 +83,9 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         w.sup.cfg.defs.clear();
         w.sup.cfg.listens.clear();
     }
+    if cmd.again.is_some() {
+        recover::fds(w);
+    }
     // As PID 1 (root, a control path checked by the parser) it cannot fail.
     let Some(control) = control::server_path(&w.sup.cfg, &mut pbuf) else { return EXIT_FAIL };
     // The notify sockets' directory: `svc-notify` beside the control socket.
@@ -83,12 +97,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     // once a second. (The mask is set either way.)
     let sigfd = signal::take(init.is_some()).map_err(|e| say_errno("cannot set up signals (signalfd)", e)).ok();
     let poll = sigfd.is_none();
-    let Ok(mut ev) = events else {
-        if !emergency::enter(w, cmdline) {
-            return EXIT_FAIL;
-        }
-        emergency::reaper(w)
-    };
+    let Ok(mut ev) = events else { return emergency::last(w, cmdline) };
     if init.is_none() {
         // Orphans of our services become our children, to be reaped.
         let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
@@ -136,8 +145,11 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         return EXIT_FAIL;
     }
     // What a previous svc killed by SIGKILL left running holds the sockets
-    // and would run beside the services started now.
-    leftover::stop(w);
+    // and would run beside the services started now. (After a crash, what
+    // runs is svc's own, adopted below.)
+    if cmd.again.is_none() {
+        leftover::stop(w);
+    }
     // Before any service starts: a port that cannot be had is an error now.
     if !sockets::bind_all(w, init.is_some()) {
         return EXIT_FAIL;
@@ -162,6 +174,11 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         assign(w, id as u8);
     }
     let now = clock::now();
+    if cmd.again.is_some() {
+        recover::adopt(w, &ev, now);
+        // Exits during the re-exec: one SIGCHLD may stand for many, or none.
+        reap(w, now);
+    }
     w.sup.handle(SupEvent::Tick, now, &mut w.out);
     if perform(w, &ev, now) {
         return finished(w);
@@ -226,7 +243,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
                         w.sup.handle(SupEvent::Connection { id }, now, &mut w.out);
                     }
                 }
-                Role::Signals | Role::Null | Role::Free => {}
+                Role::Signals | Role::Null | Role::Kept | Role::Free => {}
             }
         }
         w.sup.handle(SupEvent::Tick, now, &mut w.out);
@@ -280,6 +297,13 @@ fn signals(w: &mut World, ev: &Events, now: Instant) {
     for _ in 0..64 {
         let Some(sig) = signal::next() else { return };
         let pid1 = os::process::pid() == 1;
+        // Test builds only: USR1 panics, USR2 faults (tests/crash.rs).
+        #[cfg(feature = "crashtest")]
+        match sig {
+            signame::USR1 => panic!(),
+            signame::USR2 => os::crash::fault(),
+            _ => {}
+        }
         match sig {
             signame::CHLD => reap(w, now),
             signame::HUP => {

@@ -47,6 +47,9 @@ pub enum Role {
         id: u8,
         inst: u8,
     },
+    /// A pipe kept across svc's re-exec after a crash, until the child
+    /// that writes it is known (verbs/recover.rs).
+    Kept,
     /// A listening socket held for `cfg.listens[n]` (watched only while its
     /// on-connect service waits for a connection).
     Listen {
