@@ -97,24 +97,25 @@ pub fn compare(a: &Config, old: &Def, b: &Config, new: &Def) -> Change {
     if !process {
         return Change::Restarted;
     }
-    let supervision = same_after(a, old, b, new)
-        && old.start == new.start
-        && old.restart == new.restart
-        && old.oneshot == new.oneshot
-        && old.backoff_first == new.backoff_first
-        && old.backoff_max == new.backoff_max
-        && old.stable == new.stable
-        && old.stop_signal == new.stop_signal
-        && old.kill_mixed == new.kill_mixed
-        && old.stop_timeout == new.stop_timeout
-        && old.ready_timeout == new.ready_timeout
-        && old.probe_interval == new.probe_interval
-        && old.upgrade_delay == new.upgrade_delay
-        && old.upgrade_signal == new.upgrade_signal
-        && old.on_connect == new.on_connect
-        && old.pin == new.pin
-        && same_listens(a, old, b, new, true);
+    let supervision = same_after(a, old, b, new) && knobs(old) == knobs(new) && same_listens(a, old, b, new, true);
     if supervision { Change::Kept } else { Change::Updated }
+}
+
+/// The supervision settings of `d` (what an update changes in place), to
+/// compare at once: one array compare instead of fifteen field compares.
+#[inline(never)]
+fn knobs(d: &Def) -> [u64; 8] {
+    let flags = [d.start, d.oneshot, d.kill_mixed, d.on_connect, d.pin].iter().fold(0u64, |m, &f| m << 1 | u64::from(f));
+    [
+        d.backoff_first.as_millis(),
+        d.backoff_max.as_millis(),
+        d.stable.as_millis(),
+        d.stop_timeout.as_millis(),
+        d.ready_timeout.as_millis(),
+        d.probe_interval.as_millis(),
+        d.upgrade_delay.as_millis(),
+        flags | u64::from(d.restart as u8) << 8 | u64::from(d.stop_signal) << 16 | u64::from(d.upgrade_signal) << 24,
+    ]
 }
 
 /// One line of a reload: a service, what happens to it, and (to tell when
@@ -238,6 +239,22 @@ mod tests {
             ("[a]\nexec = /bin/a x\nrestart = never\n[b]\nexec = /bin/b\n", Change::Updated),
             ("[a]\nexec = /bin/a x\nstart = no\n[b]\nexec = /bin/b\n", Change::Updated),
         ];
+        // Each supervision setting alone is an update.
+        let more = [
+            "oneshot = yes",
+            "kill_mode = mixed",
+            "upgrade_signal = HUP",
+            "pin = no",
+            "stable = 1s",
+            "stop_timeout = 1s",
+            "ready_timeout = 1s",
+            "upgrade_delay = 2s",
+            "backoff = 100ms 31s",
+            "restart = on-failure",
+        ];
+        let more: std::vec::Vec<(std::string::String, Change)> =
+            more.iter().map(|k| (format!("[a]\nexec = /bin/a x\n{k}\n[b]\nexec = /bin/b\n"), Change::Updated)).collect();
+        let cases: std::vec::Vec<(&str, Change)> = cases.iter().copied().chain(more.iter().map(|(t, c)| (t.as_str(), *c))).collect();
         let old = cfg(base);
         for (text, want) in cases {
             let new = cfg(text);
