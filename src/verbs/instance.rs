@@ -85,7 +85,6 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         nenv.pid.as_ptr().cast(),
         svc_pid.as_bytes().as_ptr().cast(),
     ];
-    let own = cfg.list(def.env).iter().map(|s| cfg.strz(*s).as_ptr().cast());
     let nn = if notify.is_none() {
         0
     } else if def.watchdog.as_millis() > 0 {
@@ -94,9 +93,15 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         1
     };
     let (skip, take) = if probe { (8, 9) } else { (if with_socks { 0 } else { 5 }, 5 + nn) };
-    let all = own.chain(extra.into_iter().take(take).skip(skip));
-    for (p, e) in envp.iter_mut().zip(all) {
-        *p = e;
+    // The service's own entries, then the extras (the last slot stays null).
+    let own = cfg.list(def.env);
+    for (i, p) in envp.iter_mut().enumerate().take(MAX_ENV + 8) {
+        let k = (skip + i).wrapping_sub(own.len());
+        *p = match own.get(i) {
+            Some(s) => cfg.strz(*s).as_ptr().cast(),
+            None if k < take => extra.get(k).copied().unwrap_or(core::ptr::null()),
+            None => core::ptr::null(),
+        };
     }
     let cwd = match pinned {
         Some((_, c)) if c.len() > 1 => crate::text::cstr(c),
