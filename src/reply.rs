@@ -7,7 +7,7 @@ use crate::clients::{Job, lost_marker};
 use crate::config::Located;
 use crate::duration::Instant;
 use crate::limits::REPLY_CHUNK_BYTES;
-use crate::reload::{Change, Plan};
+use crate::reload::{Change, Plan, ones};
 use crate::ring::{Ring, STAMP_BYTES};
 use crate::service::Upgrade;
 use crate::status;
@@ -38,7 +38,7 @@ type Out = Buf<REPLY_CHUNK_BYTES>;
 /// The `k`th socket change of the last reload.
 fn socket_line(d: &Data, k: usize, line: &mut crate::text::Out) {
     let nth = |mask: u64, k: usize| (0..64).filter(|b| mask & (1u64 << b) != 0).nth(k);
-    let bound = d.plan.bound.count_ones() as usize;
+    let bound = ones(d.plan.bound);
     let (word, cfg, n) = match k.checked_sub(bound) {
         None => ("bound", &d.sup.cfg, nth(d.plan.bound, k)),
         Some(k) => ("closed", d.old, nth(d.plan.closed, k)),
@@ -73,7 +73,7 @@ pub fn refill(job: &mut Job, d: &Data, out: &mut Out) -> bool {
         Job::Plan { next, outcome } => {
             let steps = d.plan.steps.len();
             // Then the sockets it bound and closed: `bound  ADDRESS`, `closed ADDRESS`.
-            let total = steps + if outcome { (d.plan.bound.count_ones() + d.plan.closed.count_ones()) as usize } else { 0 };
+            let total = steps + if outcome { ones(d.plan.bound) + ones(d.plan.closed) } else { 0 };
             let next = lines(next, total, out, |i, line| {
                 if i >= steps {
                     socket_line(d, i - steps, line);
