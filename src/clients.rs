@@ -142,14 +142,22 @@ impl Clients {
     /// whole request, else the reply that has been stalled longest (which
     /// only long jobs cannot be, as they have their own share of slots).
     pub fn place(&self) -> Place {
-        if let Some(c) = self.list.iter().position(|c| c.job == Job::Free) {
-            return Place::Free(c);
+        // The oldest reading and the oldest stalled (the first on a tie),
+        // in one pass.
+        type Oldest = Option<(usize, Option<Instant>)>;
+        let (mut reading, mut stalled): (Oldest, Oldest) = (None, None);
+        for (i, c) in self.list.iter().enumerate() {
+            let best = match c.job {
+                Job::Free => return Place::Free(i),
+                Job::Read => &mut reading,
+                _ if c.is_stalled() => &mut stalled,
+                _ => continue,
+            };
+            if best.is_none_or(|(_, d)| c.deadline < d) {
+                *best = Some((i, c.deadline));
+            }
         }
-        let oldest = |stalled: bool| {
-            let found = self.list.iter().enumerate().filter(|(_, c)| if stalled { c.is_stalled() } else { c.job == Job::Read });
-            found.min_by_key(|(_, c)| c.deadline).map(|(i, _)| i)
-        };
-        oldest(false).or_else(|| oldest(true)).map_or(Place::Busy, Place::Evict)
+        reading.or(stalled).map_or(Place::Busy, |(i, _)| Place::Evict(i))
     }
     /// Whether one more long job fits in its share of the slots.
     pub fn may_wait(&self) -> bool {
@@ -157,7 +165,11 @@ impl Clients {
     }
     /// The earliest deadline: a request due, or a stalled reply's last chance.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.list.iter().filter(|c| c.job != Job::Free).filter_map(|c| c.deadline).min()
+        let mut next = None;
+        for c in self.list.iter().filter(|c| c.job != Job::Free) {
+            next = crate::service::earliest(next, c.deadline);
+        }
+        next
     }
     /// Whether slot `c` is past its deadline.
     pub fn expired(&self, c: usize, now: Instant) -> bool {
