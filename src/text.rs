@@ -341,32 +341,21 @@ impl uDisplay for Errno {
     }
 }
 
-/// The errnos svc meets, `NUMBER NAME ` each (a `match` would cost a jump
-/// and an address per name).
-const ERRNOS: &str = "\
-    1 EPERM 2 ENOENT 3 ESRCH 4 EINTR 5 EIO 7 E2BIG 8 ENOEXEC 9 EBADF 10 ECHILD 11 EAGAIN 12 ENOMEM \
-    13 EACCES 14 EFAULT 16 EBUSY 17 EEXIST 20 ENOTDIR 21 EISDIR 22 EINVAL 23 ENFILE 24 EMFILE \
-    26 ETXTBSY 27 EFBIG 28 ENOSPC 30 EROFS 31 EMLINK 32 EPIPE 36 ENAMETOOLONG 38 ENOSYS 40 ELOOP 88 ENOTSOCK \
-    98 EADDRINUSE 99 EADDRNOTAVAIL 104 ECONNRESET 110 ETIMEDOUT 111 ECONNREFUSED ";
+/// The errnos svc meets, and their names as lines in the same order (a
+/// `match` would cost a jump and an address per name; numbers kept in the
+/// text would need parsing).
+const ERRNO_NUMBERS: [u8; 35] =
+    [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 20, 21, 22, 23, 24, 26, 27, 28, 30, 31, 32, 36, 38, 40, 88, 98, 99, 104, 110, 111];
+const ERRNO_NAMES: &str = "EPERM\nENOENT\nESRCH\nEINTR\nEIO\nE2BIG\nENOEXEC\nEBADF\nECHILD\nEAGAIN\nENOMEM\nEACCES\nEFAULT\nEBUSY\nEEXIST\n\
+    ENOTDIR\nEISDIR\nEINVAL\nENFILE\nEMFILE\nETXTBSY\nEFBIG\nENOSPC\nEROFS\nEMLINK\nEPIPE\nENAMETOOLONG\nENOSYS\nELOOP\nENOTSOCK\n\
+    EADDRINUSE\nEADDRNOTAVAIL\nECONNRESET\nETIMEDOUT\nECONNREFUSED\n";
 
 /// The symbolic name of the errnos svc meets; `EUNKNOWN` for the rest.
 pub fn errno_name(e: i32) -> &'static str {
-    let mut rest = ERRNOS;
-    while !rest.is_empty() {
-        let (n, tail) = first_word(rest);
-        let (name, tail) = first_word(tail);
-        if parse_u32(n.as_bytes()).is_some_and(|n| i64::from(n) == i64::from(e)) {
-            return name;
-        }
-        rest = tail;
+    match ERRNO_NUMBERS.iter().position(|&n| i32::from(n) == e) {
+        Some(i) => line(ERRNO_NAMES, i),
+        None => "EUNKNOWN",
     }
-    "EUNKNOWN"
-}
-
-/// `s` split at its first blank: the word before, the rest after.
-fn first_word(s: &'static str) -> (&'static str, &'static str) {
-    let at = s.as_bytes().iter().position(|&b| b == b' ').unwrap_or(s.len());
-    (s.get(..at).unwrap_or(""), s.get(at + 1..).unwrap_or(""))
 }
 
 #[cfg(test)]
@@ -464,8 +453,11 @@ mod tests {
         assert_eq!(errno_name(9999), "EUNKNOWN");
         assert_eq!(errno_name(0), "EUNKNOWN");
         assert_eq!(errno_name(-2), "EUNKNOWN");
-        for (e, name) in [(1, "EPERM"), (7, "E2BIG"), (88, "ENOTSOCK"), (111, "ECONNREFUSED")] {
+        for (e, name) in [(1, "EPERM"), (7, "E2BIG"), (36, "ENAMETOOLONG"), (88, "ENOTSOCK"), (111, "ECONNREFUSED")] {
             assert_eq!(errno_name(e), name);
         }
+        // As many names as numbers, each a name.
+        assert_eq!(ERRNO_NAMES.lines().count(), ERRNO_NUMBERS.len());
+        assert!(ERRNO_NAMES.lines().all(|n| n.starts_with('E') && n.len() > 2), "{ERRNO_NAMES}");
     }
 }
