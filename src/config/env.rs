@@ -96,7 +96,9 @@ impl Parser<'_> {
         let has_path = sec.env.iter().any(|&s| keys::env_key(slice(arena, s)) == b"PATH");
         let path = if has_path { None } else { Some(push_str(&mut self.out.arena, &[DEFAULT_PATH])) };
         let service = push_str(&mut self.out.arena, &[b"SVC_SERVICE=", name.bytes]);
-        for s in [path, Some(service)].into_iter().flatten() {
+        for s in [path, Some(service)] {
+            // None: PATH was given; Some(None): the arena is full.
+            let Some(s) = s else { continue };
             let Some(s) = s else {
                 return self.arena_error(sec.line, Span::default());
             };

@@ -72,7 +72,10 @@ impl Parser<'_> {
         };
         let first = self.out.gids.len();
         let mut count = 0usize;
-        for g in passwd::groups(file).filter(|g| g.has_member(user)) {
+        for g in passwd::groups(file) {
+            if !g.has_member(user) {
+                continue;
+            }
             let mine = self.out.gids.get(first..).unwrap_or(&[]);
             if mine.contains(&g.gid) {
                 continue;

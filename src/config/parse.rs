@@ -521,9 +521,10 @@ impl Parser<'_> {
                 *keep = v;
             }
         } else if !sec.log_bad {
-            let size = sec.log_size.map(|(_, line, key)| (line, key));
-            let keep = sec.log_keep.map(|(_, line, key)| (line, key));
-            for (line, key) in [size, keep].into_iter().flatten() {
+            if let Some((_, line, key)) = sec.log_size {
+                self.error_at(line, Error::LogKeyWithoutFile, key);
+            }
+            if let Some((_, line, key)) = sec.log_keep {
                 self.error_at(line, Error::LogKeyWithoutFile, key);
             }
         }
