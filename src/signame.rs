@@ -114,7 +114,8 @@ pub fn parse(word: &[u8]) -> Option<u8> {
         Some(p) if same_letters(p, b"SIG") => word.get(3..).unwrap_or(&[]),
         _ => word,
     };
-    crate::text::split(&NAMES, b'\n').zip(NUMBERS).find(|(n, _)| same_letters(n, name)).map(|(_, v)| v)
+    let i = crate::text::split(&NAMES, b'\n').position(|n| same_letters(n, name))?;
+    NUMBERS.get(i).copied()
 }
 
 /// The name of signal `n`, without SIG; `None` for real-time and unknown signals.

@@ -388,7 +388,8 @@ fn write_pid(at: *mut u8) {
 /// Closes every fd from `first` up but `ready` and `err` (which is above `ready`).
 fn close_others(first: u32, ready: Option<u8>, err: c_int) {
     let mut first = first;
-    for keep in [ready.map(u32::from), u32::try_from(err).ok()].into_iter().flatten() {
+    for keep in [ready.map(u32::from), u32::try_from(err).ok()] {
+        let Some(keep) = keep else { continue };
         if keep > first {
             close_fds(first, keep - 1);
         }
