@@ -178,3 +178,24 @@ fn as_pid1_a_fault_keeps_the_services_and_a_crash_loop_leaves_the_shell() {
     assert!(outside.iter().all(|&p| stat(p).is_some_and(|st| st.ppid == svc)), "{outside:?}");
     s.stop_svc("KILL");
 }
+
+#[test]
+fn a_running_probe_is_not_adopted() {
+    // A `ready = exec:` probe leads a session of its own and carries its
+    // service's environment (SVC_SERVICE): only its SVC_PID tells it apart.
+    let mut s = Svc::new("a_running_probe_is_not_adopted");
+    s.write_config("[slow]\nexec = /bin/sleep 1001\nready = exec:/bin/sleep 1002\nready_timeout = 100s\n");
+    s.start();
+    let svc = s.svc_pid();
+    s.wait_state("slow", "starting", secs(10));
+    let main = s.pid("slow").expect("slow's pid");
+    let probe =
+        wait_for(secs(10), "the probe to run", || children_of(svc).into_iter().find(|&p| p != main && comm(p).as_deref() == Some("sleep")));
+    s.end_on_drop(probe);
+    kill(svc, "USR1");
+    let line = format!("svc: slow: pid {main} adopted\n");
+    wait_until(secs(10), "the service to be adopted", || s.stderr_text().contains(&line));
+    let err = s.stderr_text();
+    assert!(!err.contains(&format!("pid {probe} adopted")), "the probe was adopted as an instance:\n{err}");
+    assert_eq!(s.pid("slow"), Some(main), "{err}");
+}

@@ -9,7 +9,7 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_long, c_ulong};
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering::Relaxed};
 
 const FAULTS: [c_int; 5] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT];
 /// The kernel's flags, the same on every svc target.
@@ -25,6 +25,11 @@ static CONFIG: AtomicPtr<c_char> = AtomicPtr::new(core::ptr::null_mut());
 static AGAIN: AtomicU32 = AtomicU32::new(0);
 /// Set once the way out has begun: a fault on it execs at once.
 static BUSY: AtomicBool = AtomicBool::new(false);
+/// The pid that `arm`ed: a forked child (before its exec) inherits the
+/// handlers, and must end as a child does, not re-execute svc.
+static ARMED: AtomicI32 = AtomicI32::new(0);
+// K = T << 2 | count: the count must fit its two bits.
+const _: () = assert!(crate::limits::MAX_AGAIN <= 3);
 
 struct Stack(UnsafeCell<[u8; STACK_BYTES]>);
 // SAFETY: only the kernel writes it, as the fault handler's stack.
@@ -47,6 +52,7 @@ pub fn arm(config: Option<&'static [u8]>, count: u32, since: u32) {
     // (An argv word is followed by its NUL: main takes them from CStrs.)
     CONFIG.store(config.map_or(core::ptr::null_mut(), |c| c.as_ptr().cast_mut().cast()), Relaxed);
     AGAIN.store(since << 2 | (count + 1), Relaxed);
+    ARMED.store(crate::os::process::pid(), Relaxed);
     let ss = libc::stack_t { ss_sp: STACK.0.get().cast(), ss_flags: 0, ss_size: STACK_BYTES };
     // SAFETY: the stack is a static that lives as long as the process.
     unsafe { libc::syscall(libc::SYS_sigaltstack, &raw const ss, 0 as c_long) };
@@ -81,15 +87,17 @@ pub fn cloexec(fd: c_int, on: bool) {
 /// Says `what` and `more` (and that svc re-executes), keeps every fd across the exec
 /// and execs svc again (`svc up` only, once `arm`ed; other verbs abort).
 /// Only raw syscalls: it runs in a signal handler. If the exec fails, svc
-/// as PID 1 reaps forever; otherwise it exits 127.
+/// as PID 1 reaps forever; otherwise it exits 127. In a child svc forked
+/// (before its exec) it exits 127, as a failed exec there does.
 pub fn again(what: &[u8], more: &[u8]) -> ! {
     let next = AGAIN.load(Relaxed);
+    let ours = crate::os::process::pid() == ARMED.load(Relaxed);
     let first = !BUSY.swap(true, Relaxed);
     let mut b = crate::text::Buf::<200>::new();
     if first {
         b.push(what);
         b.push(more);
-        b.push(if next > 0 { b"; re-executing svc\n" } else { b"\n" });
+        b.push(if next > 0 && ours { b"; re-executing svc\n" } else { b"\n" });
         crate::os::fd::say(&b);
         b.clear();
     }
@@ -97,11 +105,14 @@ pub fn again(what: &[u8], more: &[u8]) -> ! {
     if next == 0 {
         crate::os::process::abort();
     }
-    if first {
-        // Bounded: no fd of svc is above MAX_FDS plus the few of its own.
-        for fd in 3..4096 {
-            cloexec(fd, false);
-        }
+    if !ours {
+        // SAFETY: _exit has no preconditions.
+        unsafe { libc::_exit(127) }
+    }
+    // At every entry (a fault during the first pass must not lose a fd).
+    // Bounded: no fd of svc is above MAX_FDS plus the few of its own.
+    for fd in 3..4096 {
+        cloexec(fd, false);
     }
     let _ = ufmt::uwrite!(b, "{}\0", next);
     let config: *const c_char = CONFIG.load(Relaxed);

@@ -50,16 +50,22 @@ pub fn bound(cfg: &Config, inodes: &mut Bound) {
 /// The service (its slot in `cfg.defs`) that the process `pid` belongs
 /// to: the one whose socket it holds, else the one its `SVC_SERVICE`
 /// names (last: servers that set their process title write over their
-/// environment).
+/// environment). None for a `ready = exec:` probe (it has its service's
+/// environment, and SVC_PID): it is no instance, left to end and be reaped.
 #[inline(never)]
 pub fn service_of(cfg: &Config, inodes: &Bound, pid: i32) -> Option<usize> {
     let mut id = proc::holds(pid, inodes).and_then(|l| cfg.defs.iter().position(|d| d.listen.has(l)));
     if id.is_none() {
+        let mut probe = false;
         proc::environ_entries(pid, &mut |e| {
             if let Some(name) = crate::text::after(e, b"SVC_SERVICE=") {
                 id = cfg.find(name);
             }
+            probe |= e.starts_with(b"SVC_PID=");
         });
+        if probe {
+            return None;
+        }
     }
     id
 }
