@@ -101,20 +101,30 @@ impl Parser<'_> {
     }
 }
 
-/// The blank-separated words of a value.
-fn split(value: Word) -> impl Iterator<Item = Word> {
-    let b = value.bytes;
-    let mut at = 0;
-    core::iter::from_fn(move || {
-        while b.get(at).is_some_and(|&c| is_blank(c)) {
-            at += 1;
+/// The blank-separated words of a value (a plain iterator: `from_fn`'s
+/// closure compiled bigger).
+fn split(value: Word) -> Words {
+    Words { value, at: 0 }
+}
+
+struct Words<'a> {
+    value: Word<'a>,
+    at: usize,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = Word<'a>;
+    fn next(&mut self) -> Option<Word<'a>> {
+        let b = self.value.bytes;
+        while b.get(self.at).is_some_and(|&c| is_blank(c)) {
+            self.at += 1;
         }
-        let start = at;
-        while b.get(at).is_some_and(|&c| !is_blank(c)) {
-            at += 1;
+        let start = self.at;
+        while b.get(self.at).is_some_and(|&c| !is_blank(c)) {
+            self.at += 1;
         }
-        (at > start).then(|| value.sub(start, at))
-    })
+        (self.at > start).then(|| self.value.sub(start, self.at))
+    }
 }
 
 fn octal(w: &[u8]) -> Option<u16> {
