@@ -109,7 +109,7 @@ impl Client {
     }
     /// The client took some bytes: its clock stops.
     pub fn progressed(&mut self) {
-        if self.job != Job::Read {
+        if !matches!(self.job, Job::Read) {
             self.deadline = None;
         }
     }
@@ -166,14 +166,14 @@ impl Clients {
     /// The earliest deadline: a request due, or a stalled reply's last chance.
     pub fn next_deadline(&self) -> Option<Instant> {
         let mut next = None;
-        for c in self.list.iter().filter(|c| c.job != Job::Free) {
+        for c in self.list.iter().filter(|c| !matches!(c.job, Job::Free)) {
             next = crate::service::earliest(next, c.deadline);
         }
         next
     }
     /// Whether slot `c` is past its deadline.
     pub fn expired(&self, c: usize, now: Instant) -> bool {
-        self.list.get(c).is_some_and(|cl| cl.job != Job::Free && cl.deadline.is_some_and(|d| d <= now))
+        self.list.get(c).is_some_and(|cl| !matches!(cl.job, Job::Free) && cl.deadline.is_some_and(|d| d <= now))
     }
 }
 

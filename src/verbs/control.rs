@@ -152,7 +152,7 @@ pub fn ready(w: &mut World, ev: &Events, c: usize, now: Instant) {
         pump(w, ev, c, now);
         return;
     }
-    if cl.job != Job::Read {
+    if !matches!(cl.job, Job::Read) {
         // A waiting client may only hang up; what else it sends is dropped.
         let mut sink = [0u8; 64];
         if let Ok(Some(0)) | Err(_) = os::fd::read_some(fd, &mut sink) {
@@ -550,7 +550,7 @@ fn pump(w: &mut World, ev: &Events, c: usize, now: Instant) {
         }
         let Some(cl) = w.clients.list.get_mut(c) else { return };
         if cl.out.is_empty() {
-            if cl.job == Job::Close {
+            if matches!(cl.job, Job::Close) {
                 drop_client(w, ev, c);
             } else if cl.writing {
                 // Nothing to send (a follower waiting for lines): watch for
@@ -661,7 +661,7 @@ fn upgraded(w: &mut World, ev: &Events, c: usize, id: u8, seq: u8, all: bool, no
 
 /// The outcome of `svc signal`'s kill, for client `c`.
 pub fn signalled(w: &mut World, ev: &Events, c: usize, r: Result<(), rustix::io::Errno>, now: Instant) {
-    if w.clients.list.get(c).is_none_or(|cl| cl.job != Job::WaitSignal) {
+    if w.clients.list.get(c).is_none_or(|cl| !matches!(cl.job, Job::WaitSignal)) {
         return;
     }
     match r {
