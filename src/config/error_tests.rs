@@ -18,6 +18,12 @@ fn errors_table() {
         ("[svc]\nemergency = sh", vec![e(2, Error::RelativePath, "sh")]),
         ("[svc]\nemergncy = /bin/sh", vec![h(2, Error::UnknownSvcKey, "emergncy", "emergency")]),
         ("[svc]\ncontrol = /a\ncontrol = /b", vec![e(3, Error::DuplicateKey, "control")]),
+        // [svc] may come back; its keys are still seen once.
+        ("[svc]\ncontrol = /a\n[a]\nexec=/bin/a\n[svc]\ncontrol = /b", vec![e(6, Error::DuplicateKey, "control")]),
+        ("[svc]\nshutdown_timeout = 1s\n[svc]\nhostname = h\nemergency = /bin/sh\npin = no", vec![e(6, Error::ReservedName, "")]),
+        // [svc]'s keys are no service's.
+        ("[a]\nexec=/bin/a\ncontrol = /x", vec![e(3, Error::UnknownKey, "control")]),
+        ("[a]\nexec=/bin/a\nhostnme = x", vec![e(3, Error::UnknownKey, "hostnme")]),
         ("[svc]\ncontrol_group = nogroup", vec![e(2, Error::UnknownGroup, "nogroup")]),
         ("[svc]\ncontrol =", vec![e(2, Error::EmptyValue, "")]),
         ("[svc]\nhostname = a b", vec![e(2, Error::BadHostname, "a b")]),

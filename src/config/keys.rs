@@ -45,10 +45,16 @@ pub enum Key {
     ProbeInterval,
     OomScoreAdj,
     Pin,
+    // `[svc]` keys (`is_svc`).
+    Control,
+    ControlGroup,
+    Hostname,
+    Emergency,
+    ShutdownTimeout,
 }
 
-/// Service keys, in the order of `Key`.
-pub const KEYS: [(&str, Key); 31] = [
+/// Keys, in the order of `Key`: a service section's, then `[svc]`'s.
+pub const KEYS: [(&str, Key); 36] = [
     ("exec", Key::Exec),
     ("env", Key::Env),
     ("env_file", Key::EnvFile),
@@ -80,27 +86,25 @@ pub const KEYS: [(&str, Key); 31] = [
     ("probe_interval", Key::ProbeInterval),
     ("oom_score_adj", Key::OomScoreAdj),
     ("pin", Key::Pin),
+    ("control", Key::Control),
+    ("control_group", Key::ControlGroup),
+    ("hostname", Key::Hostname),
+    ("emergency", Key::Emergency),
+    ("shutdown_timeout", Key::ShutdownTimeout),
 ];
 
-/// `[svc]` keys; the index is the bit in the seen-mask.
-pub const SVC_KEYS: [&str; 5] = ["control", "control_group", "hostname", "emergency", "shutdown_timeout"];
-pub const CONTROL: usize = 0;
-pub const CONTROL_GROUP: usize = 1;
-pub const HOSTNAME: usize = 2;
-pub const EMERGENCY: usize = 3;
-
-/// KEYS' names, then SVC_KEYS, as the lines of one string; built at compile
-/// time, so that KEYS itself (24 bytes an entry on 64-bit) is not in the binary.
+/// KEYS' names as the lines of one string; built at compile time, so that
+/// KEYS itself (24 bytes an entry on 64-bit) is not in the binary.
 static NAMES: [u8; text::lines_len(&ALL_NAMES)] = text::lines(&ALL_NAMES);
-const ALL_NAMES: [&str; KEYS.len() + SVC_KEYS.len()] = all_names();
+const ALL_NAMES: [&str; KEYS.len()] = all_names();
 /// The key of each of KEYS' lines.
 static KEY_OF: [Key; KEYS.len()] = key_of();
 
-const fn all_names() -> [&'static str; KEYS.len() + SVC_KEYS.len()] {
-    let mut out = [""; KEYS.len() + SVC_KEYS.len()];
+const fn all_names() -> [&'static str; KEYS.len()] {
+    let mut out = [""; KEYS.len()];
     let mut i = 0;
     while i < out.len() {
-        out[i] = if i < KEYS.len() { KEYS[i].0 } else { SVC_KEYS[i - KEYS.len()] };
+        out[i] = KEYS[i].0;
         i += 1;
     }
     out
@@ -120,34 +124,23 @@ fn name(i: usize) -> &'static str {
     text::line(core::str::from_utf8(&NAMES).unwrap_or(""), i)
 }
 
-/// The names of the service keys, for `hint`.
-pub fn key_names() -> impl Iterator<Item = &'static str> {
-    (0..KEYS.len()).map(name)
+/// Whether `k` is a key of `[svc]` rather than of a service.
+pub fn is_svc(k: Key) -> bool {
+    k as u8 >= Key::Control as u8
 }
 
-/// The names of the `[svc]` keys, for `hint`.
-pub fn svc_key_names() -> impl Iterator<Item = &'static str> {
-    (KEYS.len()..ALL_NAMES.len()).map(name)
-}
-
-/// The line of NAMES that is `name`.
-fn find(name: &[u8]) -> Option<usize> {
-    text::find_line(&NAMES, name)
-}
-
+/// A key by name, of either kind.
 pub fn lookup(name: &[u8]) -> Option<Key> {
-    KEY_OF.get(find(name)?).copied()
+    KEY_OF.get(text::find_line(&NAMES, name)?).copied()
 }
 
-pub fn lookup_svc(name: &[u8]) -> Option<usize> {
-    find(name)?.checked_sub(KEYS.len()).filter(|&i| i < SVC_KEYS.len())
-}
-
-/// The closest of `keys` to `word` within an edit distance of 2 (the first
-/// on a tie), for "did you mean".
-pub fn hint(word: &[u8], keys: impl Iterator<Item = &'static str>) -> Option<&'static str> {
+/// The closest of the keys (of `[svc]`, or of a service) to `word` within
+/// an edit distance of 2 (the first on a tie), for "did you mean".
+pub fn hint(word: &[u8], svc: bool) -> Option<&'static str> {
     let mut best: Option<(usize, &'static str)> = None;
-    for k in keys {
+    let first = Key::Control as usize;
+    for i in if svc { first..KEYS.len() } else { 0..first } {
+        let k = name(i);
         let d = distance(word, k.as_bytes());
         if d <= 2 && best.is_none_or(|(b, _)| d < b) {
             best = Some((d, k));
@@ -374,15 +367,17 @@ mod tests {
         }
         assert_eq!(lookup(b"stop_signal"), Some(Key::StopSignal));
         assert_eq!(lookup(b"Exec"), None);
-        assert_eq!(lookup_svc(b"control_group"), Some(1));
-        assert!(key_names().eq(KEYS.iter().map(|(k, _)| *k)));
-        assert!(svc_key_names().eq(SVC_KEYS));
+        assert_eq!(lookup(b"control_group"), Some(Key::ControlGroup));
+        for (i, (name, k)) in KEYS.iter().enumerate() {
+            assert_eq!(self::name(i), *name);
+            assert_eq!(is_svc(*k), i >= 31, "{name}");
+        }
         for (name, k) in KEYS {
             assert_eq!(lookup(name.as_bytes()), Some(k));
         }
         assert_eq!(lookup(b""), None);
-        assert_eq!(lookup(b"control"), None);
-        assert_eq!(lookup_svc(b"exec"), None);
+        assert!(is_svc(lookup(b"control").unwrap()));
+        assert!(!is_svc(lookup(b"exec").unwrap()));
     }
 
     #[test]
@@ -407,7 +402,6 @@ mod tests {
 
     #[test]
     fn hints() {
-        let all = || KEYS.iter().map(|(k, _)| *k);
         for (word, want) in [
             ("exce", Some("exec")),
             ("enf", Some("env")),
@@ -421,9 +415,12 @@ mod tests {
             ("whatever", None),
             ("", None),
         ] {
-            assert_eq!(hint(word.as_bytes(), all()), want, "{word}");
+            assert_eq!(hint(word.as_bytes(), false), want, "{word}");
         }
-        assert_eq!(hint(b"contrl", SVC_KEYS.iter().copied()), Some("control"));
+        assert_eq!(hint(b"contrl", true), Some("control"));
+        // Each kind of section hints at its own keys only.
+        assert_eq!(hint(b"contrl", false), None);
+        assert_eq!(hint(b"exce", true), None);
     }
 
     #[test]
@@ -569,7 +566,7 @@ mod tests {
         ] {
             assert_eq!(parse_log_keep(w.as_bytes()), v, "{w}");
         }
-        assert_eq!(hint(b"logsize", KEYS.iter().map(|(k, _)| *k)), Some("log_size"));
-        assert_eq!(hint(b"log-keep", KEYS.iter().map(|(k, _)| *k)), Some("log_keep"));
+        assert_eq!(hint(b"logsize", false), Some("log_size"));
+        assert_eq!(hint(b"log-keep", false), Some("log_keep"));
     }
 }

@@ -87,8 +87,8 @@ pub fn parse(text: &[u8], files: &mut dyn Files, out: &mut Config, errors: &mut 
         }
         match at {
             At::Nowhere => p.error(Error::KeyOutsideSection, key.span()),
-            At::Svc => p.svc_key(key, value, &mut svc_seen),
-            At::Service => p.key(&mut sec, key, value),
+            At::Svc => p.key(&mut sec, key, value, Some(&mut svc_seen)),
+            At::Service => p.key(&mut sec, key, value, None),
         }
     }
     if at == At::Service {
@@ -304,64 +304,31 @@ impl Parser<'_> {
         At::Service
     }
 
-    /// A key of `[svc]`.
-    fn svc_key(&mut self, key: Word, value: Word, seen: &mut u32) {
-        let Some(k) = keys::lookup_svc(key.bytes) else {
-            if keys::lookup(key.bytes).is_some() {
+    /// A key of a service section, or of `[svc]` (with the keys it has
+    /// seen, in all its sections).
+    fn key(&mut self, sec: &mut Section, key: Word, value: Word, svc_seen: Option<&mut u32>) {
+        let svc = svc_seen.is_some();
+        let found = keys::lookup(key.bytes);
+        let Some(k) = found.filter(|&k| keys::is_svc(k) == svc) else {
+            if svc && found.is_some() {
                 // A service key: the user meant a service called svc.
-                self.error(Error::ReservedName, Span::default());
-            } else {
-                let mut e = located(self.line, self.section, key.span(), Error::UnknownSvcKey);
-                e.hint = keys::hint(key.bytes, keys::svc_key_names());
-                self.errors.push(e);
+                return self.error(Error::ReservedName, Span::default());
             }
-            return;
-        };
-        if *seen & (1 << k) != 0 {
-            return self.error(Error::DuplicateKey, key.span());
-        }
-        *seen |= 1 << k;
-        if let Err((e, span)) = self.svc_value(k, value) {
-            self.error(e, span);
-        }
-    }
-
-    fn svc_value(&mut self, k: usize, value: Word) -> Result<(), (Error, Span)> {
-        let v = value.bytes;
-        let bad = |e: Error| (e, value.span());
-        if v.is_empty() {
-            return Err(bad(Error::EmptyValue));
-        }
-        if v.contains(&0) {
-            return Err(bad(Error::NulByte));
-        }
-        match k {
-            keys::CONTROL | keys::EMERGENCY if !v.starts_with(b"/") => return Err(bad(Error::RelativePath)),
-            keys::CONTROL if v.len() >= CONTROL_PATH_BYTES => return Err(bad(Error::ControlPathTooLong)),
-            keys::CONTROL => self.out.control = self.store(value),
-            keys::CONTROL_GROUP => self.out.control_gid = Some(self.group_id(v).map_err(bad)?),
-            keys::HOSTNAME if v.len() > 64 || v.iter().any(|&b| is_blank(b)) => return Err(bad(Error::BadHostname)),
-            keys::HOSTNAME => self.out.hostname = self.store(value),
-            keys::EMERGENCY => self.out.emergency = self.store(value),
-            _ => self.out.shutdown_timeout = Some(keys::parse_duration(v).map_err(bad)?),
-        }
-        Ok(())
-    }
-
-    /// A key of a service section.
-    fn key(&mut self, sec: &mut Section, key: Word, value: Word) {
-        let Some(k) = keys::lookup(key.bytes) else {
-            let mut e = located(self.line, self.section, key.span(), Error::UnknownKey);
-            e.hint = keys::hint(key.bytes, keys::key_names());
+            let error = if svc { Error::UnknownSvcKey } else { Error::UnknownKey };
+            let mut e = located(self.line, self.section, key.span(), error);
+            e.hint = keys::hint(key.bytes, svc);
             return self.errors.push(e);
         };
-        let bit = 1u32 << (k as u32);
-        if !matches!(k, Key::Env | Key::Listen) && sec.seen & bit != 0 {
+        // [svc]'s keys, the last of `Key`, have bits 31, 0, 1, ... of their own mask.
+        let bit = 1u32 << (k as u32 % 32);
+        let seen = svc_seen.unwrap_or(&mut sec.seen);
+        if !matches!(k, Key::Env | Key::Listen) && *seen & bit != 0 {
             return self.error(Error::DuplicateKey, key.span());
         }
-        sec.seen |= bit;
+        *seen |= bit;
         let result = if value.bytes.is_empty() {
-            Err((Error::EmptyValue, key.span()))
+            // [svc] says the empty value, a service section which key.
+            Err((Error::EmptyValue, if svc { value } else { key }.span()))
         } else if value.bytes.contains(&0) {
             // An env value may be a secret: quote its key only.
             let w = if k == Key::Env { env::env_key_word(value) } else { value };
@@ -397,15 +364,26 @@ impl Parser<'_> {
             }
             Key::Env => return self.env(sec, value),
             Key::EnvFile => return self.env_file(sec, value),
-            Key::Cwd => {
+            Key::Cwd | Key::Control | Key::Emergency => {
                 if !v.starts_with(b"/") {
                     return Err(bad(Error::RelativePath));
                 }
-                if v.len() >= PATH_BYTES {
+                if k == Key::Cwd && v.len() >= PATH_BYTES {
                     return Err(bad(Error::PathTooLong));
                 }
-                def.cwd = self.store(value);
+                if k == Key::Control && v.len() >= CONTROL_PATH_BYTES {
+                    return Err(bad(Error::ControlPathTooLong));
+                }
+                let s = self.store(value);
+                *match k {
+                    Key::Cwd => &mut def.cwd,
+                    Key::Control => &mut self.out.control,
+                    _ => &mut self.out.emergency,
+                } = s;
             }
+            Key::ControlGroup => self.out.control_gid = Some(self.group_id(v).map_err(bad)?),
+            Key::Hostname if v.len() > 64 || v.iter().any(|&b| is_blank(b)) => return Err(bad(Error::BadHostname)),
+            Key::Hostname => self.out.hostname = self.store(value),
             Key::User => sec.user = Some((value.span(), self.line)),
             Key::Group => sec.group = Some((value.span(), self.line)),
             Key::Restart => def.restart = keys::parse_restart(v).map_err(bad)?,
@@ -436,7 +414,13 @@ impl Parser<'_> {
                 (def.backoff_first, def.backoff_max) = (first, max);
             }
             // One parse for every duration key; the key picks the field.
-            Key::Stable | Key::ProbeInterval | Key::Watchdog | Key::ReadyTimeout | Key::StopTimeout | Key::UpgradeDelay => {
+            Key::Stable
+            | Key::ProbeInterval
+            | Key::Watchdog
+            | Key::ReadyTimeout
+            | Key::StopTimeout
+            | Key::UpgradeDelay
+            | Key::ShutdownTimeout => {
                 let d = keys::parse_duration(v).map_err(bad)?;
                 *match k {
                     Key::Stable => &mut def.stable,
@@ -444,7 +428,8 @@ impl Parser<'_> {
                     Key::Watchdog => &mut def.watchdog,
                     Key::ReadyTimeout => &mut def.ready_timeout,
                     Key::StopTimeout => &mut def.stop_timeout,
-                    _ => &mut def.upgrade_delay,
+                    Key::UpgradeDelay => &mut def.upgrade_delay,
+                    _ => self.out.shutdown_timeout.insert(d),
                 } = d;
             }
             Key::OomScoreAdj => def.oom_score_adj = keys::parse_oom(v).map_err(bad)?,
