@@ -40,29 +40,10 @@ fn set(fd: &OwnedFd, level: c_int, name: c_int, on: bool) -> Result<(), Errno> {
     crate::os::setsockopt(crate::os::fd::borrowed(fd), level, name, c_int::from(on))
 }
 
-/// `bind(2)` of `fd` to the `len` bytes of the address at `a`.
-fn bind_raw<T>(fd: &OwnedFd, a: &T) -> Result<(), Errno> {
-    let len = core::mem::size_of::<T>() as libc::socklen_t;
-    // SAFETY: `a` is a valid sockaddr of its type, `len` bytes, for the call.
-    check(unsafe { libc::bind(fd.as_raw_fd(), (a as *const T).cast(), len) })
-}
-
-fn v4(ip: [u8; 4], port: u16) -> libc::sockaddr_in {
-    // SAFETY: sockaddr_in is plain data; all zeroes is a valid value.
-    let mut a: libc::sockaddr_in = unsafe { core::mem::zeroed() };
-    a.sin_family = libc::AF_INET as libc::sa_family_t;
-    a.sin_port = port.to_be();
-    a.sin_addr.s_addr = u32::from_ne_bytes(ip);
-    a
-}
-
-fn v6(ip: [u8; 16], port: u16) -> libc::sockaddr_in6 {
-    // SAFETY: as above.
-    let mut a: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
-    a.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    a.sin6_port = port.to_be();
-    a.sin6_addr.s6_addr = ip;
-    a
+/// `bind(2)` of `fd` to the first `len` bytes of the address at `a`.
+fn bind_raw<T>(fd: &OwnedFd, a: &T, len: usize) -> Result<(), Errno> {
+    // SAFETY: `a` is a valid sockaddr of its type, at least `len` bytes, for the call.
+    check(unsafe { libc::bind(fd.as_raw_fd(), (a as *const T).cast(), len as libc::socklen_t) })
 }
 
 /// A `sockaddr_un` for a path, or (with `abstract_`) for a name after a 0.
@@ -89,11 +70,11 @@ pub fn bind(a: &Addr, o: &Options) -> Result<Bound, Errno> {
         Addr::Inet { proto, ip, port } => {
             let kind = if proto == Proto::Udp { libc::SOCK_DGRAM } else { libc::SOCK_STREAM };
             let fd = match ip {
-                Ip::V4(ip) => inet4(kind, ip, port, o)?,
-                Ip::V6(ip) => inet6(kind, ip, port, o)?,
+                Ip::V4(ip) => inet(kind, &ip, port, o)?,
+                Ip::V6(ip) => inet(kind, &ip, port, o)?,
                 // Dual stack where the kernel has IPv6, else IPv4 only.
-                Ip::Any => match inet6(kind, [0; 16], port, o) {
-                    Err(Errno::AFNOSUPPORT) => inet4(kind, [0; 4], port, o)?,
+                Ip::Any => match inet(kind, &[0; 16], port, o) {
+                    Err(Errno::AFNOSUPPORT) => inet(kind, &[0; 4], port, o)?,
                     r => r?,
                 },
             };
@@ -109,8 +90,7 @@ pub fn bind(a: &Addr, o: &Options) -> Result<Bound, Errno> {
             if !abstract_ {
                 clear_stale(&sa, len)?;
             }
-            // SAFETY: sa is a valid sockaddr_un and len is within it.
-            check(unsafe { libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), len as libc::socklen_t) })?;
+            bind_raw(&fd, &sa, len)?;
             if !abstract_ {
                 let made = configure_file(path, o);
                 if let Err(e) = made {
@@ -125,13 +105,32 @@ pub fn bind(a: &Addr, o: &Options) -> Result<Bound, Errno> {
     }
 }
 
-fn inet4(kind: c_int, ip: [u8; 4], port: u16, o: &Options) -> Result<OwnedFd, Errno> {
-    let fd = socket(libc::AF_INET, kind)?;
+/// An IPv4 (`ip` of 4 bytes) or IPv6 (16 bytes) socket bound to `ip`:`port`.
+#[inline(never)]
+fn inet(kind: c_int, ip: &[u8], port: u16, o: &Options) -> Result<OwnedFd, Errno> {
+    let v6 = ip.len() == 16;
+    let fd = socket(if v6 { libc::AF_INET6 } else { libc::AF_INET }, kind)?;
     set(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;
+    // `[::]` takes IPv4 too, whatever net.ipv6.bindv6only says.
+    if v6 {
+        set(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, false)?;
+    }
     if o.freebind {
         set(&fd, libc::SOL_IP, libc::IP_FREEBIND, true)?;
     }
-    bind_raw(&fd, &v4(ip, port))?;
+    // SAFETY: sockaddr_in6 is plain data; all zeroes is a valid value.
+    let mut a: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
+    a.sin6_family = (if v6 { libc::AF_INET6 } else { libc::AF_INET }) as libc::sa_family_t;
+    // sin_port is where sin6_port is, and sin_addr where sin6_flowinfo is.
+    a.sin6_port = port.to_be();
+    if v6 {
+        crate::text::copy(&mut a.sin6_addr.s6_addr, ip);
+    } else {
+        let b = |i: usize| ip.get(i).copied().unwrap_or(0);
+        a.sin6_flowinfo = u32::from_ne_bytes([b(0), b(1), b(2), b(3)]);
+    }
+    let len = if v6 { core::mem::size_of::<libc::sockaddr_in6>() } else { core::mem::size_of::<libc::sockaddr_in>() };
+    bind_raw(&fd, &a, len)?;
     Ok(fd)
 }
 
@@ -147,18 +146,6 @@ pub fn notify_init(path: &[u8], msg: &[u8]) -> Result<(), Errno> {
     check(unsafe {
         libc::sendto(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL, (&raw const sa).cast(), len as libc::socklen_t)
     } as i32)
-}
-
-fn inet6(kind: c_int, ip: [u8; 16], port: u16, o: &Options) -> Result<OwnedFd, Errno> {
-    let fd = socket(libc::AF_INET6, kind)?;
-    set(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, true)?;
-    // `[::]` takes IPv4 too, whatever net.ipv6.bindv6only says.
-    set(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, false)?;
-    if o.freebind {
-        set(&fd, libc::SOL_IP, libc::IP_FREEBIND, true)?;
-    }
-    bind_raw(&fd, &v6(ip, port))?;
-    Ok(fd)
 }
 
 /// `listen(2)`; again on a held socket, with a new backlog.
@@ -243,8 +230,7 @@ pub fn bind_notify(path: &[u8], uid: Option<u32>) -> Result<OwnedFd, Errno> {
     set(&fd, libc::SOL_SOCKET, libc::SO_PASSCRED, true)?;
     let (sa, len) = unix(path, false)?;
     unlink(path);
-    // SAFETY: sa is a valid sockaddr_un and len is within it.
-    check(unsafe { libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), len as libc::socklen_t) })?;
+    bind_raw(&fd, &sa, len)?;
     let o = Options { backlog: 0, mode: Some(0o600), uid, gid: None, freebind: false };
     if let Err(e) = configure_file(path, &o) {
         unlink(path);
