@@ -65,7 +65,8 @@ fn env_file_cwd_path_and_nofile() {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(s.path("vars"), fs::Permissions::from_mode(0o600)).unwrap();
     s.write_config(
-        "[s]\nexec = /bin/sleep 1000\nenv_file = {DIR}/vars\nenv = FOO=bar\ncwd = {DIR}/work\nnofile = 123\n\n\
+        "[s]\nexec = /bin/sleep 1000\nenv_file = {DIR}/vars\nenv = FOO=bar\ncwd = {DIR}/work\nnofile = 123\n\
+         memlock = 32k\ncore = unlimited\n\n\
          [p]\nexec = /bin/sleep 1000\nenv = PATH=/custom:/bin\n",
     );
     s.start();
@@ -84,6 +85,17 @@ fn env_file_cwd_path_and_nofile() {
     let nofile = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
     let soft = nofile.trim_start_matches("Max open files").split_whitespace().next();
     assert_eq!(soft, Some("123"), "{nofile}");
+    // Each rlimit key reaches its own resource, soft and hard; `unlimited`
+    // as the kernel's infinity (where the test's own hard limit allows it).
+    let limit = |text: &str, name: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_default();
+        line.trim_start_matches(name).split_whitespace().take(2).map(String::from).collect()
+    };
+    assert_eq!(limit(&limits, "Max locked memory"), ["32768", "32768"], "{limits}");
+    let own = fs::read_to_string("/proc/self/limits").unwrap();
+    if limit(&own, "Max core file size").get(1).map(String::as_str) == Some("unlimited") {
+        assert_eq!(limit(&limits, "Max core file size"), ["unlimited", "unlimited"], "{limits}");
+    }
 
     let p = s.wait_running("p");
     assert_eq!(environ(p), ["PATH=/custom:/bin", "SVC_SERVICE=p"]);

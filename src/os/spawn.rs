@@ -13,7 +13,7 @@ use core::ffi::{CStr, c_char, c_int, c_long};
 use core::sync::atomic::{AtomicU8, Ordering};
 use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::process::{Gid, Pid, Resource, Rlimit, Uid, WaitOptions};
+use rustix::process::{Gid, Pid, Resource, Uid, WaitOptions};
 
 /// Everything the child needs, prepared by the parent before fork so that the
 /// child only makes async-signal-safe calls.
@@ -283,12 +283,18 @@ fn setup(spec: &Spec, err: c_int, min: c_int) -> Result<Infallible, (Step, i32)>
     if let Some(v) = spec.oom {
         write_oom(v).map_err(os(Step::Oom))?;
     }
-    const RESOURCES: [Resource; 4] = [Resource::Nofile, Resource::Nproc, Resource::Core, Resource::Memlock];
-    for (resource, limit) in RESOURCES.into_iter().zip(spec.rlimits) {
-        if let Some(v) = limit {
-            let v = (v != u64::MAX).then_some(v);
-            let both = Rlimit { current: v, maximum: v };
-            rustix::process::setrlimit(resource, both).map_err(os(Step::Rlimit))?;
+    // prlimit64's limits are u64 on every target, RLIM64_INFINITY all ones
+    // as u64::MAX is here ("unlimited").
+    const RESOURCES: [c_long; 4] =
+        [libc::RLIMIT_NOFILE as c_long, libc::RLIMIT_NPROC as c_long, libc::RLIMIT_CORE as c_long, libc::RLIMIT_MEMLOCK as c_long];
+    for (i, resource) in RESOURCES.iter().enumerate() {
+        if let Some(Some(v)) = spec.rlimits.get(i) {
+            let both = [*v, *v];
+            // SAFETY: `both` is a struct rlimit64 (current, maximum) for the call.
+            let r = unsafe { libc::syscall(libc::SYS_prlimit64, 0 as c_long, *resource, both.as_ptr(), 0 as c_long) };
+            if r < 0 {
+                return Err((Step::Rlimit, errno()));
+            }
         }
     }
 
