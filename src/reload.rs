@@ -181,9 +181,11 @@ impl Plan {
             self.closed = 0;
         }
     }
-    fn push(&mut self, s: Step) {
+    /// A step for the service `name`, index `def` in the new config.
+    #[inline(never)]
+    fn push(&mut self, change: Change, def: u8, name: &[u8]) {
         // Room for every service of two configs: never full.
-        let _ = self.steps.push(s);
+        let _ = self.steps.push(Step::new(change, NO_SLOT, def, name));
     }
 }
 
@@ -197,12 +199,12 @@ pub fn plan(old: &Config, new: &Config, plan: &mut Plan) {
             Some(od) => compare(old, od, new, nd),
             None => Change::Added,
         };
-        plan.push(Step::new(change, NO_SLOT, i as u8, name));
+        plan.push(change, i as u8, name);
     }
     for d in old.defs.iter() {
         let name = old.str(d.name);
         if new.find(name).is_none() {
-            plan.push(Step::new(Change::Removed, NO_SLOT, 0, name));
+            plan.push(Change::Removed, 0, name);
         }
     }
 }
