@@ -54,21 +54,28 @@ impl<'a> Words<'a> {
             return None;
         }
         while let Some(&b) = self.text.get(i) {
-            match b {
-                b'"' => quoted = !quoted,
+            // One call of `byte` (inlined once), whichever byte it is.
+            let out = match b {
+                b'"' => {
+                    quoted = !quoted;
+                    None
+                }
                 b'\\' => match self.text.get(i + 1) {
                     Some(&n) if n == b'"' || n == b'\\' || is_blank(n) => {
-                        byte(n);
                         i += 1;
+                        Some(n)
                     }
-                    Some(_) => byte(b),
+                    Some(_) => Some(b),
                     None => {
                         self.pos = self.text.len();
                         return Some(Err((Error::BadQuote, Raw { start, end: self.text.len() })));
                     }
                 },
                 _ if is_blank(b) && !quoted => break,
-                _ => byte(b),
+                _ => Some(b),
+            };
+            if let Some(c) = out {
+                byte(c);
             }
             i += 1;
         }

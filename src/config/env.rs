@@ -6,7 +6,7 @@
 use super::keys::{self, is_blank};
 use super::{DEFAULT_PATH, Parser, Section, Word, located, push_str, slice};
 use crate::config::{Error, FileError, Range, Span};
-use crate::limits::{MAX_ENV, PATH_BYTES};
+use crate::limits::MAX_ENV;
 use heapless::Vec;
 
 /// Adds `entry` to `env`, replacing an entry with the same key in place.
@@ -40,18 +40,10 @@ impl Parser<'_> {
         env_set(&self.out.arena, &mut sec.env, s).map_err(|e| (e, key))
     }
 
-    /// `env_file`: reads the file and adds its `KEY=value` lines. Errors say
-    /// the line number, never the line.
+    /// `env_file` (an absolute path, stored): reads the file and adds its
+    /// `KEY=value` lines. Errors say the line number, never the line.
     pub(super) fn env_file(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
-        let path = value.bytes;
-        if !path.starts_with(b"/") {
-            return Err((Error::RelativePath, value.span()));
-        }
-        if path.len() >= PATH_BYTES {
-            return Err((Error::PathTooLong, value.span()));
-        }
-        sec.def.env_file = self.store(value);
-        let data = match self.files.read(path) {
+        let data = match self.files.read(value.bytes) {
             Ok(d) => d,
             Err(FileError::Unsafe) => return Err((Error::EnvFileUnsafe, value.span())),
             Err(FileError::TooBig) => return Err((Error::EnvFileTooBig, value.span())),

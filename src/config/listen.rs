@@ -3,7 +3,7 @@
 //! `listen` order, checked here so that `svc check` names a bad address at
 //! its line. No syscalls: owners are resolved through `Files`.
 
-use super::keys::{self, is_blank};
+use super::keys;
 use super::{Parser, Section, Word};
 use crate::addr::{self, Addr};
 use crate::config::{Error, Listen, Ready, Span};
@@ -12,7 +12,7 @@ use crate::limits::{LISTEN_BACKLOG_DEFAULT, MAX_SERVICE_LISTENS};
 impl Parser<'_> {
     /// One `listen =` line: its socket joins the section's, after the others.
     pub(super) fn listen(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
-        let mut words = split(value);
+        let mut words = value.words(b' ');
         let Some(first) = words.next() else { return Err((Error::EmptyValue, value.span())) };
         let a = addr::parse(first.bytes).map_err(|e| (Error::from(e), first.span()))?;
         let unix = matches!(a, Addr::Unix { .. });
@@ -98,32 +98,6 @@ impl Parser<'_> {
         if sec.seen & (1 << keys::Key::ProbeInterval as u32) != 0 && !matches!(d.ready, Ready::Exec(_)) {
             self.error_at(sec.line, Error::ProbeIntervalExec, Span::default());
         }
-    }
-}
-
-/// The blank-separated words of a value (a plain iterator: `from_fn`'s
-/// closure compiled bigger).
-fn split(value: Word) -> Words {
-    Words { value, at: 0 }
-}
-
-struct Words<'a> {
-    value: Word<'a>,
-    at: usize,
-}
-
-impl<'a> Iterator for Words<'a> {
-    type Item = Word<'a>;
-    fn next(&mut self) -> Option<Word<'a>> {
-        let b = self.value.bytes;
-        while b.get(self.at).is_some_and(|&c| is_blank(c)) {
-            self.at += 1;
-        }
-        let start = self.at;
-        while b.get(self.at).is_some_and(|&c| !is_blank(c)) {
-            self.at += 1;
-        }
-        (self.at > start).then(|| self.value.sub(start, self.at))
     }
 }
 

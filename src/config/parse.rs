@@ -121,11 +121,39 @@ impl<'t> Word<'t> {
     fn sub(self, from: usize, to: usize) -> Word<'t> {
         Word { bytes: self.bytes.get(from..to).unwrap_or(&[]), at: self.at + from }
     }
+    /// The words of `self` between blanks and `sep` (a blank for none).
+    fn words(self, sep: u8) -> Words<'t> {
+        Words { value: self, at: 0, sep }
+    }
     fn trim(self) -> Word<'t> {
         let lead = self.bytes.iter().take_while(|&&b| is_blank(b)).count();
         let trail = self.bytes.iter().rev().take_while(|&&b| is_blank(b)).count();
         let end = self.bytes.len().saturating_sub(trail).max(lead);
         self.sub(lead, end)
+    }
+}
+
+/// The words of a value (a plain iterator: `from_fn`'s closure, or a
+/// slice split and a filter, compiled bigger).
+struct Words<'a> {
+    value: Word<'a>,
+    at: usize,
+    sep: u8,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = Word<'a>;
+    fn next(&mut self) -> Option<Word<'a>> {
+        let b = self.value.bytes;
+        let gap = |c: u8| is_blank(c) || c == self.sep;
+        while b.get(self.at).is_some_and(|&c| gap(c)) {
+            self.at += 1;
+        }
+        let start = self.at;
+        while b.get(self.at).is_some_and(|&c| !gap(c)) {
+            self.at += 1;
+        }
+        (self.at > start).then(|| self.value.sub(start, self.at))
     }
 }
 
@@ -363,12 +391,16 @@ impl Parser<'_> {
                 }
             }
             Key::Env => return self.env(sec, value),
-            Key::EnvFile => return self.env_file(sec, value),
-            Key::Cwd | Key::Control | Key::Emergency => {
-                if !v.starts_with(b"/") {
+            // Strings kept as written: absolute paths, and the hostname.
+            Key::Cwd | Key::EnvFile | Key::Control | Key::Emergency | Key::Hostname => {
+                if k == Key::Hostname {
+                    if v.len() > 64 || v.iter().any(|&b| is_blank(b)) {
+                        return Err(bad(Error::BadHostname));
+                    }
+                } else if !v.starts_with(b"/") {
                     return Err(bad(Error::RelativePath));
                 }
-                if k == Key::Cwd && v.len() >= PATH_BYTES {
+                if matches!(k, Key::Cwd | Key::EnvFile) && v.len() >= PATH_BYTES {
                     return Err(bad(Error::PathTooLong));
                 }
                 if k == Key::Control && v.len() >= CONTROL_PATH_BYTES {
@@ -377,13 +409,16 @@ impl Parser<'_> {
                 let s = self.store(value);
                 *match k {
                     Key::Cwd => &mut def.cwd,
+                    Key::EnvFile => &mut def.env_file,
                     Key::Control => &mut self.out.control,
+                    Key::Hostname => &mut self.out.hostname,
                     _ => &mut self.out.emergency,
                 } = s;
+                if k == Key::EnvFile {
+                    return self.env_file(sec, value);
+                }
             }
             Key::ControlGroup => self.out.control_gid = Some(self.group_id(v).map_err(bad)?),
-            Key::Hostname if v.len() > 64 || v.iter().any(|&b| is_blank(b)) => return Err(bad(Error::BadHostname)),
-            Key::Hostname => self.out.hostname = self.store(value),
             Key::User => sec.user = Some((value.span(), self.line)),
             Key::Group => sec.group = Some((value.span(), self.line)),
             Key::Restart => def.restart = keys::parse_restart(v).map_err(bad)?,
@@ -402,12 +437,12 @@ impl Parser<'_> {
                 *if k == Key::StopSignal { &mut def.stop_signal } else { &mut def.upgrade_signal } = n;
             }
             Key::Backoff => {
-                let mut words = v.split(|&b| is_blank(b)).filter(|w| !w.is_empty());
+                let mut words = value.words(b' ');
                 let (Some(first), Some(max), None) = (words.next(), words.next(), words.next()) else {
                     return Err(bad(Error::BadDuration));
                 };
-                let first = keys::parse_duration(first).map_err(bad)?;
-                let max = keys::parse_duration(max).map_err(bad)?;
+                let first = keys::parse_duration(first.bytes).map_err(bad)?;
+                let max = keys::parse_duration(max.bytes).map_err(bad)?;
                 if first > max {
                     return Err(bad(Error::BadDuration));
                 }
@@ -524,14 +559,8 @@ impl Parser<'_> {
             self.section = p.name;
             let value = Word { bytes: slice(self.text, p.after), at: p.after.start as usize };
             let mut mask = 0u64;
-            let mut at = 0usize;
-            for w in value.bytes.split(|&b| b == b',' || is_blank(b)) {
-                let word = value.sub(at, at + w.len());
-                at += w.len() + 1;
-                if w.is_empty() {
-                    continue;
-                }
-                match self.out.find(w) {
+            for word in value.words(b',') {
+                match self.out.find(word.bytes) {
                     Some(j) if j == i => self.error_at(p.after_line, Error::AfterSelf, word.span()),
                     Some(j) => mask |= 1u64 << j,
                     None => self.error_at(p.after_line, Error::UnknownAfter, word.span()),
