@@ -26,17 +26,10 @@ impl Group<'_> {
     }
 }
 
-/// A decimal id: 1 to 10 digits that fit u32.
+/// A decimal id: 1 to 10 digits that fit u32 (text::parse_u32's rule,
+/// whose code it shares).
 pub fn parse_id(word: &[u8]) -> Option<u32> {
-    if word.is_empty() || word.len() > 10 {
-        return None;
-    }
-    word.iter().try_fold(0u32, |v, &b| {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v.checked_mul(10)?.checked_add(u32::from(b - b'0'))
-    })
+    crate::text::parse_u32(word)
 }
 
 fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {

@@ -107,9 +107,9 @@ enum At {
 
 /// A piece of the config text and where it starts.
 #[derive(Clone, Copy)]
-struct Word<'t> {
-    bytes: &'t [u8],
-    at: usize,
+pub(super) struct Word<'t> {
+    pub(super) bytes: &'t [u8],
+    pub(super) at: usize,
 }
 
 impl<'t> Word<'t> {
@@ -118,14 +118,14 @@ impl<'t> Word<'t> {
         // The text is at most CONFIG_BYTES, so offsets fit u32.
         Span { start: self.at as u32, len: self.bytes.len() as u32 }
     }
-    fn sub(self, from: usize, to: usize) -> Word<'t> {
+    pub(super) fn sub(self, from: usize, to: usize) -> Word<'t> {
         Word { bytes: self.bytes.get(from..to).unwrap_or(&[]), at: self.at + from }
     }
     /// The words of `self` between blanks and `sep` (a blank for none).
     fn words(self, sep: u8) -> Words<'t> {
         Words { value: self, at: 0, sep }
     }
-    fn trim(self) -> Word<'t> {
+    pub(super) fn trim(self) -> Word<'t> {
         let lead = self.bytes.iter().take_while(|&&b| is_blank(b)).count();
         let trail = self.bytes.iter().rev().take_while(|&&b| is_blank(b)).count();
         let end = self.bytes.len().saturating_sub(trail).max(lead);

@@ -3,7 +3,7 @@
 //! of one line so that a client's stack stays small whatever the config's
 //! size. No syscalls: the caller passes in how to read.
 
-use super::parse::is_blank;
+use super::parse::Word;
 use crate::text::shift;
 
 /// The value of `control` in the `[svc]` section, if any, in the config
@@ -45,13 +45,10 @@ pub fn control_path(buf: &mut [u8], mut read: impl FnMut(&mut [u8]) -> Option<us
     }
 }
 
-fn lead(b: &[u8]) -> usize {
-    b.iter().take_while(|&&c| is_blank(c)).count()
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let b = b.get(lead(b)..).unwrap_or(&[]);
-    b.get(..b.len() - b.iter().rev().take_while(|&&c| is_blank(c)).count()).unwrap_or(&[])
+/// `bytes` without the blanks around, and where that starts in `bytes`:
+/// the parser's own trim.
+fn trim(bytes: &[u8]) -> Word<'_> {
+    Word { bytes, at: 0 }.trim()
 }
 
 /// One line: notes a section header in `in_svc`; for `control = VALUE` in
@@ -60,16 +57,16 @@ fn value(in_svc: &mut bool, raw: &[u8]) -> Option<(usize, usize)> {
     // Blanks as the parser has them (space, tab, CR; not a form feed, which
     // `trim_ascii` would drop: the fuzzer found a path the two read apart).
     let line = trim(raw);
-    if let Some(header) = crate::text::after(line, b"[") {
-        *in_svc = header.strip_suffix(b"]").map(trim) == Some(b"svc");
+    if let Some(header) = crate::text::after(line.bytes, b"[") {
+        *in_svc = header.strip_suffix(b"]").map(|h| trim(h).bytes) == Some(b"svc");
         return None;
     }
-    let eq = line.iter().position(|&b| b == b'=').filter(|_| *in_svc)?;
-    let (k, v) = line.split_at_checked(eq)?;
-    let v = v.get(1..).filter(|_| trim(k) == b"control")?;
-    let from = lead(raw) + eq + 1 + lead(v);
-    let len = trim(v).len();
-    (len > 0).then_some((from, from + len))
+    let eq = line.bytes.iter().position(|&b| b == b'=').filter(|_| *in_svc)?;
+    if line.sub(0, eq).trim().bytes != b"control" {
+        return None;
+    }
+    let v = line.sub(eq + 1, line.bytes.len()).trim();
+    (!v.bytes.is_empty()).then_some((v.at, v.at + v.bytes.len()))
 }
 
 #[cfg(test)]
