@@ -60,10 +60,10 @@ fn same_ready(a: &Config, x: Ready, b: &Config, y: Ready) -> bool {
     }
 }
 
-/// The bits set in `mask`. Out of line on x86_64, where without a popcnt
-/// instruction (before SSE4.2) each count is some 80 bytes of arithmetic
-/// (elsewhere the call costs more than it saves).
-#[cfg_attr(target_arch = "x86_64", inline(never))]
+/// The bits set in `mask`. Out of line on x86_64 and i686, where without a
+/// popcnt instruction (before SSE4.2) each count is some 80 bytes of
+/// arithmetic (elsewhere the call costs more than it saves).
+#[cfg_attr(any(target_arch = "x86_64", target_arch = "x86"), inline(never))]
 pub fn ones(mask: u64) -> usize {
     mask.count_ones() as usize
 }
