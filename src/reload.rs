@@ -83,8 +83,15 @@ pub fn same_listens(a: &Config, x: &Def, b: &Config, y: &Def, options: bool) -> 
         && p.iter().zip(q).all(|(l, m)| {
             a.str(l.addr) == b.str(m.addr)
                 && a.str(l.name) == b.str(m.name)
-                && (!options || (l.backlog, l.mode, l.uid, l.gid, l.freebind) == (m.backlog, m.mode, m.uid, m.gid, m.freebind))
+                && (!options || opts(l) == opts(m))
         })
+}
+
+/// A socket's options alone: its texts' spans (which differ between
+/// configs) blanked, for one derived compare.
+fn opts(l: &crate::config::Listen) -> crate::config::Listen {
+    let none = crate::config::Span { start: 0, len: 0 };
+    crate::config::Listen { addr: none, name: none, ..*l }
 }
 
 /// How `old` (in config `a`) became `new` (in config `b`).
