@@ -429,6 +429,13 @@ impl Service {
         let probe = matches!(def.ready, Ready::Exec(_));
         for (k, i) in self.inst.iter_mut().enumerate() {
             let Some(i) = i else { continue };
+            // The stop timeout: SIGKILL to the group, once.
+            if let InstPhase::Stopping { kill_at, .. } | InstPhase::Lingering { kill_at, .. } = &mut i.phase
+                && kill_at.is_some_and(|at| at <= now)
+            {
+                *kill_at = None;
+                kill(out, i.pid);
+            }
             match i.phase {
                 InstPhase::Starting { ready_at: Some(at), .. } if at <= now && !probe => i.phase = ready_phase(def, now),
                 InstPhase::Starting { ready_by, .. } if ready_by <= now => {
@@ -443,14 +450,6 @@ impl Service {
                     i.phase = InstPhase::Starting { ready_by, ready_at: None };
                 }
                 InstPhase::Ready { dog: Some(at) } if at <= now => bite(i, def, now, out),
-                InstPhase::Stopping { why, kill_at: Some(at) } if at <= now => {
-                    kill(out, i.pid);
-                    i.phase = InstPhase::Stopping { why, kill_at: None };
-                }
-                InstPhase::Lingering { why, kill_at: Some(at), exit } if at <= now => {
-                    kill(out, i.pid);
-                    i.phase = InstPhase::Lingering { why, kill_at: None, exit };
-                }
                 _ => {}
             }
         }
