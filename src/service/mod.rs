@@ -504,16 +504,11 @@ fn bite(i: &mut Instance, def: &Def, now: Instant, out: &mut Actions) {
 }
 
 pub(super) fn stop_instance(i: &mut Instance, why: Why, def: &Def, now: Instant, out: &mut Actions) {
-    match i.phase {
-        InstPhase::Stopping { why: old, kill_at } => {
-            // A plain stop outranks a restart or a timeout already under way.
-            if why == Why::Stop && old != Why::Stop {
-                i.phase = InstPhase::Stopping { why, kill_at };
-            }
-        }
-        InstPhase::Lingering { why: old, kill_at, exit } => {
-            if why == Why::Stop && old != Why::Stop {
-                i.phase = InstPhase::Lingering { why, kill_at, exit };
+    match &mut i.phase {
+        // A plain stop outranks a restart or a timeout already under way.
+        InstPhase::Stopping { why: old, .. } | InstPhase::Lingering { why: old, .. } => {
+            if why == Why::Stop {
+                *old = why;
             }
         }
         InstPhase::Spawning => {}
