@@ -80,11 +80,9 @@ fn same_after(a: &Config, x: &Def, b: &Config, y: &Def) -> bool {
 pub fn same_listens(a: &Config, x: &Def, b: &Config, y: &Def, options: bool) -> bool {
     let (p, q) = (a.listens(x.listen), b.listens(y.listen));
     p.len() == q.len()
-        && p.iter().zip(q).all(|(l, m)| {
-            a.str(l.addr) == b.str(m.addr)
-                && a.str(l.name) == b.str(m.name)
-                && (!options || opts(l) == opts(m))
-        })
+        && p.iter()
+            .zip(q)
+            .all(|(l, m)| a.str(l.addr) == b.str(m.addr) && a.str(l.name) == b.str(m.name) && (!options || opts(l) == opts(m)))
 }
 
 /// A socket's options alone: its texts' spans (which differ between

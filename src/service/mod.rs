@@ -155,13 +155,19 @@ impl Service {
 
     /// Claims a free instance slot as the serving instance and asks for a spawn.
     pub fn start(&mut self, id: u8, now: Instant, out: &mut Actions) {
-        let generation = self.generation;
-        let Some(k) = self.inst.iter().position(|i| i.is_none()) else { return };
+        self.claim(id, Role::Serving, self.generation, now, out);
+    }
+
+    /// Claims a free instance slot for an instance of `role` and asks for
+    /// its spawn; false when none is free.
+    #[inline(never)]
+    fn claim(&mut self, id: u8, role: Role, generation: u32, now: Instant, out: &mut Actions) -> bool {
+        let Some(k) = self.inst.iter().position(|i| i.is_none()) else { return false };
         if let Some(slot) = self.inst.get_mut(k) {
-            *slot =
-                Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::Serving, generation, probe: 0, session: 0 });
+            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role, generation, probe: 0, session: 0 });
             emit(out, Action::Spawn { id, inst: k as u8 });
         }
+        true
     }
 
     /// The exec succeeded: the instance runs as `pid`, release `rel` (a

@@ -55,13 +55,9 @@ impl Service {
         self.upgrades = self.upgrades.wrapping_add(1);
         self.upgrade = Upgrade::Running { old, restart, reload };
         let generation = self.generation.wrapping_add(u32::from(reload));
-        let Some(k) = self.inst.iter().position(|i| i.is_none()) else {
+        if !self.claim(id, Role::New, generation, now, out) {
             self.upgrade = Upgrade::Idle;
             return Begin::Busy;
-        };
-        if let Some(slot) = self.inst.get_mut(k) {
-            *slot = Some(Instance { pid: 0, started: now, phase: InstPhase::Spawning, role: Role::New, generation, probe: 0, session: 0 });
-            emit(out, Action::Spawn { id, inst: k as u8 });
         }
         Begin::Overlap
     }
