@@ -158,9 +158,8 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     }
     // (What failed above is None, and was said.)
     let mut held = ev.add(ev.timer(), TOK_TIMER, Interest::Read).is_ok();
-    for (fd, role) in [(sigfd, Role::Signals), (listener, Role::Control)] {
-        held &= fd.is_none_or(|fd| w.fds.add(&ev, fd, role, Interest::Read).is_ok());
-    }
+    held &= sigfd.is_none_or(|fd| w.fds.add(&ev, fd, Role::Signals, Interest::Read).is_ok());
+    held &= listener.is_none_or(|fd| w.fds.add(&ev, fd, Role::Control, Interest::Read).is_ok());
     held &= devnull.is_none_or(|fd| w.fds.hold(fd, Role::Null).is_ok());
     if !held {
         say(b"svc: cannot watch the signalfd, timerfd and control socket\n");
