@@ -27,6 +27,7 @@ use crate::verbs::recover;
 use crate::verbs::reload::{assign, reload, restore, rings_fit};
 use crate::verbs::sockets;
 use crate::verbs::world::{Role, WORLD, World};
+use core::mem::ManuallyDrop;
 
 /// The token of the timerfd, which `Events` owns (every other fd's token is
 /// its index in the fd table).
@@ -96,10 +97,13 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     w.notify_dir.push(b"/svc-notify");
     let events = Events::new().map_err(|e| say_errno("cannot create epoll or timerfd", e));
     // Without a signalfd, pending signals are still taken (signal::next),
-    // once a second. (The mask is set either way.)
-    let sigfd = signal::take(init.is_some()).map_err(|e| say_errno("cannot set up signals (signalfd)", e)).ok();
+    // once a second. (The mask is set either way.) The fds made here are
+    // never closed by a drop: svc exits (or, as PID 1, never returns) once
+    // `up` is done, and a drop at each way out costs code.
+    let sigfd = ManuallyDrop::new(signal::take(init.is_some()).map_err(|e| say_errno("cannot set up signals (signalfd)", e)).ok());
     let poll = sigfd.is_none();
-    let Ok(mut ev) = events else { return emergency::last(w, cmdline) };
+    let Ok(ev) = events else { return emergency::last(w, cmdline) };
+    let mut ev = ManuallyDrop::new(ev);
     if init.is_none() {
         // Orphans of our services become our children, to be reaped.
         let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
@@ -117,12 +121,12 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     }
     spawn::probe_close_range(os::process::getenv(c"SVC_FALLBACK") == Some(b"1"));
     // Without it, every spawn fails (NOTE `fds: EBADF`).
-    let devnull = os::fd::open(c"/dev/null", libc::O_RDWR, 0).map_err(|e| say_errno("cannot open /dev/null", e)).ok();
+    let devnull = ManuallyDrop::new(os::fd::open(c"/dev/null", libc::O_RDWR, 0).map_err(|e| say_errno("cannot open /dev/null", e)).ok());
     // Held from the start, so that svc out of fds can still answer (control::accept).
     w.spare_fd = os::fd::open(c"/dev/null", libc::O_RDONLY, 0).map_or(Slot::EMPTY, Slot::new);
     w.group = w.sup.cfg.control_gid;
     // Without it, no client is answered; SIGHUP still reloads.
-    let listener = match os::socket::bind_control(control, w.group) {
+    let listener = ManuallyDrop::new(match os::socket::bind_control(control, w.group) {
         Ok(fd) => Some(fd),
         Err(e) => {
             let mut b = Buf::<512>::new();
@@ -139,7 +143,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
             os::fd::say(&b);
             None
         }
-    };
+    });
     // A step above failed: as PID 1 svc goes on without it; otherwise it
     // exits, before any service's socket is bound (a control socket it
     // made is left, and taken as stale at the next start).
@@ -158,9 +162,9 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     }
     // (What failed above is None, and was said.)
     let mut held = ev.add(ev.timer(), TOK_TIMER, Interest::Read).is_ok();
-    held &= sigfd.is_none_or(|fd| w.fds.add(&ev, fd, Role::Signals, Interest::Read).is_ok());
-    held &= listener.is_none_or(|fd| w.fds.add(&ev, fd, Role::Control, Interest::Read).is_ok());
-    held &= devnull.is_none_or(|fd| w.fds.hold(fd, Role::Null).is_ok());
+    held &= ManuallyDrop::into_inner(sigfd).is_none_or(|fd| w.fds.add(&ev, fd, Role::Signals, Interest::Read).is_ok());
+    held &= ManuallyDrop::into_inner(listener).is_none_or(|fd| w.fds.add(&ev, fd, Role::Control, Interest::Read).is_ok());
+    held &= ManuallyDrop::into_inner(devnull).is_none_or(|fd| w.fds.hold(fd, Role::Null).is_ok());
     if !held {
         say(b"svc: cannot watch the signalfd, timerfd and control socket\n");
         if !emergency::enter(w, cmdline) {
