@@ -86,12 +86,11 @@ impl Parser<'_> {
     pub(super) fn environment(&mut self, sec: &mut Section, name: Word) {
         let arena = &self.out.arena;
         let has_path = sec.env.iter().any(|&s| keys::env_key(slice(arena, s)) == b"PATH");
-        let path = if has_path { None } else { Some(push_str(&mut self.out.arena, &[DEFAULT_PATH])) };
-        let service = push_str(&mut self.out.arena, &[b"SVC_SERVICE=", name.bytes]);
-        for s in [path, Some(service)] {
-            // None: PATH was given; Some(None): the arena is full.
-            let Some(s) = s else { continue };
-            let Some(s) = s else {
+        for parts in [&[DEFAULT_PATH][..], &[b"SVC_SERVICE=", name.bytes]] {
+            if has_path && parts.len() == 1 {
+                continue;
+            }
+            let Some(s) = push_str(&mut self.out.arena, parts) else {
                 return self.arena_error(sec.line, Span::default());
             };
             if env_set(&self.out.arena, &mut sec.env, s).is_err() {

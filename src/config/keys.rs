@@ -161,7 +161,10 @@ pub fn distance(a: &[u8], b: &[u8]) -> usize {
     // indexing would link a bounds-check panic the optimizer cannot drop.
     let at = |row: &[usize; W], k: usize| row.get(k).copied().unwrap_or(W);
     // up2: two rows up, up: the row above, this: the row being filled.
-    let (mut up2, mut up, mut this) = ([0usize; W], [0usize; W], [0usize; W]);
+    // (References, rotated at each row: moving the rows was three copies.)
+    let mut rows = [[0usize; W]; 3];
+    let [r0, r1, r2] = &mut rows;
+    let (mut up2, mut up, mut this) = (r0, r1, r2);
     for (j, d) in up.iter_mut().enumerate() {
         *d = j;
     }
@@ -169,10 +172,10 @@ pub fn distance(a: &[u8], b: &[u8]) -> usize {
         this[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let cost = usize::from(ca != cb);
-            let mut d = (at(&up, j + 1) + 1).min(at(&this, j) + 1).min(at(&up, j) + cost);
+            let mut d = (at(up, j + 1) + 1).min(at(this, j) + 1).min(at(up, j) + cost);
             let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(&cb) && b.get(j - 1) == Some(&ca);
             if swapped {
-                d = d.min(at(&up2, j.wrapping_sub(1)) + 1);
+                d = d.min(at(up2, j.wrapping_sub(1)) + 1);
             }
             if let Some(cell) = this.get_mut(j + 1) {
                 *cell = d;
@@ -180,7 +183,7 @@ pub fn distance(a: &[u8], b: &[u8]) -> usize {
         }
         (up2, up, this) = (up, this, up2);
     }
-    at(&up, b.len())
+    at(up, b.len())
 }
 
 pub const fn is_blank(b: u8) -> bool {

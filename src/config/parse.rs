@@ -205,7 +205,7 @@ struct Section {
     /// `log_size` and `log_keep` values, with their line and key, applied at
     /// the end to a `log = file:` (which may come after them).
     log_size: Option<(u32, u32, Span)>,
-    log_keep: Option<(u8, u32, Span)>,
+    log_keep: Option<(u32, u32, Span)>,
     marks: Marks,
 }
 
@@ -419,8 +419,14 @@ impl Parser<'_> {
                 }
             }
             Key::ControlGroup => self.out.control_gid = Some(self.group_id(v).map_err(bad)?),
-            Key::User => sec.user = Some((value.span(), self.line)),
-            Key::Group => sec.group = Some((value.span(), self.line)),
+            // Resolved when the section ends.
+            Key::User | Key::Group | Key::After => {
+                *match k {
+                    Key::User => &mut sec.user,
+                    Key::Group => &mut sec.group,
+                    _ => &mut sec.after,
+                } = Some((value.span(), self.line))
+            }
             Key::Restart => def.restart = keys::parse_restart(v).map_err(bad)?,
             Key::Start if v == b"on-connect" => def.on_connect = true,
             Key::Listen => return self.listen(sec, value),
@@ -469,7 +475,6 @@ impl Parser<'_> {
             }
             Key::OomScoreAdj => def.oom_score_adj = keys::parse_oom(v).map_err(bad)?,
             Key::KillMode => def.kill_mixed = crate::text::find_line(b"group\nmixed", v).ok_or(bad(Error::BadKillMode))? == 1,
-            Key::After => sec.after = Some((value.span(), self.line)),
             Key::Nofile | Key::Nproc | Key::Core | Key::Memlock => {
                 let i = k as usize - Key::Nofile as usize;
                 let bytes = matches!(k, Key::Core | Key::Memlock);
@@ -487,8 +492,11 @@ impl Parser<'_> {
                 sec.def.log = log;
                 sec.log_bad = false;
             }
-            Key::LogSize => sec.log_size = Some((keys::parse_log_size(v).map_err(bad)?, self.line, key.span())),
-            Key::LogKeep => sec.log_keep = Some((keys::parse_log_keep(v).map_err(bad)?, self.line, key.span())),
+            Key::LogSize | Key::LogKeep => {
+                let size = k == Key::LogSize;
+                let n = if size { keys::parse_log_size(v) } else { keys::parse_log_keep(v).map(u32::from) };
+                *if size { &mut sec.log_size } else { &mut sec.log_keep } = Some((n.map_err(bad)?, self.line, key.span()));
+            }
         }
         Ok(())
     }
@@ -538,7 +546,8 @@ impl Parser<'_> {
                 *size = v;
             }
             if let Some((v, _, _)) = sec.log_keep {
-                *keep = v;
+                // 1 to MAX_LOG_KEEP.
+                *keep = v as u8;
             }
         } else if !sec.log_bad {
             if let Some((_, line, key)) = sec.log_size {
