@@ -31,22 +31,6 @@ fn civil_from_days(days: u64) -> (u32, u32, u32) {
     (year, month, day)
 }
 
-/// Writes `v` in decimal, at least `width` digits, ending at `out[end]`;
-/// returns where it starts. The caller sizes `out` for any u32.
-fn digits(out: &mut [u8], end: usize, mut v: u32, width: usize) -> usize {
-    let mut i = end;
-    let mut n = 0;
-    while (v != 0 || n < width) && i > 0 {
-        i -= 1;
-        if let Some(b) = out.get_mut(i) {
-            *b = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        n += 1;
-    }
-    i
-}
-
 /// `2023-11-14T22:13:20.123Z`; years past 9999 take more digits.
 impl uDisplay for Stamp {
     fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
@@ -56,20 +40,28 @@ impl uDisplay for Stamp {
         let days = secs / 86_400;
         let sod = (secs - days * 86_400) as u32;
         let (year, month, day) = civil_from_days(days);
-        // Built right to left: "-MM-DDTHH:MM:SS.mmmZ" is 20 bytes, the year at most 20.
-        let mut out = *b"00000000000000000000-MM-DDTHH:MM:SS.mmmZ";
-        let tail = out.len() - 20;
-        for (at, v, w) in [
-            (tail + 3, month, 2),
-            (tail + 6, day, 2),
-            (tail + 9, sod / 3600, 2),
-            (tail + 12, sod / 60 % 60, 2),
-            (tail + 15, sod % 60, 2),
-            (tail + 19, ms, 3),
-        ] {
-            digits(&mut out, at, v, w);
+        // Filled right to left, each `0` a digit of one number: the time of
+        // day as HHMMSSmmm (under 2^32), from the `T` on the date as MMDD,
+        // from the `-` after the year the year (10 digits hold any u32; the
+        // first 4 always, the others while digits are left).
+        let mut out = *b"0000000000-00-00T00:00:00.000Z";
+        let mut v = ((sod / 3600 * 100 + sod / 60 % 60) * 100 + sod % 60) * 1000 + ms;
+        let mut start = 0;
+        for (i, b) in out.iter_mut().enumerate().rev() {
+            match *b {
+                b'0' if i < 6 && v == 0 => {
+                    start = i + 1;
+                    break;
+                }
+                b'0' => {
+                    *b += (v % 10) as u8;
+                    v /= 10;
+                }
+                b'T' => v = month * 100 + day,
+                b'-' if i == 10 => v = year,
+                _ => {}
+            }
         }
-        let start = digits(&mut out, tail, year, 4);
         let text = out.get(start..).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("");
         f.write_str(text)
     }
