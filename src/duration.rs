@@ -80,30 +80,29 @@ pub fn parse(text: &[u8]) -> Result<Duration, Error> {
 impl uDisplay for Duration {
     fn fmt<W: uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
         let ms = self.0;
-        if ms < 1000 {
-            return ufmt::uwrite!(f, "{}ms", ms);
-        }
         // Under a day the parts are u32, which 32-bit targets divide inline
-        // rather than through `__udivdi3` calls.
+        // rather than through `__udivdi3` calls. One number and its unit,
+        // then a second one unless it is 0: `1m30s`, `2h`, `1.2s`, `250ms`.
         let s = ms / 1000;
-        let (big, small, u1, u2) = if s < 86_400 {
+        let (big, u1, small, u2) = if ms < 1000 {
+            (ms, "ms", 0, "")
+        } else if s < 86_400 {
             let (s, sub) = (s as u32, (ms - s * 1000) as u32);
             if s < 60 {
-                let tenths = sub / 100;
-                if s < 10 && tenths != 0 {
-                    return ufmt::uwrite!(f, "{}.{}s", s, tenths);
-                }
-                return ufmt::uwrite!(f, "{}s", s);
+                // Tenths under 10 s (none is shown as 0).
+                let tenths = if s < 10 { sub / 100 } else { 0 };
+                (u64::from(s), if tenths != 0 { "." } else { "s" }, tenths, "s")
             } else if s < 3600 {
-                (u64::from(s / 60), s % 60, "m", "s")
+                (u64::from(s / 60), "m", s % 60, "s")
             } else {
-                (u64::from(s / 3600), (s % 3600) / 60, "h", "m")
+                (u64::from(s / 3600), "h", (s % 3600) / 60, "m")
             }
         } else {
             let days = s / 86_400;
-            (days, (s - days * 86_400) as u32 / 3600, "d", "h")
+            (days, "d", (s - days * 86_400) as u32 / 3600, "h")
         };
-        if small == 0 { ufmt::uwrite!(f, "{}{}", big, u1) } else { ufmt::uwrite!(f, "{}{}{}{}", big, u1, small, u2) }
+        ufmt::uwrite!(f, "{}{}", big, u1)?;
+        if small != 0 { ufmt::uwrite!(f, "{}{}", small, u2) } else { Ok(()) }
     }
 }
 
