@@ -262,8 +262,9 @@ fn slots<'r>(sup: &crate::supervisor::Supervisor, names: &[&'r [u8]]) -> Result<
     Ok(mask)
 }
 
-fn ids(mask: u64) -> impl Iterator<Item = u8> {
-    (0..64u8).filter(move |i| mask & (1u64 << i) != 0)
+/// The lowest slot of `mask` (the one named, for the verbs that name one).
+fn first(mask: u64) -> Option<u8> {
+    (mask != 0).then_some(mask.trailing_zeros() as u8)
 }
 
 fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
@@ -285,7 +286,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
             let all = mask == 0;
             let live = w.sup.live();
             let mask = if all { live } else { mask };
-            let down = ids(mask).filter_map(|i| w.sup.svcs.get(usize::from(i))).any(|s| !s.state().is_up());
+            let down = w.sup.svcs.iter().enumerate().any(|(i, s)| mask >> i & 1 != 0 && !s.state().is_up());
             head(w, c, if down && !all { EXIT_NOT_UP } else { EXIT_OK }, b"", b"");
             let json = has(proto::JSON);
             let width = status::name_width(&w.sup);
@@ -294,32 +295,31 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
             }
             set_job(w, c, Job::Status { next: 0, mask, width: width.min(255) as u8, json, long: has(proto::LONG) });
         }
-        Kind::Start => {
-            for id in ids(mask) {
-                w.sup.handle(Event::Request(Ask::Start(id)), now, &mut w.out);
-            }
-            head(w, c, EXIT_OK, b"", b"");
-            set_job(w, c, Job::Close);
-        }
-        Kind::Stop => {
-            for id in ids(mask) {
-                w.sup.handle(Event::Request(Ask::Stop(id)), now, &mut w.out);
-            }
-            set_job(w, c, Job::WaitDown { mask });
-            return;
-        }
-        Kind::Restart => {
-            for id in ids(mask) {
-                if w.sup.handle(Event::Request(Ask::Restart(id)), now, &mut w.out) == Outcome::Begun(Begin::Busy) {
+        Kind::Start | Kind::Stop | Kind::Restart => {
+            for id in 0..64u8 {
+                if mask >> id & 1 == 0 {
+                    continue;
+                }
+                let ask = match req.kind {
+                    Kind::Start => Ask::Start(id),
+                    Kind::Stop => Ask::Stop(id),
+                    _ => Ask::Restart(id),
+                };
+                // (Only a restart can be busy.)
+                if w.sup.handle(Event::Request(ask), now, &mut w.out) == Outcome::Begun(Begin::Busy) {
                     head_of(w, c, EXIT_FAIL, b"busy: upgrading", id);
                     return finish(w, ev, c, now);
                 }
             }
-            head(w, c, EXIT_OK, b"", b"");
+            if req.kind == Kind::Stop {
+                set_job(w, c, Job::WaitDown { mask });
+                return;
+            }
+            ok(w, c);
             set_job(w, c, Job::Close);
         }
         Kind::Signal => {
-            let (id, sig) = (ids(mask).next().unwrap_or(0), req.sig);
+            let (id, sig) = (first(mask).unwrap_or(0), req.sig);
             // Through the core; the reply waits for the kill (`signalled`).
             set_job(w, c, Job::WaitSignal);
             let r = Ask::Signal { id, sig, client: c as u8 };
@@ -331,7 +331,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
         }
         Kind::Log => log(w, c, req),
         Kind::Upgrade | Kind::Rollback => {
-            let id = ids(mask).next().unwrap_or(0);
+            let id = first(mask).unwrap_or(0);
             let back = req.kind == Kind::Rollback;
             let prev = w.sup.svcs.get(usize::from(id)).map_or(crate::pin::NONE, |s| s.pin.prev);
             // (The supervisor rolls back to whatever `prev` names: checked here.)
@@ -413,7 +413,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
 fn log(w: &mut World, c: usize, req: &Asked) {
     let follow = req.flags & proto::FOLLOW != 0;
     let n = req.lines;
-    let id = ids(req.mask).next();
+    let id = first(req.mask);
     let ring = id.and_then(|id| {
         let s = w.sup.svcs.get(usize::from(id))?;
         let def = w.sup.def(usize::from(id)).filter(|_| !s.removed)?;
