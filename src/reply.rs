@@ -37,7 +37,13 @@ type Out = Buf<REPLY_CHUNK_BYTES>;
 
 /// The `k`th socket change of the last reload.
 fn socket_line(d: &Data, k: usize, line: &mut crate::text::Out) {
-    let nth = |mask: u64, k: usize| (0..64).filter(|b| mask & (1u64 << b) != 0).nth(k);
+    // The k-th set bit: k lowest ones cleared, then the lowest left.
+    let nth = |mut mask: u64, k: usize| {
+        for _ in 0..k {
+            mask &= mask.wrapping_sub(1);
+        }
+        (mask != 0).then_some(mask.trailing_zeros() as usize)
+    };
     let bound = ones(d.plan.bound);
     let (word, cfg, n) = match k.checked_sub(bound) {
         None => ("bound", &d.sup.cfg, nth(d.plan.bound, k)),
