@@ -67,45 +67,56 @@ pub fn flag_bit(word: &[u8]) -> Option<u8> {
     FLAGS.iter().find(|(_, w)| w.as_bytes() == word).map(|(b, _)| *b)
 }
 
-struct Info {
-    kind: Kind,
-    word: &'static str,
-    flags: u8,
-    min: u8,
-    max: u8,
-}
+/// Each kind's word, as lines in `Kind` order (a table of `&str` costs 16
+/// bytes an entry on 64-bit besides the text).
+const WORDS: &str = "status\nstart\nstop\nrestart\nsignal\nlog\nreload\nupgrade\npoweroff\nreboot\nhalt\nrollback\n";
 
-const KINDS: [Info; 12] = [
-    Info { kind: Kind::Status, word: "status", flags: JSON | LONG, min: 0, max: u8::MAX },
-    Info { kind: Kind::Start, word: "start", flags: 0, min: 1, max: u8::MAX },
-    Info { kind: Kind::Stop, word: "stop", flags: 0, min: 1, max: u8::MAX },
-    Info { kind: Kind::Restart, word: "restart", flags: 0, min: 1, max: u8::MAX },
-    // NAME SIG
-    Info { kind: Kind::Signal, word: "signal", flags: 0, min: 2, max: 2 },
-    // [NAME] [N]
-    Info { kind: Kind::Log, word: "log", flags: FOLLOW, min: 0, max: 2 },
-    Info { kind: Kind::Reload, word: "reload", flags: DRY_RUN | FORCE, min: 0, max: 0 },
-    Info { kind: Kind::Upgrade, word: "upgrade", flags: WAIT, min: 1, max: 1 },
-    Info { kind: Kind::Poweroff, word: "poweroff", flags: 0, min: 0, max: 0 },
-    Info { kind: Kind::Reboot, word: "reboot", flags: 0, min: 0, max: 0 },
-    Info { kind: Kind::Halt, word: "halt", flags: 0, min: 0, max: 0 },
-    Info { kind: Kind::Rollback, word: "rollback", flags: WAIT, min: 1, max: 1 },
+/// Each kind's flags, and the least and most operands it takes, in `Kind` order.
+const TAKES: [(u8, u8, u8); 12] = [
+    (JSON | LONG, 0, u8::MAX), // status [NAME...]
+    (0, 1, u8::MAX),           // start NAME...
+    (0, 1, u8::MAX),           // stop NAME...
+    (0, 1, u8::MAX),           // restart NAME...
+    (0, 2, 2),                 // signal NAME SIG
+    (FOLLOW, 0, 2),            // log [NAME] [N]
+    (DRY_RUN | FORCE, 0, 0),   // reload
+    (WAIT, 1, 1),              // upgrade NAME
+    (0, 0, 0),                 // poweroff
+    (0, 0, 0),                 // reboot
+    (0, 0, 0),                 // halt
+    (WAIT, 1, 1),              // rollback NAME
+];
+
+/// Every kind, in declaration order.
+const KINDS: [Kind; 12] = [
+    Kind::Status,
+    Kind::Start,
+    Kind::Stop,
+    Kind::Restart,
+    Kind::Signal,
+    Kind::Log,
+    Kind::Reload,
+    Kind::Upgrade,
+    Kind::Poweroff,
+    Kind::Reboot,
+    Kind::Halt,
+    Kind::Rollback,
 ];
 
 impl Kind {
-    fn info(self) -> &'static Info {
-        // KINDS lists every kind in declaration order.
-        KINDS.get(self as usize).unwrap_or(&KINDS[0])
+    /// (flags, least operands, most operands).
+    fn takes(self) -> (u8, u8, u8) {
+        TAKES.get(self as usize).copied().unwrap_or((0, 0, 0))
     }
     pub fn word(self) -> &'static str {
-        self.info().word
+        crate::text::line(WORDS, self as usize)
     }
     /// The flags this kind takes.
     pub fn flags(self) -> u8 {
-        self.info().flags
+        self.takes().0
     }
     pub fn from_word(w: &[u8]) -> Option<Kind> {
-        KINDS.iter().find(|i| i.word.as_bytes() == w).map(|i| i.kind)
+        KINDS.get(crate::text::find_line(WORDS.as_bytes(), w)?).copied()
     }
 }
 
@@ -194,10 +205,10 @@ pub fn parse(bytes: &[u8]) -> Result<Option<Request<'_>>, Error> {
             req.words.push(w).map_err(|_| Error::TooManyWords)?;
         }
     }
-    let info = kind.info();
+    let (_, min, max) = kind.takes();
     let n = req.words.len();
     let number = kind != Kind::Log || n < 2 || req.lines().is_some();
-    if n < usize::from(info.min) || n > usize::from(info.max) || !number {
+    if n < usize::from(min) || n > usize::from(max) || !number {
         return Err(Error::BadArguments);
     }
     Ok(Some(req))
@@ -270,6 +281,17 @@ mod tests {
             assert!(emit(&r, &mut b));
             assert_eq!(parse(b.as_bytes()), Ok(Some(r)));
         }
+    }
+
+    #[test]
+    fn every_kind_has_its_word() {
+        assert_eq!(WORDS.lines().count(), KINDS.len());
+        for (i, k) in KINDS.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+            assert_eq!(Kind::from_word(k.word().as_bytes()), Some(*k), "{k:?}");
+        }
+        assert_eq!(Kind::Rollback.word(), "rollback");
+        assert_eq!(Kind::from_word(b"statu"), None);
     }
 
     #[test]
