@@ -89,12 +89,8 @@ fn unix(r: &[u8]) -> Result<Addr<'_>, Error> {
 }
 
 fn parse_port(p: &[u8]) -> Result<u16, Error> {
-    if p.is_empty() || p.len() > 5 || !p.iter().all(u8::is_ascii_digit) {
-        return Err(Error::BadPort);
-    }
-    let n = p.iter().fold(0u32, |v, &b| v * 10 + u32::from(b - b'0'));
-    match u16::try_from(n) {
-        Ok(n) if n > 0 => Ok(n),
+    match crate::text::parse_u32(p).filter(|_| p.len() <= 5).map(u16::try_from) {
+        Some(Ok(n)) if n > 0 => Ok(n),
         _ => Err(Error::BadPort),
     }
 }
@@ -104,10 +100,7 @@ fn parse_v4(s: &[u8]) -> Option<[u8; 4]> {
     let mut parts = crate::text::split(s, b'.');
     for o in out.iter_mut() {
         let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        *o = u8::try_from(p.iter().fold(0u32, |v, &b| v * 10 + u32::from(b - b'0'))).ok()?;
+        *o = u8::try_from(crate::text::parse_u32(p).filter(|_| p.len() <= 3)?).ok()?;
     }
     parts.next().is_none().then_some(out)
 }
@@ -130,17 +123,12 @@ fn parse_v6(s: &[u8]) -> Option<[u8; 16]> {
         Some(_) if nh + nt > 7 => return None,
         _ => {}
     }
-    // Zip, not copy_from_slice: its length check links core::fmt.
-    let mut all = [0u16; 8];
-    for (d, s) in all.iter_mut().zip(head.iter().take(nh)) {
-        *d = *s;
-    }
-    for (d, s) in all.iter_mut().skip(8 - nt).zip(tail.iter()) {
-        *d = *s;
-    }
+    // The head's groups, zeros, then the tail's (by index: copy_from_slice's
+    // length check links core::fmt).
     let mut out = [0u8; 16];
-    for (pair, g) in out.chunks_exact_mut(2).zip(all) {
-        for (d, s) in pair.iter_mut().zip(g.to_be_bytes()) {
+    for (i, pair) in out.chunks_exact_mut(2).enumerate() {
+        let g = if i < nh { head.get(i) } else { tail.get((i + nt).wrapping_sub(8)) };
+        for (d, s) in pair.iter_mut().zip(g.copied().unwrap_or(0).to_be_bytes()) {
             *d = s;
         }
     }
@@ -282,6 +270,9 @@ mod tests {
             ("tcp:[1:0:0:2:0:0:0:3]:9", Addr::Inet { proto: Proto::Tcp, ip: v6(b"1:0:0:2::3"), port: 9 }, "tcp:[1:0:0:2::3]:9"),
             ("tcp:[1:2:3:4:5:6:7:8]:9", Addr::Inet { proto: Proto::Tcp, ip: v6(b"1:2:3:4:5:6:7:8"), port: 9 }, "tcp:[1:2:3:4:5:6:7:8]:9"),
         ];
+        // The groups' bytes where they belong: the head first, the tail last.
+        assert_eq!(parse_v6(b"fe80::1:2"), Some([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2]));
+        assert_eq!(parse_v6(b"1::"), Some([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
         for (text, want, canon) in cases {
             let got = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e:?}"));
             assert_eq!(got, *want, "{text}");
