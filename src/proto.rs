@@ -216,16 +216,26 @@ pub fn parse(bytes: &[u8]) -> Result<Option<Request<'_>>, Error> {
 
 /// Writes the request line; false if it does not fit.
 pub fn emit(req: &Request, out: &mut Buf<REQUEST_BYTES>) -> bool {
-    out.push(req.kind.word().as_bytes());
+    emit_parts(req.kind, req.flags, &req.words, None, out)
+}
+
+/// Writes the request line of `kind` with `flags` and the operands
+/// `words`, then `log`'s N; false if it does not fit. (The client sends
+/// its command line's words as they are, without a `Request` of them.)
+pub fn emit_parts(kind: Kind, flags: u8, words: &[&[u8]], n: Option<u32>, out: &mut Buf<REQUEST_BYTES>) -> bool {
+    out.push(kind.word().as_bytes());
     for (bit, word) in FLAGS.iter() {
-        if req.flags & bit != 0 {
+        if flags & bit != 0 {
             out.push(b" ");
             out.push(word.as_bytes());
         }
     }
-    for w in req.words.iter() {
+    for w in words {
         out.push(b" ");
         out.push(w);
+    }
+    if let Some(n) = n {
+        let _ = ufmt::uwrite!(out, " {}", n);
     }
     out.push(b"\n");
     !out.was_cut()
@@ -313,6 +323,17 @@ mod tests {
             assert!(emit(r, &mut b));
             assert_eq!(b.as_bytes(), *bytes);
         }
+    }
+
+    #[test]
+    fn the_clients_line() {
+        // What `svc log -f -n 5 web` sends: the N last, after the name.
+        let mut b = Buf::new();
+        assert!(emit_parts(Kind::Log, FOLLOW, &[b"web"], Some(5), &mut b));
+        assert_eq!(b.as_bytes(), b"log -f web 5\n");
+        assert_eq!(parse(b.as_bytes()).unwrap().unwrap().lines(), Some(5));
+        let mut b = Buf::new();
+        assert!(!emit_parts(Kind::Start, 0, &[&[b'x'; REQUEST_BYTES]], None, &mut b), "too long");
     }
 
     #[test]

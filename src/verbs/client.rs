@@ -4,7 +4,7 @@
 use crate::cli::Command;
 use crate::limits::{PATH_BYTES, REQUEST_BYTES};
 use crate::os;
-use crate::proto::{self, EXIT_FAIL, EXIT_USAGE, Kind, Request};
+use crate::proto::{self, EXIT_FAIL, EXIT_USAGE, Kind};
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check;
 use crate::verbs::control::default_path;
@@ -31,28 +31,19 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
 // Out of line: its buffers must not sit in main's frame while `svc up` runs.
 #[inline(never)]
 pub fn run(cmd: &Command, kind: Kind) -> i32 {
-    let mut n = Buf::<16>::new();
-    let mut req = Request::new(kind);
-    req.flags = cmd.flags;
-    for w in cmd.operands.iter() {
-        let _ = req.words.push(w);
-    }
     if kind == Kind::Log {
-        if cmd.operands.is_empty() && !req.has(b"-f") {
+        if cmd.operands.is_empty() && cmd.flags & proto::FOLLOW == 0 {
             os::fd::write_err(b"svc: log: name a service (or follow all with -f)\n");
             return EXIT_USAGE;
         }
-        if let Some(lines) = cmd.lines {
-            if cmd.operands.is_empty() {
-                os::fd::write_err(b"svc: log: -n needs a service name\n");
-                return EXIT_USAGE;
-            }
-            let _ = ufmt::uwrite!(n, "{}", lines);
-            let _ = req.words.push(n.as_bytes());
+        if cmd.lines.is_some() && cmd.operands.is_empty() {
+            os::fd::write_err(b"svc: log: -n needs a service name\n");
+            return EXIT_USAGE;
         }
     }
     let mut line = Buf::<REQUEST_BYTES>::new();
-    if !proto::emit(&req, &mut line) {
+    // (-n is log's alone: cli::parse refuses it for any other verb.)
+    if !proto::emit_parts(kind, cmd.flags, cmd.operands, cmd.lines, &mut line) {
         os::fd::write_err(b"svc: request too long\n");
         return EXIT_FAIL;
     }
