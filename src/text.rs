@@ -142,8 +142,13 @@ impl Out {
     pub fn pad<T: uDisplay + ?Sized>(&mut self, v: &T, width: usize) {
         let start = self.len;
         let _ = ufmt::uwrite!(self, "{}", v);
-        let used = self.len - start;
-        for _ in used..width {
+        self.blanks_to(start + width);
+    }
+    /// Appends blanks until `end` bytes are written (the padding of `pad`,
+    /// out of line: `pad` is compiled for each type it shows).
+    #[inline(never)]
+    pub fn blanks_to(&mut self, end: usize) {
+        for _ in self.len..end {
             self.push_byte(b' ');
         }
     }
