@@ -341,9 +341,7 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
             }
             let begun = w.sup.handle(Event::Request(if back { Ask::Rollback(id) } else { Ask::Upgrade(id) }), now, &mut w.out);
             let seq = w.sup.svcs.get(usize::from(id)).map_or(0, |s| s.upgrades);
-            let name = w.sup.name(usize::from(id));
-            let mut body = Buf::<128>::new();
-            match begun {
+            let said = match begun {
                 Outcome::Begun(Begin::Overlap | Begin::Restart) => {
                     set_job(w, c, Job::WaitUpgrade { id, seq, all: has(proto::WAIT) });
                     return;
@@ -352,19 +350,14 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
                     head_of(w, c, EXIT_FAIL, b"busy: upgrading or stopping", id);
                     return finish(w, ev, c, now);
                 }
-                Outcome::Begun(Begin::Stopped) => {
-                    let _ = ufmt::uwrite!(body, "{} is stopped: its next start uses its definition\n", Bytes(name));
-                }
-                Outcome::Begun(Begin::Started) => {
-                    let _ = ufmt::uwrite!(body, "{} was not running: started\n", Bytes(name));
-                }
-                _ => {
-                    let _ = ufmt::uwrite!(body, "{}: upgrade_signal sent\n", Bytes(name));
-                }
-            }
+                Outcome::Begun(Begin::Stopped) => " is stopped: its next start uses its definition\n",
+                Outcome::Begun(Begin::Started) => " was not running: started\n",
+                _ => ": upgrade_signal sent\n",
+            };
             ok(w, c);
-            if let Some(cl) = w.clients.list.get_mut(c) {
-                cl.out.push(body.as_bytes());
+            let World { clients, sup, .. } = w;
+            if let Some(cl) = clients.list.get_mut(c) {
+                let _ = ufmt::uwrite!(cl.out, "{}{}", Bytes(sup.name(usize::from(id))), said);
             }
             set_job(w, c, Job::Close);
         }
