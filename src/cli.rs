@@ -52,7 +52,8 @@ macro_rules! verbs {
     ($($verb:expr, $name:literal, $flags:expr, $min:literal, $max:literal, $usage:literal;)*) => {
         const VERBS: &[Info] = &[$(Info { verb: $verb, flags: $flags, min: $min, max: $max },)*];
         const NAMES: &str = concat!($($name, "\n",)*);
-        const USAGES: &str = concat!($($usage, "\n",)*);
+        // Indented as `svc help` lists them (`usage` drops the indent).
+        const USAGES: &str = concat!($("  ", $usage, "\n",)*);
         // A text with a newline would shift every later one.
         const _: () = assert!(!($(crate::text::has_newline($name) || crate::text::has_newline($usage))||*));
     };
@@ -91,11 +92,10 @@ impl Verb {
         crate::text::line(NAMES, self.index())
     }
     pub fn usage(self) -> &'static str {
-        crate::text::line(USAGES, self.index())
+        crate::text::line(USAGES, self.index()).get(2..).unwrap_or("")
     }
-    pub fn all() -> impl Iterator<Item = Verb> {
-        VERBS.iter().map(|i| i.verb)
-    }
+    /// Every verb's usage line, indented, in order: `svc help`'s list.
+    pub const LIST: &'static str = USAGES;
     pub fn from_name(word: &[u8]) -> Option<Verb> {
         VERBS.get(crate::text::find_line(NAMES.as_bytes(), word)?).map(|i| i.verb)
     }

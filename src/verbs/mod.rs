@@ -72,11 +72,7 @@ fn help(verb: Option<&[u8]>) -> i32 {
         return EXIT_OK;
     }
     os::fd::write_out(b"usage: svc VERB [OPTION...] [OPERAND...]\n\nverbs:\n");
-    for v in Verb::all() {
-        let mut b = Buf::<128>::new();
-        let _ = ufmt::uwrite!(b, "  {}\n", v.usage());
-        os::fd::say_out(&b);
-    }
+    os::fd::write_out(Verb::LIST.as_bytes());
     os::fd::write_out(OPTIONS.as_bytes());
     EXIT_OK
 }
