@@ -122,30 +122,17 @@ pub struct Command<'a> {
 /// (1 KiB under every frame of svc).
 pub type Words<'a> = Vec<&'a [u8], { MAX_CMDLINE + MAX_OPERANDS }>;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Error {
-    NoVerb,
-    UnknownVerb,
-    UnknownFlag,
-    FlagNotForVerb,
-    MissingValue,
-    BadNumber,
-    TooFewOperands,
-    TooManyOperands,
-}
-
-impl Error {
-    pub const fn text(self) -> &'static str {
-        match self {
-            Error::NoVerb => "no verb given",
-            Error::UnknownVerb => "unknown verb",
-            Error::UnknownFlag => "unknown flag",
-            Error::FlagNotForVerb => "flag not accepted by this verb",
-            Error::MissingValue => "flag needs a value",
-            Error::BadNumber => "not a number",
-            Error::TooFewOperands => "missing operand",
-            Error::TooManyOperands => "too many operands",
-        }
+crate::text::texts! {
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Error {
+        NoVerb => "no verb given",
+        UnknownVerb => "unknown verb",
+        UnknownFlag => "unknown flag",
+        FlagNotForVerb => "flag not accepted by this verb",
+        MissingValue => "flag needs a value",
+        BadNumber => "not a number",
+        TooFewOperands => "missing operand",
+        TooManyOperands => "too many operands",
     }
 }
 

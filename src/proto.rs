@@ -161,28 +161,17 @@ impl<'a> Request<'a> {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Error {
-    /// No newline within REQUEST_BYTES.
-    TooLong,
-    Empty,
-    UnknownVerb,
-    /// A flag that is unknown or not for this verb.
-    BadFlag,
-    TooManyWords,
-    BadArguments,
-}
-
-impl Error {
-    pub const fn text(self) -> &'static str {
-        match self {
-            Error::TooLong => "request too long",
-            Error::Empty => "empty request",
-            Error::UnknownVerb => "unknown request",
-            Error::BadFlag => "flag not accepted by this request",
-            Error::TooManyWords => "too many words in request",
-            Error::BadArguments => "wrong number of arguments",
-        }
+crate::text::texts! {
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Error {
+        /// No newline within REQUEST_BYTES.
+        TooLong => "request too long",
+        Empty => "empty request",
+        UnknownVerb => "unknown request",
+        /// A flag that is unknown or not for this verb.
+        BadFlag => "flag not accepted by this request",
+        TooManyWords => "too many words in request",
+        BadArguments => "wrong number of arguments",
     }
 }
 
