@@ -245,32 +245,33 @@ fn setup(spec: &Spec, err: c_int, min: c_int) -> Result<Infallible, (Step, i32)>
     // run with 0..2 closed, so a source can sit at any number). dup2 from a
     // copy also clears FD_CLOEXEC, even where the source already had the
     // target number, since a copy never does. The copies are close-on-exec
-    // and closed below anyway.
-    let stdin = lift(spec.stdin.as_raw_fd(), min).map_err(fds)?;
-    let output = lift(spec.output.as_raw_fd(), min).map_err(fds)?;
-    let ready = match spec.ready {
-        Some((fd, n)) => Some((lift(fd.as_raw_fd(), min).map_err(fds)?, n)),
-        None => None,
-    };
-    let mut lifted = [0 as c_int; crate::limits::MAX_SERVICE_LISTENS];
-    for (to, from) in lifted.iter_mut().zip(spec.listen) {
-        *to = lift(from.as_raw_fd(), min).map_err(fds)?;
+    // and closed below anyway. The (source, target) pairs: stdin, output
+    // twice, each socket, the ready fd (the first three written out: filled
+    // in the loop too they cost more).
+    const _: () = assert!(crate::limits::MAX_SERVICE_LISTENS + 4 == 12, "room for 3 + the sockets + ready");
+    let (out, mut n) = (spec.output.as_raw_fd(), 3);
+    let mut moves =
+        [(spec.stdin.as_raw_fd(), 0), (out, 1), (out, 2), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0)];
+    let more = spec.listen.iter().enumerate().map(|(i, fd)| (fd.as_raw_fd(), 3 + i as c_int));
+    for from in more.chain(spec.ready.map(|(fd, k)| (fd.as_raw_fd(), c_int::from(k)))) {
+        if let Some(m) = moves.get_mut(n) {
+            *m = from;
+            n += 1;
+        }
     }
-    dup2(stdin, 0).map_err(fds)?;
-    dup2(output, 1).map_err(fds)?;
-    dup2(output, 2).map_err(fds)?;
+    let moves = moves.get_mut(..n).unwrap_or(&mut []);
+    for (from, _) in moves.iter_mut() {
+        *from = lift(*from, min).map_err(fds)?;
+    }
+    for &(from, to) in moves.iter() {
+        dup2(from, to).map_err(fds)?;
+    }
     if spec.tty {
         // SAFETY: TIOCSCTTY takes an int argument, no pointer; a plain
         // syscall (musl's ioctl adds time64 conversions), async-signal-safe.
         unsafe { libc::syscall(libc::SYS_ioctl, 0 as c_long, libc::TIOCSCTTY as c_long, 0 as c_long) };
     }
-    for (i, &fd) in lifted.iter().take(spec.listen.len()).enumerate() {
-        dup2(fd, 3 + i as c_int).map_err(fds)?;
-    }
-    if let Some((fd, n)) = ready {
-        dup2(fd, c_int::from(n)).map_err(fds)?;
-    }
-    close_others(3 + spec.listen.len() as u32, ready.map(|(_, n)| n), err);
+    close_others(3 + spec.listen.len() as u32, spec.ready.map(|(_, n)| n), err);
     for at in [spec.listen_pid, spec.watchdog_pid] {
         if !at.is_null() {
             write_pid(at);
