@@ -13,6 +13,8 @@ use crate::text::{Buf, Bytes, Errno, Out};
 use crate::verbs::world::{Fds, Role, Socks, World};
 use rustix::fd::{AsFd, BorrowedFd};
 
+// Out of line: built at each of its three call sites it cost more.
+#[inline(never)]
 fn options(l: &Listen) -> Options {
     Options { backlog: l.backlog, mode: l.mode, uid: l.uid, gid: l.gid, freebind: l.freebind }
 }
