@@ -158,12 +158,13 @@ pub fn again(v: Option<&[u8]>, now: u32) -> (u32, u32) {
     if n > 1 && now.wrapping_sub(t) & MS < crate::limits::AGAIN_WINDOW_MS { (n, t) } else { (n.min(1), now) }
 }
 
+/// The request's flag words (proto::FLAG_WORDS, bit `1 << i`), then -c,
+/// -s, -n, -x, --again (C, S, N, X, A: `C << i`), as lines.
+const FLAG_WORDS: &[u8] = b"--json\n--dry-run\n--force\n-f\n-l\n--wait\n-c\n-s\n-n\n-x\n--again";
+
 fn flag_bit(word: &[u8]) -> Option<u16> {
-    // -c, -s, -n, -x, --again are C, S, N, X, A: 0x100 up.
-    match crate::text::find_line(b"-c\n-s\n-n\n-x\n--again", word) {
-        Some(i) => Some(C << i),
-        None => proto::flag_bit(word).map(u16::from),
-    }
+    let i = crate::text::find_line(FLAG_WORDS, word)?;
+    Some(if i < 6 { 1 << i } else { C << (i - 6) })
 }
 
 fn takes_value(bit: u16) -> bool {
@@ -371,6 +372,12 @@ mod tests {
                 assert_eq!(i.verb.name(), k.word());
             }
         }
+        // The request flags first, as the protocol has them.
+        assert!(FLAG_WORDS.starts_with(std::format!("{}\n", proto::FLAG_WORDS).as_bytes()));
+        for (w, bit) in [("--wait", W), ("-c", C), ("-s", S), ("-n", N), ("-x", X), ("--again", A)] {
+            assert_eq!(flag_bit(w.as_bytes()), Some(bit), "{w}");
+        }
+        assert_eq!(flag_bit(b""), None);
         // One name and one usage line per verb, the usage starting with the name.
         assert_eq!(NAMES.lines().count(), VERBS.len());
         assert_eq!(USAGES.lines().count(), VERBS.len());

@@ -59,12 +59,14 @@ pub const LONG: u8 = 16;
 /// `upgrade --wait`: until the old instance is gone too.
 pub const WAIT: u8 = 32;
 
-const FLAGS: [(u8, &str); 6] =
-    [(JSON, "--json"), (DRY_RUN, "--dry-run"), (FORCE, "--force"), (FOLLOW, "-f"), (LONG, "-l"), (WAIT, "--wait")];
+/// The flag words as lines: line `i` is the flag of bit `1 << i` (no
+/// newline after the last, so that no empty line is a flag).
+pub const FLAG_WORDS: &str = "--json\n--dry-run\n--force\n-f\n-l\n--wait";
+const _: () = assert!(JSON == 1 && DRY_RUN == 2 && FORCE == 4 && FOLLOW == 8 && LONG == 16 && WAIT == 32);
 
 /// The bit of the flag word `word`.
 pub fn flag_bit(word: &[u8]) -> Option<u8> {
-    FLAGS.iter().find(|(_, w)| w.as_bytes() == word).map(|(b, _)| *b)
+    crate::text::find_line(FLAG_WORDS.as_bytes(), word).map(|i| 1 << i)
 }
 
 /// Each kind's word, as lines in `Kind` order (a table of `&str` costs 16
@@ -213,10 +215,10 @@ pub fn emit(req: &Request, out: &mut Buf<REQUEST_BYTES>) -> bool {
 /// its command line's words as they are, without a `Request` of them.)
 pub fn emit_parts(kind: Kind, flags: u8, words: &[&[u8]], n: Option<u32>, out: &mut Buf<REQUEST_BYTES>) -> bool {
     out.push(kind.word().as_bytes());
-    for (bit, word) in FLAGS.iter() {
-        if flags & bit != 0 {
+    for (i, word) in crate::text::split(FLAG_WORDS.as_bytes(), b'\n').enumerate() {
+        if flags >> i & 1 != 0 {
             out.push(b" ");
-            out.push(word.as_bytes());
+            out.push(word);
         }
     }
     for w in words {

@@ -55,9 +55,9 @@ fn run(cmd: &Command<'static>) -> i32 {
 }
 
 fn version() -> i32 {
-    let mut b = Buf::<160>::new();
-    let _ = ufmt::uwrite!(b, "svc {} ({}, build {})\n", env!("CARGO_PKG_VERSION"), env!("SVC_TARGET"), env!("SVC_BUILD_ID"));
-    os::fd::say_out(&b);
+    os::fd::write_out(
+        concat!("svc ", env!("CARGO_PKG_VERSION"), " (", env!("SVC_TARGET"), ", build ", env!("SVC_BUILD_ID"), ")\n").as_bytes(),
+    );
     EXIT_OK
 }
 
