@@ -7,7 +7,12 @@ use crate::supervisor::{Hold, Supervisor};
 use crate::text::{Buf, Bytes, Errno, Out};
 use ufmt::uwrite;
 
-const COLS: [(&str, usize); 6] = [("STATE", 10), ("PID", 8), ("UPTIME", 8), ("RESTARTS", 10), ("LAST", 10), ("NOTE", 0)];
+/// The widths of the columns STATE, PID, UPTIME, RESTARTS and LAST (NOTE,
+/// the last, takes the rest of the line).
+const COLS: [usize; 5] = [10, 8, 8, 10, 10];
+/// The header after NAME, each name padded to its column's width (a test
+/// checks it against COLS).
+const HEADER: &[u8] = b"STATE     PID     UPTIME  RESTARTS  LAST      NOTE\n";
 
 /// Width of the NAME column: the longest name, at least 4.
 pub fn name_width(sup: &Supervisor) -> usize {
@@ -16,11 +21,7 @@ pub fn name_width(sup: &Supervisor) -> usize {
 
 pub fn header(width: usize, out: &mut Out) {
     out.pad("NAME", width);
-    for (name, w) in COLS {
-        out.pad(name, w);
-    }
-    trim_end(out);
-    out.push(b"\n");
+    out.push(HEADER);
 }
 
 fn trim_end(out: &mut Out) {
@@ -48,19 +49,19 @@ pub fn line(sup: &Supervisor, id: usize, now: Instant, width: usize, drops: u32,
     let Some(s) = sup.svcs.get(id).filter(|s| !s.removed) else { return };
     let state = s.state();
     out.pad(&Bytes(sup.name(id)), width);
-    out.pad(&state, COLS[0].1);
+    out.pad(&state, COLS[0]);
     match s.serving().filter(|i| i.pid > 0) {
         Some(i) => {
-            out.pad(&i.pid, COLS[1].1);
-            out.pad(&now.since(i.started), COLS[2].1);
+            out.pad(&i.pid, COLS[1]);
+            out.pad(&now.since(i.started), COLS[2]);
         }
         None => {
-            out.pad("-", COLS[1].1);
-            out.pad("-", COLS[2].1);
+            out.pad("-", COLS[1]);
+            out.pad("-", COLS[2]);
         }
     }
-    out.pad(&s.restarts(), COLS[3].1);
-    out.pad(&Last(s.last), COLS[4].1);
+    out.pad(&s.restarts(), COLS[3]);
+    out.pad(&Last(s.last), COLS[4]);
     let before = out.len();
     note(sup, id, state, now, out);
     if drops > 0 {
@@ -373,6 +374,12 @@ mod tests {
         line(&sup, 0, T0 + ms(90_000), w, 0, &mut b);
         line(&sup, 1, T0 + ms(90_000), w, 3, &mut b);
         let t = text(&b);
+        // Each column's name where its values start.
+        let mut at = w;
+        for (name, width) in ["STATE", "PID", "UPTIME", "RESTARTS", "LAST", "NOTE"].iter().zip(COLS.iter().chain([&0])) {
+            assert_eq!(t.find(name), Some(at), "{name}");
+            at += width;
+        }
         let rows: std::vec::Vec<std::vec::Vec<&str>> = t.lines().map(|l| l.split_whitespace().collect()).collect();
         assert_eq!(rows[0], ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "NOTE"]);
         assert_eq!(rows[1], ["a", "running", "42", "1m30s", "0", "-"]);
