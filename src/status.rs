@@ -10,6 +10,8 @@ use ufmt::uwrite;
 /// The widths of the columns STATE, PID, UPTIME, RESTARTS and LAST (NOTE,
 /// the last, takes the rest of the line).
 const COLS: [usize; 5] = [10, 8, 8, 10, 10];
+// (Two "-" padded as one text: the first is padded to 8 by hand.)
+const _: () = assert!(COLS[1] == 8);
 /// The header after NAME, each name padded to its column's width (a test
 /// checks it against COLS).
 const HEADER: &[u8] = b"STATE     PID     UPTIME  RESTARTS  LAST      NOTE\n";
@@ -55,10 +57,8 @@ pub fn line(sup: &Supervisor, id: usize, now: Instant, width: usize, drops: u32,
             out.pad(&i.pid, COLS[1]);
             out.pad(&now.since(i.started), COLS[2]);
         }
-        None => {
-            out.pad("-", COLS[1]);
-            out.pad("-", COLS[2]);
-        }
+        // "-" in PID and in UPTIME.
+        None => out.pad("-       -", COLS[1] + COLS[2]),
     }
     out.pad(&s.restarts(), COLS[3]);
     out.pad(&Last(s.last), COLS[4]);
