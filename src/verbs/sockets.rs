@@ -20,7 +20,7 @@ fn options(l: &Listen) -> Options {
 }
 
 /// `[NAME] listen ADDRESS: ERRNO` for socket `n` of `cfg`.
-fn describe<const N: usize>(cfg: &Config, n: usize, e: rustix::io::Errno, b: &mut Buf<N>) {
+fn describe(cfg: &Config, n: usize, e: rustix::io::Errno, b: &mut Out) {
     let name = cfg.defs.iter().find(|d| (usize::from(d.listen.first)..usize::from(d.listen.first + d.listen.count)).contains(&n));
     let addr = cfg.listens.get(n).map_or(&b""[..], |l| cfg.str(l.addr));
     let _ = ufmt::uwrite!(b, "[{}] listen {}: {}", Bytes(name.map_or(&b""[..], |d| cfg.str(d.name))), Bytes(addr), Errno(e.raw_os_error()));
