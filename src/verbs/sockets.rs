@@ -261,9 +261,10 @@ impl Env {
     pub fn fill(&mut self, sup: &Supervisor, id: usize, n: usize, generation: u32) -> bool {
         let (Some(d), true) = (sup.def(id), n > 0) else { return false };
         let cfg = &sup.cfg;
-        for b in [&mut self.fds as &mut Out, &mut self.names, &mut self.port, &mut self.generation] {
-            b.clear();
-        }
+        self.fds.clear();
+        self.names.clear();
+        self.port.clear();
+        self.generation.clear();
         let _ = ufmt::uwrite!(self.fds, "LISTEN_FDS={}\0", n);
         for (d, s) in self.pid.iter_mut().zip(Self::PID_PREFIX) {
             *d = *s;
