@@ -24,9 +24,8 @@ pub struct Init(());
 /// `svc: WHAT PATH: ERRNO (errno N)` on stderr.
 fn say_errno(what: &str, path: &CStr, e: Errno) {
     let mut b = Buf::<128>::new();
-    for part in [b"svc: ", what.as_bytes(), b" ", path.to_bytes()] {
-        b.push(part);
-    }
+    let _ = ufmt::uwrite!(b, "svc: {} ", what);
+    b.push(path.to_bytes());
     let _ = ufmt::uwrite!(b, ": {}\n", ErrnoText(e.raw_os_error()));
     fd::say(&b);
 }
