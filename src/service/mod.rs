@@ -496,6 +496,7 @@ impl Service {
 }
 
 /// Ready now; with a `watchdog`, petted by `WATCHDOG=1` from now on.
+#[inline(never)]
 fn ready_phase(def: &Def, now: Instant) -> InstPhase {
     InstPhase::Ready { dog: (def.watchdog.as_millis() > 0).then(|| now + def.watchdog) }
 }
