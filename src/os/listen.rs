@@ -40,9 +40,11 @@ fn set(fd: &OwnedFd, level: c_int, name: c_int, on: bool) -> Result<(), Errno> {
     crate::os::setsockopt(crate::os::fd::borrowed(fd), level, name, c_int::from(on))
 }
 
-/// `bind(2)` of `fd` to the first `len` bytes of the address at `a`.
+/// `bind(2)` of `fd` to the first `len` bytes of the address at `a` (at
+/// most the whole of it).
 fn bind_raw<T>(fd: &OwnedFd, a: &T, len: usize) -> Result<(), Errno> {
-    // SAFETY: `a` is a valid sockaddr of its type, at least `len` bytes, for the call.
+    let len = len.min(core::mem::size_of::<T>());
+    // SAFETY: `a` is a valid sockaddr of its type, and `len` is no more than its size.
     check(unsafe { libc::bind(fd.as_raw_fd(), (a as *const T).cast(), len as libc::socklen_t) })
 }
 
