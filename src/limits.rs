@@ -86,6 +86,12 @@ pub const WRITE_TIMEOUT_MS: u64 = 60_000;
 /// pipe) per instance, and the listening sockets
 /// (twice: a reload binds new ones before it lets old ones go).
 pub const MAX_FDS: usize = 8 + MAX_CLIENTS + MAX_SERVICES * MAX_INSTANCES * 2 + 2 * MAX_LISTENS;
+/// Every fd number svc holds is below this (the kernel gives the lowest
+/// free number, and svc holds MAX_FDS and a few of its own): after a crash
+/// fds 3 up to it are kept across the exec (os/crash.rs), and the new
+/// image sorts out those it finds open (verbs/recover.rs).
+pub const FD_NUMBERS_END: i32 = 4096;
+const _: () = assert!(MAX_FDS + 64 <= FD_NUMBERS_END as usize);
 /// Actions one event may cause (a shutdown signals every service).
 pub const MAX_ACTIONS: usize = MAX_SERVICES * MAX_INSTANCES + 8;
 /// Operands on one command line (`svc status a b c`).

@@ -110,8 +110,7 @@ pub fn again(what: &[u8], more: &[u8]) -> ! {
         unsafe { libc::_exit(127) }
     }
     // At every entry (a fault during the first pass must not lose a fd).
-    // Bounded: no fd of svc is above MAX_FDS plus the few of its own.
-    for fd in 3..4096 {
+    for fd in 3..crate::limits::FD_NUMBERS_END {
         cloexec(fd, false);
     }
     let _ = ufmt::uwrite!(b, "{}\0", next);

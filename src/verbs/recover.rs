@@ -91,8 +91,7 @@ pub fn fds(w: &mut World) {
     let mut inodes: Bound = [0; MAX_LISTENS];
     bound(&w.sup.cfg, &mut inodes);
     let err = os::fd::err_fd();
-    // Bounded: os/crash.rs kept no fd above this.
-    for num in 3..4096 {
+    for num in 3..crate::limits::FD_NUMBERS_END {
         if num == err {
             continue;
         }
