@@ -1,7 +1,7 @@
 //! The control socket's client slots as data: what each connection is
 //! doing (its `Job`), which slot a new connection takes, the capacity kept
 //! for one-shot requests, deadlines, and the lines offered to followers.
-//! The server (verbs/control.rs) does the I/O. No syscalls.
+//! The server (verbs/control/) does the I/O. No syscalls.
 
 use crate::duration::{Duration, Instant};
 use crate::limits::{

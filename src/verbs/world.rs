@@ -1,6 +1,6 @@
 //! What `svc up` holds, in .bss: the configs, the supervisor, the table of
 //! fds with their roles, log storage, control clients and held sockets.
-//! Data only: the loop (up.rs), the control socket (control.rs), reloads
+//! Data only: the loop (up.rs), the control socket (control/), reloads
 //! (reload.rs) and sockets (sockets.rs) work on it.
 
 use crate::clients::Clients;

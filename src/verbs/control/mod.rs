@@ -4,7 +4,6 @@
 //! bodies are pure (clients.rs, reply.rs); this file does the I/O.
 
 use crate::clients::{ALL, Job, Place};
-use crate::config::{Config, Log};
 use crate::duration::Instant;
 use crate::init::Power;
 use crate::limits::*;
@@ -19,68 +18,13 @@ use crate::supervisor::{Event, Outcome, Request as Ask};
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::reload::Refused;
 use crate::verbs::world::{Role, World};
-use core::ffi::CStr;
 
 pub use crate::clients::publish;
 
-/// The control socket path of `svc up`: `[svc] control`, else /run/svc.sock
-/// for root, else $XDG_RUNTIME_DIR/svc.sock, else /tmp/svc-UID/svc.sock.
-#[inline(never)]
-pub fn server_path<'b>(cfg: &Config, buf: &'b mut [u8]) -> Option<&'b CStr> {
-    let mut b = Buf::<PATH_BYTES>::new();
-    match cfg.control {
-        Some(s) => b.push(cfg.str(s)),
-        None if !default_path(&mut b, true) => return None,
-        None => {}
-    }
-    let r = os::fd::cpath(b.as_bytes(), buf);
-    if r.is_none() {
-        os::fd::write_err(b"svc: control socket path too long\n");
-    }
-    r
-}
-
-/// svc's default socket path for this user; with `create`, makes the
-/// /tmp/svc-UID directory (0700) and refuses one that another user owns or
-/// that others may write (they could then own the socket): false then, with
-/// the message printed, and the path must not be used.
-pub fn default_path(b: &mut Buf<PATH_BYTES>, create: bool) -> bool {
-    let uid = os::process::euid();
-    if uid == 0 {
-        b.push(b"/run/svc.sock");
-        return true;
-    }
-    if let Some(x) = os::process::getenv(c"XDG_RUNTIME_DIR").filter(|x| x.first() == Some(&b'/')) {
-        b.push(x);
-        b.push(b"/svc.sock");
-        return true;
-    }
-    let _ = ufmt::uwrite!(b, "/tmp/svc-{}", uid);
-    if create {
-        let mut p = [0u8; 64];
-        let dir = os::fd::cpath(b.as_bytes(), &mut p);
-        if let Some(dir) = dir {
-            let _ = rustix::fs::mkdir(dir, rustix::fs::Mode::from_raw_mode(0o700));
-        }
-        let ours = dir.and_then(|d| crate::os::stat::lstat(d).ok()).is_some_and(|st| {
-            st.st_uid == uid
-                && st.st_mode & 0o022 == 0
-                && rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
-        });
-        if !ours {
-            let mut m = Buf::<128>::new();
-            let _ = ufmt::uwrite!(
-                m,
-                "svc: control socket directory {}: not a directory of ours (another user owns it, or others may write it)\n",
-                Bytes(b.as_bytes())
-            );
-            os::fd::say(&m);
-            return false;
-        }
-    }
-    b.push(b"/svc.sock");
-    true
-}
+mod log;
+mod path;
+use log::log;
+pub use path::{default_path, server_path};
 
 /// Accepts waiting connections into free slots. With every slot taken, the
 /// oldest connection that has not sent a whole request makes room, else the
@@ -396,92 +340,6 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
         }
     }
     pump(w, ev, c, now);
-}
-
-/// `log [-f] [NAME] [N]`: the ring's lines, or its last N; with `-f`, then
-/// every new line until the client hangs up.
-fn log(w: &mut World, c: usize, req: &Asked) {
-    let follow = req.flags & proto::FOLLOW != 0;
-    let n = req.lines;
-    let id = first(req.mask);
-    let ring = id.and_then(|id| {
-        let s = w.sup.svcs.get(usize::from(id))?;
-        let def = w.sup.def(usize::from(id)).filter(|_| !s.removed)?;
-        matches!(def.log, Log::Ring(_)).then_some(())?;
-        w.logs.rings.get(usize::from(id)).copied().flatten()
-    });
-    let file = id.and_then(|id| match w.sup.def(usize::from(id))?.log {
-        Log::File { path, .. } => Some(path),
-        _ => None,
-    });
-    // Following and streaming a file of any size are long jobs.
-    if (follow || file.is_some()) && !w.clients.may_wait() {
-        head(w, c, EXIT_FAIL, b"busy: too many followers", b"");
-        set_job(w, c, Job::Close);
-        return;
-    }
-    if let (Some(id), Some(path)) = (id, file) {
-        // The file's last N lines (1000 without -n; 0 by default with -f).
-        let lines = n.unwrap_or(if follow { 0 } else { 1000 });
-        let (cfg, buf) = (&w.sup.cfg, &mut w.logs.scratch);
-        let opened = crate::text::cstr(cfg.strz(path)).map(|p| os::logfile::tail_offset(p, lines, buf));
-        match opened {
-            Some(Ok((fd, offset, cut))) => {
-                ok(w, c);
-                if cut && let Some(cl) = w.clients.list.get_mut(c) {
-                    cl.out.push(os::logfile::TAIL_CUT_NOTE);
-                }
-                if let Some(file) = w.streams.get_mut(c) {
-                    *file = Slot::new(fd);
-                }
-                set_job(w, c, Job::File { offset, follow: if follow { id } else { ALL } });
-            }
-            // Nothing written yet: nothing to show.
-            Some(Err(rustix::io::Errno::NOENT)) => {
-                ok(w, c);
-                set_job(w, c, if follow { Job::Follow { id, seq: 0, live: true, lost: 0 } } else { Job::Close });
-            }
-            Some(Err(e)) => {
-                let mut m = Buf::<64>::new();
-                let _ = ufmt::uwrite!(m, "cannot read the log file: {}", Errno(e.raw_os_error()));
-                head(w, c, EXIT_FAIL, m.as_bytes(), b"");
-                set_job(w, c, Job::Close);
-            }
-            None => {
-                head(w, c, EXIT_FAIL, b"bad log path", b"");
-                set_job(w, c, Job::Close);
-            }
-        }
-        return;
-    }
-    match (id, ring, follow) {
-        (None, _, false) => {
-            head(w, c, EXIT_USAGE, b"log: name a service (or follow all with -f)", b"");
-            set_job(w, c, Job::Close);
-        }
-        (None, _, true) => {
-            ok(w, c);
-            set_job(w, c, Job::Follow { id: ALL, seq: 0, live: true, lost: 0 });
-        }
-        (Some(id), Some(r), true) => {
-            ok(w, c);
-            let seq = r.seq_of_last(n.unwrap_or(0) as usize);
-            set_job(w, c, Job::Follow { id, seq, live: false, lost: 0 });
-        }
-        (Some(id), None, true) => {
-            ok(w, c);
-            set_job(w, c, Job::Follow { id, seq: 0, live: true, lost: 0 });
-        }
-        (Some(id), Some(r), false) => {
-            let seq = n.map_or(r.first_seq(), |n| r.seq_of_last(n as usize));
-            ok(w, c);
-            set_job(w, c, Job::Log { id, seq });
-        }
-        (Some(id), None, false) => {
-            head_of(w, c, EXIT_FAIL, b"no log ring (log = null):", id);
-            set_job(w, c, Job::Close);
-        }
-    }
 }
 
 /// Sends what followers have buffered.
