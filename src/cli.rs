@@ -158,13 +158,14 @@ pub fn again(v: Option<&[u8]>, now: u32) -> (u32, u32) {
     if n > 1 && now.wrapping_sub(t) & MS < crate::limits::AGAIN_WINDOW_MS { (n, t) } else { (n.min(1), now) }
 }
 
-/// The request's flag words (proto::FLAG_WORDS, bit `1 << i`), then -c,
-/// -s, -n, -x, --again (C, S, N, X, A: `C << i`), as lines.
-const FLAG_WORDS: &[u8] = b"--json\n--dry-run\n--force\n-f\n-l\n--wait\n-c\n-s\n-n\n-x\n--again";
+/// The flag words as lines, line `i` the flag of bit `1 << i`: the
+/// request's (proto::FLAG_WORDS), two lines that no argv word can be (a C
+/// string has no NUL) for the unused bits, then -c, -s, -n, -x, --again
+/// (C, S, N, X, A).
+const FLAG_WORDS: &[u8] = b"--json\n--dry-run\n--force\n-f\n-l\n--wait\n\0\n\0\n-c\n-s\n-n\n-x\n--again";
 
 fn flag_bit(word: &[u8]) -> Option<u16> {
-    let i = crate::text::find_line(FLAG_WORDS, word)?;
-    Some(if i < 6 { 1 << i } else { C << (i - 6) })
+    crate::text::find_line(FLAG_WORDS, word).map(|i| 1 << i)
 }
 
 fn takes_value(bit: u16) -> bool {
@@ -178,6 +179,8 @@ fn takes_value(bit: u16) -> bool {
 pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>, UsageError<'a>> {
     let mut cmd = Command { verb: Verb::Up, config: None, socket: None, lines: None, flags: 0, exe: None, again: None, operands: &[] };
     let n = words.len();
+    // -c, -s, -n, -x and --again's values (C, S, N, X, A: bits 8 to 12).
+    let mut values: [Option<&'a [u8]>; 5] = [None; 5];
     let mut seen: u16 = 0;
     let mut verb: Option<Verb> = if lenient { Some(Verb::Up) } else { None };
     let mut only_operands = false;
@@ -216,13 +219,13 @@ pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>,
                 continue;
             }
             seen |= bit;
-            match bit {
-                C => cmd.config = Some(value),
-                S => cmd.socket = Some(value),
-                N => cmd.lines = Some(parse_u32(value).ok_or(err(Error::BadNumber, value, verb))?),
-                X => cmd.exe = Some(value),
-                A => cmd.again = Some(value),
-                _ => cmd.flags |= bit as u8,
+            if bit == N && parse_u32(value).is_none() {
+                return Err(err(Error::BadNumber, value, verb));
+            }
+            // The request flags in the low byte; a value by its bit's place above.
+            cmd.flags |= bit as u8;
+            if let Some(v) = values.get_mut((bit.trailing_zeros() as usize).wrapping_sub(8)) {
+                *v = Some(value);
             }
             continue;
         }
@@ -237,6 +240,8 @@ pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>,
             return Err(err(Error::TooManyOperands, word, verb));
         }
     }
+    let [config, socket, lines, exe, again] = values;
+    (cmd.config, cmd.socket, cmd.lines, cmd.exe, cmd.again) = (config, socket, lines.and_then(parse_u32), exe, again);
     let words: &'a Words<'a> = words;
     let (args, operands) = (words.get(1..n).unwrap_or(&[]), words.get(n..).unwrap_or(&[]));
     cmd.operands = operands;

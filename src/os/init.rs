@@ -98,9 +98,10 @@ impl Init {
     /// `svc.config=` and `svc.emergency=` are for svc (the kernel passes no
     /// dotted word to init, in argv or in env).
     pub fn boot(&self) -> &'static [u8] {
-        let closed = !(is_open(0) && is_open(1) && is_open(2));
+        let mut closed = false;
         for n in 0..3 {
             if !is_open(n) {
+                closed = true;
                 // SAFETY: "/" is NUL-terminated; the fd is meant to stay open
                 // (the lowest free number, which is `n`), so it is not owned.
                 // A raw openat (without O_CLOEXEC, unlike fd::open): musl's

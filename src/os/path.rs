@@ -68,10 +68,9 @@ pub fn open_parent(path: &[u8], last: &mut Name) -> Result<OwnedFd, Errno> {
             // `/` or a path ending in `/`: no file is named.
             return Err(Errno::ISDIR);
         }
-        let mut name = Name::new();
-        let c = fd::cpath(comp, &mut name.bytes).ok_or(Errno::NAMETOOLONG)?;
+        // Straight into `last`: the component it holds once the walk ends.
+        let c = fd::cpath(comp, &mut last.bytes).ok_or(Errno::NAMETOOLONG)?;
         if after.is_empty() {
-            *last = name;
             return Ok(dir);
         }
         if after.iter().all(|&b| b == b'/') {
