@@ -5,7 +5,7 @@
 
 use crate::addr::{Addr, Ip, Proto};
 use core::ffi::c_int;
-use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 
 /// What `bind` needs besides the address.
@@ -25,12 +25,6 @@ pub struct Bound {
     pub file: Option<(u64, u64)>,
 }
 
-use crate::os::errno;
-
-fn check(r: c_int) -> Result<(), Errno> {
-    if r < 0 { Err(errno()) } else { Ok(()) }
-}
-
 #[inline(never)]
 fn socket(family: c_int, kind: c_int) -> Result<OwnedFd, Errno> {
     crate::os::fd::socket(family, kind)
@@ -43,9 +37,7 @@ fn set(fd: &OwnedFd, level: c_int, name: c_int, on: bool) -> Result<(), Errno> {
 /// `bind(2)` of `fd` to the first `len` bytes of the address at `a` (at
 /// most the whole of it).
 fn bind_raw<T>(fd: &OwnedFd, a: &T, len: usize) -> Result<(), Errno> {
-    let len = len.min(core::mem::size_of::<T>());
-    // SAFETY: `a` is a valid sockaddr of its type, and `len` is no more than its size.
-    check(unsafe { libc::bind(fd.as_raw_fd(), (a as *const T).cast(), len as libc::socklen_t) })
+    crate::os::sockaddr_call(libc::SYS_bind, crate::os::fd::borrowed(fd), a, len, &[])
 }
 
 /// A `sockaddr_un` for a path, or (with `abstract_`) for a name after a 0.
@@ -144,10 +136,7 @@ pub fn notify_init(path: &[u8], msg: &[u8]) -> Result<(), Errno> {
         Some((b'@', name)) => unix(name, true)?,
         _ => unix(path, false)?,
     };
-    // SAFETY: sa is a valid sockaddr_un and len is within it; msg is valid.
-    check(unsafe {
-        libc::sendto(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL, (&raw const sa).cast(), len as libc::socklen_t)
-    } as i32)
+    crate::os::sockaddr_call(libc::SYS_sendto, crate::os::fd::borrowed(&fd), &sa, len, msg)
 }
 
 /// `listen(2)`; again on a held socket, with a new backlog.
@@ -168,14 +157,10 @@ fn clear_stale(sa: &libc::sockaddr_un, len: usize) -> Result<(), Errno> {
         return Err(Errno::EXIST);
     }
     let probe = socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
-    // SAFETY: sa is a valid sockaddr_un and len is within it.
-    let r = unsafe { libc::connect(probe.as_raw_fd(), (sa as *const libc::sockaddr_un).cast(), len as libc::socklen_t) };
-    if r == 0 {
-        return Err(Errno::ADDRINUSE);
-    }
-    match errno() {
-        Errno::CONNREFUSED => rustix::fs::unlink(path),
-        e => Err(e),
+    match crate::os::sockaddr_call(libc::SYS_connect, crate::os::fd::borrowed(&probe), sa, len, &[]) {
+        Ok(()) => Err(Errno::ADDRINUSE),
+        Err(Errno::CONNREFUSED) => rustix::fs::unlink(path),
+        Err(e) => Err(e),
     }
 }
 

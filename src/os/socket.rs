@@ -37,16 +37,11 @@ fn addr(path: &CStr) -> Result<libc::sockaddr_un, Errno> {
     Ok(a)
 }
 
-use crate::os::errno;
-
 /// `bind(2)` or `connect(2)` of `fd` to the unix socket at `path`.
 fn at(fd: &OwnedFd, path: &CStr, bind: bool) -> Result<(), Errno> {
     let a = addr(path)?;
-    let len = core::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    let p = (&a as *const libc::sockaddr_un).cast::<libc::sockaddr>();
-    // SAFETY: p points at a valid sockaddr_un of `len` bytes for the call.
-    let r = unsafe { if bind { libc::bind(fd.as_raw_fd(), p, len) } else { libc::connect(fd.as_raw_fd(), p, len) } };
-    if r < 0 { Err(errno()) } else { Ok(()) }
+    let nr = if bind { libc::SYS_bind } else { libc::SYS_connect };
+    crate::os::sockaddr_call(nr, crate::os::fd::borrowed(fd), &a, core::mem::size_of::<libc::sockaddr_un>(), &[])
 }
 
 /// `connect(2)` to the control socket at `path` (blocking).
