@@ -138,9 +138,8 @@ pub fn unescape<'a>(field: &[u8], out: &'a mut [u8]) -> Option<&'a core::ffi::CS
     let mut n = 0;
     let mut i = 0;
     while let Some(&b) = field.get(i) {
-        let octal = |k: usize| field.get(i + k).filter(|d| (b'0'..=b'7').contains(d)).map(|d| d - b'0');
-        let (byte, used) = match (b, octal(1), octal(2), octal(3)) {
-            (b'\\', Some(a), Some(c), Some(d)) if a < 4 => ((a << 6) | (c << 3) | d, 4),
+        let (byte, used) = match field.get(i..i + 4) {
+            Some(&[b'\\', a @ b'0'..=b'3', c @ b'0'..=b'7', d @ b'0'..=b'7']) => (((a - b'0') << 6) | ((c - b'0') << 3) | (d - b'0'), 4),
             _ => (b, 1),
         };
         if byte == 0 {

@@ -17,7 +17,7 @@ use svc::{
 };
 
 #[cfg(not(test))]
-use core::ffi::{CStr, c_char, c_int};
+use core::ffi::{c_char, c_int};
 
 /// The C runtime calls this with argv. Everything after is safe code.
 #[cfg(not(test))]
@@ -42,7 +42,7 @@ pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             break;
         }
         // SAFETY: as above; non-null and NUL-terminated.
-        let w: &'static [u8] = unsafe { CStr::from_ptr(p) }.to_bytes();
+        let w: &'static [u8] = unsafe { os::process::c_bytes(p) };
         let _ = words.push(w);
     }
     verbs::main(words)

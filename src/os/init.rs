@@ -30,8 +30,13 @@ fn say_errno(what: &str, path: &CStr, e: Errno) {
     fd::say(&b);
 }
 
-/// The last error of a libc call returning -1.
-fn check(r: i32) -> Result<(), Errno> {
+/// `mount(2)`, a raw syscall (musl's mount is a wrapper of it). Every
+/// pointer must be null or NUL-terminated: the callers pass C strings and
+/// nulls only.
+fn mount(src: *const c_char, dir: *const c_char, fstype: *const c_char, flags: libc::c_ulong, data: *const c_char) -> Result<(), Errno> {
+    // SAFETY: every pointer is null or a NUL-terminated string that lives
+    // for the call (see above).
+    let r = unsafe { libc::syscall(libc::SYS_mount, src, dir, fstype, flags as libc::c_long, data) };
     if r < 0 { Err(errno()) } else { Ok(()) }
 }
 
@@ -115,9 +120,7 @@ impl Init {
             if mounted(m.dir, m.parent) {
                 continue;
             }
-            // SAFETY: every string is NUL-terminated and lives for the call.
-            let r = unsafe { libc::mount(m.fstype.as_ptr(), m.dir.as_ptr(), m.fstype.as_ptr(), m.flags, m.data.as_ptr().cast()) };
-            if let Err(e) = check(r) {
+            if let Err(e) = mount(m.fstype.as_ptr(), m.dir.as_ptr(), m.fstype.as_ptr(), m.flags, m.data.as_ptr().cast()) {
                 say_errno("mount", m.dir, e);
             }
         }
@@ -198,8 +201,7 @@ impl Init {
 
     /// `kill(-1, sig)`: every process but svc (and kernel threads).
     pub fn signal_all(&self, sig: u8) {
-        // SAFETY: kill has no memory preconditions; svc is PID 1 (self).
-        unsafe { libc::kill(-1, i32::from(sig)) };
+        let _ = crate::os::signal::send(-1, sig, false);
     }
 
     /// `sync()` in a forked child, waited for `secs` at most: sync can
@@ -243,12 +245,11 @@ impl Init {
         for dir in writable(text) {
             let Some(p) = unescape(dir, &mut path) else { continue };
             // SAFETY: p is NUL-terminated.
-            if unsafe { libc::umount2(p.as_ptr(), 0) } == 0 {
+            if unsafe { libc::syscall(libc::SYS_umount2, p.as_ptr(), 0 as libc::c_long) } == 0 {
                 continue;
             }
-            let flags = libc::MS_REMOUNT | libc::MS_RDONLY;
-            // SAFETY: as above; null source, type and data are what a remount takes.
-            unsafe { libc::mount(core::ptr::null(), p.as_ptr(), core::ptr::null(), flags, core::ptr::null()) };
+            // Null source, type and data are what a remount takes.
+            let _ = mount(core::ptr::null(), p.as_ptr(), core::ptr::null(), libc::MS_REMOUNT | libc::MS_RDONLY, core::ptr::null());
         }
     }
 

@@ -14,6 +14,23 @@ pub fn abort() -> ! {
     unsafe { libc::_exit(127) }
 }
 
+/// The bytes of the C string at `p`, without its NUL. By hand:
+/// CStr::from_ptr links musl's strlen and a wrapper. Bounded at 128 KiB, the
+/// kernel's limit for one argv or environment string.
+///
+/// # Safety
+/// `p` must point at a NUL-terminated string that lives as long as svc
+/// (an argv word, an environment entry).
+pub unsafe fn c_bytes(p: *const core::ffi::c_char) -> &'static [u8] {
+    let mut len = 0;
+    // SAFETY: every byte up to the NUL is part of the string.
+    while len < 1 << 17 && unsafe { *p.add(len) } != 0 {
+        len += 1;
+    }
+    // SAFETY: the `len` bytes before the NUL, read above, live as long as svc.
+    unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) }
+}
+
 /// `getenv(3)`: the value of `name` in svc's own environment. Read from
 /// `environ` here: musl's getenv brings strchrnul and strncmp (300 bytes).
 pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
@@ -34,7 +51,7 @@ pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
             break;
         }
         // SAFETY: each entry is a NUL-terminated string that lives as long as environ.
-        let entry = unsafe { CStr::from_ptr(e) }.to_bytes();
+        let entry = unsafe { c_bytes(e) };
         if let Some(value) = crate::text::after(entry, name).and_then(|r| crate::text::after(r, b"=")) {
             return Some(value);
         }
