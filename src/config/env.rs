@@ -42,13 +42,13 @@ impl Parser<'_> {
 
     /// `env_file` (an absolute path, stored): reads the file and adds its
     /// `KEY=value` lines. Errors say the line number, never the line.
-    pub(super) fn env_file(&mut self, sec: &mut Section, value: Word) -> Result<(), (Error, Span)> {
+    pub(super) fn env_file(&mut self, sec: &mut Section, value: Word) -> Result<(), Error> {
         let data = match self.files.read(value.bytes) {
             Ok(d) => d,
-            Err(FileError::Unsafe) => return Err((Error::EnvFileUnsafe, value.span())),
-            Err(FileError::TooBig) => return Err((Error::EnvFileTooBig, value.span())),
-            Err(FileError::Os(_)) => return Err((Error::EnvFileUnreadable, value.span())),
-            Err(FileError::NotRegular) => return Err((Error::EnvFileNotRegular, value.span())),
+            Err(FileError::Unsafe) => return Err(Error::EnvFileUnsafe),
+            Err(FileError::TooBig) => return Err(Error::EnvFileTooBig),
+            Err(FileError::Os(_)) => return Err(Error::EnvFileUnreadable),
+            Err(FileError::NotRegular) => return Err(Error::EnvFileNotRegular),
         };
         let mut file_line = 0u32;
         for raw in crate::text::split(data, b'\n') {

@@ -1,7 +1,7 @@
 //! `user` and `group` → uid, gid and supplementary groups, from
 //! /etc/passwd and /etc/group read through `Files`. No syscalls.
 
-use super::{GROUP, PASSWD, Parser, Section, located, slice};
+use super::{GROUP, PASSWD, Parser, Section, slice};
 use crate::config::{Error, Range, Span};
 use crate::limits::MAX_GROUPS;
 use crate::passwd;
@@ -75,6 +75,7 @@ impl Parser<'_> {
         };
         let first = self.out.gids.len();
         let mut count = 0usize;
+        let mut full = false;
         for g in passwd::groups(file) {
             if !g.has_member(user) {
                 continue;
@@ -84,10 +85,13 @@ impl Parser<'_> {
                 continue;
             }
             if count >= MAX_GROUPS || self.out.gids.push(g.gid).is_err() {
-                self.errors.push(located(line, self.section, span, Error::TooManyGroups));
+                full = true;
                 break;
             }
             count += 1;
+        }
+        if full {
+            self.error_at(line, Error::TooManyGroups, span);
         }
         sec.def.groups = Range { first: first as u16, count: count as u16 };
     }
