@@ -42,8 +42,9 @@ impl Drop for Datagram {
     fn drop(&mut self) {
         for &fd in self.fds.iter().take(self.nfds) {
             // SAFETY: the kernel just installed these fds in svc for this
-            // message; nothing else knows them.
-            unsafe { libc::close(fd) };
+            // message; nothing else knows them. (Raw: musl's close is a
+            // cancellation point, with its machinery.)
+            unsafe { libc::syscall(libc::SYS_close, libc::c_long::from(fd)) };
         }
     }
 }
@@ -92,7 +93,7 @@ pub fn receive(fd: BorrowedFd, buf: &mut [u8]) -> Option<Datagram> {
                             d.nfds += 1;
                         }
                         None => {
-                            libc::close(fd);
+                            libc::syscall(libc::SYS_close, libc::c_long::from(fd));
                         }
                     }
                 }

@@ -159,8 +159,12 @@ pub fn unread(pid: i32) -> bool {
     crate::os::fd::open(cstr(&p), libc::O_WRONLY | libc::O_NONBLOCK, 0).is_ok_and(|fd| {
         use rustix::fd::AsRawFd;
         let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
-        // SAFETY: one valid pollfd, no wait.
-        unsafe { libc::poll(&mut pfd, 1, 0) };
+        // A zero timeout, as either size of struct timespec (no wait).
+        let zero = [0u64; 2];
+        // SAFETY: one valid pollfd and a timeout, both outliving the call; no
+        // signal mask. (Raw ppoll, which every target has: musl's poll is a
+        // cancellation point.)
+        unsafe { libc::syscall(libc::SYS_ppoll, &raw mut pfd, 1 as libc::c_long, zero.as_ptr(), 0 as libc::c_long) };
         pfd.revents & libc::POLLERR != 0
     })
 }

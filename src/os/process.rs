@@ -61,12 +61,20 @@ pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
     None
 }
 
+/// `waitid(which, id, info, WEXITED | WNOHANG | WNOWAIT)`, as a raw
+/// syscall (musl's is a cancellation point, with its machinery); -1 on
+/// failure. `info` must point at a writable siginfo_t.
+fn waitid(which: libc::idtype_t, id: i32, info: *mut libc::siginfo_t) -> libc::c_long {
+    let options = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: the caller's `info` takes the one siginfo_t the kernel writes;
+    // no rusage.
+    unsafe { libc::syscall(libc::SYS_waitid, which as libc::c_long, id as libc::c_long, info, options as libc::c_long, 0 as libc::c_long) }
+}
+
 /// `pid` is a child of svc (`waitid(2)` WNOWAIT: nothing is reaped).
 pub fn is_child(pid: i32) -> bool {
     let mut info = core::mem::MaybeUninit::<libc::siginfo_t>::zeroed();
-    // SAFETY: waitid writes one siginfo_t into `info`.
-    let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, info.as_mut_ptr(), libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
-    r == 0
+    waitid(libc::P_PID, pid, info.as_mut_ptr()) == 0
 }
 
 /// `getpid(2)`.
@@ -80,9 +88,7 @@ pub fn exited_child() -> Option<i32> {
     // SAFETY: siginfo_t is plain data, zeroed as waitid with WNOHANG requires
     // to tell "no child" (si_pid 0) apart.
     let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
-    // SAFETY: info is a valid, writable siginfo_t.
-    let r = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
-    if r < 0 {
+    if waitid(libc::P_ALL, 0, &mut info) < 0 {
         return None;
     }
     // SAFETY: waitid filled info (or left it zeroed).
