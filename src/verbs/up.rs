@@ -9,7 +9,6 @@ use crate::duration::{Duration, Instant};
 use crate::init::cmdline_value;
 use crate::limits::*;
 use crate::os::event::{Event, Events, Interest};
-use crate::os::fd::Slot;
 use crate::os::init::Init;
 use crate::os::{self, clock, signal, spawn};
 use crate::service::Action;
@@ -123,7 +122,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     // Without it, every spawn fails (NOTE `fds: EBADF`).
     let devnull = ManuallyDrop::new(os::fd::open(c"/dev/null", libc::O_RDWR, 0).map_err(|e| say_errno("cannot open /dev/null", e)).ok());
     // Held from the start, so that svc out of fds can still answer (control::accept).
-    w.spare_fd = os::fd::open(c"/dev/null", libc::O_RDONLY, 0).map_or(Slot::EMPTY, Slot::new);
+    control::spare(w);
     w.group = w.sup.cfg.control_gid;
     // Without it, no client is answered; SIGHUP still reloads.
     let listener = ManuallyDrop::new(match os::socket::bind_control(control, w.group) {

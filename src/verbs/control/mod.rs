@@ -33,8 +33,8 @@ pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
     // The spare fd, lent to accept one client when svc is out of fds.
     let mut lent = false;
     'each: for _ in 0..MAX_CLIENTS {
-        if !lent && w.spare_fd.is_empty() {
-            w.spare_fd = os::fd::open(c"/dev/null", libc::O_RDONLY, 0).map_or(Slot::EMPTY, Slot::new);
+        if !lent {
+            spare(w);
         }
         let fd = match w.fds.fd(listener).map(os::socket::accept) {
             Some(Ok(fd)) => fd,
@@ -73,6 +73,15 @@ pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
         };
         let _ = os::fd::write_some(os::fd::borrowed(&fd), why);
         lent = false;
+    }
+}
+
+/// Holds the spare fd (/dev/null) unless it is held already: lent to
+/// `accept` when svc is out of fds, so that a client still hears why.
+#[inline(never)]
+pub fn spare(w: &mut World) {
+    if w.spare_fd.is_empty() {
+        w.spare_fd = os::fd::open(c"/dev/null", libc::O_RDONLY, 0).map_or(Slot::EMPTY, Slot::new);
     }
 }
 
