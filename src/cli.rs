@@ -105,16 +105,36 @@ impl Verb {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Command<'a> {
     pub verb: Verb,
-    pub config: Option<&'a [u8]>,
-    pub socket: Option<&'a [u8]>,
-    pub lines: Option<u32>,
     /// Request flags: bits of `proto::JSON`, `DRY_RUN`, `FORCE`, `FOLLOW`.
     pub flags: u8,
-    pub exe: Option<&'a [u8]>,
-    /// `--again K`: svc re-executed itself after a crash (os/crash.rs).
-    pub again: Option<&'a [u8]>,
+    /// The values of -c, -s, -n, -x and --again, in the order of their
+    /// bits (C, S, N, X, A): see the methods.
+    values: [Option<&'a [u8]>; 5],
     /// The operands, after argv's words in the same `Words`.
     pub operands: &'a [&'a [u8]],
+}
+
+impl<'a> Command<'a> {
+    /// `-c FILE`.
+    pub fn config(&self) -> Option<&'a [u8]> {
+        self.values[0]
+    }
+    /// `-s SOCKET`.
+    pub fn socket(&self) -> Option<&'a [u8]> {
+        self.values[1]
+    }
+    /// `-n LINES` (checked by `parse`).
+    pub fn lines(&self) -> Option<u32> {
+        self.values[2].and_then(parse_u32)
+    }
+    /// `-x PATH`.
+    pub fn exe(&self) -> Option<&'a [u8]> {
+        self.values[3]
+    }
+    /// `--again K`: svc re-executed itself after a crash (os/crash.rs).
+    pub fn again(&self) -> Option<&'a [u8]> {
+        self.values[4]
+    }
 }
 
 /// Argv's words (argv[0] first), then room for the operands, which `parse`
@@ -177,10 +197,8 @@ fn takes_value(bit: u16) -> bool {
 /// not know are ignored: the kernel hands leftover boot words to init, and
 /// init must not exit over them.
 pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>, UsageError<'a>> {
-    let mut cmd = Command { verb: Verb::Up, config: None, socket: None, lines: None, flags: 0, exe: None, again: None, operands: &[] };
+    let mut cmd = Command { verb: Verb::Up, flags: 0, values: [None; 5], operands: &[] };
     let n = words.len();
-    // -c, -s, -n, -x and --again's values (C, S, N, X, A: bits 8 to 12).
-    let mut values: [Option<&'a [u8]>; 5] = [None; 5];
     let mut seen: u16 = 0;
     let mut verb: Option<Verb> = if lenient { Some(Verb::Up) } else { None };
     let mut only_operands = false;
@@ -224,7 +242,7 @@ pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>,
             }
             // The request flags in the low byte; a value by its bit's place above.
             cmd.flags |= bit as u8;
-            if let Some(v) = values.get_mut((bit.trailing_zeros() as usize).wrapping_sub(8)) {
+            if let Some(v) = cmd.values.get_mut((bit.trailing_zeros() as usize).wrapping_sub(8)) {
                 *v = Some(value);
             }
             continue;
@@ -240,8 +258,6 @@ pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>,
             return Err(err(Error::TooManyOperands, word, verb));
         }
     }
-    let [config, socket, lines, exe, again] = values;
-    (cmd.config, cmd.socket, cmd.lines, cmd.exe, cmd.again) = (config, socket, lines.and_then(parse_u32), exe, again);
     let words: &'a Words<'a> = words;
     let (args, operands) = (words.get(1..n).unwrap_or(&[]), words.get(n..).unwrap_or(&[]));
     cmd.operands = operands;
@@ -292,9 +308,9 @@ mod tests {
             assert_eq!(c.operands, &[b"web".as_slice()]);
         }
         let c = p(&["log", "web", "-n", "50"]).unwrap();
-        assert_eq!(c.lines, Some(50));
+        assert_eq!(c.lines(), Some(50));
         let c = p(&["status", "-s", "/x.sock", "web"]).unwrap();
-        assert_eq!(c.socket, Some(b"/x.sock".as_slice()));
+        assert_eq!(c.socket(), Some(b"/x.sock".as_slice()));
         let c = p(&["status", "--", "-web"]).unwrap();
         assert_eq!(c.operands, &[b"-web".as_slice()]);
     }
@@ -326,7 +342,7 @@ mod tests {
         // (lenient), where every other flag but -c is ignored.
         for lenient in [false, true] {
             let c = parse_args(&[b"up", b"--again", b"4938", b"-c", b"/etc/x.conf"], lenient).unwrap();
-            assert_eq!((c.verb, c.again, c.config), (Verb::Up, Some(&b"4938"[..]), Some(&b"/etc/x.conf"[..])));
+            assert_eq!((c.verb, c.again(), c.config()), (Verb::Up, Some(&b"4938"[..]), Some(&b"/etc/x.conf"[..])));
         }
         assert_eq!(p(&["status", "--again", "5"]).unwrap_err().error, Error::FlagNotForVerb);
         // At 10 s: N re-execs since T (K = T << 2 | N), when T is less
@@ -361,7 +377,7 @@ mod tests {
         let v: [&[u8]; 5] = [b"single", b"-c", b"/etc/x.conf", b"--weird", b"quiet=1"];
         let c = parse_args(&v, true).unwrap();
         assert_eq!(c.verb, Verb::Up);
-        assert_eq!(c.config, Some(b"/etc/x.conf".as_slice()));
+        assert_eq!(c.config(), Some(b"/etc/x.conf".as_slice()));
         assert!(parse_args(&[b"-c"], true).is_ok());
     }
 

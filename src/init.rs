@@ -15,12 +15,10 @@ pub enum Power {
 }
 
 impl Power {
-    pub const fn word(self) -> &'static str {
-        match self {
-            Power::Halt => "halt",
-            Power::Poweroff => "poweroff",
-            Power::Reboot => "reboot",
-        }
+    /// Its word, a line found by its value (a `match` of strings is a
+    /// table of two words per arm besides the text).
+    pub fn word(self) -> &'static str {
+        crate::text::line("\nhalt\npoweroff\nreboot\n", self as usize)
     }
     /// The value `as u8` gave (0 and others: none).
     pub const fn from_u8(b: u8) -> Option<Power> {
@@ -44,34 +42,23 @@ impl Power {
     }
 }
 
-/// The steps of a shutdown, each printed on the console as
-/// `svc: poweroff: STEP` before it is taken.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Step {
-    /// Every service, in reverse `after` order, within `shutdown_timeout`.
-    Stopping,
-    /// SIGTERM and SIGCONT to every process; up to 3 s to exit.
-    Term,
-    /// SIGKILL to what is left.
-    Kill,
-    /// `sync()` in a child, 10 s at most.
-    Sync,
-    /// Every writable filesystem, innermost first: unmounted, else read-only.
-    Remount,
-    /// `reboot(2)` with the command.
-    Last,
-}
-
-impl Step {
-    pub const fn text(self) -> &'static str {
-        match self {
-            Step::Stopping => "stopping services",
-            Step::Term => "TERM to every process",
-            Step::Kill => "KILL to every process left",
-            Step::Sync => "sync",
-            Step::Remount => "remounting read-only",
-            Step::Last => "reboot(2)",
-        }
+crate::text::texts! {
+    /// The steps of a shutdown, each printed on the console as
+    /// `svc: poweroff: STEP` before it is taken.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Step {
+        /// Every service, in reverse `after` order, within `shutdown_timeout`.
+        Stopping => "stopping services",
+        /// SIGTERM and SIGCONT to every process; up to 3 s to exit.
+        Term => "TERM to every process",
+        /// SIGKILL to what is left.
+        Kill => "KILL to every process left",
+        /// `sync()` in a child, 10 s at most.
+        Sync => "sync",
+        /// Every writable filesystem, innermost first: unmounted, else read-only.
+        Remount => "remounting read-only",
+        /// `reboot(2)` with the command.
+        Last => "reboot(2)",
     }
 }
 

@@ -213,6 +213,8 @@ pub fn emit(req: &Request, out: &mut Buf<REQUEST_BYTES>) -> bool {
 /// Writes the request line of `kind` with `flags` and the operands
 /// `words`, then `log`'s N; false if it does not fit. (The client sends
 /// its command line's words as they are, without a `Request` of them.)
+/// Inlined into its one caller in the binary, the client.
+#[inline(always)]
 pub fn emit_parts(kind: Kind, flags: u8, words: &[&[u8]], n: Option<u32>, out: &mut Buf<REQUEST_BYTES>) -> bool {
     out.push(kind.word().as_bytes());
     for (i, word) in crate::text::split(FLAG_WORDS.as_bytes(), b'\n').enumerate() {

@@ -57,14 +57,15 @@ fn loopback_up() -> Result<(), Errno> {
     let mut req = [0u8; 40];
     req[0] = b'l';
     req[1] = b'o';
-    for (request, up) in [(libc::SIOCGIFFLAGS, 0), (libc::SIOCSIFFLAGS, libc::IFF_UP as u8)] {
-        req[16] |= up;
+    // The flags read, then written back with IFF_UP.
+    for request in [libc::SIOCGIFFLAGS, libc::SIOCSIFFLAGS] {
         // SAFETY: req is a writable ifreq-sized buffer for the whole call.
         // A raw syscall: musl's ioctl wraps every call in time64 conversions.
         let r = unsafe { libc::syscall(libc::SYS_ioctl, libc::c_long::from(s.as_raw_fd()), request as libc::c_long, req.as_mut_ptr()) };
         if r < 0 {
             return Err(errno());
         }
+        req[16] |= libc::IFF_UP as u8;
     }
     Ok(())
 }

@@ -233,13 +233,17 @@ pub fn json_str(bytes: &[u8], out: &mut Out) {
         };
         for &b in rest.get(..good).unwrap_or(&[]) {
             // `"` `\` and newline, CR, tab by a letter; other controls as \u00XX.
-            if let Some((_, &letter)) = b"\"\\\n\r\t".iter().zip(b"\"\\nrt").find(|(e, _)| **e == b) {
-                out.push_byte(b'\\');
-                out.push_byte(letter);
+            let letter = match b {
+                b'"' | b'\\' => b,
+                b'\n' => b'n',
+                b'\r' => b'r',
+                b'\t' => b't',
+                _ => 0,
+            };
+            if letter != 0 {
+                out.push(&[b'\\', letter]);
             } else if b < 0x20 || b == 0x7f {
-                out.push(b"\\u00");
-                out.push_byte(HEX[usize::from(b >> 4)]);
-                out.push_byte(HEX[usize::from(b & 15)]);
+                out.push(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
             } else {
                 out.push_byte(b);
             }

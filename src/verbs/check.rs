@@ -57,7 +57,7 @@ impl Files for Disk<'_> {
 
 /// The config path: `-c`, else `$SVC_CONFIG`, else /etc/svc.conf.
 pub fn config_path<'a>(cmd: &Command<'a>) -> &'a [u8] {
-    cmd.config.or_else(|| os::process::getenv(c"SVC_CONFIG")).unwrap_or(b"/etc/svc.conf")
+    cmd.config().or_else(|| os::process::getenv(c"SVC_CONFIG")).unwrap_or(b"/etc/svc.conf")
 }
 
 /// `[svc] control` of the config at `path` (when readable) into `b`; false

@@ -12,7 +12,7 @@ use crate::verbs::control::default_path;
 /// The socket a client talks to: `-s`, `$SVC_CONTROL`, `[svc] control` of
 /// the config (when readable), svc's default for this user, /run/svc.sock.
 fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
-    if let Some(s) = cmd.socket.or_else(|| os::process::getenv(c"SVC_CONTROL")) {
+    if let Some(s) = cmd.socket().or_else(|| os::process::getenv(c"SVC_CONTROL")) {
         b.push(s);
         return;
     }
@@ -31,19 +31,20 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
 // Out of line: its buffers must not sit in main's frame while `svc up` runs.
 #[inline(never)]
 pub fn run(cmd: &Command, kind: Kind) -> i32 {
+    let lines = cmd.lines();
     if kind == Kind::Log {
         if cmd.operands.is_empty() && cmd.flags & proto::FOLLOW == 0 {
             os::fd::write_err(b"svc: log: name a service (or follow all with -f)\n");
             return EXIT_USAGE;
         }
-        if cmd.lines.is_some() && cmd.operands.is_empty() {
+        if lines.is_some() && cmd.operands.is_empty() {
             os::fd::write_err(b"svc: log: -n needs a service name\n");
             return EXIT_USAGE;
         }
     }
     let mut line = Buf::<REQUEST_BYTES>::new();
     // (-n is log's alone: cli::parse refuses it for any other verb.)
-    if !proto::emit_parts(kind, cmd.flags, cmd.operands, cmd.lines, &mut line) {
+    if !proto::emit_parts(kind, cmd.flags, cmd.operands, lines, &mut line) {
         os::fd::write_err(b"svc: request too long\n");
         return EXIT_FAIL;
     }

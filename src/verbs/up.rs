@@ -53,10 +53,10 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     let init = Init::get();
     // `-c`, else `svc.config=` of the kernel command line (PID 1), else
     // $SVC_CONFIG, else /etc/svc.conf.
-    let path = cmd.config.or(cmdline.and_then(|l| cmdline_value(l, b"svc.config"))).unwrap_or_else(|| check::config_path(cmd));
+    let path = cmd.config().or(cmdline.and_then(|l| cmdline_value(l, b"svc.config"))).unwrap_or_else(|| check::config_path(cmd));
     w.config_path = Some(path);
     // After a crash, the re-execs in a row and when the first of them was.
-    let (again, since) = crate::cli::again(cmd.again, clock::now().as_millis() as u32);
+    let (again, since) = crate::cli::again(cmd.again(), clock::now().as_millis() as u32);
     if again >= MAX_AGAIN {
         // A crash loop: neither the config nor anything of the crashed
         // image is touched again. As PID 1, a reaper with the emergency
@@ -66,7 +66,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         say(b"svc: 3 re-execs within 60s: giving up\n");
         return emergency::last(w, cmdline);
     }
-    os::crash::arm(cmd.config, again, since);
+    os::crash::arm(cmd.config(), again, since);
     // A unix socket's path fits sun_path; a longer one is refused here.
     let mut pbuf = [0u8; UNIX_PATH_BYTES];
     let mut usable = check::load(path, &mut w.loader, &mut w.sup.cfg);
@@ -85,7 +85,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         w.sup.cfg.defs.clear();
         w.sup.cfg.listens.clear();
     }
-    if cmd.again.is_some() {
+    if cmd.again().is_some() {
         recover::fds(w);
     }
     // As PID 1 (root, a control path checked by the parser) it cannot fail.
@@ -152,7 +152,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     // What a previous svc killed by SIGKILL left running holds the sockets
     // and would run beside the services started now. (After a crash, what
     // runs is svc's own, adopted below.)
-    if cmd.again.is_none() {
+    if cmd.again().is_none() {
         leftover::stop(w);
     }
     // Before any service starts: a port that cannot be had is an error now.
@@ -178,7 +178,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         assign(w, id as u8);
     }
     let now = clock::now();
-    if cmd.again.is_some() {
+    if cmd.again().is_some() {
         recover::adopt(w, &ev, now);
         // Exits during the re-exec: one SIGCHLD may stand for many, or none.
         reap(w, now);
