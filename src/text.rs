@@ -222,7 +222,10 @@ pub fn line(table: &'static str, i: usize) -> &'static str {
     for (at, &b) in table.as_bytes().iter().enumerate() {
         if b == b'\n' {
             if n == i {
-                return table.get(start..at).unwrap_or("");
+                // (From bytes: a str range would check both ends for a
+                // char boundary, which a newline always is.)
+                let bytes = table.as_bytes().get(start..at).unwrap_or(&[]);
+                return core::str::from_utf8(bytes).unwrap_or("");
             }
             n += 1;
             start = at + 1;

@@ -112,18 +112,19 @@ fn read(path: &[u8], ld: &mut Loader) -> bool {
         Ok(n) => n,
         Err(e) => {
             let b = &mut ld.failure;
-            let verb = if e == ReadError::Unsafe { "use" } else { "read" };
-            let _ = ufmt::uwrite!(b, "cannot {} config {}: ", verb, Bytes(path));
+            b.push(if e == ReadError::Unsafe { b"cannot use config " } else { b"cannot read config " });
+            let _ = ufmt::uwrite!(b, "{}: ", Bytes(path));
             match e {
                 ReadError::Os(e) => {
-                    let _ = ufmt::uwrite!(b, "{}\n", Errno(e.raw_os_error()));
+                    let _ = ufmt::uwrite!(b, "{}", Errno(e.raw_os_error()));
                 }
                 ReadError::TooBig => {
-                    let _ = ufmt::uwrite!(b, "larger than {} bytes\n", CONFIG_BYTES);
+                    let _ = ufmt::uwrite!(b, "larger than {} bytes", CONFIG_BYTES);
                 }
-                ReadError::Unsafe => b.push(b"must be owned by root and not writable by group or others\n"),
-                ReadError::NotRegular => b.push(b"not a regular file\n"),
+                ReadError::Unsafe => b.push(b"must be owned by root and not writable by group or others"),
+                ReadError::NotRegular => b.push(b"not a regular file"),
             }
+            b.push(b"\n");
             let mut m = Buf::<264>::new();
             m.push(b"svc: ");
             m.push(b.as_bytes());
