@@ -95,7 +95,12 @@ pub const KEYS: [(&str, Key); 36] = [
 
 /// KEYS' names as the lines of one string; built at compile time, so that
 /// KEYS itself (24 bytes an entry on 64-bit) is not in the binary.
-static NAMES: [u8; text::lines_len(&ALL_NAMES)] = text::lines(&ALL_NAMES);
+/// (A `str` checked at compile time: no UTF-8 check when a hint is read.)
+static NAMES: &str = match core::str::from_utf8(&KEY_LINES) {
+    Ok(s) => s,
+    Err(_) => panic!("key names are ASCII"),
+};
+const KEY_LINES: [u8; text::lines_len(&ALL_NAMES)] = text::lines(&ALL_NAMES);
 const ALL_NAMES: [&str; KEYS.len()] = all_names();
 /// The key of each of KEYS' lines.
 static KEY_OF: [Key; KEYS.len()] = key_of();
@@ -121,7 +126,7 @@ const fn key_of() -> [Key; KEYS.len()] {
 }
 
 fn name(i: usize) -> &'static str {
-    text::line(core::str::from_utf8(&NAMES).unwrap_or(""), i)
+    text::line(NAMES, i)
 }
 
 /// Whether `k` is a key of `[svc]` rather than of a service.
@@ -131,7 +136,7 @@ pub fn is_svc(k: Key) -> bool {
 
 /// A key by name, of either kind.
 pub fn lookup(name: &[u8]) -> Option<Key> {
-    KEY_OF.get(text::find_line(&NAMES, name)?).copied()
+    KEY_OF.get(text::find_line(NAMES.as_bytes(), name)?).copied()
 }
 
 /// The closest of the keys (of `[svc]`, or of a service) to `word` within
@@ -337,13 +342,15 @@ pub fn parse_log(word: &[u8]) -> Result<Log, Error> {
         Some(0) | None => return Err(Error::BadSize),
         Some(b) => b,
     };
-    let block = RING_BLOCK_BYTES as u64;
-    let rounded = bytes.div_ceil(block).checked_mul(block).ok_or(Error::RingPoolFull)?;
-    if rounded > RING_POOL_BYTES as u64 {
+    // Counted in blocks: at most the pool's, whose bytes fit u32 (asserted below).
+    let blocks = bytes.div_ceil(RING_BLOCK_BYTES as u64);
+    if blocks > (RING_POOL_BYTES / RING_BLOCK_BYTES) as u64 {
         return Err(Error::RingPoolFull);
     }
-    u32::try_from(rounded).map(Log::Ring).map_err(|_| Error::RingPoolFull)
+    Ok(Log::Ring(blocks as u32 * RING_BLOCK_BYTES as u32))
 }
+
+const _: () = assert!(RING_POOL_BYTES <= u32::MAX as usize);
 
 /// `log_size`: a size from LOG_FILE_MIN_BYTES to LOG_FILE_MAX_BYTES.
 pub fn parse_log_size(word: &[u8]) -> Result<u32, Error> {
