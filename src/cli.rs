@@ -91,8 +91,10 @@ impl Verb {
     pub fn name(self) -> &'static str {
         crate::text::line(NAMES, self.index())
     }
-    pub fn usage(self) -> &'static str {
-        crate::text::line(USAGES, self.index()).get(2..).unwrap_or("")
+    /// Its usage line, without the indent (as bytes: a str range would
+    /// check for a char boundary).
+    pub fn usage(self) -> &'static [u8] {
+        crate::text::line(USAGES, self.index()).as_bytes().get(2..).unwrap_or(&[])
     }
     /// Every verb's usage line, indented, in order: `svc help`'s list.
     pub const LIST: &'static str = USAGES;
@@ -203,83 +205,88 @@ pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>,
     let mut verb: Option<Verb> = if lenient { Some(Verb::Up) } else { None };
     let mut only_operands = false;
     let mut i = 1;
-    let err = |error, word, verb| UsageError { error, word, verb };
-    while let Some(&word) = words.get(i).filter(|_| i < n) {
-        i += 1;
-        if !only_operands && word == b"--" {
-            only_operands = true;
-            continue;
-        }
-        if !only_operands && word.len() > 1 && word.first() == Some(&b'-') {
-            if !lenient && verb.is_none() && (word == b"-h" || word == b"--help") {
-                verb = Some(Verb::Help);
+    // Every usage error leaves here, with the verb known so far.
+    let (error, word): (Error, &'a [u8]) = 'bad: {
+        while let Some(&word) = words.get(i).filter(|_| i < n) {
+            i += 1;
+            if !only_operands && word == b"--" {
+                only_operands = true;
                 continue;
             }
-            let Some(bit) = flag_bit(word) else {
-                if lenient {
+            if !only_operands && word.len() > 1 && word.first() == Some(&b'-') {
+                if !lenient && verb.is_none() && (word == b"-h" || word == b"--help") {
+                    verb = Some(Verb::Help);
                     continue;
                 }
-                return Err(err(Error::UnknownFlag, word, verb));
-            };
-            let value = if takes_value(bit) {
-                let Some(&v) = words.get(i).filter(|_| i < n) else {
+                let Some(bit) = flag_bit(word) else {
                     if lenient {
                         continue;
                     }
-                    return Err(err(Error::MissingValue, word, verb));
+                    break 'bad (Error::UnknownFlag, word);
                 };
-                i += 1;
-                v
-            } else {
-                b""
-            };
-            if lenient && bit & (C | A) == 0 {
+                let value = if takes_value(bit) {
+                    let Some(&v) = words.get(i).filter(|_| i < n) else {
+                        if lenient {
+                            continue;
+                        }
+                        break 'bad (Error::MissingValue, word);
+                    };
+                    i += 1;
+                    v
+                } else {
+                    b""
+                };
+                if lenient && bit & (C | A) == 0 {
+                    continue;
+                }
+                seen |= bit;
+                if bit == N && parse_u32(value).is_none() {
+                    break 'bad (Error::BadNumber, value);
+                }
+                // The request flags in the low byte; a value by its bit's place above.
+                cmd.flags |= bit as u8;
+                if let Some(v) = cmd.values.get_mut((bit.trailing_zeros() as usize).wrapping_sub(8)) {
+                    *v = Some(value);
+                }
                 continue;
             }
-            seen |= bit;
-            if bit == N && parse_u32(value).is_none() {
-                return Err(err(Error::BadNumber, value, verb));
+            if verb.is_none() {
+                verb = Verb::from_name(word);
+                if verb.is_none() {
+                    break 'bad (Error::UnknownVerb, word);
+                }
+                continue;
             }
-            // The request flags in the low byte; a value by its bit's place above.
-            cmd.flags |= bit as u8;
-            if let Some(v) = cmd.values.get_mut((bit.trailing_zeros() as usize).wrapping_sub(8)) {
-                *v = Some(value);
+            if lenient {
+                continue;
             }
-            continue;
+            if words.len() - n >= MAX_OPERANDS || words.push(word).is_err() {
+                break 'bad (Error::TooManyOperands, word);
+            }
         }
-        if verb.is_none() {
-            verb = Some(Verb::from_name(word).ok_or(err(Error::UnknownVerb, word, None))?);
-            continue;
+        let words: &'a Words<'a> = words;
+        let (args, operands) = (words.get(1..n).unwrap_or(&[]), words.get(n..).unwrap_or(&[]));
+        cmd.operands = operands;
+        let Some(v) = verb else {
+            break 'bad (Error::NoVerb, b"");
+        };
+        cmd.verb = v;
+        let info = v.info();
+        if seen & !info.flags != 0 {
+            // Name the first flag the verb does not take.
+            let bad = args.iter().find(|w| flag_bit(w).is_some_and(|b| b & !info.flags != 0)).copied().unwrap_or(b"");
+            break 'bad (Error::FlagNotForVerb, bad);
         }
-        if lenient {
-            continue;
+        let n = operands.len();
+        if n < usize::from(info.min) {
+            break 'bad (Error::TooFewOperands, b"");
         }
-        if words.len() - n >= MAX_OPERANDS || words.push(word).is_err() {
-            return Err(err(Error::TooManyOperands, word, verb));
+        if n > usize::from(info.max) {
+            break 'bad (Error::TooManyOperands, operands.get(usize::from(info.max)).copied().unwrap_or(b""));
         }
-    }
-    let words: &'a Words<'a> = words;
-    let (args, operands) = (words.get(1..n).unwrap_or(&[]), words.get(n..).unwrap_or(&[]));
-    cmd.operands = operands;
-    let Some(verb) = verb else {
-        return Err(err(Error::NoVerb, b"", None));
+        return Ok(cmd);
     };
-    cmd.verb = verb;
-    let info = verb.info();
-    if seen & !info.flags != 0 {
-        // Name the first flag the verb does not take.
-        let bad = args.iter().find(|w| flag_bit(w).is_some_and(|b| b & !info.flags != 0)).copied().unwrap_or(b"");
-        return Err(err(Error::FlagNotForVerb, bad, Some(verb)));
-    }
-    let n = cmd.operands.len();
-    if n < usize::from(info.min) {
-        return Err(err(Error::TooFewOperands, b"", Some(verb)));
-    }
-    if n > usize::from(info.max) {
-        let extra = cmd.operands.get(usize::from(info.max)).copied().unwrap_or(b"");
-        return Err(err(Error::TooManyOperands, extra, Some(verb)));
-    }
-    Ok(cmd)
+    Err(UsageError { error, word, verb })
 }
 
 #[cfg(test)]
@@ -403,7 +410,7 @@ mod tests {
         assert_eq!(NAMES.lines().count(), VERBS.len());
         assert_eq!(USAGES.lines().count(), VERBS.len());
         for i in VERBS {
-            assert!(i.verb.usage().starts_with(i.verb.name()), "{}", i.verb.usage());
+            assert!(i.verb.usage().starts_with(i.verb.name().as_bytes()), "{}", i.verb.name());
             assert_eq!(Verb::from_name(i.verb.name().as_bytes()), Some(i.verb));
         }
     }

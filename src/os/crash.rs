@@ -95,9 +95,7 @@ pub fn again(what: &[u8], more: &[u8]) -> ! {
     let first = !BUSY.swap(true, Relaxed);
     let mut b = crate::text::Buf::<200>::new();
     if first {
-        b.push(what);
-        b.push(more);
-        b.push(if next > 0 && ours { b"; re-executing svc\n" } else { b"\n" });
+        b.push_all(&[what, more, if next > 0 && ours { b"; re-executing svc\n" } else { b"\n" }]);
         crate::os::fd::say(&b);
         b.clear();
     }

@@ -24,9 +24,8 @@ pub struct Init(());
 /// `svc: WHAT PATH: ERRNO (errno N)` on stderr.
 fn say_errno(what: &str, path: &CStr, e: Errno) {
     let mut b = Buf::<128>::new();
-    let _ = ufmt::uwrite!(b, "svc: {} ", what);
-    b.push(path.to_bytes());
-    let _ = ufmt::uwrite!(b, ": {}\n", ErrnoText(e.raw_os_error()));
+    b.push_all(&[b"svc: ", what.as_bytes(), b" ", path.to_bytes(), b": "]);
+    let _ = ufmt::uwrite!(b, "{}\n", ErrnoText(e.raw_os_error()));
     fd::say(&b);
 }
 
@@ -291,6 +290,10 @@ pub fn reap_any() -> bool {
 /// `nanosleep(2)` for `ms` milliseconds (never in the loop: the shutdown
 /// after it, a loop that lost epoll_wait, the emergency's reaper).
 pub fn pause_ms(ms: u32) {
-    let t = rustix::time::Timespec { tv_sec: i64::from(ms / 1000), tv_nsec: i64::from(ms % 1000) * 1_000_000 };
-    let _ = rustix::thread::nanosleep(&t);
+    // The old nanosleep with the kernel's own `long` timespec, a raw
+    // syscall: rustix's tries the 64-bit time call first on 32-bit targets,
+    // with this one as its fallback; a pause of seconds needs no more.
+    let t = [(ms / 1000) as libc::c_long, (ms % 1000 * 1_000_000) as libc::c_long];
+    // SAFETY: t is a valid timespec for the call; the remainder is not wanted.
+    unsafe { libc::syscall(libc::SYS_nanosleep, t.as_ptr(), core::ptr::null_mut::<libc::c_long>()) };
 }

@@ -97,7 +97,11 @@ pub fn open_parent(path: &[u8], last: &mut Name) -> Result<OwnedFd, Errno> {
                 // The target, then the rest of the path, into the other buffer.
                 let [a, b] = &mut bufs;
                 let (from, to) = if cur == 0 { (&*a, b) } else { (&*b, a) };
-                let target = rustix::fs::readlinkat_raw(fd::borrowed(&dir), c, &mut to[..])?;
+                // SAFETY: readlinkat writes at most to.len() bytes into `to`.
+                // (Raw, as os::proc's readlink: rustix's checks and copies more.)
+                let r =
+                    unsafe { libc::syscall(libc::SYS_readlinkat, dir.as_raw_fd() as libc::c_long, c.as_ptr(), to.as_mut_ptr(), to.len()) };
+                let target = usize::try_from(r).map_err(|_| crate::os::errno())?;
                 let rest = from.get(pos + skip + comp_len..len).unwrap_or(&[]);
                 let total = target + rest.len();
                 if target == 0 || total > to.len() {

@@ -101,29 +101,30 @@ fn read_reply(fd: rustix::fd::BorrowedFd) -> Option<i32> {
             break;
         }
         have += n;
-        if code.is_none() {
-            let Some(nl) = buf.get(..have).and_then(|b| b.iter().position(|&c| c == b'\n')) else {
-                if have == buf.len() {
-                    break;
+        // The body starts after the head line, in the read that ends it.
+        let mut body = 0;
+        let c = match code {
+            Some(c) => c,
+            None => {
+                let Some(nl) = buf.get(..have).and_then(|b| b.iter().position(|&c| c == b'\n')) else {
+                    if have == buf.len() {
+                        break;
+                    }
+                    continue;
+                };
+                let (c, msg) = buf.get(..nl).and_then(proto::parse_head)?;
+                if !msg.is_empty() {
+                    let mut b = Buf::<1024>::new();
+                    let _ = ufmt::uwrite!(b, "svc: {}\n", Bytes(msg));
+                    os::fd::say(&b);
                 }
-                continue;
-            };
-            let Some((c, msg)) = buf.get(..nl).and_then(proto::parse_head) else { break };
-            if !msg.is_empty() {
-                let mut b = Buf::<1024>::new();
-                let _ = ufmt::uwrite!(b, "svc: {}\n", Bytes(msg));
-                os::fd::say(&b);
+                code = Some(c);
+                body = nl + 1;
+                c
             }
-            code = Some(c);
-            // The body that came with the head goes out as it is.
-            out(c, buf.get(nl + 1..have).unwrap_or(&[]));
-            have = 0;
-            continue;
-        }
-        if let Some(c) = code {
-            out(c, buf.get(..have).unwrap_or(&[]));
-            have = 0;
-        }
+        };
+        out(c, buf.get(body..have).unwrap_or(&[]));
+        have = 0;
     }
     code
 }

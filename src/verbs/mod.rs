@@ -79,7 +79,7 @@ fn help(verb: Option<&[u8]>) -> i32 {
 
 fn print_usage(v: Verb, out: fn(&[u8])) {
     let mut b = Buf::<128>::new();
-    let _ = ufmt::uwrite!(b, "usage: svc {}\n", v.usage());
+    b.push_all(&[b"usage: svc ", v.usage(), b"\n"]);
     out(b.as_bytes());
 }
 

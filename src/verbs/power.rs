@@ -21,7 +21,7 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// ending: a dropped line would hide how far the shutdown got).
 fn step(init: &Init, p: Power, s: Step) {
     let mut b = Buf::<80>::new();
-    let _ = ufmt::uwrite!(b, "svc: {}: {}\n", p.word(), s.text());
+    b.push_all(&[b"svc: ", p.word().as_bytes(), b": ", s.text().as_bytes(), b"\n"]);
     init.console(b.as_bytes());
 }
 
