@@ -182,6 +182,28 @@ fn listen_serves_tcp_udp_and_unix() {
     assert_eq!(s.restarts("web"), Some(0));
 }
 
+/// `tcp::PORT` (every address: dual stack, or IPv4 where the kernel has no
+/// IPv6) and `tcp:[::1]:PORT` are bound and served; the latter only where
+/// this machine has IPv6 on loopback.
+#[test]
+fn listen_serves_any_address_and_ipv6() {
+    let (any, v6) = (free_tcp_port(), free_tcp_port());
+    let has_v6 = TcpListener::bind(("::1", 0)).is_ok();
+    let mut s = Svc::new("listen_serves_any_address_and_ipv6");
+    let six = if has_v6 { format!("listen = tcp:[::1]:{v6}\n") } else { String::new() };
+    s.write_config(&format!("[web]\nexec = {}\nlisten = tcp::{any}\n{six}backoff = 0ms 0ms\n", echo_exec("")));
+    s.start();
+    let pid = s.wait_running("web");
+    assert_eq!(attempt(&Target::tcp(any), Proto::Line), Outcome::Ok(pid), "127.0.0.1 on tcp::{any}");
+    if has_v6 {
+        let ip6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, v6));
+        assert_eq!(attempt(&Target::Tcp(ip6), Proto::Line), Outcome::Ok(pid), "[::1]:{v6}");
+        let ip6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, any));
+        assert_eq!(attempt(&Target::Tcp(ip6), Proto::Line), Outcome::Ok(pid), "[::1] on tcp::{any}");
+    }
+    assert_eq!(s.restarts("web"), Some(0));
+}
+
 #[test]
 fn on_connect_starts_the_service() {
     let port = free_tcp_port();

@@ -34,10 +34,14 @@ fn flags(i: Interest) -> epoll::EventFlags {
 impl Events {
     /// `epoll_create1` and `timerfd_create(CLOCK_MONOTONIC)`, both close-on-exec.
     pub fn new() -> Result<Events, Errno> {
-        // SAFETY: neither call has memory preconditions.
-        let epoll = crate::os::fd::owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        use libc::c_long;
+        // SAFETY: neither call has memory preconditions. (Raw syscalls:
+        // musl's wrappers add fallbacks for kernels older than 2.6.27.)
+        let epoll = crate::os::fd::owned(unsafe { libc::syscall(libc::SYS_epoll_create1, libc::EPOLL_CLOEXEC as c_long) } as i32)?;
+        let flags = (libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) as c_long;
         // SAFETY: as above.
-        let timer = crate::os::fd::owned(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK) })?;
+        let timer =
+            crate::os::fd::owned(unsafe { libc::syscall(libc::SYS_timerfd_create, libc::CLOCK_MONOTONIC as c_long, flags) } as i32)?;
         Ok(Events { epoll, timer, armed: None })
     }
 

@@ -63,14 +63,15 @@ pub fn bind(a: &Addr, o: &Options) -> Result<Bound, Errno> {
     match *a {
         Addr::Inet { proto, ip, port } => {
             let kind = if proto == Proto::Udp { libc::SOCK_DGRAM } else { libc::SOCK_STREAM };
-            let fd = match ip {
-                Ip::V4(ip) => inet(kind, &ip, port, o)?,
-                Ip::V6(ip) => inet(kind, &ip, port, o)?,
+            let bytes: &[u8] = match &ip {
+                Ip::V4(ip) => ip,
+                Ip::V6(ip) => ip,
+                Ip::Any => &[0; 16],
+            };
+            let fd = match inet(kind, bytes, port, o) {
                 // Dual stack where the kernel has IPv6, else IPv4 only.
-                Ip::Any => match inet(kind, &[0; 16], port, o) {
-                    Err(Errno::AFNOSUPPORT) => inet(kind, &[0; 4], port, o)?,
-                    r => r?,
-                },
+                Err(Errno::AFNOSUPPORT) if ip == Ip::Any => inet(kind, &[0; 4], port, o)?,
+                r => r?,
             };
             if proto == Proto::Tcp {
                 relisten(crate::os::fd::borrowed(&fd), o.backlog)?;

@@ -216,7 +216,7 @@ impl Service {
         if let Some(Some(i)) = self.inst.get_mut(inst)
             && matches!(i.phase, InstPhase::Starting { .. })
         {
-            i.phase = ready_phase(def, now);
+            make_ready(&mut i.phase, def, now);
         }
         self.promote(def, now, out);
         self.check_upgrade();
@@ -269,7 +269,7 @@ impl Service {
             (Notice::Ready, _) => self.ready(inst, def, now, out),
             // As systemd reads it: a new deadline, not an addition.
             (Notice::Extend(d), InstPhase::Starting { ready_at, .. }) => i.phase = InstPhase::Starting { ready_by: now + d, ready_at },
-            (Notice::Watchdog, InstPhase::Ready { .. }) => i.phase = ready_phase(def, now),
+            (Notice::Watchdog, InstPhase::Ready { .. }) => make_ready(&mut i.phase, def, now),
             (Notice::Trigger, InstPhase::Starting { .. } | InstPhase::Ready { .. }) => bite(i, def, now, out),
             // Its exit is seen once it is svc's child (its parent, the old
             // main process, has exited: svc is a subreaper, or PID 1).
@@ -447,7 +447,7 @@ impl Service {
                 kill(out, i.pid);
             }
             match i.phase {
-                InstPhase::Starting { ready_at: Some(at), .. } if at <= now && !probe => i.phase = ready_phase(def, now),
+                InstPhase::Starting { ready_at: Some(at), .. } if at <= now && !probe => make_ready(&mut i.phase, def, now),
                 InstPhase::Starting { ready_by, .. } if ready_by <= now => {
                     timed_out = true;
                     if probe {
@@ -500,9 +500,10 @@ impl Service {
 }
 
 /// Ready now; with a `watchdog`, petted by `WATCHDOG=1` from now on.
+/// (Written in place: the phase returned by value was copied at each caller.)
 #[inline(never)]
-fn ready_phase(def: &Def, now: Instant) -> InstPhase {
-    InstPhase::Ready { dog: (def.watchdog.as_millis() > 0).then(|| now + def.watchdog) }
+fn make_ready(phase: &mut InstPhase, def: &Def, now: Instant) {
+    *phase = InstPhase::Ready { dog: (def.watchdog.as_millis() > 0).then(|| now + def.watchdog) };
 }
 
 /// The watchdog bites: SIGABRT to the main process, then the stop sequence.
