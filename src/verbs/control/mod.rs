@@ -216,6 +216,9 @@ fn slots<'r>(sup: &crate::supervisor::Supervisor, names: &[&'r [u8]]) -> Result<
 }
 
 /// The lowest slot of `mask` (the one named, for the verbs that name one).
+/// Out of line on i686, where a 64-bit trailing_zeros is two bsf and a
+/// select (inlined twice it cost more than the calls; not elsewhere).
+#[cfg_attr(target_arch = "x86", inline(never))]
 fn first(mask: u64) -> Option<u8> {
     (mask != 0).then_some(mask.trailing_zeros() as u8)
 }
