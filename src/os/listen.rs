@@ -141,8 +141,13 @@ pub fn notify_init(path: &[u8], msg: &[u8]) -> Result<(), Errno> {
 }
 
 /// `listen(2)`; again on a held socket, with a new backlog.
+/// (Raw: rustix's goes through socketcall on i686.)
 pub fn relisten(fd: BorrowedFd, backlog: u32) -> Result<(), Errno> {
-    rustix::net::listen(fd, i32::try_from(backlog).unwrap_or(i32::MAX))
+    use rustix::fd::AsRawFd;
+    let backlog = libc::c_long::from(i32::try_from(backlog).unwrap_or(i32::MAX));
+    // SAFETY: listen takes no pointers.
+    let r = unsafe { libc::syscall(libc::SYS_listen, libc::c_long::from(fd.as_raw_fd()), backlog) };
+    if r < 0 { Err(crate::os::errno()) } else { Ok(()) }
 }
 
 /// A socket file at the path: removed if nothing answers on it (a stale one

@@ -90,7 +90,7 @@ pub fn bind_control(path: &CStr, gid: Option<u32>) -> Result<OwnedFd, BindError>
     rustix::process::umask(old_mask);
     r.map_err(BindError::Os)?;
     let b = crate::os::fd::borrowed(&fd);
-    rustix::net::listen(b, 16).map_err(BindError::Os)?;
+    crate::os::listen::relisten(b, 16).map_err(BindError::Os)?;
     rustix::io::ioctl_fionbio(b, true).map_err(BindError::Os)?;
     Ok(fd)
 }
