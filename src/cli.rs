@@ -37,7 +37,7 @@ const A: u16 = 0x1000; // --again K (up, from svc itself: os/crash.rs)
 const CLIENT: u16 = C | S;
 
 /// One verb: what it is and what it takes. Its name and usage line are
-/// line `i` of `NAMES` and `USAGES`, for the verb at index `i` of `VERBS`:
+/// line `i` of `NAMES` and line `3 + i` of `HELP`, for the verb at index `i` of `VERBS`:
 /// two `&str`s per verb cost 32 bytes of table on 64-bit besides the text.
 struct Info {
     verb: Verb,
@@ -47,13 +47,27 @@ struct Info {
 }
 
 /// `VERB, "name", flags, min operands, max operands, "usage";` per verb,
-/// into `VERBS`, `NAMES` and `USAGES`.
+/// into `VERBS`, `NAMES` and `HELP`.
 macro_rules! verbs {
     ($($verb:expr, $name:literal, $flags:expr, $min:literal, $max:literal, $usage:literal;)*) => {
         const VERBS: &[Info] = &[$(Info { verb: $verb, flags: $flags, min: $min, max: $max },)*];
         const NAMES: &str = concat!($($name, "\n",)*);
-        // Indented as `svc help` lists them (`usage` drops the indent).
-        const USAGES: &str = concat!($("  ", $usage, "\n",)*);
+        // `svc help`'s whole text, written at once: three lines, each
+        // verb's usage line indented as the list shows it (`usage` finds
+        // line 3 + i and drops the indent), then the options.
+        const HELP: &str = concat!("usage: svc VERB [OPTION...] [OPERAND...]\n\nverbs:\n", $("  ", $usage, "\n",)* "\n\
+options:
+  -c FILE    config file (default: $SVC_CONFIG, else /etc/svc.conf)
+  -s PATH    control socket (default: $SVC_CONTROL, the config's [svc] control, /run/svc.sock)
+  -n N       log: the last N lines
+  -f         log: follow
+  --json     status: JSON Lines
+  --dry-run  reload: show the difference only
+  --force    reload: apply even a config without services
+  --         end of options
+
+exit status: 0 ok, 1 failure, 2 usage error, 3 a named service is not up
+");
         // A text with a newline would shift every later one.
         const _: () = assert!(!($(crate::text::has_newline($name) || crate::text::has_newline($usage))||*));
     };
@@ -94,10 +108,10 @@ impl Verb {
     /// Its usage line, without the indent (as bytes: a str range would
     /// check for a char boundary).
     pub fn usage(self) -> &'static [u8] {
-        crate::text::line(USAGES, self.index()).as_bytes().get(2..).unwrap_or(&[])
+        crate::text::line(HELP, 3 + self.index()).as_bytes().get(2..).unwrap_or(&[])
     }
-    /// Every verb's usage line, indented, in order: `svc help`'s list.
-    pub const LIST: &'static str = USAGES;
+    /// `svc help`: every verb's usage line, indented, in order, and the options.
+    pub const HELP: &'static str = HELP;
     pub fn from_name(word: &[u8]) -> Option<Verb> {
         VERBS.get(crate::text::find_line(NAMES.as_bytes(), word)?).map(|i| i.verb)
     }
@@ -408,7 +422,9 @@ mod tests {
         assert_eq!(flag_bit(b""), None);
         // One name and one usage line per verb, the usage starting with the name.
         assert_eq!(NAMES.lines().count(), VERBS.len());
-        assert_eq!(USAGES.lines().count(), VERBS.len());
+        let usages: std::vec::Vec<&str> = HELP.lines().skip(3).take_while(|l| !l.is_empty()).collect();
+        assert_eq!(usages.len(), VERBS.len());
+        assert!(HELP.starts_with("usage: svc VERB") && HELP.contains("\n\noptions:\n  -c FILE") && HELP.ends_with("not up\n"));
         for i in VERBS {
             assert!(i.verb.usage().starts_with(i.verb.name().as_bytes()), "{}", i.verb.name());
             assert_eq!(Verb::from_name(i.verb.name().as_bytes()), Some(i.verb));

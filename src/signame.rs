@@ -64,7 +64,11 @@ const TABLE: &[(&str, c_int)] = &[
 /// TABLE's names as the lines of one string, and its numbers, in TABLE's
 /// order, built at compile time: TABLE itself, 24 bytes an entry on 64-bit
 /// (a `&str` and an int), is never in the binary.
-static NAMES: [u8; crate::text::lines_len(&NAME_LIST)] = crate::text::lines(&NAME_LIST);
+static NAMES: &str = match core::str::from_utf8(&NAME_LINES) {
+    Ok(s) => s,
+    Err(_) => panic!("signal names are ASCII"),
+};
+const NAME_LINES: [u8; crate::text::lines_len(&NAME_LIST)] = crate::text::lines(&NAME_LIST);
 static NUMBERS: [u8; TABLE.len()] = numbers();
 const NAME_LIST: [&str; TABLE.len()] = name_list();
 
@@ -89,10 +93,6 @@ const fn numbers() -> [u8; TABLE.len()] {
     out
 }
 
-fn names_text() -> &'static str {
-    core::str::from_utf8(&NAMES).unwrap_or("")
-}
-
 /// Whether `a` and `b` are the same letters, in any case. (By hand: the
 /// slice method is unrolled for long slices, 300 bytes.)
 fn same_letters(a: &[u8], b: &[u8]) -> bool {
@@ -114,14 +114,14 @@ pub fn parse(word: &[u8]) -> Option<u8> {
         Some(p) if same_letters(p, b"SIG") => word.get(3..).unwrap_or(&[]),
         _ => word,
     };
-    let i = crate::text::split(&NAMES, b'\n').position(|n| same_letters(n, name))?;
+    let i = crate::text::split(NAMES.as_bytes(), b'\n').position(|n| same_letters(n, name))?;
     NUMBERS.get(i).copied()
 }
 
 /// The name of signal `n`, without SIG; `None` for real-time and unknown signals.
 pub fn name(n: u8) -> Option<&'static str> {
     let i = NUMBERS.iter().position(|&v| v == n)?;
-    Some(crate::text::line(names_text(), i))
+    Some(crate::text::line(NAMES, i))
 }
 
 #[cfg(test)]

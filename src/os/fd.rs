@@ -136,19 +136,14 @@ pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, ReadEr
 /// `read(2)` until end of file; TooBig if it does not fit in `buf`.
 fn read_all(fd: BorrowedFd, buf: &mut [u8]) -> Result<usize, ReadError> {
     let mut len = 0;
+    let mut one = [0u8; 1];
     loop {
-        let Some(room) = buf.get_mut(len..) else { return Err(ReadError::TooBig) };
-        if room.is_empty() {
-            // Full: the file is too big unless it ends exactly here.
-            let mut one = [0u8; 1];
-            return match rustix::io::read(fd, &mut one) {
-                Ok(0) => Ok(len),
-                Ok(_) => Err(ReadError::TooBig),
-                Err(e) => Err(ReadError::Os(e)),
-            };
-        }
-        match rustix::io::read(fd, room) {
+        // Full: one byte more tells whether the file ends exactly here.
+        let full = len >= buf.len();
+        let into = if full { &mut one[..] } else { buf.get_mut(len..).unwrap_or(&mut []) };
+        match rustix::io::read(fd, into) {
             Ok(0) => return Ok(len),
+            Ok(_) if full => return Err(ReadError::TooBig),
             Ok(n) => len += n,
             Err(Errno::INTR) => {}
             Err(e) => return Err(ReadError::Os(e)),

@@ -53,7 +53,8 @@ pub fn run(cmd: &Command, kind: Kind) -> i32 {
     let mut p = [0u8; PATH_BYTES];
     let fail = |what: &str, e: rustix::io::Errno| {
         let mut b = Buf::<512>::new();
-        let _ = ufmt::uwrite!(b, "svc: {} {}: {}\n", what, Bytes(path.as_bytes()), Errno(e.raw_os_error()));
+        b.push_all(&[b"svc: ", what.as_bytes(), b" "]);
+        let _ = ufmt::uwrite!(b, "{}: {}\n", Bytes(path.as_bytes()), Errno(e.raw_os_error()));
         os::fd::say(&b);
         EXIT_FAIL
     };

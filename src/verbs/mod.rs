@@ -47,7 +47,7 @@ fn run(cmd: &Command<'static>) -> i32 {
         Verb::Help => help(cmd.operands.first().copied()),
         other => {
             let mut b = Buf::<128>::new();
-            let _ = ufmt::uwrite!(b, "svc: {}: not built yet\n", other.name());
+            b.push_all(&[b"svc: ", other.name().as_bytes(), b": not built yet\n"]);
             os::fd::say(&b);
             EXIT_USAGE
         }
@@ -61,8 +61,6 @@ fn version() -> i32 {
     EXIT_OK
 }
 
-const OPTIONS: &str = "\noptions:\n  -c FILE    config file (default: $SVC_CONFIG, else /etc/svc.conf)\n  -s PATH    control socket (default: $SVC_CONTROL, the config's [svc] control, /run/svc.sock)\n  -n N       log: the last N lines\n  -f         log: follow\n  --json     status: JSON Lines\n  --dry-run  reload: show the difference only\n  --force    reload: apply even a config without services\n  --         end of options\n\nexit status: 0 ok, 1 failure, 2 usage error, 3 a named service is not up\n";
-
 fn help(verb: Option<&[u8]>) -> i32 {
     if let Some(word) = verb {
         let Some(v) = Verb::from_name(word) else {
@@ -71,9 +69,7 @@ fn help(verb: Option<&[u8]>) -> i32 {
         print_usage(v, os::fd::write_out);
         return EXIT_OK;
     }
-    os::fd::write_out(b"usage: svc VERB [OPTION...] [OPERAND...]\n\nverbs:\n");
-    os::fd::write_out(Verb::LIST.as_bytes());
-    os::fd::write_out(OPTIONS.as_bytes());
+    os::fd::write_out(Verb::HELP.as_bytes());
     EXIT_OK
 }
 
