@@ -35,13 +35,16 @@ struct Last(Option<Exit>);
 
 impl ufmt::uDisplay for Last {
     fn fmt<W: ufmt::uWrite + ?Sized>(&self, f: &mut ufmt::Formatter<'_, W>) -> Result<(), W::Error> {
-        match self.0 {
-            None => f.write_str("-"),
-            Some(Exit::Code(c)) => uwrite!(f, "exit:{}", u32::from(c)),
-            Some(Exit::Signal(s)) => match crate::signame::name(s) {
-                Some(n) => uwrite!(f, "sig:{}", n),
-                None => uwrite!(f, "sig:{}", u32::from(s)),
-            },
+        // `exit:N`, `sig:NAME`, or `sig:N` for a signal without a name.
+        let (head, n, name) = match self.0 {
+            None => return f.write_str("-"),
+            Some(Exit::Code(c)) => ("exit:", c, None),
+            Some(Exit::Signal(s)) => ("sig:", s, crate::signame::name(s)),
+        };
+        f.write_str(head)?;
+        match name {
+            Some(name) => f.write_str(name),
+            None => uwrite!(f, "{}", u32::from(n)),
         }
     }
 }
@@ -65,7 +68,7 @@ pub fn line(sup: &Supervisor, id: usize, now: Instant, width: usize, drops: u32,
     let before = out.len();
     note(sup, id, state, now, out);
     if drops > 0 {
-        part(out, before, "");
+        part(out, before, b"");
         let _ = uwrite!(out, "{} log lines dropped", drops);
     }
     trim_end(out);
@@ -263,65 +266,62 @@ fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) 
     if let Rest::Backoff { until } = s.rest
         && state == State::Backoff
     {
-        part(out, start, "start in ");
+        part(out, start, b"start in ");
         let _ = uwrite!(out, "{}", until.since(now));
     }
     for i in s.inst.iter().flatten() {
         match i.role {
-            crate::service::Role::New => part(out, start, "upgrading \u{2192} "),
-            crate::service::Role::Draining => part(out, start, "draining "),
+            crate::service::Role::New => part(out, start, "upgrading \u{2192} ".as_bytes()),
+            crate::service::Role::Draining => part(out, start, b"draining "),
             crate::service::Role::Serving => continue,
         }
         let _ = uwrite!(out, "{}", i.pid);
     }
     if s.pin.last == crate::pin::FULL {
-        part(out, start, "unpinned: release arena full");
+        part(out, start, b"unpinned: release arena full");
     }
     if s.rest == Rest::Watching && state == State::Stopped {
-        part(out, start, "waiting for a connection");
+        part(out, start, b"waiting for a connection");
     }
     if state == State::Stopped && s.wants_start() {
-        match sup.hold(id) {
-            Some(Hold::Waiting(d)) => {
-                part(out, start, "waiting for ");
-                let _ = uwrite!(out, "{}", name(d));
-            }
-            Some(Hold::Blocked(d)) => {
-                part(out, start, "blocked: ");
-                let _ = uwrite!(out, "{} failed", name(d));
-            }
-            None => {}
+        let held: Option<(&[u8], u8, &str)> = match sup.hold(id) {
+            Some(Hold::Waiting(d)) => Some((b"waiting for ", d, "")),
+            Some(Hold::Blocked(d)) => Some((b"blocked: ", d, " failed")),
+            None => None,
+        };
+        if let Some((text, d, tail)) = held {
+            part(out, start, text);
+            let _ = uwrite!(out, "{}{}", name(d), tail);
         }
     }
     match s.note {
         Note::None => {}
         Note::Spawn { step, errno } => {
-            part(out, start, "");
+            part(out, start, b"");
             let _ = uwrite!(out, "{}: {}", step, Errno(errno));
         }
-        Note::ReadyTimeout => part(out, start, "ready timeout"),
-        Note::Watchdog => part(out, start, "watchdog"),
+        Note::ReadyTimeout => part(out, start, b"ready timeout"),
+        Note::Watchdog => part(out, start, b"watchdog"),
         Note::Upgrade { exit } => {
-            part(out, start, "upgrade failed: ");
+            part(out, start, b"upgrade failed: ");
             failure(exit, out);
         }
         Note::Signal { sig, errno } => {
-            part(out, start, "kill ");
+            part(out, start, b"kill ");
             let _ = uwrite!(out, "{}: {}", crate::signame::name(sig).unwrap_or("?"), Errno(errno));
         }
     }
     // What the service said (sd_notify): its ERRNO=, STATUS= and dropped datagrams.
     let Some(said) = sup.said.get(id) else { return };
     if said.errno != 0 {
-        part(out, start, "");
+        part(out, start, b"");
         let _ = uwrite!(out, "{}", Errno(said.errno));
     }
     if !said.status.is_empty() {
-        part(out, start, "");
-        out.push(said.status.as_bytes());
+        part(out, start, said.status.as_bytes());
     }
     if said.dropped > 0 {
-        part(out, start, "");
+        part(out, start, b"");
         let _ = uwrite!(out, "{} notify dropped", said.dropped);
     }
 }
@@ -329,11 +329,11 @@ fn note(sup: &Supervisor, id: usize, state: State, now: Instant, out: &mut Out) 
 /// Begins one part of a note with `text`: after `, ` when an earlier part
 /// was written (since `start`).
 #[inline(never)]
-fn part(out: &mut Out, start: usize, text: &str) {
+fn part(out: &mut Out, start: usize, text: &[u8]) {
     if out.len() > start {
         out.push(b", ");
     }
-    out.push(text.as_bytes());
+    out.push(text);
 }
 
 #[cfg(test)]
