@@ -13,10 +13,26 @@ use crate::text::{Buf, Bytes, Errno, Out};
 use crate::verbs::world::{Fds, Role, Socks, World};
 use rustix::fd::{AsFd, BorrowedFd};
 
-// Out of line: built at each of its three call sites it cost more.
+// Out of line: built at each of its call sites it cost more.
 #[inline(never)]
 fn options(l: &Listen) -> Options {
     Options { backlog: l.backlog, mode: l.mode, uid: l.uid, gid: l.gid, freebind: l.freebind }
+}
+
+/// Binds socket `l` of `cfg` (out of line: `up` and a reload's stage bind).
+#[inline(never)]
+fn bind(cfg: &Config, l: &Listen) -> Result<listen::Bound, rustix::io::Errno> {
+    cfg.addr(l).ok_or(rustix::io::Errno::INVAL).and_then(|a| listen::bind(&a, &options(l)))
+}
+
+/// Removes socket `n`'s unix file `file` of `cfg` if it is still svc's.
+#[inline(never)]
+fn unlink_file(cfg: &Config, n: usize, file: (u64, u64)) {
+    if file != (0, 0)
+        && let Some(l) = cfg.listens.get(n)
+    {
+        listen::unlink_if(cfg.str(l.addr).get(b"unix:".len()..).unwrap_or(&[]), file);
+    }
 }
 
 /// `[NAME] listen ADDRESS: ERRNO` for socket `n` of `cfg`.
@@ -54,7 +70,7 @@ pub fn bind_all(w: &mut World, init: bool) -> bool {
 /// Binds socket `n` of the config in force and holds it.
 fn bind_one(w: &mut World, n: usize) -> Result<(), rustix::io::Errno> {
     let l = w.sup.cfg.listens.get(n).copied().ok_or(rustix::io::Errno::INVAL)?;
-    let b = w.sup.cfg.addr(&l).ok_or(rustix::io::Errno::INVAL).and_then(|a| listen::bind(&a, &options(&l)))?;
+    let b = bind(&w.sup.cfg, &l)?;
     let file = b.file;
     let k = w.fds.hold(b.fd, Role::Listen { n: n as u8 }).map_err(|_| rustix::io::Errno::MFILE)?;
     if let Some(f) = w.socks.files.get_mut(k) {
@@ -98,7 +114,7 @@ pub fn stage(w: &mut World, why: &mut Buf<256>) -> bool {
             }
             continue;
         }
-        let r = w.spare.addr(&l).ok_or(rustix::io::Errno::INVAL).and_then(|a| listen::bind(&a, &options(&l)));
+        let r = bind(&w.spare, &l);
         match r {
             Ok(b) => {
                 if let (Some(s), Some(f)) = (w.socks.new.get_mut(j), w.socks.new_files.get_mut(j)) {
@@ -124,12 +140,8 @@ pub fn stage(w: &mut World, why: &mut Buf<256>) -> bool {
 fn unstage(w: &mut World) {
     let Socks { keep, new, new_files, .. } = &mut w.socks;
     for (j, (slot, file)) in new.iter_mut().zip(new_files.iter_mut()).enumerate() {
-        if slot.take().is_some()
-            && *file != (0, 0)
-            && let Some(l) = w.spare.listens.get(j)
-        {
-            let path = w.spare.str(l.addr).get(b"unix:".len()..).unwrap_or(&[]);
-            listen::unlink_if(path, *file);
+        if slot.take().is_some() {
+            unlink_file(&w.spare, j, *file);
         }
         *file = (0, 0);
     }
@@ -149,12 +161,7 @@ pub fn release(w: &mut World, ev: &Events) {
         if w.socks.keep.contains(&(k as u16 + 1)) {
             continue;
         }
-        let file = w.socks.files.get(k).copied().unwrap_or((0, 0));
-        if file != (0, 0)
-            && let Some(l) = w.sup.cfg.listens.get(usize::from(n))
-        {
-            listen::unlink_if(w.sup.cfg.str(l.addr).get(b"unix:".len()..).unwrap_or(&[]), file);
-        }
+        unlink_file(&w.sup.cfg, usize::from(n), w.socks.files.get(k).copied().unwrap_or((0, 0)));
         w.fds.close(ev, k);
         if let Some(f) = w.socks.files.get_mut(k) {
             *f = (0, 0);
