@@ -69,8 +69,8 @@ pub fn bind_all(w: &mut World, init: bool) -> bool {
 
 /// Binds socket `n` of the config in force and holds it.
 fn bind_one(w: &mut World, n: usize) -> Result<(), rustix::io::Errno> {
-    let l = w.sup.cfg.listens.get(n).copied().ok_or(rustix::io::Errno::INVAL)?;
-    let b = bind(&w.sup.cfg, &l)?;
+    let l = w.sup.cfg.listens.get(n).ok_or(rustix::io::Errno::INVAL)?;
+    let b = bind(&w.sup.cfg, l)?;
     let file = b.file;
     let k = w.fds.hold(b.fd, Role::Listen { n: n as u8 }).map_err(|_| rustix::io::Errno::MFILE)?;
     if let Some(f) = w.socks.files.get_mut(k) {
@@ -83,8 +83,8 @@ fn bind_one(w: &mut World, n: usize) -> Result<(), rustix::io::Errno> {
 /// not bind them at start), before it starts: the first failure fails
 /// this start only (NOTE `listen: ERRNO`), and the next start tries again.
 pub fn bind_missing(w: &mut World, id: usize) -> Result<(), rustix::io::Errno> {
-    let Some(d) = w.sup.def(id).copied() else { return Ok(()) };
-    for j in usize::from(d.listen.first)..usize::from(d.listen.first + d.listen.count) {
+    let Some(r) = w.sup.def(id).map(|d| d.listen) else { return Ok(()) };
+    for j in usize::from(r.first)..usize::from(r.first + r.count) {
         if w.fds.find(Role::Listen { n: j as u8 }).is_none() {
             bind_one(w, j)?;
         }
@@ -107,14 +107,14 @@ fn held(w: &World, text: &[u8]) -> Option<usize> {
 pub fn stage(w: &mut World, why: &mut Buf<256>) -> bool {
     unstage(w);
     for j in 0..w.spare.listens.len() {
-        let Some(l) = w.spare.listens.get(j).copied() else { continue };
+        let Some(l) = w.spare.listens.get(j) else { continue };
         if let Some(k) = held(w, w.spare.str(l.addr)) {
             if let Some(x) = w.socks.keep.get_mut(j) {
                 *x = k as u16 + 1;
             }
             continue;
         }
-        let r = bind(&w.spare, &l);
+        let r = bind(&w.spare, l);
         match r {
             Ok(b) => {
                 if let (Some(s), Some(f)) = (w.socks.new.get_mut(j), w.socks.new_files.get_mut(j)) {
@@ -176,7 +176,7 @@ pub fn release(w: &mut World, ev: &Events) {
 /// ones join the table.
 pub fn adopt(w: &mut World) {
     for j in 0..w.sup.cfg.listens.len() {
-        let Some(l) = w.sup.cfg.listens.get(j).copied() else { continue };
+        let Some(l) = w.sup.cfg.listens.get(j) else { continue };
         let keep = w.socks.keep.get(j).copied().unwrap_or(0);
         if keep != 0 {
             let k = usize::from(keep - 1);
@@ -190,7 +190,7 @@ pub fn adopt(w: &mut World) {
                 let _ = listen::relisten(fd, l.backlog);
             }
             if let Some(path) = crate::text::after(text, b"unix:").filter(|p| p.first() == Some(&b'/')) {
-                listen::reconfigure(path, &options(&l));
+                listen::reconfigure(path, &options(l));
             }
             continue;
         }
