@@ -44,24 +44,21 @@ pub enum Notice {
     MainPid(i32),
 }
 
-/// What an instance is to its service. Only the serving instance's end runs
-/// the restart policy; a draining one may finish in its own time, and a new
-/// one (an upgrade's candidate) that fails leaves the serving one alone.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub enum Role {
-    Serving,
-    New,
-    Draining,
+crate::text::texts! {
+    /// What an instance is to its service. Only the serving instance's end runs
+    /// the restart policy; a draining one may finish in its own time, and a new
+    /// one (an upgrade's candidate) that fails leaves the serving one alone.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Role {
+        Serving => "serving",
+        New => "new",
+        Draining => "draining",
+    }
 }
 
 impl Role {
-    pub const fn word(self) -> &'static str {
-        match self {
-            Role::Serving => "serving",
-            Role::New => "new",
-            Role::Draining => "draining",
-        }
+    pub fn word(self) -> &'static str {
+        self.text()
     }
 }
 
@@ -100,7 +97,7 @@ pub struct Instance {
 
 impl Instance {
     /// The instance's own state, in the words of `svc status`.
-    pub const fn phase_word(&self) -> &'static str {
+    pub fn phase_word(&self) -> &'static str {
         match self.phase {
             InstPhase::Spawning | InstPhase::Starting { .. } => State::Starting.word(),
             InstPhase::Ready { .. } => State::Running.word(),
@@ -176,26 +173,27 @@ pub enum Exit {
     Signal(u8),
 }
 
-/// Which step of a spawn failed: in svc (`Fork`) or in the child before exec.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub enum Step {
-    /// In svc itself: pipe2 or fork (EMFILE, EAGAIN), or a malformed spec.
-    Fork,
-    Setsid,
-    /// Moving stdin, stdout, stderr and the ready fd into place.
-    Fds,
-    Chdir,
-    Rlimit,
-    Groups,
-    Gid,
-    Uid,
-    Exec,
-    /// Writing `oom_score_adj`.
-    Oom,
-    /// In svc: binding a `listen` socket that svc as PID 1 could not bind
-    /// at start (an interface not up yet), tried again at each start.
-    Listen,
+crate::text::texts! {
+    /// Which step of a spawn failed: in svc (`Fork`) or in the child before exec.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Step {
+        /// In svc itself: pipe2 or fork (EMFILE, EAGAIN), or a malformed spec.
+        Fork => "fork",
+        Setsid => "setsid",
+        /// Moving stdin, stdout, stderr and the ready fd into place.
+        Fds => "fds",
+        Chdir => "chdir",
+        Rlimit => "rlimit",
+        Groups => "setgroups",
+        Gid => "setgid",
+        Uid => "setuid",
+        Exec => "exec",
+        /// Writing `oom_score_adj`.
+        Oom => "oom_score_adj",
+        /// In svc: binding a `listen` socket that svc as PID 1 could not bind
+        /// at start (an interface not up yet), tried again at each start.
+        Listen => "listen",
+    }
 }
 
 impl Step {
@@ -213,20 +211,8 @@ impl Step {
         Step::Listen,
     ];
 
-    pub const fn word(self) -> &'static str {
-        match self {
-            Step::Fork => "fork",
-            Step::Setsid => "setsid",
-            Step::Fds => "fds",
-            Step::Chdir => "chdir",
-            Step::Rlimit => "rlimit",
-            Step::Groups => "setgroups",
-            Step::Gid => "setgid",
-            Step::Uid => "setuid",
-            Step::Exec => "exec",
-            Step::Oom => "oom_score_adj",
-            Step::Listen => "listen",
-        }
+    pub fn word(self) -> &'static str {
+        self.text()
     }
 
     /// The step from its byte (as the child sends it back); an unknown one
@@ -259,30 +245,23 @@ pub enum Note {
     },
 }
 
-/// The words of `svc status`, the same in code, output and README.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub enum State {
-    Starting,
-    Running,
-    Backoff,
-    Stopping,
-    Stopped,
-    Done,
-    Failed,
+crate::text::texts! {
+    /// The words of `svc status`, the same in code, output and README.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum State {
+        Starting => "starting",
+        Running => "running",
+        Backoff => "backoff",
+        Stopping => "stopping",
+        Stopped => "stopped",
+        Done => "done",
+        Failed => "failed",
+    }
 }
 
 impl State {
-    pub const fn word(self) -> &'static str {
-        match self {
-            State::Starting => "starting",
-            State::Running => "running",
-            State::Backoff => "backoff",
-            State::Stopping => "stopping",
-            State::Stopped => "stopped",
-            State::Done => "done",
-            State::Failed => "failed",
-        }
+    pub fn word(self) -> &'static str {
+        self.text()
     }
     /// Up as `svc status NAME` judges it (exit 0 rather than 3).
     pub const fn is_up(self) -> bool {

@@ -18,6 +18,7 @@ use crate::verbs::world::World;
 
 /// Why a reload changed nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
 pub enum Refused {
     /// The file could not be read or has errors (they are in the loader).
     Invalid,
@@ -32,14 +33,18 @@ pub enum Refused {
 }
 
 impl Refused {
-    pub const fn text(self) -> &'static str {
-        match self {
-            Refused::Invalid => "the config has errors; nothing changed",
-            Refused::Empty => "the config defines no services (empty or truncated?); nothing changed (reload --force allows it)",
-            Refused::Rings => "the log rings exceed the ring pool; nothing changed",
-            Refused::Bind => "a listen socket cannot be bound; nothing changed",
-            Refused::Busy => "busy: the last reload's upgrades are under way; nothing changed",
-        }
+    /// One line each, in the variants' order (`text::texts!`'s table: a
+    /// match of strings is two words per arm).
+    pub fn text(self) -> &'static str {
+        crate::text::line(
+            "the config has errors; nothing changed
+the config defines no services (empty or truncated?); nothing changed (reload --force allows it)
+the log rings exceed the ring pool; nothing changed
+a listen socket cannot be bound; nothing changed
+busy: the last reload's upgrades are under way; nothing changed
+",
+            self as usize,
+        )
     }
 }
 
