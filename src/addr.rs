@@ -187,7 +187,17 @@ impl uDisplay for Host {
         match self.0 {
             Ip::Any => Ok(()),
             // As u32, like every small number svc prints: ufmt's u8 code is not linked.
-            Ip::V4(a) => uwrite!(f, "{}.{}.{}.{}", u32::from(a[0]), u32::from(a[1]), u32::from(a[2]), u32::from(a[3])),
+            Ip::V4(a) => {
+                // One number write for the four (a format string with four
+                // places wrote each separately).
+                for (i, &x) in a.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    uwrite!(f, "{}", u32::from(x))?;
+                }
+                Ok(())
+            }
             Ip::V6(a) => {
                 let mut g = [0u16; 8];
                 for (x, pair) in g.iter_mut().zip(a.chunks_exact(2)) {
