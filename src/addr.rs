@@ -222,7 +222,15 @@ impl uDisplay for Host {
                     if i > 0 && !(len >= 2 && i == best + len) {
                         f.write_str(":")?;
                     }
-                    uwrite!(f, "{:x}", g.get(i).copied().unwrap_or(0))?;
+                    // Hex without leading zeros, a digit at a time (ufmt's
+                    // `{:x}` slices its buffer: a panic path once inlined).
+                    let x = g.get(i).copied().unwrap_or(0);
+                    for s in [12, 8, 4, 0] {
+                        let d = usize::from((x >> s) & 15);
+                        if x >> s != 0 || s == 0 {
+                            f.write_str("0123456789abcdef".get(d..d + 1).unwrap_or("0"))?;
+                        }
+                    }
                     i += 1;
                 }
                 f.write_str("]")

@@ -15,7 +15,6 @@ pub enum Verb {
     /// A request to the running svc over the control socket.
     Control(Kind),
     Check,
-    Reexec,
     Version,
     Help,
 }
@@ -34,6 +33,7 @@ const S: u16 = 0x200; // -s SOCKET
 const N: u16 = 0x400; // -n LINES
 const X: u16 = 0x800; // -x PATH
 const A: u16 = 0x1000; // --again K (up, from svc itself: os/crash.rs)
+const T: u16 = 0x2000; // --state FD (up, from svc itself: verbs/reexec.rs)
 const CLIENT: u16 = C | S;
 
 /// One verb: what it is and what it takes. Its name and usage line are
@@ -75,7 +75,7 @@ exit status: 0 ok, 1 failure, 2 usage error, 3 a named service is not up
 
 #[rustfmt::skip]
 verbs! {
-    Verb::Up, "up", C | A, 0, 0, "up [-c FILE]               supervise the services of FILE, in the foreground";
+    Verb::Up, "up", C | A | T, 0, 0, "up [-c FILE]               supervise the services of FILE, in the foreground";
     Verb::Control(Kind::Status), "status", CLIENT | J | L, 0, 255, "status [-l|--json] [NAME]  show services (-l: and their sockets); exit 3 if a named one is not up";
     Verb::Control(Kind::Start), "start", CLIENT, 1, 255, "start NAME...              start services (and want them up)";
     Verb::Control(Kind::Stop), "stop", CLIENT, 1, 255, "stop NAME...               stop services and wait until they are stopped";
@@ -86,7 +86,7 @@ verbs! {
     Verb::Control(Kind::Rollback), "rollback", CLIENT | W, 1, 1, "rollback [--wait] NAME     upgrade to the previous release (again: forward)";
     Verb::Control(Kind::Log), "log", CLIENT | N | F, 0, 1, "log [-f] [-n N] [NAME]     show (or follow) a service's log";
     Verb::Check, "check", C, 0, 0, "check [-c FILE]            validate a config offline; exit 0 or 1";
-    Verb::Reexec, "reexec", CLIENT | X, 0, 0, "reexec [-x PATH]           replace svc by the binary on disk, keeping services";
+    Verb::Control(Kind::Reexec), "reexec", CLIENT | X, 0, 0, "reexec [-x PATH]           replace svc by the binary on disk, keeping services";
     Verb::Control(Kind::Poweroff), "poweroff", CLIENT, 0, 0, "poweroff                   stop everything and power off (svc as PID 1)";
     Verb::Control(Kind::Reboot), "reboot", CLIENT, 0, 0, "reboot                     stop everything and reboot (svc as PID 1)";
     Verb::Control(Kind::Halt), "halt", CLIENT, 0, 0, "halt                       stop everything and halt (svc as PID 1)";
@@ -123,9 +123,9 @@ pub struct Command<'a> {
     pub verb: Verb,
     /// Request flags: bits of `proto::JSON`, `DRY_RUN`, `FORCE`, `FOLLOW`.
     pub flags: u8,
-    /// The values of -c, -s, -n, -x and --again, in the order of their
-    /// bits (C, S, N, X, A): see the methods.
-    values: [Option<&'a [u8]>; 5],
+    /// The values of -c, -s, -n, -x, --again and --state, in the order of
+    /// their bits (C, S, N, X, A, T): see the methods.
+    values: [Option<&'a [u8]>; 6],
     /// The operands, after argv's words in the same `Words`.
     pub operands: &'a [&'a [u8]],
 }
@@ -150,6 +150,10 @@ impl<'a> Command<'a> {
     /// `--again K`: svc re-executed itself after a crash (os/crash.rs).
     pub fn again(&self) -> Option<&'a [u8]> {
         self.values[4]
+    }
+    /// `--state FD`: the reexec state, in the image `svc reexec` exec'd.
+    pub fn state(&self) -> Option<&'a [u8]> {
+        self.values[5]
     }
 }
 
@@ -196,16 +200,16 @@ pub fn again(v: Option<&[u8]>, now: u32) -> (u32, u32) {
 
 /// The flag words as lines, line `i` the flag of bit `1 << i`: the
 /// request's (proto::FLAG_WORDS), two lines that no argv word can be (a C
-/// string has no NUL) for the unused bits, then -c, -s, -n, -x, --again
-/// (C, S, N, X, A).
-const FLAG_WORDS: &[u8] = b"--json\n--dry-run\n--force\n-f\n-l\n--wait\n\0\n\0\n-c\n-s\n-n\n-x\n--again";
+/// string has no NUL) for the unused bits, then -c, -s, -n, -x, --again,
+/// --state (C, S, N, X, A, T).
+const FLAG_WORDS: &[u8] = b"--json\n--dry-run\n--force\n-f\n-l\n--wait\n\0\n\0\n-c\n-s\n-n\n-x\n--again\n--state";
 
 fn flag_bit(word: &[u8]) -> Option<u16> {
     crate::text::find_line(FLAG_WORDS, word).map(|i| 1 << i)
 }
 
 fn takes_value(bit: u16) -> bool {
-    bit & (C | S | N | X | A) != 0
+    bit & (C | S | N | X | A | T) != 0
 }
 
 /// Parses `words` (argv[0] skipped) and appends the operands to them. With
@@ -213,7 +217,7 @@ fn takes_value(bit: u16) -> bool {
 /// not know are ignored: the kernel hands leftover boot words to init, and
 /// init must not exit over them.
 pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>, UsageError<'a>> {
-    let mut cmd = Command { verb: Verb::Up, flags: 0, values: [None; 5], operands: &[] };
+    let mut cmd = Command { verb: Verb::Up, flags: 0, values: [None; 6], operands: &[] };
     let n = words.len();
     let mut seen: u16 = 0;
     let mut verb: Option<Verb> = if lenient { Some(Verb::Up) } else { None };
@@ -250,7 +254,7 @@ pub fn parse<'a>(words: &'a mut Words<'a>, lenient: bool) -> Result<Command<'a>,
                 } else {
                     b""
                 };
-                if lenient && bit & (C | A) == 0 {
+                if lenient && bit & (C | A | T) == 0 {
                     continue;
                 }
                 seen |= bit;

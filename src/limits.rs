@@ -127,3 +127,9 @@ pub const MAX_SERVICE_LISTENS: usize = 8;
 pub const MAX_LISTENS: usize = 64;
 /// The backlog of a listening socket without `backlog=` (the kernel caps it at somaxconn).
 pub const LISTEN_BACKLOG_DEFAULT: u32 = 1024;
+
+/// The largest reexec state: the ring pool, the config text, the pinned
+/// releases, every partial log line and the clients' buffers, with room to
+/// spare. The memfd (or tmpfile) of this size is sparse: only what the
+/// state holds is written.
+pub const STATE_BYTES: usize = RING_POOL_BYTES + CONFIG_BYTES + PIN_BYTES + 512 * 1024;

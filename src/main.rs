@@ -12,7 +12,7 @@ mod verbs;
 
 // The pure side (src/lib.rs), under the names the OS layer and verbs use.
 use svc::{
-    addr, adopt, cli, clients, config, duration, init, limits, notify, pin, proto, reload, reply, ring, service, signame, status,
+    addr, adopt, cli, clients, config, duration, init, limits, notify, pin, proto, reload, reply, ring, service, signame, state, status,
     supervisor, text,
 };
 

@@ -43,6 +43,8 @@ pub enum Kind {
     Reboot,
     Halt,
     Rollback,
+    /// `reexec [PATH]`: the operand is a binary, not a name.
+    Reexec,
 }
 
 // Request flags, as bits of `Request::flags`; the command line shares them.
@@ -71,10 +73,10 @@ pub fn flag_bit(word: &[u8]) -> Option<u8> {
 
 /// Each kind's word, as lines in `Kind` order (a table of `&str` costs 16
 /// bytes an entry on 64-bit besides the text).
-const WORDS: &str = "status\nstart\nstop\nrestart\nsignal\nlog\nreload\nupgrade\npoweroff\nreboot\nhalt\nrollback\n";
+const WORDS: &str = "status\nstart\nstop\nrestart\nsignal\nlog\nreload\nupgrade\npoweroff\nreboot\nhalt\nrollback\nreexec\n";
 
 /// Each kind's flags, and the least and most operands it takes, in `Kind` order.
-const TAKES: [(u8, u8, u8); 12] = [
+const TAKES: [(u8, u8, u8); 13] = [
     (JSON | LONG, 0, u8::MAX), // status [NAME...]
     (0, 1, u8::MAX),           // start NAME...
     (0, 1, u8::MAX),           // stop NAME...
@@ -87,10 +89,11 @@ const TAKES: [(u8, u8, u8); 12] = [
     (0, 0, 0),                 // reboot
     (0, 0, 0),                 // halt
     (WAIT, 1, 1),              // rollback NAME
+    (0, 0, 1),                 // reexec [PATH]
 ];
 
 /// Every kind, in declaration order.
-const KINDS: [Kind; 12] = [
+const KINDS: [Kind; 13] = [
     Kind::Status,
     Kind::Start,
     Kind::Stop,
@@ -103,6 +106,7 @@ const KINDS: [Kind; 12] = [
     Kind::Reboot,
     Kind::Halt,
     Kind::Rollback,
+    Kind::Reexec,
 ];
 
 impl Kind {
@@ -146,6 +150,7 @@ impl<'a> Request<'a> {
     pub fn names(&self) -> &[&'a [u8]] {
         let n = match self.kind {
             Kind::Signal | Kind::Log => 1,
+            Kind::Reexec => 0,
             _ => self.words.len(),
         };
         self.words.get(..n.min(self.words.len())).unwrap_or(&[])
@@ -154,6 +159,7 @@ impl<'a> Request<'a> {
     pub fn arg(&self) -> Option<&'a [u8]> {
         match self.kind {
             Kind::Signal | Kind::Log => self.words.get(1).copied(),
+            Kind::Reexec => self.words.first().copied(),
             _ => None,
         }
     }

@@ -239,6 +239,8 @@ pub fn notify(data: &[u8]) {
 struct StateWorld {
     meta: state::Meta,
     sup: Supervisor,
+    text: [u8; 4096],
+    text_len: usize,
     pool: [u8; 64 * 1024],
     blocks: ring::Pool,
     rings: [Option<ring::Ring>; 8],
@@ -256,6 +258,8 @@ impl StateWorld {
         StateWorld {
             meta: state::Meta::new(),
             sup: Supervisor::new(),
+            text: [0; 4096],
+            text_len: 0,
             pool: [0; 64 * 1024],
             blocks: ring::Pool::new(),
             rings: [None; 8],
@@ -272,6 +276,8 @@ impl StateWorld {
         state::Parts {
             meta: &mut self.meta,
             sup: &mut self.sup,
+            text: &mut self.text,
+            text_len: &mut self.text_len,
             pool: &mut self.pool,
             blocks: &mut self.blocks,
             rings: &mut self.rings,
@@ -286,6 +292,19 @@ impl StateWorld {
     }
 }
 
+/// A state's config text, parsed without files.
+fn parse_state_config(text: &[u8], cfg: &mut crate::config::Config) -> bool {
+    struct NoFiles;
+    impl crate::config::Files for NoFiles {
+        fn read(&mut self, _: &[u8]) -> Result<&[u8], crate::config::FileError> {
+            Err(crate::config::FileError::Os(2))
+        }
+    }
+    let mut e = crate::config::Errors::new();
+    crate::config::parse(text, &mut NoFiles, cfg, &mut e);
+    e.is_empty()
+}
+
 /// The reexec state decoder: any bytes decode to an error or to a state
 /// that passes `state::check`; such a state encodes to a blob that decodes
 /// and encodes to the same bytes again.
@@ -293,7 +312,7 @@ pub fn state(data: &[u8]) {
     let mut first = [0u8; 64 * 1024];
     let n = {
         let mut w = StateWorld::new();
-        if state::decode(data, &mut w.parts()).is_err() {
+        if state::decode(data, &mut w.parts(), &mut parse_state_config).is_err() {
             return;
         }
         assert_eq!(state::check(&w.parts()), Ok(()));
@@ -305,7 +324,7 @@ pub fn state(data: &[u8]) {
     };
     let mut w = StateWorld::new();
     let blob = first.get(..n).unwrap_or(&[]);
-    assert_eq!(state::decode(blob, &mut w.parts()), Ok(()), "a re-encoded state decodes");
+    assert_eq!(state::decode(blob, &mut w.parts(), &mut parse_state_config), Ok(()), "a re-encoded state decodes");
     let mut again = [0u8; 64 * 1024];
     let m = state::encode(&mut w.parts(), &mut again).expect("it encodes again");
     assert!(again.get(..m) == Some(blob), "and to the same bytes");

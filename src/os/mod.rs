@@ -12,6 +12,7 @@ pub mod once;
 pub mod path;
 pub mod proc;
 pub mod process;
+pub mod reexec;
 pub mod signal;
 pub mod socket;
 pub mod spawn;

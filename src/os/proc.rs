@@ -58,6 +58,14 @@ pub fn stat(pid: i32) -> Option<Stat> {
     Some(Stat { dead, ppid: ppid as i32, sid: sid as i32, start })
 }
 
+/// The path of the binary svc runs (`/proc/self/exe`); a file replaced
+/// since (a package manager renames the new one over it) by its path.
+pub fn exe(b: &mut Buf<{ crate::limits::PATH_BYTES }>) {
+    let mut raw = [0u8; crate::limits::PATH_BYTES];
+    let p = readlink(c"/proc/self/exe", &mut raw);
+    b.push(p.strip_suffix(b" (deleted)").unwrap_or(p));
+}
+
 /// `readlink(2)` of `path` into `buf`; the target's bytes.
 fn readlink<'b>(path: &CStr, buf: &'b mut [u8]) -> &'b [u8] {
     // SAFETY: readlinkat writes at most buf.len() bytes into buf. (Raw:

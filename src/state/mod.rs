@@ -12,20 +12,22 @@
 //! when its OPTIONAL bit is set, refused otherwise.
 //!
 //! One walker (`Io`) both writes and reads: each type's fields are listed
-//! once (`walk_*`), and reading fills the value in place. Nothing decoded is
-//! trusted: `decode` ends with `check`, and the OS layer then checks each fd
-//! and pid against the kernel.
+//! once (`walk_*`), and reading fills the value in place. The config is
+//! carried as the text in force and parsed again by the reader (the parser
+//! it has, not a walk of every definition). Nothing decoded is trusted:
+//! `decode` ends with `check`, and the OS layer then checks each fd and pid
+//! against the kernel.
 
 use crate::clients::{Clients, Job};
-use crate::config::{Config, Log, Range, Ready, Span};
+use crate::config::Config;
 use crate::duration::{Duration, Instant};
-use crate::limits::{MAX_CLIENTS, MAX_FDS, MAX_INSTANCES, MAX_SERVICES, PATH_BYTES, PROBE_OUTPUT_BYTES, UNIX_PATH_BYTES};
+use crate::limits::{MAX_CLIENTS, MAX_FDS, MAX_INSTANCES, MAX_SERVICES, PROBE_OUTPUT_BYTES};
 use crate::ring::{Assembler, Pool, Ring};
 use crate::service::{Service, Want};
 use crate::supervisor::Supervisor;
 use crate::text::{Buf, Out};
 use heapless::Vec;
-use walk::{walk_client, walk_config, walk_slot};
+use walk::{walk_client, walk_pins, walk_slot};
 
 #[cfg(test)]
 mod tests;
@@ -41,13 +43,15 @@ pub const HEADER_BYTES: usize = 16;
 /// Set on the tag of an item that a reader which does not know it may skip.
 pub const OPTIONAL: u16 = 0x8000;
 
-// Tags: never reuse one.
+// Tags: never reuse one. (2 was a walked Config, in no release.)
 const META: u16 = 1;
-const CONFIG: u16 = 2;
 const SERVICE: u16 = 3;
 const FD: u16 = 4;
 const CLIENT: u16 = 5;
 const PID: u16 = 6;
+/// The config text in force.
+const TEXT: u16 = 7;
+const PINS: u16 = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Error {
@@ -62,6 +66,8 @@ pub enum Error {
     Tag,
     /// A field out of range, or an item cut short.
     Value,
+    /// The config text does not parse (a file it names is gone, say).
+    Config,
     /// The output buffer is full (encode), or a table is (decode).
     Full,
     /// Decoded, but the whole does not hold together.
@@ -77,6 +83,7 @@ impl Error {
             Error::Checksum => "checksum mismatch",
             Error::Tag => "unknown item",
             Error::Value => "bad value",
+            Error::Config => "its config does not parse",
             Error::Full => "too large",
             Error::Invalid => "inconsistent",
         }
@@ -87,20 +94,13 @@ impl Error {
 pub struct Meta {
     /// The writer's build id (`svc version`).
     pub build: Buf<64>,
-    /// The config file, re-read by reloads (never by the reexec itself).
-    pub config: Buf<PATH_BYTES>,
     /// The control client that asked for the reexec, + 1 (0: none).
     pub asker: u8,
-    /// The control group's gid.
-    pub group: Option<u32>,
-    /// Slots whose sockets are watched (on-connect services).
-    pub watched: u64,
-    pub notify_dir: Buf<UNIX_PATH_BYTES>,
 }
 
 impl Meta {
     pub const fn new() -> Self {
-        Meta { build: Buf::new(), config: Buf::new(), asker: 0, group: None, watched: 0, notify_dir: Buf::new() }
+        Meta { build: Buf::new(), asker: 0 }
     }
 }
 
@@ -131,6 +131,9 @@ pub const MAX_PIDS: usize = MAX_SERVICES * MAX_INSTANCES * 2;
 pub struct Parts<'a> {
     pub meta: &'a mut Meta,
     pub sup: &'a mut Supervisor,
+    /// The config text in force: `text_len` bytes of `text`.
+    pub text: &'a mut [u8],
+    pub text_len: &'a mut usize,
     /// The ring pool's bytes (RING_POOL_BYTES) and blocks.
     pub pool: &'a mut [u8],
     pub blocks: &'a mut Pool,
@@ -244,26 +247,6 @@ impl<'a> Io<'a> {
     pub fn opt_at(&mut self, t: &mut Option<Instant>) {
         *t = self.opt(t.map(Instant::as_millis)).map(Instant::from_millis);
     }
-    pub fn opt_u32(&mut self, x: &mut Option<u32>) {
-        let v = self.opt(x.map(u64::from));
-        *x = v.map(|v| self.fit(v));
-    }
-    pub fn span(&mut self, s: &mut Span) {
-        self.u32(&mut s.start);
-        self.u32(&mut s.len);
-    }
-    pub fn opt_span(&mut self, s: &mut Option<Span>) {
-        let mut some = s.is_some();
-        let mut v = s.unwrap_or_default();
-        self.bool(&mut some);
-        self.span(&mut v);
-        *s = if some { Some(v) } else { None };
-    }
-    pub fn range(&mut self, r: &mut Range) {
-        self.u16(&mut r.first);
-        self.u16(&mut r.count);
-    }
-
     /// (Read) a count of at most `max` and that many bytes.
     fn take(&mut self, max: usize) -> &'a [u8] {
         let n = self.upto(0, max as u64) as usize;
@@ -315,26 +298,6 @@ impl<'a> Io<'a> {
             T::default()
         })
     }
-
-    /// A count of at most `cap` items: (written) `len`; (read) the count.
-    fn count(&mut self, len: usize, cap: usize) -> usize {
-        self.upto(len as u64, cap as u64) as usize
-    }
-
-    /// A list's items, each walked by `f`; read into `v` (emptied first), each
-    /// item starting as `fill`.
-    fn list<T: Copy, const N: usize>(&mut self, v: &mut Vec<T, N>, fill: T, f: fn(&mut Self, &mut T)) {
-        let n = self.count(v.len(), N);
-        if self.read {
-            v.clear();
-            for _ in 0..n {
-                let _ = v.push(fill);
-            }
-        }
-        for x in v.iter_mut() {
-            f(self, x);
-        }
-    }
 }
 
 /// FNV-1a, 32 bits: catches a corrupt blob before any field is believed.
@@ -372,8 +335,10 @@ fn le(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(x)
 }
 
-/// Reads a blob into `p` (which starts empty, as `svc up` starts) and checks it.
-pub fn decode(blob: &[u8], p: &mut Parts) -> Result<(), Error> {
+/// Reads a blob into `p` (which starts empty, as `svc up` starts), parses
+/// its config text into `p.sup.cfg` with `parse` (false: the text has
+/// errors) and checks the whole.
+pub fn decode(blob: &[u8], p: &mut Parts, parse: &mut dyn FnMut(&[u8], &mut Config) -> bool) -> Result<(), Error> {
     if blob.get(..4) != Some(&MAGIC[..]) {
         return Err(Error::Magic);
     }
@@ -407,13 +372,18 @@ pub fn decode(blob: &[u8], p: &mut Parts) -> Result<(), Error> {
     if let Some(e) = io.err {
         return Err(e);
     }
+    let text = p.text.get(..*p.text_len).unwrap_or(&[]);
+    if !parse(text, &mut p.sup.cfg) {
+        return Err(Error::Config);
+    }
     check(p)
 }
 
 /// Writes every item (`read` false), or walks the one item `tag`.
 fn walk(io: &mut Io, p: &mut Parts) {
     item(io, p, META, 0);
-    item(io, p, CONFIG, 0);
+    item(io, p, TEXT, 0);
+    item(io, p, PINS, 0);
     for id in 0..p.sup.svcs.len() {
         item(io, p, SERVICE, id);
     }
@@ -467,7 +437,7 @@ fn walk_item(io: &mut Io, p: &mut Parts, tag: u16) -> bool {
             }
             i
         }
-        CLIENT | META | CONFIG => 0,
+        CLIENT | META | TEXT | PINS => 0,
         _ => return false,
     };
     fields(io, p, tag, i)
@@ -479,16 +449,12 @@ fn fields(io: &mut Io, p: &mut Parts, tag: u16, i: usize) -> bool {
         META => {
             let m = &mut *p.meta;
             io.text(&mut m.build);
-            io.text(&mut m.config);
             io.u8(&mut m.asker);
-            io.opt_u32(&mut m.group);
-            io.u64(&mut m.watched);
-            io.text(&mut m.notify_dir);
-            io.bool(&mut p.sup.shutdown);
             io.u64(&mut p.sup.pending.0);
             io.u64(p.probe_fresh);
         }
-        CONFIG => walk_config(io, &mut p.sup.cfg),
+        TEXT => *p.text_len = io.bytes(p.text, *p.text_len),
+        PINS => walk_pins(io, &mut p.sup.pins),
         SERVICE => walk_slot(io, p, i),
         FD => {
             if let Some(f) = p.fds.get_mut(i) {
@@ -520,42 +486,10 @@ fn fields(io: &mut Io, p: &mut Parts, tag: u16, i: usize) -> bool {
     true
 }
 
-fn span_in(c: &Config, s: Span) -> bool {
-    (s.start as usize).checked_add(s.len as usize).is_some_and(|e| e <= c.arena.len())
-}
-
-fn range_in(r: Range, len: usize) -> bool {
-    usize::from(r.first) + usize::from(r.count) <= len
-}
-
-/// What must hold of a decoded state before it is used: every string, list
-/// and slot reference points inside its table; fds and clients are distinct.
+/// What must hold of a decoded state before it is used: every service's
+/// definition is in the parsed config; fds and clients are distinct.
 pub fn check(p: &Parts) -> Result<(), Error> {
     let c = &p.sup.cfg;
-    let strs = c.strs.len();
-    let spans_ok = c.strs.iter().all(|&s| span_in(c, s))
-        && c.listens.iter().all(|l| span_in(c, l.addr) && span_in(c, l.name))
-        && c.control.is_none_or(|s| span_in(c, s));
-    let defs_ok = c.defs.iter().all(|d| {
-        let exec_ok = match d.ready {
-            Ready::Exec(r) => range_in(r, strs),
-            _ => true,
-        };
-        let log_ok = match d.log {
-            Log::File { path, .. } => span_in(c, path),
-            _ => true,
-        };
-        span_in(c, d.name)
-            && range_in(d.args, strs)
-            && range_in(d.env, strs)
-            && range_in(d.groups, c.gids.len())
-            && range_in(d.listen, c.listens.len())
-            && d.cwd.is_none_or(|s| span_in(c, s))
-            && d.env_file.is_none_or(|s| span_in(c, s))
-            && (c.defs.len() >= 64 || d.after >> c.defs.len() == 0)
-            && exec_ok
-            && log_ok
-    });
     let svcs_ok = p.sup.svcs.iter().all(|s| s.removed || usize::from(s.def) < c.defs.len());
     let mut seen = [false; MAX_FDS];
     let fds_ok = p.fds.iter().all(|f| {
@@ -563,5 +497,5 @@ pub fn check(p: &Parts) -> Result<(), Error> {
         fresh && f.num >= 0 && !p.fds.iter().any(|g| g.num == f.num && g.k != f.k)
     });
     let clients_ok = p.clients.list.iter().all(|c| c.job == Job::Free || usize::from(c.fd) < MAX_FDS);
-    if spans_ok && defs_ok && svcs_ok && fds_ok && clients_ok && p.sup.svcs.len() <= MAX_SERVICES { Ok(()) } else { Err(Error::Invalid) }
+    if svcs_ok && fds_ok && clients_ok && p.sup.svcs.len() <= MAX_SERVICES { Ok(()) } else { Err(Error::Invalid) }
 }

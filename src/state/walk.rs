@@ -3,121 +3,15 @@
 
 use super::{Io, Parts};
 use crate::clients::{Client, Job};
-use crate::config::{Config, Def, Listen, Log, Range, Ready, Restart, Span};
-use crate::duration::{Duration, Instant};
+use crate::duration::Instant;
+use crate::pin::{Pins, Resolve};
 use crate::ring::{Area, Ring};
 use crate::service::{Exit, InstPhase, Instance, Note, Rest, Role, Service, Step, Upgrade, Want, Why};
 
-pub(super) fn walk_config(io: &mut Io, c: &mut Config) {
-    let len = c.arena.len();
-    if io.read {
-        c.arena.clear();
-        let s = io.take(c.arena.capacity());
-        let _ = c.arena.extend_from_slice(s);
-    } else {
-        io.give(c.arena.get(..len).unwrap_or(&[]));
-    }
-    io.list(&mut c.strs, Span::default(), Io::span);
-    io.list(&mut c.gids, 0, Io::u32);
-    io.list(&mut c.defs, Def::DEFAULT, walk_def);
-    let fill = Listen { addr: Span::default(), name: Span::default(), backlog: 0, mode: None, uid: None, gid: None, freebind: false };
-    io.list(&mut c.listens, fill, walk_listen);
-    io.opt_span(&mut c.control);
-    io.opt_u32(&mut c.control_gid);
-}
-
-pub(super) fn walk_listen(io: &mut Io, l: &mut Listen) {
-    io.span(&mut l.addr);
-    io.span(&mut l.name);
-    io.u32(&mut l.backlog);
-    let mut mode = l.mode.map(u32::from);
-    io.opt_u32(&mut mode);
-    l.mode = mode.map(|m| io.fit(u64::from(m)));
-    io.opt_u32(&mut l.uid);
-    io.opt_u32(&mut l.gid);
-    io.bool(&mut l.freebind);
-}
-
-pub(super) fn walk_def(io: &mut Io, d: &mut Def) {
-    io.span(&mut d.name);
-    io.u32(&mut d.line);
-    io.range(&mut d.args);
-    io.range(&mut d.env);
-    io.opt_span(&mut d.cwd);
-    io.opt_span(&mut d.env_file);
-    io.opt_u32(&mut d.uid);
-    io.opt_u32(&mut d.gid);
-    io.range(&mut d.groups);
-    d.restart = match io.n(d.restart as u64) {
-        0 => Restart::Always,
-        1 => Restart::OnFailure,
-        2 => Restart::Never,
-        _ => {
-            io.bad();
-            Restart::Always
-        }
-    };
-    io.bool(&mut d.oneshot);
-    io.bool(&mut d.start);
-    io.dur(&mut d.backoff_first);
-    io.dur(&mut d.backoff_max);
-    io.dur(&mut d.stable);
-    let (k, a, b) = match d.ready {
-        Ready::None => (0, 0, 0),
-        Ready::Delay(t) => (1, t.as_millis(), 0),
-        Ready::Fd(f) => (2, u64::from(f), 0),
-        Ready::Notify => (3, 0, 0),
-        Ready::Exec(r) => (4, u64::from(r.first), u64::from(r.count)),
-    };
-    let (k, a, b) = (io.n(k), io.n(a), io.n(b));
-    d.ready = match k {
-        0 => Ready::None,
-        1 => Ready::Delay(Duration::from_millis(a)),
-        2 => Ready::Fd(io.fit(a)),
-        3 => Ready::Notify,
-        4 => Ready::Exec(Range { first: io.fit(a), count: io.fit(b) }),
-        _ => {
-            io.bad();
-            Ready::None
-        }
-    };
-    io.dur(&mut d.ready_timeout);
-    io.dur(&mut d.upgrade_delay);
-    io.u8(&mut d.upgrade_signal);
-    io.u8(&mut d.stop_signal);
-    io.bool(&mut d.kill_mixed);
-    io.dur(&mut d.stop_timeout);
-    io.u64(&mut d.after);
-    for r in d.rlimits.iter_mut() {
-        *r = io.opt(*r);
-    }
-    let (k, mut path, mut size, mut keep) = match d.log {
-        Log::Null => (0, Span::default(), 0, 0),
-        Log::Ring(n) => (1, Span::default(), n, 0),
-        Log::File { path, size, keep } => (2, path, size, keep),
-        Log::Console => (3, Span::default(), 0, 0),
-    };
-    let k = io.n(k);
-    io.span(&mut path);
-    io.u32(&mut size);
-    io.u8(&mut keep);
-    d.log = match k {
-        0 => Log::Null,
-        1 => Log::Ring(size),
-        2 => Log::File { path, size, keep },
-        3 => Log::Console,
-        _ => {
-            io.bad();
-            Log::Null
-        }
-    };
-    io.range(&mut d.listen);
-    io.bool(&mut d.on_connect);
-    io.dur(&mut d.watchdog);
-    io.dur(&mut d.probe_interval);
-    let mut oom = i32::from(d.oom_score_adj);
-    io.i32(&mut oom);
-    d.oom_score_adj = i16::try_from(oom).unwrap_or(0);
+/// The pinned releases' arena (its records are in each slot's item).
+pub(super) fn walk_pins(io: &mut Io, p: &mut Pins) {
+    let used = usize::from(p.used);
+    p.used = io.bytes(&mut p.bytes, used) as u16;
 }
 
 /// An optional exit: 0 none, 1 a code, 2 a signal; then the number.
@@ -283,6 +177,12 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
     };
     io.u8(&mut s.upgrades);
     io.i32(&mut s.stray);
+    let pin = &mut s.pin;
+    io.u8(&mut pin.cur);
+    io.u8(&mut pin.prev);
+    io.u8(&mut pin.cand);
+    io.u8(&mut pin.last);
+    pin.next = pick(io, &[Resolve::Reuse, Resolve::Fresh, Resolve::Previous], pin.next, pin.next as usize);
     for i in s.inst.iter_mut() {
         walk_inst(io, i);
     }
@@ -301,6 +201,11 @@ pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
     }
     if let Some(d) = p.drops.get_mut(id) {
         io.u32(d);
+    }
+    for r in p.sup.pins.recs.get_mut(id).into_iter().flatten() {
+        io.u16(&mut r.at);
+        io.u16(&mut r.prog);
+        io.u16(&mut r.cwd);
     }
     if let Some(b) = p.probes.get_mut(id) {
         io.text(b);

@@ -12,24 +12,75 @@ use crate::text::{Buf, Bytes, Errno};
 /// small fields share a page with the start of the text, which is all a
 /// load of a small config touches; the errors, written only when there are
 /// some, after the text.
+///
+/// Two texts: the one in force (`kept_len` bytes, which `svc reexec`
+/// hands over) and the last one read (`text_len`), which a reload that is
+/// refused leaves beside it. `at` is the one the next read goes to.
 #[repr(C)]
 pub struct Loader {
     pub text_len: usize,
+    kept_len: usize,
+    at: usize,
     /// Why the file could not be read at all (empty when it was read), for
     /// the client of a reload.
     pub failure: Buf<256>,
-    pub text: [u8; CONFIG_BYTES],
+    texts: [[u8; CONFIG_BYTES]; 2],
     pub errors: Errors,
     files: [u8; PASSWD_BYTES],
 }
 
 impl Loader {
     pub const fn new() -> Self {
-        Loader { text_len: 0, errors: Errors::new(), failure: Buf::new(), text: [0; CONFIG_BYTES], files: [0; PASSWD_BYTES] }
+        Loader {
+            text_len: 0,
+            kept_len: 0,
+            at: 0,
+            errors: Errors::new(),
+            failure: Buf::new(),
+            texts: [[0; CONFIG_BYTES]; 2],
+            files: [0; PASSWD_BYTES],
+        }
     }
+    /// The text last read.
     #[inline(never)]
     pub fn text(&self) -> &[u8] {
-        self.text.get(..self.text_len).unwrap_or(&[])
+        self.texts.get(self.at).and_then(|t| t.get(..self.text_len)).unwrap_or(&[])
+    }
+    /// The text last read is now in force.
+    pub fn commit(&mut self) {
+        self.kept_len = self.text_len;
+        self.at ^= 1;
+    }
+    /// The text in force, its length, and a parser with this loader's
+    /// files and errors.
+    pub fn kept(&mut self) -> (&mut [u8], &mut usize, Parser<'_>) {
+        let Loader { texts, kept_len, at, files, errors, .. } = self;
+        let text = texts.get_mut(*at ^ 1).map_or(&mut [][..], |t| &mut t[..]);
+        (text, kept_len, Parser { files, errors })
+    }
+    /// Free memory past the text in force: on a page written already.
+    pub fn scratch(&mut self) -> &mut [u8] {
+        let (text, len, _) = self.kept();
+        let len = *len;
+        text.get_mut(len..).unwrap_or(&mut [])
+    }
+}
+
+/// Parses a config text with a loader's files and errors.
+pub struct Parser<'a> {
+    files: &'a mut [u8],
+    errors: &'a mut Errors,
+}
+
+impl Parser<'_> {
+    /// Parses `text` into `cfg`; false (and the errors printed) when it has errors.
+    pub fn parse(&mut self, text: &[u8], cfg: &mut Config) -> bool {
+        self.errors.clear();
+        config::parse(text, &mut Disk { buf: self.files }, cfg, self.errors);
+        if !self.errors.is_empty() {
+            report(b"(config in force)", text, self.errors);
+        }
+        self.errors.is_empty()
     }
 }
 
@@ -82,8 +133,8 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
     if !read(path, ld) {
         return false;
     }
-    let Loader { text, text_len, files, errors, .. } = ld;
-    let text = text.get(..*text_len).unwrap_or(&[]);
+    let Loader { texts, text_len, files, errors, at, .. } = ld;
+    let text = texts.get(*at).and_then(|t| t.get(..*text_len)).unwrap_or(&[]);
     config::parse(text, &mut Disk { buf: files }, cfg, errors);
     if !errors.is_empty() {
         report(path, text, errors);
@@ -105,7 +156,7 @@ fn read(path: &[u8], ld: &mut Loader) -> bool {
     let mut p = [0u8; PATH_BYTES];
     let read = match os::fd::cpath(path, &mut p) {
         // The config names programs that root runs: the same rule as env_file.
-        Some(c) => os::fd::read_file_checked(c, &mut ld.text, true),
+        Some(c) => os::fd::read_file_checked(c, ld.texts.get_mut(ld.at).map_or(&mut [][..], |t| &mut t[..]), true),
         None => Err(ReadError::Os(rustix::io::Errno::NAMETOOLONG)),
     };
     ld.text_len = match read {

@@ -32,6 +32,18 @@ fn socket_path(cmd: &Command, b: &mut Buf<PATH_BYTES>) {
 #[inline(never)]
 pub fn run(cmd: &Command, kind: Kind) -> i32 {
     let lines = cmd.lines();
+    // `reexec -x PATH`: run by svc, from its own directory; the path is
+    // the request's operand (reexec takes none on the command line).
+    let x;
+    let mut words = cmd.operands;
+    if let Some(path) = cmd.exe() {
+        if path.first() != Some(&b'/') {
+            os::fd::write_err(b"svc: reexec: -x needs an absolute path\n");
+            return EXIT_USAGE;
+        }
+        x = [path];
+        words = &x;
+    }
     if kind == Kind::Log {
         if cmd.operands.is_empty() && cmd.flags & proto::FOLLOW == 0 {
             os::fd::write_err(b"svc: log: name a service (or follow all with -f)\n");
@@ -44,7 +56,7 @@ pub fn run(cmd: &Command, kind: Kind) -> i32 {
     }
     let mut line = Buf::<REQUEST_BYTES>::new();
     // (-n is log's alone: cli::parse refuses it for any other verb.)
-    if !proto::emit_parts(kind, cmd.flags, cmd.operands, lines, &mut line) {
+    if !proto::emit_parts(kind, cmd.flags, words, lines, &mut line) {
         os::fd::write_err(b"svc: request too long\n");
         return EXIT_FAIL;
     }

@@ -11,6 +11,10 @@ pub fn main(words: &'static mut cli::Words<'static>) -> i32 {
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     // As PID 1, or called `init`, svc must not exit over its arguments.
     let lenient = base == b"init" || os::process::pid() == 1;
+    // Only svc runs this, on the binary it would re-execute.
+    if let [_, b"reexec", b"--probe", fd] = words[..] {
+        return reexec::probe(fd);
+    }
     match cli::parse(words, lenient) {
         Ok(cmd) => run(&cmd),
         Err(e) => usage_error(&e),
@@ -26,6 +30,7 @@ mod leftover;
 mod output;
 mod power;
 mod recover;
+mod reexec;
 mod release;
 mod reload;
 mod sockets;
@@ -45,12 +50,6 @@ fn run(cmd: &Command<'static>) -> i32 {
         Verb::Control(kind) => client::run(cmd, kind),
         Verb::Version => version(),
         Verb::Help => help(cmd.operands.first().copied()),
-        other => {
-            let mut b = Buf::<128>::new();
-            b.push_all(&[b"svc: ", other.name().as_bytes(), b": not built yet\n"]);
-            os::fd::say(&b);
-            EXIT_USAGE
-        }
     }
 }
 

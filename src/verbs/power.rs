@@ -49,10 +49,14 @@ pub fn due(w: &World, now: Instant) -> bool {
     w.power != 0 && now >= w.power_until
 }
 
-/// SIGQUIT to svc as PID 1: busybox init re-executes itself. The hook for
-/// `svc reexec` (issue 20), which has not landed: said and ignored.
-pub fn reexec_now(_w: &mut World) {
-    crate::os::fd::write_err(b"svc: SIGQUIT: reexec is not built yet; ignored\n");
+/// SIGQUIT to svc as PID 1: busybox init re-executes itself; svc does
+/// what `svc reexec` does (a refusal is said).
+pub fn reexec_now(w: &mut World, now: Instant) {
+    let mut m = crate::text::Buf::<256>::new();
+    if !crate::verbs::reexec::start(w, None, None, now, &mut m) {
+        crate::os::fd::write_err(m.as_bytes());
+        crate::os::fd::write_err(b"\n");
+    }
 }
 
 /// The end, once the services are down or their time is up: SIGTERM and
@@ -75,7 +79,7 @@ pub fn finish(w: &mut World, init: Init) -> ! {
     init.sync_bounded(10);
     if init.owns_mounts() {
         step(&init, p, Step::Remount);
-        init.remount_all(&mut w.loader.text);
+        init.remount_all(w.loader.scratch());
     }
     step(&init, p, Step::Last);
     let e = init.reboot(p);

@@ -23,6 +23,7 @@ use crate::verbs::leftover;
 use crate::verbs::output::{Src, read_log, read_probe, sink};
 use crate::verbs::power;
 use crate::verbs::recover;
+use crate::verbs::reexec;
 use crate::verbs::reload::{assign, reload, restore, rings_fit};
 use crate::verbs::sockets;
 use crate::verbs::world::{Role, WORLD, World};
@@ -69,12 +70,20 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     os::crash::arm(cmd.config(), again, since);
     // A unix socket's path fits sun_path; a longer one is refused here.
     let mut pbuf = [0u8; UNIX_PATH_BYTES];
-    let mut usable = check::load(path, &mut w.loader, &mut w.sup.cfg);
+    // Exec'd by `svc reexec`: the old image's state, its config text
+    // included (the file may have changed since). Without a state that
+    // can be read, svc recovers as after a crash.
+    let state = cmd.state().is_some_and(|fd| reexec::decode(w, fd));
+    let recovering = cmd.again().is_some() || (cmd.state().is_some() && !state);
+    let mut usable = state || check::load(path, &mut w.loader, &mut w.sup.cfg);
     if usable && !rings_fit(&w.sup.cfg) {
         say(b"svc: log rings exceed the ring pool\n");
         usable = false;
     }
     if usable {
+        if !state {
+            w.loader.commit();
+        }
         emergency::hostname(w);
     } else {
         if !emergency::enter(w, cmdline) {
@@ -85,7 +94,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         w.sup.cfg.defs.clear();
         w.sup.cfg.listens.clear();
     }
-    if cmd.again().is_some() {
+    if recovering {
         recover::fds(w);
     }
     // As PID 1 (root, a control path checked by the parser) it cannot fail.
@@ -124,8 +133,14 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     // Held from the start, so that svc out of fds can still answer (control::accept).
     control::spare(w);
     w.group = w.sup.cfg.control_gid;
+    // The old image's fds: its control socket among them.
+    if state {
+        reexec::adopt(w, &ev, clock::now());
+    }
+    let kept = w.fds.find(Role::Control).is_some();
     // Without it, no client is answered; SIGHUP still reloads.
     let listener = ManuallyDrop::new(match os::socket::bind_control(control, w.group) {
+        _ if kept => None,
         Ok(fd) => Some(fd),
         Err(e) => {
             let mut b = Buf::<512>::new();
@@ -146,13 +161,13 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     // A step above failed: as PID 1 svc goes on without it; otherwise it
     // exits, before any service's socket is bound (a control socket it
     // made is left, and taken as stale at the next start).
-    if (poll || devnull.is_none() || listener.is_none()) && !emergency::enter(w, cmdline) {
+    if (poll || devnull.is_none() || (listener.is_none() && !kept)) && !emergency::enter(w, cmdline) {
         return EXIT_FAIL;
     }
     // What a previous svc killed by SIGKILL left running holds the sockets
     // and would run beside the services started now. (After a crash, what
     // runs is svc's own, adopted below.)
-    if cmd.again().is_none() {
+    if cmd.again().is_none() && cmd.state().is_none() {
         leftover::stop(w);
     }
     // Before any service starts: a port that cannot be had is an error now.
@@ -173,15 +188,19 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     if !w.shell_path.is_empty() {
         emergency::start(w);
     }
-    w.sup.load();
+    if !state {
+        w.sup.load();
+    }
     for id in 0..w.sup.svcs.len() {
         assign(w, id as u8);
     }
     let now = clock::now();
-    if cmd.again().is_some() {
+    if recovering {
         recover::adopt(w, &ev, now);
+    }
+    if cmd.again().is_some() || cmd.state().is_some() {
         // Exits during the re-exec: one SIGCHLD may stand for many, or none.
-        reap(w, now);
+        reap(w, &ev, now);
     }
     w.sup.handle(SupEvent::Tick, now, &mut w.out);
     if perform(w, &ev, now) {
@@ -195,6 +214,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         let deadline = crate::service::earliest(w.sup.next_deadline(), w.clients.next_deadline());
         let deadline = crate::service::earliest(deadline, power::deadline(w));
         let deadline = crate::service::earliest(deadline, w.shell_at);
+        let deadline = crate::service::earliest(deadline, reexec::deadline(w));
         // Without a signalfd, a look at pending signals each second.
         ev.arm(crate::service::earliest(deadline, poll.then(|| clock::now() + Duration::from_secs(1))));
         let n = match ev.wait(&mut events) {
@@ -256,6 +276,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         }
         tell_init(w);
         emergency::due(w, now);
+        reexec::tick(w, now);
         sockets::watch(w, &ev);
         control::progress(w, &ev, now);
         control::flush_followers(w, &ev);
@@ -309,7 +330,7 @@ fn signals(w: &mut World, ev: &Events, now: Instant) {
             _ => {}
         }
         match sig {
-            signame::CHLD => reap(w, now),
+            signame::CHLD => reap(w, ev, now),
             signame::HUP => {
                 say(b"svc: SIGHUP: reloading\n");
                 if let Err(r) = reload(w, ev, now, false, false) {
@@ -318,7 +339,7 @@ fn signals(w: &mut World, ev: &Events, now: Instant) {
                     os::fd::say(&b);
                 }
             }
-            signame::QUIT if pid1 => power::reexec_now(w),
+            signame::QUIT if pid1 => power::reexec_now(w, now),
             _ if pid1 => {
                 if let Some(p) = crate::init::Power::of_signal(sig) {
                     power::request(w, p, now);
@@ -416,7 +437,7 @@ pub(super) fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Err
 /// Reaps every child that exited. A child that was no service's main
 /// process is an orphan svc adopted: it is named in the log.
 #[inline(never)]
-fn reap(w: &mut World, now: Instant) {
+fn reap(w: &mut World, ev: &Events, now: Instant) {
     // Bounded by the number of children; each round reaps one.
     for _ in 0..100_000 {
         let Some(pid) = os::process::exited_child() else { return };
@@ -434,6 +455,9 @@ fn reap(w: &mut World, now: Instant) {
         let mut comm = [0u8; 32];
         let comm_len = if w.sup.is_instance(pid) { 0 } else { os::process::comm(pid, &mut comm) };
         let Some(exit) = os::process::reap(pid) else { return };
+        if reexec::reaped(w, ev, pid, exit, now) {
+            continue;
+        }
         // The emergency shell is no service: an orphan, with its own line.
         if w.sup.handle(SupEvent::Exited { pid, exit }, now, &mut w.out) == Outcome::Orphan && !emergency::exited(w, pid, now) {
             let mut b = Buf::<128>::new();

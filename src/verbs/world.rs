@@ -15,6 +15,7 @@ use crate::service::Actions;
 use crate::supervisor::Supervisor;
 use crate::text::Buf;
 use crate::verbs::check::Loader;
+use crate::verbs::reexec::Reexec;
 use rustix::fd::{BorrowedFd, OwnedFd};
 
 /// What an fd in the table is for; the epoll token is its index.
@@ -204,6 +205,9 @@ pub struct World {
     /// changes nothing.
     pub spare: Config,
     pub logs: Logs,
+    /// `svc reexec`: the probe under way and the handoff's tables (written
+    /// only by a reexec).
+    pub reexec: Reexec,
     /// The emergency shell's program, NUL-terminated (empty: no
     /// emergency). Last: it is written only in an emergency, and its 1 KiB
     /// among the small fields would push the config text onto a second page.
@@ -267,6 +271,7 @@ pub static WORLD: os::once::Once<World, 0> = os::once::Once::new(World {
     notify_self: Buf::new(),
     notify_sent: 0,
     shell_path: Buf::new(),
+    reexec: Reexec::new(),
     shell: 0,
     shell_at: None,
     power: 0,

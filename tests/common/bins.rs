@@ -66,6 +66,12 @@ pub fn echo_server() -> &'static Path {
     BIN.get_or_init(|| build("echo_server"))
 }
 
+/// `tests/bin/hang.rs`: sleeps for an hour, whatever its arguments.
+pub fn hang() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build("hang"))
+}
+
 /// `exec =` text running the test server with `args`.
 pub fn echo_exec(args: &str) -> String {
     let p = echo_server().display().to_string();

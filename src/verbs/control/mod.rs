@@ -198,7 +198,10 @@ fn set_job(w: &mut World, c: usize, job: Job) {
 /// Sends what is left (a head, say) and closes.
 fn finish(w: &mut World, ev: &Events, c: usize, now: Instant) {
     if let Some(cl) = w.clients.list.get_mut(c)
-        && matches!(cl.job, Job::Read | Job::WaitDown { .. } | Job::WaitReload | Job::WaitSignal | Job::WaitUpgrade { .. })
+        && matches!(
+            cl.job,
+            Job::Read | Job::WaitDown { .. } | Job::WaitReload | Job::WaitSignal | Job::WaitUpgrade { .. } | Job::WaitReexec
+        )
     {
         cl.start(Job::Close);
     }
@@ -325,6 +328,21 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
             } else {
                 head(w, c, EXIT_FAIL, b"refused: svc is not the init (PID 1); nothing changed", b"");
             }
+            set_job(w, c, Job::Close);
+        }
+        Kind::Reexec => {
+            // The request again, for its path (Asked keeps no words).
+            let mut target = Buf::<PATH_BYTES>::new();
+            if let Some(Ok(Some(r))) = w.clients.list.get(c).map(|cl| proto::parse(cl.input.as_bytes())) {
+                target.push(r.arg().unwrap_or(b""));
+            }
+            let mut m = Buf::<256>::new();
+            // The reply comes with the probe's outcome, or from the new image.
+            let t = Some(target.as_bytes()).filter(|t| !t.is_empty());
+            if crate::verbs::reexec::start(w, Some(c), t, now, &mut m) {
+                return set_job(w, c, Job::WaitReexec);
+            }
+            head(w, c, EXIT_FAIL, m.as_bytes(), b"");
             set_job(w, c, Job::Close);
         }
         Kind::Reload => {
@@ -531,6 +549,18 @@ pub fn signalled(w: &mut World, ev: &Events, c: usize, r: Result<(), rustix::io:
             let _ = ufmt::uwrite!(m, "kill: {}", Errno(e.raw_os_error()));
             head(w, c, EXIT_FAIL, m.as_bytes(), b"");
         }
+    }
+    finish(w, ev, c, now);
+}
+
+/// The reply to a `reexec` (from this image or the new one): a head, a body.
+pub fn answer(w: &mut World, ev: &Events, c: usize, code: i32, msg: &[u8], body: &[u8], now: Instant) {
+    if w.clients.list.get(c).is_none_or(|cl| cl.job != Job::WaitReexec) {
+        return;
+    }
+    head(w, c, code, msg, b"");
+    if let Some(cl) = w.clients.list.get_mut(c) {
+        cl.out.push(body);
     }
     finish(w, ev, c, now);
 }

@@ -1,0 +1,449 @@
+//! `svc reexec`: svc replaces its own binary and keeps every service. The
+//! target is checked (an ELF binary for this machine), then probed (`TARGET
+//! reexec --probe FD` must decode the whole state and exit 0 within 5 s),
+//! then the state is written afresh and svc execs `TARGET up --state FD -c
+//! CONFIG`, keeping the fds of its table; the new image adopts what checks
+//! out (`adopt`) and answers the client that asked. When the new image
+//! cannot read the state, it recovers as after a crash (recover.rs).
+
+use crate::clients::Job;
+use crate::duration::{Duration, Instant};
+use crate::limits::*;
+use crate::os::event::{Events, Interest};
+use crate::os::fd::Slot;
+use crate::os::{self, reexec as sys};
+use crate::proto::{EXIT_FAIL, EXIT_OK};
+use crate::service::{Exit, InstPhase, Upgrade};
+use crate::signame;
+use crate::state::{self, Fd, Parts};
+use crate::supervisor::Event as SupEvent;
+use crate::text::{Buf, Bytes, Errno};
+use crate::verbs::check::Parser;
+use crate::verbs::control;
+use crate::verbs::world::{Role, World};
+use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+/// How long the probe may take.
+const PROBE_MS: u64 = 5_000;
+
+/// A reexec under way, and what the handoff needs, in World.
+pub struct Reexec {
+    /// The probe's pid (0: none runs).
+    pub probe: i32,
+    pub deadline: Option<Instant>,
+    /// The control client that asked, + 1 (0: none, as for SIGQUIT).
+    pub client: u8,
+    pub target: Buf<PATH_BYTES>,
+    pub meta: state::Meta,
+    pub fds: state::Fds,
+    pub pids: state::Pids,
+}
+
+impl Reexec {
+    pub const fn new() -> Self {
+        Reexec {
+            probe: 0,
+            deadline: None,
+            client: 0,
+            target: Buf::new(),
+            meta: state::Meta::new(),
+            fds: state::Fds::new(),
+            pids: state::Pids::new(),
+        }
+    }
+}
+
+/// The role of an fd-table entry as the state's three numbers (0: not
+/// handed over), and back.
+fn role_code(r: Role) -> (u8, u8, u8) {
+    match r {
+        Role::Control => (1, 0, 0),
+        Role::Client(c) => (2, c, 0),
+        Role::Log { id, inst } => (3, id, inst),
+        Role::Ready { id, inst } => (4, id, inst),
+        Role::Notify { id, inst } => (5, id, inst),
+        Role::Probe { id, inst } => (6, id, inst),
+        Role::Listen { n } => (7, n, 0),
+        _ => (0, 0, 0),
+    }
+}
+
+fn role_of(f: &Fd) -> Role {
+    let (id, inst) = (f.a, f.b);
+    match f.kind {
+        1 => Role::Control,
+        2 => Role::Client(f.a),
+        3 => Role::Log { id, inst },
+        4 => Role::Ready { id, inst },
+        5 => Role::Notify { id, inst },
+        6 => Role::Probe { id, inst },
+        7 => Role::Listen { n: f.a },
+        _ => Role::Free,
+    }
+}
+
+/// Whether the fd at table index `k` goes to the new image: everything but
+/// what svc makes afresh, and of the clients only the one that asked and
+/// the followers.
+fn kept(w: &World, k: usize) -> bool {
+    match w.fds.role(k) {
+        Role::Client(c) => {
+            usize::from(c) + 1 == usize::from(w.reexec.client)
+                || w.clients.list.get(usize::from(c)).is_some_and(|cl| matches!(cl.job, Job::Follow { .. }))
+        }
+        r => role_code(r).0 != 0,
+    }
+}
+
+/// Something a reexec must not cut short (an upgrade, a stop, a waiting
+/// reload, a shutdown, the emergency shell): why, in `m`.
+fn busy(w: &World, m: &mut Buf<256>) -> bool {
+    m.push(b"busy: ");
+    for (id, s) in w.sup.svcs.iter().enumerate() {
+        let stopping = s.inst.iter().flatten().any(|i| matches!(i.phase, InstPhase::Stopping { .. } | InstPhase::Lingering { .. }));
+        let what: &[u8] = match s.upgrade {
+            Upgrade::Running { .. } | Upgrade::Upgraded { .. } => b"upgrading ",
+            _ if stopping => b"stopping ",
+            _ => continue,
+        };
+        m.push(what);
+        m.push(w.sup.name(id));
+        return true;
+    }
+    let waiting = w.clients.list.iter().any(|c| matches!(c.job, Job::WaitDown { .. } | Job::WaitReload | Job::WaitUpgrade { .. }));
+    if w.reexec.probe != 0 || waiting || w.sup.shutdown || w.power != 0 || !w.shell_path.is_empty() {
+        m.push(b"a reexec, stop, reload, upgrade, shutdown or emergency is under way");
+        return true;
+    }
+    m.clear();
+    false
+}
+
+/// `f` on the parts of World the state is made of, with the config's parser.
+fn with_parts<R>(w: &mut World, f: impl FnOnce(&mut Parts, &mut Parser) -> R) -> R {
+    let World { sup, logs, clients, reexec, loader, .. } = w;
+    let (text, text_len, mut parser) = loader.kept();
+    let mut p = Parts {
+        meta: &mut reexec.meta,
+        sup,
+        text,
+        text_len,
+        pool: &mut logs.pool,
+        blocks: &mut logs.blocks,
+        rings: &mut logs.rings,
+        asm: &mut logs.asm,
+        drops: &mut logs.drops,
+        probes: &mut logs.probes,
+        probe_fresh: &mut logs.probe_fresh,
+        clients,
+        fds: &mut reexec.fds,
+        pids: &mut reexec.pids,
+    };
+    f(&mut p, &mut parser)
+}
+
+// st_dev's and st_ino's types differ between targets.
+#[allow(clippy::unnecessary_cast)]
+fn identity(fd: BorrowedFd) -> (u64, u64) {
+    os::stat::fstat(fd).map_or((0, 0), |st| (st.st_dev as u64, st.st_ino as u64))
+}
+
+/// Writes the state into a new state file; its fd, or why not.
+#[inline(never)]
+fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
+    let r = &mut w.reexec;
+    r.meta = state::Meta::new();
+    r.meta.build.push(env!("SVC_BUILD_ID").as_bytes());
+    r.meta.asker = r.client;
+    r.fds.clear();
+    for k in 0..MAX_FDS {
+        let Some(fd) = w.fds.fd(k).filter(|_| kept(w, k)) else { continue };
+        let (kind, a, b) = role_code(w.fds.role(k));
+        let (dev, ino) = identity(fd);
+        let file = w.socks.files.get(k).copied().unwrap_or((0, 0));
+        // Across the exec (the fallback's too, should the state not be read).
+        os::crash::cloexec(fd.as_raw_fd(), false);
+        let _ = w.reexec.fds.push(Fd { k: k as u16, num: fd.as_raw_fd(), kind, a, b, dev, ino, file });
+    }
+    w.reexec.pids.clear();
+    for i in w.sup.svcs.iter().flat_map(|s| s.inst.iter().flatten()) {
+        for pid in [i.pid, i.probe] {
+            if let Some(st) = os::proc::stat(pid).filter(|_| pid > 0) {
+                let _ = w.reexec.pids.push((pid, st.start));
+            }
+        }
+    }
+    let mut dir = [0u8; PATH_BYTES];
+    let dir = os::fd::cpath(w.notify_dir.as_bytes(), &mut dir).unwrap_or(c"/tmp");
+    let file = sys::state_file(dir).map_err(|_| "cannot create the state file")?;
+    let len = {
+        rustix::fs::ftruncate(&file, STATE_BYTES as u64).map_err(|_| "cannot size the state file")?;
+        let mut map = sys::Map::new(os::fd::borrowed(&file), STATE_BYTES).map_err(|_| "cannot map the state file")?;
+        with_parts(w, |p, _| state::encode(p, map.bytes())).map_err(state::Error::text)?
+    };
+    rustix::fs::ftruncate(&file, len as u64).map_err(|_| "cannot size the state file")?;
+    Ok(file)
+}
+
+/// The fds handed over get close-on-exec back (a failed exec or probe).
+fn restore_cloexec(w: &World) {
+    for f in w.reexec.fds.iter() {
+        os::crash::cloexec(f.num, true);
+    }
+}
+
+/// The fd's number as a C string.
+fn number(fd: i32, b: &mut Buf<16>) -> &core::ffi::CStr {
+    let _ = ufmt::uwrite!(b, "{}\0", fd);
+    core::ffi::CStr::from_bytes_until_nul(b.as_bytes()).unwrap_or(c"")
+}
+
+/// Begins a reexec to `target` (None: the binary svc was started from) for
+/// control client `client` (None: SIGQUIT as PID 1): checks, encodes and
+/// runs the probe; the exec follows its success (`reaped`). False, with
+/// why in `m`: nothing changed.
+pub fn start(w: &mut World, client: Option<usize>, target: Option<&[u8]>, now: Instant, m: &mut Buf<256>) -> bool {
+    if busy(w, m) {
+        return false;
+    }
+    let r = &mut w.reexec;
+    r.target.clear();
+    match target {
+        Some(t) => r.target.push(t),
+        None => os::proc::exe(&mut r.target),
+    }
+    let mut p = [0u8; PATH_BYTES];
+    let path = os::fd::cpath(r.target.as_bytes(), &mut p).unwrap_or(c"");
+    let _ = ufmt::uwrite!(m, "reexec: {}: ", Bytes(r.target.as_bytes()));
+    if let Some(why) = sys::elf_mismatch(path) {
+        m.push(why.as_bytes());
+        return false;
+    }
+    r.client = client.map_or(0, |c| c as u8 + 1);
+    let file = save(w);
+    restore_cloexec(w);
+    let mut n = Buf::<16>::new();
+    let pid =
+        file.and_then(|f| sys::spawn_probe(path, os::fd::borrowed(&f), number(f.as_raw_fd(), &mut n)).map_err(|_| "cannot fork the probe"));
+    match pid {
+        Ok(pid) => {
+            w.reexec.probe = pid;
+            w.reexec.deadline = Some(now + Duration::from_millis(PROBE_MS));
+            m.clear();
+            true
+        }
+        Err(why) => {
+            w.reexec.client = 0;
+            m.push(why.as_bytes());
+            false
+        }
+    }
+}
+
+/// Tells the asking client (and svc's log) why the reexec did not happen.
+fn refuse(w: &mut World, ev: &Events, msg: &[u8], now: Instant) {
+    let mut b = Buf::<272>::new();
+    let _ = ufmt::uwrite!(b, "svc: {}\n", Bytes(msg));
+    os::fd::write_err(b.as_bytes());
+    let c = core::mem::take(&mut w.reexec.client);
+    if c > 0 {
+        control::answer(w, ev, usize::from(c - 1), EXIT_FAIL, msg, b"", now);
+    }
+}
+
+/// The probe's deadline while it runs.
+pub fn deadline(w: &World) -> Option<Instant> {
+    w.reexec.deadline.filter(|_| w.reexec.probe != 0)
+}
+
+/// A probe past its deadline is killed (and then reaped, and refused).
+pub fn tick(w: &mut World, now: Instant) {
+    if deadline(w).is_some_and(|d| now >= d) {
+        let _ = os::signal::send(w.reexec.probe, signame::KILL, false);
+        w.reexec.deadline = None;
+    }
+}
+
+/// A reaped child: the probe's exit decides. False for any other pid.
+pub fn reaped(w: &mut World, ev: &Events, pid: i32, exit: Exit, now: Instant) -> bool {
+    if pid != w.reexec.probe || pid == 0 {
+        return false;
+    }
+    w.reexec.probe = 0;
+    let timed_out = w.reexec.deadline.take().is_none();
+    let mut m = Buf::<256>::new();
+    let _ = ufmt::uwrite!(m, "reexec: {}: ", Bytes(w.reexec.target.as_bytes()));
+    if exit == Exit::Code(0) {
+        exec_now(w, &mut m);
+    } else if timed_out {
+        m.push(b"the probe took over 5s");
+    } else {
+        let (what, n) = match exit {
+            Exit::Code(c) => ("exit", c),
+            Exit::Signal(s) => ("signal", s),
+        };
+        let _ = ufmt::uwrite!(m, "the probe failed ({} {})", what, n);
+    }
+    refuse(w, ev, m.as_bytes(), now);
+    true
+}
+
+/// Writes the state afresh and execs the target; returns only when that
+/// failed, with why in `m` and everything as it was.
+fn exec_now(w: &mut World, m: &mut Buf<256>) {
+    let file = save(w);
+    let mut p = [0u8; PATH_BYTES];
+    let mut c = [0u8; PATH_BYTES];
+    let mut n = Buf::<16>::new();
+    let e = match file {
+        Ok(f) => {
+            // Kept open across the exec: the new image's state.
+            os::crash::cloexec(f.as_raw_fd(), false);
+            let path = os::fd::cpath(w.reexec.target.as_bytes(), &mut p).unwrap_or(c"");
+            let config = os::fd::cpath(w.config_path.unwrap_or(b""), &mut c).unwrap_or(c"");
+            sys::exec(path, number(f.as_raw_fd(), &mut n), config)
+        }
+        Err(why) => {
+            m.push(why.as_bytes());
+            restore_cloexec(w);
+            return;
+        }
+    };
+    restore_cloexec(w);
+    let _ = ufmt::uwrite!(m, "exec: {}", Errno(e.raw_os_error()));
+}
+
+/// Maps the state file `arg` (an fd number) and decodes it into `w`.
+fn load(w: &mut World, arg: &[u8]) -> Result<(), &'static str> {
+    let file = crate::text::parse_u32(arg).and_then(|n| os::fd::owned(n as i32).ok()).ok_or("no state fd")?;
+    let len = os::stat::fstat(&file).map_or(0, |st| st.st_size as usize);
+    let mut map = sys::Map::new(os::fd::borrowed(&file), len).map_err(|_| "cannot map it")?;
+    with_parts(w, |p, parser| state::decode(map.bytes(), p, &mut |t, c| parser.parse(t, c))).map_err(state::Error::text)
+}
+
+/// `svc reexec --probe FD`: decodes the whole state; exit 0 if it can.
+pub fn probe(arg: &[u8]) -> i32 {
+    let Some(w) = crate::verbs::world::WORLD.take() else { return EXIT_FAIL };
+    match load(w, arg) {
+        Ok(()) => EXIT_OK,
+        Err(why) => {
+            say(b"probe: the state", why);
+            EXIT_FAIL
+        }
+    }
+}
+
+fn say(what: &[u8], why: &str) {
+    let mut b = Buf::<128>::new();
+    let _ = ufmt::uwrite!(b, "svc: reexec: {}: {}\n", Bytes(what), why);
+    os::fd::write_err(b.as_bytes());
+}
+
+/// In the new image, before anything is opened: decodes the state (fd
+/// number `arg`) into `w`, its config text parsed. False when it cannot be
+/// read at all (said): then svc recovers as after a crash.
+pub fn decode(w: &mut World, arg: &[u8]) -> bool {
+    // The tests' way to a state that cannot be read (a real target's probe
+    // reads it without this).
+    let corrupt = os::process::getenv(c"SVC_TEST_UNREADABLE_STATE").map(|_| "unreadable (SVC_TEST_UNREADABLE_STATE)");
+    if let Err(why) = corrupt.map_or_else(|| load(w, arg), Err) {
+        say(b"the state", why);
+        forget(w);
+        return false;
+    }
+    true
+}
+
+/// Then takes over what checks out: each fd (the same file as before, by
+/// device and inode; a listener still listening), each pid (still our
+/// child, with the start time recorded); and answers the client that asked.
+pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
+    let mut held = 0u64;
+    for i in 0..w.reexec.fds.len() {
+        let Some(f) = w.reexec.fds.get(i).copied() else { continue };
+        let role = role_of(&f);
+        let Ok(fd) = os::fd::owned(f.num) else { continue };
+        let listening = matches!(role, Role::Control | Role::Listen { .. });
+        let same = identity(os::fd::borrowed(&fd)) == (f.dev, f.ino)
+            && (!listening || sys::listening(os::fd::borrowed(&fd), role != Role::Control));
+        let k = usize::from(f.k);
+        os::crash::cloexec(f.num, true);
+        if !same || w.fds.slots.get(k).is_none_or(|(s, _)| !s.is_empty()) {
+            let mut b = Buf::<64>::new();
+            let _ = ufmt::uwrite!(b, "fd {}", f.num);
+            say(b.as_bytes(), "not what it was: dropped");
+            continue;
+        }
+        let watch = match role {
+            Role::Listen { .. } => None,
+            Role::Client(c) if w.clients.list.get(usize::from(c)).is_some_and(|cl| cl.writing) => Some(Interest::Write),
+            _ => Some(Interest::Read),
+        };
+        if let Some(i) = watch {
+            let _ = ev.add(os::fd::borrowed(&fd), k as u64, i);
+        }
+        if let Some(e) = w.fds.slots.get_mut(k) {
+            *e = (Slot::new(fd), role);
+        }
+        if let Some(file) = w.socks.files.get_mut(k) {
+            *file = f.file;
+        }
+        if let Role::Client(c) = role {
+            held |= 1 << c;
+        }
+    }
+    // Clients whose connection did not come along are gone.
+    for (c, cl) in w.clients.list.iter_mut().enumerate() {
+        if held & (1 << c) == 0 {
+            cl.free();
+        }
+    }
+    // A pid that is no longer our child, or another process by now, is gone.
+    let me = os::process::pid();
+    for id in 0..w.sup.svcs.len() {
+        for k in 0..MAX_INSTANCES {
+            let Some(pid) = w.sup.svcs.get(id).and_then(|s| s.inst.get(k).copied().flatten()).map(|i| i.pid).filter(|&p| p > 0) else {
+                continue;
+            };
+            let recorded = w.reexec.pids.iter().find(|(p, _)| *p == pid).map(|&(_, t)| t);
+            if os::proc::stat(pid).is_none_or(|s| s.ppid != me || Some(s.start) != recorded) {
+                let mut b = Buf::<64>::new();
+                let _ = ufmt::uwrite!(b, "pid {}", pid);
+                say(b.as_bytes(), "not our child any more");
+                w.sup.handle(SupEvent::Exited { pid, exit: Exit::Signal(signame::KILL) }, now, &mut w.out);
+            }
+        }
+    }
+    let c = core::mem::take(&mut w.reexec.meta.asker);
+    if c > 0 {
+        let mut m = Buf::<160>::new();
+        let _ = ufmt::uwrite!(m, "reexec: {} -> {}\n", Bytes(w.reexec.meta.build.as_bytes()), env!("SVC_BUILD_ID"));
+        control::answer(w, ev, usize::from(c - 1), EXIT_OK, b"", m.as_bytes(), now);
+    }
+}
+
+/// Empties what a decode that failed half-way may have filled.
+fn forget(w: &mut World) {
+    let sup = &mut w.sup;
+    sup.cfg.clear();
+    sup.svcs.clear();
+    sup.pins = crate::pin::Pins::new();
+    sup.pending = crate::supervisor::Pending::NONE;
+    for s in sup.said.iter_mut() {
+        *s = crate::notify::Said::NONE;
+    }
+    let logs = &mut w.logs;
+    logs.blocks = crate::ring::Pool::new();
+    logs.rings = [None; MAX_SERVICES];
+    for a in logs.asm.iter_mut().flatten() {
+        a.flush(&mut |_| {});
+    }
+    logs.drops = [0; MAX_SERVICES];
+    for p in logs.probes.iter_mut() {
+        p.clear();
+    }
+    logs.probe_fresh = 0;
+    for c in w.clients.list.iter_mut() {
+        c.free();
+    }
+}

@@ -1,0 +1,284 @@
+//! `svc reexec`: svc replaces its own binary and keeps every service,
+//! socket, log and counter; bad targets are refused with nothing changed.
+mod common;
+use common::*;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Instant;
+
+/// `svc reexec ARGS`: its output, after checking it worked.
+fn reexec_ok(s: &Svc, args: &[&str]) -> String {
+    let mut words = vec!["reexec"];
+    words.extend(args);
+    let out = s.run(&words);
+    assert_eq!(out.status.code(), Some(0), "svc reexec {args:?}: {}\nsvc's stderr:\n{}", show(&out), s.stderr_text());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The build id `svc version` prints.
+fn build_id(bin: &std::path::Path) -> String {
+    let out = command_for(bin).arg("version").output().expect("svc version");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split("build ").nth(1).and_then(|t| t.split(')').next()).unwrap_or_else(|| panic!("no build id in {text:?}")).to_string()
+}
+
+/// What must not change across a reexec: every status field but the
+/// clocks (uptime grows, a backoff's wait shrinks), with the note kept only
+/// when it is not a countdown.
+fn snapshot(s: &Svc, names: &[&str]) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut out = BTreeMap::new();
+    for j in s.status_json(names) {
+        let name = j.get("name").and_then(|n| n.as_str()).expect("a name").to_string();
+        let mut fields = Vec::new();
+        for k in ["state", "pid", "restarts", "exit", "signal", "generation", "log_drops", "sockets"] {
+            fields.push((k.to_string(), format!("{:?}", j.get(k))));
+        }
+        out.insert(name, fields);
+    }
+    out
+}
+
+fn millis(s: &Svc, name: &str, key: &str) -> Option<u64> {
+    s.json(name).get(key).and_then(|v| v.as_u64())
+}
+
+/// The test server, a service in backoff, a oneshot that is done, one
+/// stopped by hand, and one that prints every 50 ms into a ring.
+fn five_services(s: &mut Svc, port: u16) {
+    let talk = s.script("talk", "i=0\nwhile [ $i -lt 100000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.05; done\n");
+    let stop = s.script("stop", "while [ ! -e {DIR}/stop-now ]; do sleep 0.02; done\nexit 7\n");
+    s.write_config(&format!(
+        "[web]\nexec = {}\nlisten = tcp:127.0.0.1:{port}\n\
+         [flaky]\nexec = /bin/false\nbackoff = 1h 1h\n\
+         [job]\nexec = /bin/true\noneshot = yes\n\
+         [idle]\nexec = /bin/sleep 3600\n\
+         [talk]\nexec = {talk}\nlog = ring:64k\n\
+         [quits]\nexec = {stop}\nrestart = never\n",
+        echo_exec("")
+    ));
+    s.start();
+    s.wait_running("web");
+    s.wait_running("talk");
+    s.wait_state("flaky", "backoff", secs(10));
+    s.wait_state("job", "done", secs(10));
+    s.wait_running("idle");
+    let out = s.run(&["stop", "idle"]);
+    assert_eq!(out.status.code(), Some(0), "stop idle: {}", show(&out));
+}
+
+/// The numbers of `line N` texts, in order.
+fn numbers(lines: &[String]) -> Vec<u64> {
+    lines.iter().filter_map(|l| log_text(l)).filter_map(|t| t.strip_prefix("line ")).filter_map(|n| n.parse().ok()).collect()
+}
+
+#[test]
+fn reexec_keeps_everything_under_load() {
+    const REEXECS: usize = 10;
+    let port = free_tcp_port();
+    let mut s = Svc::new("reexec_keeps_everything_under_load");
+    five_services(&mut s, port);
+    let svc_pid = s.svc_pid();
+    let id = build_id(&bin());
+    let names = ["web", "flaky", "job", "idle", "talk", "quits"];
+    let follower = Follower::start(&s, &["log", "-f", "talk"]);
+    follower.expect(secs(10), "the follower's first line");
+    let web = s.wait_running("web");
+    let load = Load::start(LoadSpec { max_attempts: 100_000, max_time: secs(300), ..LoadSpec::new(Target::tcp(port), 2) });
+
+    for k in 0..REEXECS {
+        wait_until(secs(10), &format!("an answer before reexec {k}"), || load.tally().ok > k as u64 * 5);
+        let before = snapshot(&s, &names);
+        let uptime = millis(&s, "talk", "uptime_ms").expect("talk's uptime");
+        let next_start = millis(&s, "flaky", "next_start_ms").expect("flaky's next start");
+        let ring = s.log_lines("talk", &[]);
+        let t0 = Instant::now();
+        let out = reexec_ok(&s, &[]);
+        assert_eq!(out.trim(), format!("reexec: {id} -> {id}"), "reexec {k}");
+        let elapsed = t0.elapsed().as_millis() as u64;
+        assert_eq!(snapshot(&s, &names), before, "reexec {k}: status changed");
+        assert!(millis(&s, "talk", "uptime_ms").expect("uptime") >= uptime, "reexec {k}: talk's uptime was reset");
+        let left = millis(&s, "flaky", "next_start_ms").expect("next start");
+        assert!(left <= next_start && left + elapsed + 2000 >= next_start, "reexec {k}: backoff {next_start} ms became {left} ms");
+        let after = s.log_lines("talk", &[]);
+        assert!(after.len() >= ring.len() && after[..ring.len()] == ring[..], "reexec {k}: the ring lost or changed lines");
+        assert_eq!(s.svc_pid(), svc_pid);
+        assert!(s.svc_running(), "svc exited:\n{}", s.stderr_text());
+        let exe = fs::read_link(format!("/proc/{svc_pid}/exe")).expect("svc's exe");
+        assert_eq!(exe, fs::canonicalize(bin()).expect("the binary"), "reexec {k}: svc runs another binary");
+    }
+    wait_until(secs(10), "an answer after the reexecs", || load.tally().pids.contains(&web));
+    let t = load.finish();
+    assert_eq!((t.refused, t.reset, t.timed_out, t.empty, t.bad), (0, 0, 0, 0, 0), "failed connections over {REEXECS} reexecs: {t}");
+
+    // The follower saw every line once, in order, across the reexecs, up to
+    // the last line the ring has now.
+    let last = *numbers(&s.log_lines("talk", &[])).last().expect("talk's lines");
+    let mut n = Vec::new();
+    for _ in 0..100_000 {
+        let Some(l) = follower.next(secs(5)) else { break };
+        n.extend(numbers(&[l]));
+        if n.last().is_some_and(|&x| x >= last) {
+            break;
+        }
+    }
+    assert!(n.last().is_some_and(|&x| x >= last), "the follower stopped before line {last}: {:?}", n.last());
+    assert!(n.windows(2).all(|w| w[1] == w[0] + 1), "the follower skipped or repeated lines: {n:?}");
+
+    // A service killed after the reexecs is restarted by the new image; one
+    // that exits during a reexec is reported with its own exit status.
+    let talk = s.wait_running("talk");
+    kill(talk, "KILL");
+    wait_until(secs(10), "talk restarted", || s.pid("talk").is_some_and(|p| p != talk));
+    fs::write(s.path("stop-now"), "").expect("stop-now");
+    reexec_ok(&s, &[]);
+    s.wait_state("quits", "failed", secs(10));
+    assert_eq!(s.json("quits").get("exit").and_then(|e| e.as_u64()), Some(7), "{:?}", s.json("quits"));
+}
+
+#[test]
+fn reexec_refuses_bad_targets_and_changes_nothing() {
+    let port = free_tcp_port();
+    let mut s = Svc::new("reexec_refuses_bad_targets");
+    five_services(&mut s, port);
+    let names = ["web", "flaky", "job", "idle", "talk", "quits"];
+    let svc_pid = s.svc_pid();
+    let exe = fs::read_link(format!("/proc/{svc_pid}/exe")).expect("svc's exe");
+    let binary = fs::read(bin()).expect("the binary");
+    let dir = s.dir.clone();
+    let write = |name: &str, bytes: &[u8], mode: u32| {
+        let p = dir.join(name);
+        fs::write(&p, bytes).expect("write");
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).expect("chmod");
+        p.display().to_string()
+    };
+    let truncated = write("truncated", &binary[..16 * 1024], 0o755);
+    let not_exec = write("not-exec", &binary, 0o644);
+    let text = write("script", b"#!/bin/sh\nexit 0\n", 0o755);
+    let cases = [
+        ("/bin/false".to_string(), "the probe failed (exit 1)"),
+        (s.p("missing"), "cannot read it"),
+        (not_exec, "the probe failed (exit 127)"),
+        (truncated, "the probe"),
+        (text, "not an ELF binary"),
+    ];
+    for (target, why) in cases {
+        let before = snapshot(&s, &names);
+        let out = s.run(&["reexec", "-x", &target]);
+        assert_eq!(out.status.code(), Some(1), "reexec -x {target}: {}", show(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&target) && err.contains(why), "reexec -x {target}: want {why:?}: {err}");
+        assert_eq!(snapshot(&s, &names), before, "reexec -x {target} changed the services");
+        assert_eq!(fs::read_link(format!("/proc/{svc_pid}/exe")).expect("exe"), exe);
+        assert!(s.svc_running(), "svc exited after -x {target}:\n{}", s.stderr_text());
+    }
+
+    // A binary with another build id (a copy with its id patched) is taken,
+    // and the reply names both.
+    let id = build_id(&bin());
+    let other: String = id.chars().map(|c| if c == '0' { '1' } else { '0' }).collect();
+    let at = binary.windows(id.len()).position(|w| w == id.as_bytes()).expect("the build id in the binary");
+    let mut patched = binary.clone();
+    patched[at..at + id.len()].copy_from_slice(other.as_bytes());
+    let newer = write("svc-other", &patched, 0o755);
+    let before = snapshot(&s, &names);
+    assert_eq!(reexec_ok(&s, &["-x", &newer]).trim(), format!("reexec: {id} -> {other}"));
+    assert_eq!(snapshot(&s, &names), before);
+    assert_eq!(fs::read_link(format!("/proc/{svc_pid}/exe")).expect("exe").display().to_string(), newer);
+    // And back: the new image reads the state its predecessor wrote.
+    assert_eq!(reexec_ok(&s, &["-x", &bin().display().to_string()]).trim(), format!("reexec: {other} -> {id}"));
+    assert_eq!(snapshot(&s, &names), before);
+}
+
+#[test]
+fn reexec_does_not_read_the_config() {
+    let mut s = Svc::up("reexec_does_not_read_the_config", "[a]\nexec = /bin/sleep 3600\n[b]\nexec = /bin/sleep 3601\n");
+    let (a, b) = (s.wait_running("a"), s.wait_running("b"));
+    s.write_config("[a]\nexec = /bin/sleep 3600\nthis is not a key\n");
+    reexec_ok(&s, &[]);
+    assert_eq!((s.pid("a"), s.pid("b")), (Some(a), Some(b)));
+    // The file is read again by a reload only, which refuses it.
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "reload of a bad file: {}", show(&out));
+    assert_eq!((s.pid("a"), s.pid("b")), (Some(a), Some(b)));
+    assert!(s.svc_running());
+}
+
+/// Processes among svc's descendants whose command line contains `needle`.
+fn count(s: &Svc, needle: &str) -> usize {
+    descendants(s.svc_pid()).iter().filter(|(p, _)| cmdline(*p).join(" ").contains(needle)).count()
+}
+
+#[test]
+fn unreadable_state_falls_back_to_adoption_without_duplicates() {
+    let (port, port2) = (free_tcp_port(), free_tcp_port());
+    let mut s = Svc::new("unreadable_state_falls_back");
+    let talk = s.script("talk", "i=0\nwhile [ $i -lt 100000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.1; done\n");
+    // A server that sets its process title over its environment (as
+    // starman does), holding a socket svc holds.
+    s.write(
+        "titled.pl",
+        "$| = 1;\n$0 = 'titled-server ' . ('x' x 3000);\nwhile (1) { print \"tick\\n\"; select(undef, undef, undef, 0.1); }\n",
+    );
+    s.write_config(&format!(
+        "[web]\nexec = {}\nlisten = tcp:127.0.0.1:{port}\n\
+         [talk]\nexec = {talk}\n\
+         [titled]\nexec = /usr/bin/perl {}\nlisten = tcp:127.0.0.1:{port2}\n",
+        echo_exec(""),
+        s.p("titled.pl")
+    ));
+    s.start_env(&[("SVC_TEST_UNREADABLE_STATE", "1")]);
+    let pids: Vec<u32> = ["web", "talk", "titled"].iter().map(|n| s.wait_running(n)).collect();
+    wait_until(secs(10), "the title set over the environment", || !environ(pids[2]).iter().any(|e| e.starts_with("SVC_SERVICE=")));
+    let lines = s.log_lines("talk", &[]).len();
+    let titled_lines = s.log_lines("titled", &[]).len();
+
+    let out = s.run(&["reexec"]);
+    // The client that asked is not in a state either: no answer.
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    wait_until(secs(10), &format!("the fallback; svc's stderr:\n{}", s.stderr_text()), || {
+        s.stderr_text().contains(&format!("talk: pid {} adopted", pids[1]))
+    });
+    let err = s.stderr_text();
+    assert!(err.contains("reexec: the state: unreadable"), "{err}");
+    // The title hid SVC_SERVICE: the held socket told it.
+    assert!(err.contains(&format!("titled: pid {} adopted", pids[2])), "{err}");
+    for (name, pid) in ["web", "talk", "titled"].iter().zip(&pids) {
+        assert_eq!(s.pid(name), Some(*pid), "{name} was not adopted:\n{err}");
+    }
+    // Nothing started twice.
+    assert_eq!(count(&s, "talk.sh"), 1);
+    assert_eq!(count(&s, "titled-server"), 1);
+    assert_eq!(count(&s, &echo_exec("")), 1);
+    // Output still reaches the logs (rings start afresh: their lines are lost).
+    wait_until(secs(10), "talk's lines after the fallback", || s.log_lines("talk", &[]).len() >= 3);
+    wait_until(secs(10), "titled's lines after the fallback", || s.log_lines("titled", &[]).len() >= 3);
+    assert!(lines > 0 && titled_lines > 0);
+    assert_eq!(attempt(&Target::tcp(port), Proto::Line), Outcome::Ok(pids[0]));
+    // And a killed service is restarted by the new image.
+    kill(pids[1], "KILL");
+    wait_until(secs(10), "talk restarted", || s.pid("talk").is_some_and(|p| p != pids[1]));
+    assert!(s.svc_running());
+}
+
+#[test]
+fn a_probe_that_hangs_is_killed_and_svc_answers_meanwhile() {
+    let mut s = Svc::up("a_probe_that_hangs", "[a]\nexec = /bin/sleep 3600\n");
+    let a = s.wait_running("a");
+    let hang = hang().display().to_string();
+    let client = std::thread::spawn({
+        let sock = s.sock.display().to_string();
+        let hang = hang.clone();
+        move || svc(&["reexec", "-s", &sock, "-x", &hang]).output().expect("svc reexec")
+    });
+    // The loop does not wait for the probe: status answers meanwhile.
+    wait_until(secs(5), "the probe running", || descendants(s.svc_pid()).iter().any(|(p, _)| cmdline(*p).join(" ").contains("--probe")));
+    assert_eq!(s.pid("a"), Some(a));
+    let out = client.join().expect("the client");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the probe took over 5s"), "{}", show(&out));
+    assert!(!descendants(s.svc_pid()).iter().any(|(p, _)| cmdline(*p).join(" ").contains("--probe")), "the probe was not killed");
+    assert_eq!(s.pid("a"), Some(a));
+    assert!(s.svc_running());
+}
