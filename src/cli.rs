@@ -33,7 +33,7 @@ const S: u16 = 0x200; // -s SOCKET
 const N: u16 = 0x400; // -n LINES
 const X: u16 = 0x800; // -x PATH
 const A: u16 = 0x1000; // --again K (up, from svc itself: os/crash.rs)
-const T: u16 = 0x2000; // --state FD (up, from svc itself: verbs/reexec.rs)
+const T: u16 = 0x2000; // --state FD (up and reexec's probe, from svc itself: verbs/reexec.rs)
 const CLIENT: u16 = C | S;
 
 /// One verb: what it is and what it takes. Its name and usage line are
@@ -86,7 +86,7 @@ verbs! {
     Verb::Control(Kind::Rollback), "rollback", CLIENT | W, 1, 1, "rollback [--wait] NAME     upgrade to the previous release (again: forward)";
     Verb::Control(Kind::Log), "log", CLIENT | N | F, 0, 1, "log [-f] [-n N] [NAME]     show (or follow) a service's log";
     Verb::Check, "check", C, 0, 0, "check [-c FILE]            validate a config offline; exit 0 or 1";
-    Verb::Control(Kind::Reexec), "reexec", CLIENT | X, 0, 0, "reexec [-x PATH]           replace svc by the binary on disk, keeping services";
+    Verb::Control(Kind::Reexec), "reexec", CLIENT | X | T, 0, 0, "reexec [-x PATH]           replace svc by the binary on disk, keeping services";
     Verb::Control(Kind::Poweroff), "poweroff", CLIENT, 0, 0, "poweroff                   stop everything and power off (svc as PID 1)";
     Verb::Control(Kind::Reboot), "reboot", CLIENT, 0, 0, "reboot                     stop everything and reboot (svc as PID 1)";
     Verb::Control(Kind::Halt), "halt", CLIENT, 0, 0, "halt                       stop everything and halt (svc as PID 1)";

@@ -273,12 +273,14 @@ fn a_probe_that_hangs_is_killed_and_svc_answers_meanwhile() {
         move || svc(&["reexec", "-s", &sock, "-x", &hang]).output().expect("svc reexec")
     });
     // The loop does not wait for the probe: status answers meanwhile.
-    wait_until(secs(5), "the probe running", || descendants(s.svc_pid()).iter().any(|(p, _)| cmdline(*p).join(" ").contains("--probe")));
+    wait_until(secs(5), "the probe running", || {
+        descendants(s.svc_pid()).iter().any(|(p, _)| cmdline(*p).join(" ").contains("reexec --state"))
+    });
     assert_eq!(s.pid("a"), Some(a));
     let out = client.join().expect("the client");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the probe took over 5s"), "{}", show(&out));
-    assert!(!descendants(s.svc_pid()).iter().any(|(p, _)| cmdline(*p).join(" ").contains("--probe")), "the probe was not killed");
+    assert!(!descendants(s.svc_pid()).iter().any(|(p, _)| cmdline(*p).join(" ").contains("reexec --state")), "the probe was not killed");
     assert_eq!(s.pid("a"), Some(a));
     assert!(s.svc_running());
 }

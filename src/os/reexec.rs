@@ -87,7 +87,7 @@ fn exec_words(path: &CStr, words: &[&CStr]) -> Errno {
     crate::os::errno()
 }
 
-/// Runs `path reexec --probe FD` (the state file, kept open across its
+/// Runs `path reexec --state FD` (the state file, kept open across its
 /// exec); its pid. Its output goes where svc's does.
 pub fn spawn_probe(path: &CStr, state: BorrowedFd, fd: &CStr) -> Result<i32, Errno> {
     // SAFETY: svc is single-threaded; the child only clears a flag, execs
@@ -95,7 +95,7 @@ pub fn spawn_probe(path: &CStr, state: BorrowedFd, fd: &CStr) -> Result<i32, Err
     let pid = unsafe { crate::os::spawn::fork() };
     if pid == 0 {
         crate::os::crash::cloexec(state.as_raw_fd(), false);
-        exec_words(path, &[c"svc", c"reexec", c"--probe", fd]);
+        exec_words(path, &[c"svc", c"reexec", c"--state", fd]);
         // SAFETY: in the child: leave without running anything of svc's.
         unsafe { libc::_exit(127) };
     }

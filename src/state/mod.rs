@@ -306,6 +306,7 @@ fn checksum(b: &[u8]) -> u32 {
 }
 
 /// Writes the state into `out`; the blob's length, or why not.
+#[inline(never)]
 pub fn encode(p: &mut Parts, out: &mut [u8]) -> Result<usize, Error> {
     let mut io = Io { src: &[], dst: out, pos: HEADER_BYTES, end: 0, read: false, err: None };
     walk(&mut io, p);
@@ -338,6 +339,7 @@ fn le(b: &[u8], at: usize) -> u32 {
 /// Reads a blob into `p` (which starts empty, as `svc up` starts), parses
 /// its config text into `p.sup.cfg` with `parse` (false: the text has
 /// errors) and checks the whole.
+#[inline(never)]
 pub fn decode(blob: &[u8], p: &mut Parts, parse: &mut dyn FnMut(&[u8], &mut Config) -> bool) -> Result<(), Error> {
     if blob.get(..4) != Some(&MAGIC[..]) {
         return Err(Error::Magic);
@@ -394,7 +396,7 @@ fn walk(io: &mut Io, p: &mut Parts) {
         item(io, p, PID, i);
     }
     for c in 0..p.clients.list.len() {
-        if p.clients.list.get(c).is_some_and(|c| c.job != Job::Free) {
+        if p.clients.list.get(c).is_some_and(|c| matches!(c.job, Job::Follow { .. } | Job::WaitReexec)) {
             item(io, p, CLIENT, c);
         }
     }

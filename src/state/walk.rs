@@ -6,7 +6,7 @@ use crate::clients::{Client, Job};
 use crate::duration::Instant;
 use crate::pin::{Pins, Resolve};
 use crate::ring::{Area, Ring};
-use crate::service::{Exit, InstPhase, Instance, Note, Rest, Role, Service, Step, Upgrade, Want, Why};
+use crate::service::{Exit, InstPhase, Instance, Note, Rest, Role, Service, Step, Upgrade, Want};
 
 /// The pinned releases' arena (its records are in each slot's item).
 pub(super) fn walk_pins(io: &mut Io, p: &mut Pins) {
@@ -35,7 +35,6 @@ pub(super) fn walk_exit(io: &mut Io, e: &mut Option<Exit>) {
     };
 }
 
-const WHYS: [Why; 5] = [Why::Stop, Why::Restart, Why::ReadyTimeout, Why::Watchdog, Why::Exiting];
 const ROLES: [Role; 3] = [Role::Serving, Role::New, Role::Draining];
 
 /// An index into `table` (the current value's when writing); a bad one
@@ -51,26 +50,22 @@ pub(super) fn pick<T: Copy>(io: &mut Io, table: &[T], v: T, i: usize) -> T {
     }
 }
 
+/// What a reexec carries: an instance that is not stopping (a reexec
+/// waits for no stop: it is refused while one is under way).
 pub(super) fn walk_phase(io: &mut Io, ph: &mut InstPhase) {
-    let zero = Instant::from_millis(0);
-    let (k, mut t, mut at, mut why, mut exit) = match *ph {
-        InstPhase::Spawning => (0, zero, None, Why::Stop, None),
-        InstPhase::Starting { ready_by, ready_at } => (1, ready_by, ready_at, Why::Stop, None),
-        InstPhase::Ready { dog } => (2, zero, dog, Why::Stop, None),
-        InstPhase::Stopping { why, kill_at } => (3, zero, kill_at, why, None),
-        InstPhase::Lingering { why, kill_at, exit } => (4, zero, kill_at, why, Some(exit)),
+    let (k, mut t, mut at) = match *ph {
+        InstPhase::Spawning => (0, Instant::from_millis(0), None),
+        InstPhase::Starting { ready_by, ready_at } => (1, ready_by, ready_at),
+        InstPhase::Ready { dog } => (2, Instant::from_millis(0), dog),
+        _ => (3, Instant::from_millis(0), None),
     };
     let k = io.n(k);
     io.at(&mut t);
     io.opt_at(&mut at);
-    why = pick(io, &WHYS, why, why as usize);
-    walk_exit(io, &mut exit);
-    *ph = match (k, exit) {
-        (0, _) => InstPhase::Spawning,
-        (1, _) => InstPhase::Starting { ready_by: t, ready_at: at },
-        (2, _) => InstPhase::Ready { dog: at },
-        (3, _) => InstPhase::Stopping { why, kill_at: at },
-        (4, Some(exit)) => InstPhase::Lingering { why, kill_at: at, exit },
+    *ph = match k {
+        0 => InstPhase::Spawning,
+        1 => InstPhase::Starting { ready_by: t, ready_at: at },
+        2 => InstPhase::Ready { dog: at },
         _ => {
             io.bad();
             InstPhase::Spawning
@@ -153,23 +148,17 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
         }
     };
     io.bool(&mut s.removed);
-    let (k, mut old, mut new, mut restart, mut reload, mut exit) = match s.upgrade {
-        Upgrade::Idle => (0, 0, 0, false, false, None),
-        Upgrade::Running { old, restart, reload } => (1, old, 0, restart, reload, None),
-        Upgrade::Upgraded { old, new } => (2, old, new, false, false, None),
-        Upgrade::Failed { exit } => (3, 0, 0, false, false, exit),
+    // Nor an upgrade under way: an idle or a failed one.
+    let (k, mut exit) = match s.upgrade {
+        Upgrade::Idle => (0, None),
+        Upgrade::Failed { exit } => (1, exit),
+        _ => (2, None),
     };
     let k = io.n(k);
-    io.i32(&mut old);
-    io.i32(&mut new);
-    io.bool(&mut restart);
-    io.bool(&mut reload);
     walk_exit(io, &mut exit);
     s.upgrade = match k {
         0 => Upgrade::Idle,
-        1 => Upgrade::Running { old, restart, reload },
-        2 => Upgrade::Upgraded { old, new },
-        3 => Upgrade::Failed { exit },
+        1 => Upgrade::Failed { exit },
         _ => {
             io.bad();
             Upgrade::Idle
@@ -243,53 +232,20 @@ pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
     *slot = Some(r);
 }
 
+/// A client a reexec carries: a follower (`svc log -f`), or the one that
+/// asked, whose reply comes from the new image.
 pub(super) fn walk_client(io: &mut Io, c: &mut Client) {
     io.u16(&mut c.fd);
-    io.opt_at(&mut c.deadline);
-    io.text(&mut c.input);
     io.text(&mut c.out);
     io.bool(&mut c.writing);
-    let (k, mut a, mut x, mut b, mut f1, mut f2) = match c.job {
-        Job::Free => (0, 0, 0, 0, false, false),
-        Job::Read => (1, 0, 0, 0, false, false),
-        Job::Status { next, mask, width, json, long } => (2, next, mask, u32::from(width), json, long),
-        Job::Log { id, seq } => (3, id, seq, 0, false, false),
-        Job::Follow { id, seq, live, lost } => (4, id, seq, lost, live, false),
-        Job::WaitDown { mask } => (5, 0, mask, 0, false, false),
-        Job::WaitReload => (6, 0, 0, 0, false, false),
-        Job::WaitUpgrade { id, seq, all } => (7, id, 0, u32::from(seq), all, false),
-        Job::WaitSignal => (8, 0, 0, 0, false, false),
-        Job::Plan { next, outcome } => (9, next, 0, 0, outcome, false),
-        Job::Errors { next } => (10, next, 0, 0, false, false),
-        Job::File { offset, follow } => (11, follow, offset, 0, false, false),
-        Job::Close => (12, 0, 0, 0, false, false),
-        Job::WaitReexec => (13, 0, 0, 0, false, false),
+    let (k, mut id, mut seq, mut live, mut lost) = match c.job {
+        Job::Follow { id, seq, live, lost } => (1, id, seq, live, lost),
+        _ => (0, 0, 0, false, 0),
     };
     let k = io.n(k);
-    io.u8(&mut a);
-    io.u64(&mut x);
-    io.u32(&mut b);
-    io.bool(&mut f1);
-    io.bool(&mut f2);
-    let b8: u8 = io.fit(u64::from(b));
-    c.job = match k {
-        0 => Job::Free,
-        1 => Job::Read,
-        2 => Job::Status { next: a, mask: x, width: b8, json: f1, long: f2 },
-        3 => Job::Log { id: a, seq: x },
-        4 => Job::Follow { id: a, seq: x, live: f1, lost: b },
-        5 => Job::WaitDown { mask: x },
-        6 => Job::WaitReload,
-        7 => Job::WaitUpgrade { id: a, seq: b8, all: f1 },
-        8 => Job::WaitSignal,
-        9 => Job::Plan { next: a, outcome: f1 },
-        10 => Job::Errors { next: a },
-        11 => Job::File { offset: x, follow: a },
-        12 => Job::Close,
-        13 => Job::WaitReexec,
-        _ => {
-            io.bad();
-            Job::Free
-        }
-    };
+    io.u8(&mut id);
+    io.u64(&mut seq);
+    io.bool(&mut live);
+    io.u32(&mut lost);
+    c.job = if k == 1 { Job::Follow { id, seq, live, lost } } else { Job::WaitReexec };
 }

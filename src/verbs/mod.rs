@@ -11,10 +11,6 @@ pub fn main(words: &'static mut cli::Words<'static>) -> i32 {
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     // As PID 1, or called `init`, svc must not exit over its arguments.
     let lenient = base == b"init" || os::process::pid() == 1;
-    // Only svc runs this, on the binary it would re-execute.
-    if let [_, b"reexec", b"--probe", fd] = words[..] {
-        return reexec::probe(fd);
-    }
     match cli::parse(words, lenient) {
         Ok(cmd) => run(&cmd),
         Err(e) => usage_error(&e),
@@ -47,6 +43,8 @@ fn run(cmd: &Command<'static>) -> i32 {
             up::up(cmd, cmdline)
         }
         Verb::Check => check::check(cmd),
+        // The probe, run by svc on the binary it would re-execute.
+        Verb::Control(crate::proto::Kind::Reexec) if let Some(fd) = cmd.state() => reexec::probe(fd),
         Verb::Control(kind) => client::run(cmd, kind),
         Verb::Version => version(),
         Verb::Help => help(cmd.operands.first().copied()),

@@ -1,6 +1,6 @@
 //! `svc reexec`: svc replaces its own binary and keeps every service. The
 //! target is checked (an ELF binary for this machine), then probed (`TARGET
-//! reexec --probe FD` must decode the whole state and exit 0 within 5 s),
+//! reexec --state FD` must decode the whole state and exit 0 within 5 s),
 //! then the state is written afresh and svc execs `TARGET up --state FD -c
 //! CONFIG`, keeping the fds of its table; the new image adopts what checks
 //! out (`adopt`) and answers the client that asked. When the new image
@@ -96,14 +96,13 @@ fn kept(w: &World, k: usize) -> bool {
 }
 
 /// Something a reexec must not cut short (an upgrade, a stop, a waiting
-/// reload, a shutdown, the emergency shell): why, in `m`.
+/// reload, a shutdown, the emergency shell): why, pushed to `m`.
 fn busy(w: &World, m: &mut Buf<256>) -> bool {
-    m.push(b"busy: ");
     for (id, s) in w.sup.svcs.iter().enumerate() {
         let stopping = s.inst.iter().flatten().any(|i| matches!(i.phase, InstPhase::Stopping { .. } | InstPhase::Lingering { .. }));
         let what: &[u8] = match s.upgrade {
-            Upgrade::Running { .. } | Upgrade::Upgraded { .. } => b"upgrading ",
-            _ if stopping => b"stopping ",
+            Upgrade::Running { .. } | Upgrade::Upgraded { .. } => b"busy: upgrading ",
+            _ if stopping => b"busy: stopping ",
             _ => continue,
         };
         m.push(what);
@@ -111,12 +110,11 @@ fn busy(w: &World, m: &mut Buf<256>) -> bool {
         return true;
     }
     let waiting = w.clients.list.iter().any(|c| matches!(c.job, Job::WaitDown { .. } | Job::WaitReload | Job::WaitUpgrade { .. }));
-    if w.reexec.probe != 0 || waiting || w.sup.shutdown || w.power != 0 || !w.shell_path.is_empty() {
-        m.push(b"a reexec, stop, reload, upgrade, shutdown or emergency is under way");
-        return true;
+    let busy = w.reexec.probe != 0 || waiting || w.sup.shutdown || w.power != 0 || !w.shell_path.is_empty();
+    if busy {
+        m.push(b"busy: a reexec, stop, reload, upgrade, shutdown or emergency is under way");
     }
-    m.clear();
-    false
+    busy
 }
 
 /// `f` on the parts of World the state is made of, with the config's parser.
@@ -173,15 +171,17 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
             }
         }
     }
+    // The fallback's place: the control socket's directory.
+    let n = w.notify_dir.as_bytes();
     let mut dir = [0u8; PATH_BYTES];
-    let dir = os::fd::cpath(w.notify_dir.as_bytes(), &mut dir).unwrap_or(c"/tmp");
-    let file = sys::state_file(dir).map_err(|_| "cannot create the state file")?;
-    let len = {
-        rustix::fs::ftruncate(&file, STATE_BYTES as u64).map_err(|_| "cannot size the state file")?;
-        let mut map = sys::Map::new(os::fd::borrowed(&file), STATE_BYTES).map_err(|_| "cannot map the state file")?;
-        with_parts(w, |p, _| state::encode(p, map.bytes())).map_err(state::Error::text)?
-    };
-    rustix::fs::ftruncate(&file, len as u64).map_err(|_| "cannot size the state file")?;
+    let dir = os::fd::cpath(n.get(..n.iter().rposition(|&b| b == b'/').unwrap_or(0)).unwrap_or(b""), &mut dir).unwrap_or(c"/");
+    let fail = "cannot write the state file";
+    let file = sys::state_file(dir).map_err(|_| fail)?;
+    rustix::fs::ftruncate(&file, STATE_BYTES as u64).map_err(|_| fail)?;
+    let mut map = sys::Map::new(os::fd::borrowed(&file), STATE_BYTES).map_err(|_| fail)?;
+    let len = with_parts(w, |p, _| state::encode(p, map.bytes())).map_err(state::Error::text)?;
+    drop(map);
+    rustix::fs::ftruncate(&file, len as u64).map_err(|_| fail)?;
     Ok(file)
 }
 
@@ -265,6 +265,7 @@ pub fn tick(w: &mut World, now: Instant) {
 }
 
 /// A reaped child: the probe's exit decides. False for any other pid.
+#[inline(never)]
 pub fn reaped(w: &mut World, ev: &Events, pid: i32, exit: Exit, now: Instant) -> bool {
     if pid != w.reexec.probe || pid == 0 {
         return false;
@@ -291,6 +292,10 @@ pub fn reaped(w: &mut World, ev: &Events, pid: i32, exit: Exit, now: Instant) ->
 /// Writes the state afresh and execs the target; returns only when that
 /// failed, with why in `m` and everything as it was.
 fn exec_now(w: &mut World, m: &mut Buf<256>) {
+    // What began while the probe ran (a stop, say) is not cut short either.
+    if busy(w, m) {
+        return;
+    }
     let file = save(w);
     let mut p = [0u8; PATH_BYTES];
     let mut c = [0u8; PATH_BYTES];
@@ -321,7 +326,7 @@ fn load(w: &mut World, arg: &[u8]) -> Result<(), &'static str> {
     with_parts(w, |p, parser| state::decode(map.bytes(), p, &mut |t, c| parser.parse(t, c))).map_err(state::Error::text)
 }
 
-/// `svc reexec --probe FD`: decodes the whole state; exit 0 if it can.
+/// `svc reexec --state FD`, the probe: decodes the whole state; exit 0 if it can.
 pub fn probe(arg: &[u8]) -> i32 {
     let Some(w) = crate::verbs::world::WORLD.take() else { return EXIT_FAIL };
     match load(w, arg) {
@@ -342,6 +347,7 @@ fn say(what: &[u8], why: &str) {
 /// In the new image, before anything is opened: decodes the state (fd
 /// number `arg`) into `w`, its config text parsed. False when it cannot be
 /// read at all (said): then svc recovers as after a crash.
+#[inline(never)]
 pub fn decode(w: &mut World, arg: &[u8]) -> bool {
     // The tests' way to a state that cannot be read (a real target's probe
     // reads it without this).
@@ -357,15 +363,19 @@ pub fn decode(w: &mut World, arg: &[u8]) -> bool {
 /// Then takes over what checks out: each fd (the same file as before, by
 /// device and inode; a listener still listening), each pid (still our
 /// child, with the start time recorded); and answers the client that asked.
+#[inline(never)]
 pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
     let mut held = 0u64;
     for i in 0..w.reexec.fds.len() {
         let Some(f) = w.reexec.fds.get(i).copied() else { continue };
         let role = role_of(&f);
         let Ok(fd) = os::fd::owned(f.num) else { continue };
-        let listening = matches!(role, Role::Control | Role::Listen { .. });
         let same = identity(os::fd::borrowed(&fd)) == (f.dev, f.ino)
-            && (!listening || sys::listening(os::fd::borrowed(&fd), role != Role::Control));
+            && match role {
+                Role::Control => sys::listening(os::fd::borrowed(&fd), false),
+                Role::Listen { .. } => sys::listening(os::fd::borrowed(&fd), true),
+                _ => true,
+            };
         let k = usize::from(f.k);
         os::crash::cloexec(f.num, true);
         if !same || w.fds.slots.get(k).is_none_or(|(s, _)| !s.is_empty()) {
@@ -422,11 +432,10 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
     }
 }
 
-/// Empties what a decode that failed half-way may have filled.
+/// Empties what a decode that failed half-way may have filled (the config
+/// and the services are made afresh by the recovery).
 fn forget(w: &mut World) {
     let sup = &mut w.sup;
-    sup.cfg.clear();
-    sup.svcs.clear();
     sup.pins = crate::pin::Pins::new();
     sup.pending = crate::supervisor::Pending::NONE;
     for s in sup.said.iter_mut() {
