@@ -32,8 +32,11 @@ fn snapshot(s: &Svc, names: &[&str]) -> BTreeMap<String, Vec<(String, String)>> 
     for j in s.status_json(names) {
         let name = j.get("name").and_then(|n| n.as_str()).expect("a name").to_string();
         let mut fields = Vec::new();
-        for k in ["state", "pid", "restarts", "exit", "signal", "generation", "log_drops", "sockets"] {
-            fields.push((k.to_string(), format!("{:?}", j.get(k))));
+        for k in ["state", "pid", "restarts", "exit", "signal", "generation", "log_drops", "sockets", "note", "release"] {
+            let v = format!("{:?}", j.get(k));
+            // A backoff's countdown moves on.
+            let v = if v.contains("start in ") { "a countdown".to_string() } else { v };
+            fields.push((k.to_string(), v));
         }
         out.insert(name, fields);
     }
@@ -85,6 +88,8 @@ fn reexec_keeps_everything_under_load() {
     let follower = Follower::start(&s, &["log", "-f", "talk"]);
     follower.expect(secs(10), "the follower's first line");
     let web = s.wait_running("web");
+    // Pinned releases are carried: web runs one.
+    assert!(s.json("web").get("release").is_some_and(|r| !r.is_null()), "{:?}", s.json("web"));
     let load = Load::start(LoadSpec { max_attempts: 100_000, max_time: secs(300), ..LoadSpec::new(Target::tcp(port), 2) });
 
     for k in 0..REEXECS {
@@ -283,4 +288,49 @@ fn a_probe_that_hangs_is_killed_and_svc_answers_meanwhile() {
     assert!(!descendants(s.svc_pid()).iter().any(|(p, _)| cmdline(*p).join(" ").contains("reexec --state")), "the probe was not killed");
     assert_eq!(s.pid("a"), Some(a));
     assert!(s.svc_running());
+}
+
+/// svc as PID 1 of fresh PID and mount namespaces (as tests/crash.rs
+/// runs it), started from a copy of the binary that a package upgrade then
+/// replaces (a new file renamed over it): SIGQUIT re-executes the binary
+/// now at that path, as busybox init does, and every service is kept.
+#[test]
+fn as_pid1_sigquit_reexecs_the_binary_now_at_its_path() {
+    if !runner().is_empty() {
+        return eprintln!("note: as_pid1_sigquit runs the host binary only; skipped under {:?}", runner());
+    }
+    let mut s = Svc::new("reexec_sigquit_pid1");
+    s.write("console", "");
+    let binary = fs::read(bin()).expect("the binary");
+    let copy = s.path("svc-copy");
+    fs::write(&copy, &binary).expect("copy");
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let ticker = s.script("ticker", "i=0\nwhile [ $i -lt 100000 ]; do i=$((i+1)); echo \"tick $i\"; sleep 0.1; done\n");
+    s.write_config(&format!("[ticker]\nexec = {ticker}\nlog = ring:8k\n\n[quiet]\nexec = /bin/sleep 1000\n"));
+    let console = s.p("console");
+    // (The wrapper's last word before the arguments is the binary under test: the copy runs instead.)
+    let bind = "{ [ -e /dev/console ] || : > /dev/console; } && mount --bind \"$0\" /dev/console && shift && exec \"$COPY\" \"$@\"";
+    let copy_s = copy.display().to_string();
+    s.spawn_wrapped(&["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", bind, &console], &[("COPY", &copy_s)]);
+    s.wait_up();
+    let (quiet, ticker) = (s.wait_running("quiet"), s.wait_running("ticker"));
+    wait_until(secs(10), "the ticker's first lines", || s.log_lines("ticker", &[]).len() >= 2);
+    let svc = wait_for(secs(10), "svc under unshare", || children_of(s.svc_pid()).first().copied());
+    let exe = || fs::read_link(format!("/proc/{svc}/exe")).map(|p| p.display().to_string()).unwrap_or_default();
+    assert_eq!(exe(), copy_s);
+    // The upgrade: a new file renamed over the old one.
+    let new = s.path("svc-copy.new");
+    fs::write(&new, &binary).expect("new copy");
+    fs::set_permissions(&new, fs::Permissions::from_mode(0o755)).expect("chmod");
+    fs::rename(&new, &copy).expect("rename");
+    assert_eq!(exe(), format!("{copy_s} (deleted)"));
+    let ring = s.log_lines("ticker", &[]);
+    kill(svc, "QUIT");
+    wait_until(secs(10), &format!("svc to run the new file; svc's stderr:\n{}", s.stderr_text()), || exe() == copy_s);
+    assert!(s.svc_running(), "{}", s.stderr_text());
+    assert_eq!((s.pid("quiet"), s.pid("ticker")), (Some(quiet), Some(ticker)), "{}", s.stderr_text());
+    let after = s.log_lines("ticker", &[]);
+    assert!(after.len() >= ring.len() && after[..ring.len()] == ring[..], "the ring lost lines");
+    assert_eq!(children_of(svc).len(), 2, "nothing started twice");
+    s.stop_svc("KILL");
 }

@@ -53,7 +53,7 @@ pub fn due(w: &World, now: Instant) -> bool {
 /// what `svc reexec` does (a refusal is said).
 pub fn reexec_now(w: &mut World, now: Instant) {
     let mut m = crate::text::Buf::<256>::new();
-    if !crate::verbs::reexec::start(w, None, None, now, &mut m) {
+    if !crate::verbs::reexec::start(w, None, now, &mut m) {
         crate::os::fd::write_err(m.as_bytes());
         crate::os::fd::write_err(b"\n");
     }

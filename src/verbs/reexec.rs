@@ -28,9 +28,12 @@ const PROBE_MS: u64 = 5_000;
 
 /// A reexec under way, and what the handoff needs, in World.
 pub struct Reexec {
-    /// The probe's pid (0: none runs).
+    /// The probe's pid (0: none runs), its deadline (None once it was
+    /// killed) and its exit, acted on once the loop's actions are done.
     pub probe: i32,
     pub deadline: Option<Instant>,
+    pub exited: bool,
+    pub exit: Exit,
     /// The control client that asked, + 1 (0: none, as for SIGQUIT).
     pub client: u8,
     pub target: Buf<PATH_BYTES>,
@@ -44,6 +47,8 @@ impl Reexec {
         Reexec {
             probe: 0,
             deadline: None,
+            exited: false,
+            exit: Exit::Code(0),
             client: 0,
             target: Buf::new(),
             meta: state::Meta::new(),
@@ -198,17 +203,19 @@ fn number(fd: i32, b: &mut Buf<16>) -> &core::ffi::CStr {
     core::ffi::CStr::from_bytes_until_nul(b.as_bytes()).unwrap_or(c"")
 }
 
-/// Begins a reexec to `target` (None: the binary svc was started from) for
-/// control client `client` (None: SIGQUIT as PID 1): checks, encodes and
-/// runs the probe; the exec follows its success (`reaped`). False, with
-/// why in `m`: nothing changed.
-pub fn start(w: &mut World, client: Option<usize>, target: Option<&[u8]>, now: Instant, m: &mut Buf<256>) -> bool {
+/// Begins a reexec for control client `client` (None: SIGQUIT as PID 1),
+/// to the binary its request names, else the one svc runs: checks, encodes
+/// and runs the probe; the exec follows its success (`reaped`). False,
+/// with why in `m`: nothing changed.
+pub fn start(w: &mut World, client: Option<usize>, now: Instant, m: &mut Buf<256>) -> bool {
     if busy(w, m) {
         return false;
     }
     let r = &mut w.reexec;
     r.target.clear();
-    match target {
+    // The request is still in the client's buffer (`reexec [PATH]`).
+    let cl = client.and_then(|c| w.clients.list.get(c));
+    match cl.and_then(|cl| crate::proto::parse(cl.input.as_bytes()).ok().flatten()).and_then(|q| q.arg()) {
         Some(t) => r.target.push(t),
         None => os::proc::exe(&mut r.target),
     }
@@ -256,21 +263,32 @@ pub fn deadline(w: &World) -> Option<Instant> {
     w.reexec.deadline.filter(|_| w.reexec.probe != 0)
 }
 
-/// A probe past its deadline is killed (and then reaped, and refused).
-pub fn tick(w: &mut World, now: Instant) {
+/// A reaped child: the probe's exit is kept for `tick`. False for any
+/// other pid.
+pub fn reaped(w: &mut World, pid: i32, exit: Exit) -> bool {
+    let r = &mut w.reexec;
+    if pid != r.probe || pid == 0 {
+        return false;
+    }
+    r.probe = 0;
+    r.exited = true;
+    r.exit = exit;
+    true
+}
+
+/// After the loop's actions (none may be left behind by the exec): a
+/// probe past its deadline is killed (and then reaped, and refused); a
+/// probe's exit decides.
+#[inline(never)]
+pub fn tick(w: &mut World, ev: &Events, now: Instant) {
     if deadline(w).is_some_and(|d| now >= d) {
         let _ = os::signal::send(w.reexec.probe, signame::KILL, false);
         w.reexec.deadline = None;
     }
-}
-
-/// A reaped child: the probe's exit decides. False for any other pid.
-#[inline(never)]
-pub fn reaped(w: &mut World, ev: &Events, pid: i32, exit: Exit, now: Instant) -> bool {
-    if pid != w.reexec.probe || pid == 0 {
-        return false;
+    if !core::mem::take(&mut w.reexec.exited) {
+        return;
     }
-    w.reexec.probe = 0;
+    let exit = w.reexec.exit;
     let timed_out = w.reexec.deadline.take().is_none();
     let mut m = Buf::<256>::new();
     let _ = ufmt::uwrite!(m, "reexec: {}: ", Bytes(w.reexec.target.as_bytes()));
@@ -286,7 +304,6 @@ pub fn reaped(w: &mut World, ev: &Events, pid: i32, exit: Exit, now: Instant) ->
         let _ = ufmt::uwrite!(m, "the probe failed ({} {})", what, n);
     }
     refuse(w, ev, m.as_bytes(), now);
-    true
 }
 
 /// Writes the state afresh and execs the target; returns only when that

@@ -200,7 +200,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     }
     if cmd.again().is_some() || cmd.state().is_some() {
         // Exits during the re-exec: one SIGCHLD may stand for many, or none.
-        reap(w, &ev, now);
+        reap(w, now);
     }
     w.sup.handle(SupEvent::Tick, now, &mut w.out);
     if perform(w, &ev, now) {
@@ -276,7 +276,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
         }
         tell_init(w);
         emergency::due(w, now);
-        reexec::tick(w, now);
+        reexec::tick(w, &ev, now);
         sockets::watch(w, &ev);
         control::progress(w, &ev, now);
         control::flush_followers(w, &ev);
@@ -330,7 +330,7 @@ fn signals(w: &mut World, ev: &Events, now: Instant) {
             _ => {}
         }
         match sig {
-            signame::CHLD => reap(w, ev, now),
+            signame::CHLD => reap(w, now),
             signame::HUP => {
                 say(b"svc: SIGHUP: reloading\n");
                 if let Err(r) = reload(w, ev, now, false, false) {
@@ -437,7 +437,7 @@ pub(super) fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Err
 /// Reaps every child that exited. A child that was no service's main
 /// process is an orphan svc adopted: it is named in the log.
 #[inline(never)]
-fn reap(w: &mut World, ev: &Events, now: Instant) {
+fn reap(w: &mut World, now: Instant) {
     // Bounded by the number of children; each round reaps one.
     for _ in 0..100_000 {
         let Some(pid) = os::process::exited_child() else { return };
@@ -455,7 +455,7 @@ fn reap(w: &mut World, ev: &Events, now: Instant) {
         let mut comm = [0u8; 32];
         let comm_len = if w.sup.is_instance(pid) { 0 } else { os::process::comm(pid, &mut comm) };
         let Some(exit) = os::process::reap(pid) else { return };
-        if reexec::reaped(w, ev, pid, exit, now) {
+        if reexec::reaped(w, pid, exit) {
             continue;
         }
         // The emergency shell is no service: an orphan, with its own line.

@@ -331,15 +331,9 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
             set_job(w, c, Job::Close);
         }
         Kind::Reexec => {
-            // The request again, for its path (Asked keeps no words).
-            let mut target = Buf::<PATH_BYTES>::new();
-            if let Some(Ok(Some(r))) = w.clients.list.get(c).map(|cl| proto::parse(cl.input.as_bytes())) {
-                target.push(r.arg().unwrap_or(b""));
-            }
             let mut m = Buf::<256>::new();
             // The reply comes with the probe's outcome, or from the new image.
-            let t = Some(target.as_bytes()).filter(|t| !t.is_empty());
-            if crate::verbs::reexec::start(w, Some(c), t, now, &mut m) {
+            if crate::verbs::reexec::start(w, Some(c), now, &mut m) {
                 return set_job(w, c, Job::WaitReexec);
             }
             head(w, c, EXIT_FAIL, m.as_bytes(), b"");
