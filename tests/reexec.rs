@@ -198,11 +198,22 @@ fn reexec_refuses_bad_targets_and_changes_nothing() {
 
 #[test]
 fn reexec_does_not_read_the_config() {
-    let mut s = Svc::up("reexec_does_not_read_the_config", "[a]\nexec = /bin/sleep 3600\n[b]\nexec = /bin/sleep 3601\n");
-    let (a, b) = (s.wait_running("a"), s.wait_running("b"));
+    let mut s = Svc::up("reexec_does_not_read_the_config", "[a]\nexec = /bin/sleep 3600\n");
+    let a = s.wait_running("a");
+    // The text in force is the last one loaded: a reload's (b added).
+    s.write_config("[a]\nexec = /bin/sleep 3600\n[b]\nexec = /bin/sleep 3601\n");
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(0), "reload: {}", show(&out));
+    let b = s.wait_running("b");
+    // A refused reload leaves it in force.
     s.write_config("[a]\nexec = /bin/sleep 3600\nthis is not a key\n");
+    let out = s.run(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "reload of a bad file: {}", show(&out));
     reexec_ok(&s, &[]);
     assert_eq!((s.pid("a"), s.pid("b")), (Some(a), Some(b)));
+    // b's definition came along: killed, it is started again.
+    kill(b, "KILL");
+    let b = wait_for(secs(10), "b restarted", || s.pid("b").filter(|&p| p != b));
     // The file is read again by a reload only, which refuses it.
     let out = s.run(&["reload"]);
     assert_eq!(out.status.code(), Some(1), "reload of a bad file: {}", show(&out));

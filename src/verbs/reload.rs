@@ -83,6 +83,8 @@ pub fn reload(w: &mut World, ev: &Events, now: Instant, dry: bool, force: bool) 
         os::fd::write_err(b"svc: reload: config copy failed\n");
     }
     sockets::adopt(w);
+    // Its text is the one in force now (what `svc reexec` hands over).
+    w.loader.commit();
     crate::verbs::emergency::over(w);
     // Removed services give their rings back before added ones take theirs
     // (Action::Assigned), so that a ring can move between names.
