@@ -199,3 +199,63 @@ fn a_running_probe_is_not_adopted() {
     assert!(!err.contains(&format!("pid {probe} adopted")), "the probe was adopted as an instance:\n{err}");
     assert_eq!(s.pid("slow"), Some(main), "{err}");
 }
+
+/// `svc reexec` whose new image cannot read the state (a test build's
+/// SVC_TEST_UNREADABLE_STATE stands for a corrupt one) recovers as after a
+/// crash: nothing is started twice.
+/// Processes among svc's descendants whose command line contains `needle`.
+fn count(s: &Svc, needle: &str) -> usize {
+    descendants(s.svc_pid()).iter().filter(|(p, _)| cmdline(*p).join(" ").contains(needle)).count()
+}
+
+#[test]
+fn unreadable_state_falls_back_to_adoption_without_duplicates() {
+    let (port, port2) = (free_tcp_port(), free_tcp_port());
+    let mut s = Svc::new("unreadable_state_falls_back");
+    let talk = s.script("talk", "i=0\nwhile [ $i -lt 100000 ]; do i=$((i+1)); echo \"line $i\"; sleep 0.1; done\n");
+    // A server that sets its process title over its environment (as
+    // starman does), holding a socket svc holds.
+    s.write(
+        "titled.pl",
+        "$| = 1;\n$0 = 'titled-server ' . ('x' x 3000);\nwhile (1) { print \"tick\\n\"; select(undef, undef, undef, 0.1); }\n",
+    );
+    s.write_config(&format!(
+        "[web]\nexec = {}\nlisten = tcp:127.0.0.1:{port}\n\
+         [talk]\nexec = {talk}\n\
+         [titled]\nexec = /usr/bin/perl {}\nlisten = tcp:127.0.0.1:{port2}\n",
+        echo_exec(""),
+        s.p("titled.pl")
+    ));
+    s.start_env(&[("SVC_TEST_UNREADABLE_STATE", "1")]);
+    let pids: Vec<u32> = ["web", "talk", "titled"].iter().map(|n| s.wait_running(n)).collect();
+    wait_until(secs(10), "the title set over the environment", || !environ(pids[2]).iter().any(|e| e.starts_with("SVC_SERVICE=")));
+    let lines = s.log_lines("talk", &[]).len();
+    let titled_lines = s.log_lines("titled", &[]).len();
+
+    let out = s.run(&["reexec"]);
+    // The client that asked is not in a state either: no answer.
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    wait_until(secs(10), &format!("the fallback; svc's stderr:\n{}", s.stderr_text()), || {
+        s.stderr_text().contains(&format!("talk: pid {} adopted", pids[1]))
+    });
+    let err = s.stderr_text();
+    assert!(err.contains("svc: reexec: the state: no state fd"), "{err}");
+    // The title hid SVC_SERVICE: the held socket told it.
+    assert!(err.contains(&format!("titled: pid {} adopted", pids[2])), "{err}");
+    for (name, pid) in ["web", "talk", "titled"].iter().zip(&pids) {
+        assert_eq!(s.pid(name), Some(*pid), "{name} was not adopted:\n{err}");
+    }
+    // Nothing started twice.
+    assert_eq!(count(&s, "talk.sh"), 1);
+    assert_eq!(count(&s, "titled-server"), 1);
+    assert_eq!(count(&s, &echo_exec("")), 1);
+    // Output still reaches the logs (rings start afresh: their lines are lost).
+    wait_until(secs(10), "talk's lines after the fallback", || s.log_lines("talk", &[]).len() >= 3);
+    wait_until(secs(10), "titled's lines after the fallback", || s.log_lines("titled", &[]).len() >= 3);
+    assert!(lines > 0 && titled_lines > 0);
+    assert_eq!(attempt(&Target::tcp(port), Proto::Line), Outcome::Ok(pids[0]));
+    // And a killed service is restarted by the new image.
+    kill(pids[1], "KILL");
+    wait_until(secs(10), "talk restarted", || s.pid("talk").is_some_and(|p| p != pids[1]));
+    assert!(s.svc_running());
+}
