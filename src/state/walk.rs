@@ -9,12 +9,14 @@ use crate::ring::{Area, Ring};
 use crate::service::{Exit, InstPhase, Instance, Note, Rest, Role, Service, Step, Upgrade, Want};
 
 /// The pinned releases' arena (its records are in each slot's item).
+#[inline(never)]
 pub(super) fn walk_pins(io: &mut Io, p: &mut Pins) {
     let used = usize::from(p.used);
     p.used = io.bytes(&mut p.bytes, used) as u16;
 }
 
 /// An optional exit: 0 none, 1 a code, 2 a signal; then the number.
+#[inline(never)]
 pub(super) fn walk_exit(io: &mut Io, e: &mut Option<Exit>) {
     let (k, v) = match *e {
         None => (0, 0),
@@ -52,6 +54,7 @@ pub(super) fn pick<T: Copy>(io: &mut Io, table: &[T], v: T, i: usize) -> T {
 
 /// What a reexec carries: an instance that is not stopping (a reexec
 /// waits for no stop: it is refused while one is under way).
+#[inline(never)]
 pub(super) fn walk_phase(io: &mut Io, ph: &mut InstPhase) {
     let (k, mut t, mut at) = match *ph {
         InstPhase::Spawning => (0, Instant::from_millis(0), None),
@@ -73,6 +76,7 @@ pub(super) fn walk_phase(io: &mut Io, ph: &mut InstPhase) {
     };
 }
 
+#[inline(never)]
 pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>) {
     let mut some = slot.is_some();
     io.bool(&mut some);
@@ -96,6 +100,7 @@ pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>) {
     *slot = if some { Some(i) } else { None };
 }
 
+#[inline(never)]
 pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
     io.u8(&mut s.def);
     io.u32(&mut s.generation);
@@ -179,6 +184,7 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
 
 /// Slot `id`: the service, what its instances said, its log storage (the
 /// partial lines and the ring with its bytes).
+#[inline(never)]
 pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
     if let Some(s) = p.sup.svcs.get_mut(id) {
         walk_service(io, s);
@@ -234,6 +240,7 @@ pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
 
 /// A client a reexec carries: a follower (`svc log -f`), or the one that
 /// asked, whose reply comes from the new image.
+#[inline(never)]
 pub(super) fn walk_client(io: &mut Io, c: &mut Client) {
     io.u16(&mut c.fd);
     io.text(&mut c.out);
