@@ -362,20 +362,18 @@ fn say(what: &[u8], why: &str) {
 }
 
 /// In the new image, before anything is opened: decodes the state (fd
-/// number `arg`) into `w`, its config text parsed. False when it cannot be
-/// read at all (said): then svc recovers as after a crash.
+/// number `arg`) into `w`, its config text parsed. A state that cannot be
+/// read at all leaves `w` half filled: svc then re-executes itself as after
+/// a crash (os/crash.rs), and that image recovers without a state.
 #[inline(never)]
-pub fn decode(w: &mut World, arg: &[u8]) -> bool {
+pub fn decode(w: &mut World, arg: &[u8]) {
     // The tests' way to a state that cannot be read (a real target's probe
     // reads it without this): test builds only, as os/crash.rs's faults.
     #[cfg(feature = "crashtest")]
     let arg = if os::process::getenv(c"SVC_TEST_UNREADABLE_STATE").is_some() { b"unreadable" } else { arg };
     if let Err(why) = load(w, arg) {
-        say(b"the state", why);
-        forget(w);
-        return false;
+        os::crash::again(b"svc: reexec: the state: ", why.as_bytes());
     }
-    true
 }
 
 /// Then takes over what checks out: each fd (the same file as before, by
@@ -447,30 +445,5 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
         let mut m = Buf::<160>::new();
         let _ = ufmt::uwrite!(m, "reexec: {} -> {}\n", Bytes(w.reexec.meta.build.as_bytes()), env!("SVC_BUILD_ID"));
         control::answer(w, ev, usize::from(c - 1), EXIT_OK, b"", m.as_bytes(), now);
-    }
-}
-
-/// Empties what a decode that failed half-way may have filled (the config
-/// and the services are made afresh by the recovery).
-fn forget(w: &mut World) {
-    let sup = &mut w.sup;
-    sup.pins = crate::pin::Pins::new();
-    sup.pending = crate::supervisor::Pending::NONE;
-    for s in sup.said.iter_mut() {
-        *s = crate::notify::Said::NONE;
-    }
-    let logs = &mut w.logs;
-    logs.blocks = crate::ring::Pool::new();
-    logs.rings = [None; MAX_SERVICES];
-    for a in logs.asm.iter_mut().flatten() {
-        a.flush(&mut |_| {});
-    }
-    logs.drops = [0; MAX_SERVICES];
-    for p in logs.probes.iter_mut() {
-        p.clear();
-    }
-    logs.probe_fresh = 0;
-    for c in w.clients.list.iter_mut() {
-        c.free();
     }
 }

@@ -71,10 +71,13 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     // A unix socket's path fits sun_path; a longer one is refused here.
     let mut pbuf = [0u8; UNIX_PATH_BYTES];
     // Exec'd by `svc reexec`: the old image's state, its config text
-    // included (the file may have changed since). Without a state that
-    // can be read, svc recovers as after a crash.
-    let state = cmd.state().is_some_and(|fd| reexec::decode(w, fd));
-    let recovering = cmd.again().is_some() || (cmd.state().is_some() && !state);
+    // included (the file may have changed since). (A state that cannot be
+    // read re-executes svc as after a crash.)
+    if let Some(fd) = cmd.state() {
+        reexec::decode(w, fd);
+    }
+    let state = cmd.state().is_some();
+    let recovering = cmd.again().is_some();
     let mut usable = state || check::load(path, &mut w.loader, &mut w.sup.cfg);
     if usable && !rings_fit(&w.sup.cfg) {
         say(b"svc: log rings exceed the ring pool\n");
