@@ -208,7 +208,7 @@ impl<'a> Io<'a> {
     }
 
     /// A number that must be at most `max`.
-    fn upto(&mut self, v: u64, max: u64) -> u64 {
+    pub(super) fn upto(&mut self, v: u64, max: u64) -> u64 {
         let x = self.n(v);
         if x > max { self.bad() } else { x }
     }
@@ -290,14 +290,6 @@ impl<'a> Io<'a> {
             self.give(b.as_bytes());
         }
     }
-
-    /// A number that must fit `T`.
-    fn fit<T: TryFrom<u64> + Default>(&mut self, v: u64) -> T {
-        T::try_from(v).unwrap_or_else(|_| {
-            self.bad();
-            T::default()
-        })
-    }
 }
 
 /// FNV-1a, 32 bits: catches a corrupt blob before any field is believed.
@@ -315,18 +307,12 @@ pub fn encode(p: &mut Parts, out: &mut [u8]) -> Result<usize, Error> {
     }
     let len = io.pos;
     let body = io.dst.get(HEADER_BYTES..len).map_or(0, checksum);
-    let mut head = [0u8; HEADER_BYTES];
-    for (d, s) in head.iter_mut().zip(
-        MAGIC
-            .iter()
-            .chain(&VERSION.to_le_bytes())
-            .chain(&OLDEST_READER.to_le_bytes())
-            .chain(&(len as u32).to_le_bytes())
-            .chain(&body.to_le_bytes()),
-    ) {
-        *d = *s;
+    // Byte by byte from four words (an iterator chain of the five fields
+    // cost 200 bytes more).
+    let head = [u32::from_le_bytes(MAGIC), u32::from(VERSION) | u32::from(OLDEST_READER) << 16, len as u32, body];
+    for (i, d) in io.dst.iter_mut().take(HEADER_BYTES).enumerate() {
+        *d = (head[i / 4] >> (i % 4 * 8)) as u8;
     }
-    crate::text::copy(io.dst, &head);
     Ok(len)
 }
 
@@ -405,8 +391,8 @@ fn walk(io: &mut Io, p: &mut Parts) {
 /// Writes one item: its tag, a length filled in after its fields.
 fn item(io: &mut Io, p: &mut Parts, tag: u16, i: usize) {
     let start = io.pos;
-    for b in tag.to_le_bytes().into_iter().chain([0; 4]) {
-        io.put(b);
+    for k in 0..6 {
+        io.put(if k < 2 { (tag >> (k * 8)) as u8 } else { 0 });
     }
     fields(io, p, tag, i);
     let len = (io.pos - start - 6) as u32;

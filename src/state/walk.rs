@@ -23,17 +23,12 @@ pub(super) fn walk_exit(io: &mut Io, e: &mut Option<Exit>) {
         Some(Exit::Code(c)) => (1, c),
         Some(Exit::Signal(s)) => (2, s),
     };
-    let k = io.n(k);
-    let v = io.n(u64::from(v));
-    let v: u8 = io.fit(v);
+    let k = io.upto(k, 2);
+    let v = io.upto(u64::from(v), 255) as u8;
     *e = match k {
         0 => None,
         1 => Some(Exit::Code(v)),
-        2 => Some(Exit::Signal(v)),
-        _ => {
-            io.bad();
-            None
-        }
+        _ => Some(Exit::Signal(v)),
     };
 }
 
@@ -62,17 +57,13 @@ pub(super) fn walk_phase(io: &mut Io, ph: &mut InstPhase) {
         InstPhase::Ready { dog } => (2, Instant::from_millis(0), dog),
         _ => (3, Instant::from_millis(0), None),
     };
-    let k = io.n(k);
+    let k = io.upto(k, 2);
     io.at(&mut t);
     io.opt_at(&mut at);
     *ph = match k {
         0 => InstPhase::Spawning,
         1 => InstPhase::Starting { ready_by: t, ready_at: at },
-        2 => InstPhase::Ready { dog: at },
-        _ => {
-            io.bad();
-            InstPhase::Spawning
-        }
+        _ => InstPhase::Ready { dog: at },
     };
 }
 
@@ -112,18 +103,14 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
         Rest::Done => (3, Instant::from_millis(0)),
         Rest::Failed => (4, Instant::from_millis(0)),
     };
-    let k = io.n(k);
+    let k = io.upto(k, 4);
     io.at(&mut until);
     s.rest = match k {
         0 => Rest::Stopped,
         1 => Rest::Watching,
         2 => Rest::Backoff { until },
         3 => Rest::Done,
-        4 => Rest::Failed,
-        _ => {
-            io.bad();
-            Rest::Stopped
-        }
+        _ => Rest::Failed,
     };
     io.u16(&mut s.failures);
     io.u32(&mut s.spawns);
@@ -136,21 +123,21 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
         Note::Upgrade { exit } => (4, 0, 0, exit),
         Note::Signal { sig, errno } => (5, sig, errno, None),
     };
-    let k = io.n(k);
+    let k = io.upto(k, 5);
     io.u8(&mut a);
     io.i32(&mut errno);
     walk_exit(io, &mut exit);
     s.note = match k {
         0 => Note::None,
         1 if a <= Step::Listen as u8 => Note::Spawn { step: Step::from_byte(a), errno },
-        2 => Note::ReadyTimeout,
-        3 => Note::Watchdog,
-        4 => Note::Upgrade { exit },
-        5 => Note::Signal { sig: a, errno },
-        _ => {
+        1 => {
             io.bad();
             Note::None
         }
+        2 => Note::ReadyTimeout,
+        3 => Note::Watchdog,
+        4 => Note::Upgrade { exit },
+        _ => Note::Signal { sig: a, errno },
     };
     io.bool(&mut s.removed);
     // Nor an upgrade under way: an idle or a failed one.
@@ -159,16 +146,9 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
         Upgrade::Failed { exit } => (1, exit),
         _ => (2, None),
     };
-    let k = io.n(k);
+    let k = io.upto(k, 1);
     walk_exit(io, &mut exit);
-    s.upgrade = match k {
-        0 => Upgrade::Idle,
-        1 => Upgrade::Failed { exit },
-        _ => {
-            io.bad();
-            Upgrade::Idle
-        }
-    };
+    s.upgrade = if k == 0 { Upgrade::Idle } else { Upgrade::Failed { exit } };
     io.u8(&mut s.upgrades);
     io.i32(&mut s.stray);
     let pin = &mut s.pin;
@@ -249,7 +229,7 @@ pub(super) fn walk_client(io: &mut Io, c: &mut Client) {
         Job::Follow { id, seq, live, lost } => (1, id, seq, live, lost),
         _ => (0, 0, 0, false, 0),
     };
-    let k = io.n(k);
+    let k = io.upto(k, 1);
     io.u8(&mut id);
     io.u64(&mut seq);
     io.bool(&mut live);

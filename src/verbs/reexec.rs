@@ -221,7 +221,7 @@ pub fn start(w: &mut World, client: Option<usize>, now: Instant, m: &mut Buf<256
     }
     let mut p = [0u8; PATH_BYTES];
     let path = os::fd::cpath(r.target.as_bytes(), &mut p).unwrap_or(c"");
-    let _ = ufmt::uwrite!(m, "reexec: {}: ", Bytes(r.target.as_bytes()));
+    head(m, &r.target);
     if let Some(why) = sys::elf_mismatch(path) {
         m.push(why.as_bytes());
         return false;
@@ -245,6 +245,12 @@ pub fn start(w: &mut World, client: Option<usize>, now: Instant, m: &mut Buf<256
             false
         }
     }
+}
+
+/// `reexec: TARGET: `, which every refusal begins with.
+#[inline(never)]
+fn head(m: &mut Buf<256>, target: &Buf<PATH_BYTES>) {
+    let _ = ufmt::uwrite!(m, "reexec: {}: ", Bytes(target.as_bytes()));
 }
 
 /// Tells the asking client (and svc's log) why the reexec did not happen.
@@ -291,7 +297,7 @@ pub fn tick(w: &mut World, ev: &Events, now: Instant) {
     let exit = w.reexec.exit;
     let timed_out = w.reexec.deadline.take().is_none();
     let mut m = Buf::<256>::new();
-    let _ = ufmt::uwrite!(m, "reexec: {}: ", Bytes(w.reexec.target.as_bytes()));
+    head(&mut m, &w.reexec.target);
     if exit == Exit::Code(0) {
         exec_now(w, &mut m);
     } else if timed_out {
@@ -355,6 +361,14 @@ pub fn probe(arg: &[u8]) -> i32 {
     }
 }
 
+/// `svc: reexec: WHAT N: WHY`: an fd or a pid not adopted.
+#[inline(never)]
+fn dropped(what: &str, n: i32, why: &str) {
+    let mut b = Buf::<64>::new();
+    let _ = ufmt::uwrite!(b, "{} {}", what, n);
+    say(b.as_bytes(), why);
+}
+
 fn say(what: &[u8], why: &str) {
     let mut b = Buf::<128>::new();
     let _ = ufmt::uwrite!(b, "svc: reexec: {}: {}\n", Bytes(what), why);
@@ -395,9 +409,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
         let k = usize::from(f.k);
         os::crash::cloexec(f.num, true);
         if !same || w.fds.slots.get(k).is_none_or(|(s, _)| !s.is_empty()) {
-            let mut b = Buf::<64>::new();
-            let _ = ufmt::uwrite!(b, "fd {}", f.num);
-            say(b.as_bytes(), "not what it was: dropped");
+            dropped("fd", f.num, "not what it was: dropped");
             continue;
         }
         let watch = match role {
@@ -433,9 +445,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
             };
             let recorded = w.reexec.pids.iter().find(|(p, _)| *p == pid).map(|&(_, t)| t);
             if os::proc::stat(pid).is_none_or(|s| s.ppid != me || Some(s.start) != recorded) {
-                let mut b = Buf::<64>::new();
-                let _ = ufmt::uwrite!(b, "pid {}", pid);
-                say(b.as_bytes(), "not our child any more");
+                dropped("pid", pid, "not our child any more");
                 w.sup.handle(SupEvent::Exited { pid, exit: Exit::Signal(signame::KILL) }, now, &mut w.out);
             }
         }
