@@ -177,17 +177,21 @@ pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
     if let Some(d) = p.drops.get_mut(id) {
         io.u32(d);
     }
-    for r in p.sup.pins.recs.get_mut(id).into_iter().flatten() {
-        io.u16(&mut r.at);
-        io.u16(&mut r.prog);
-        io.u16(&mut r.cwd);
+    if let Some(recs) = p.sup.pins.recs.get_mut(id) {
+        for r in recs.iter_mut() {
+            io.u16(&mut r.at);
+            io.u16(&mut r.prog);
+            io.u16(&mut r.cwd);
+        }
     }
     if let Some(b) = p.probes.get_mut(id) {
         io.text(b);
     }
-    for a in p.asm.get_mut(id).into_iter().flatten() {
-        let len = usize::from(a.len);
-        a.len = io.bytes(&mut a.buf, len) as u16;
+    if let Some(asm) = p.asm.get_mut(id) {
+        for a in asm.iter_mut() {
+            let len = usize::from(a.len);
+            a.len = io.bytes(&mut a.buf, len) as u16;
+        }
     }
     let Some(slot) = p.rings.get_mut(id) else { return };
     let mut some = slot.is_some();

@@ -19,8 +19,8 @@ use crate::state::{self, Fd, Parts};
 use crate::supervisor::Event as SupEvent;
 use crate::text::{Buf, Bytes, Errno};
 use crate::verbs::check::Parser;
-use crate::verbs::control;
 use crate::verbs::world::{Role, World};
+use crate::verbs::{control, recover};
 use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 /// How long the probe may take.
@@ -122,11 +122,13 @@ fn busy(w: &World, m: &mut Buf<256>) -> bool {
     busy
 }
 
-/// `f` on the parts of World the state is made of, with the config's parser.
-fn with_parts<R>(w: &mut World, f: impl FnOnce(&mut Parts, &mut Parser) -> R) -> R {
+/// The parts of World the state is made of, with the config's parser
+/// (built in one place for encode and decode).
+#[inline(never)]
+fn parts(w: &mut World) -> (Parts<'_>, Parser<'_>) {
     let World { sup, logs, clients, reexec, loader, .. } = w;
-    let (text, text_len, mut parser) = loader.kept();
-    let mut p = Parts {
+    let (text, text_len, parser) = loader.kept();
+    let p = Parts {
         meta: &mut reexec.meta,
         sup,
         text,
@@ -142,7 +144,7 @@ fn with_parts<R>(w: &mut World, f: impl FnOnce(&mut Parts, &mut Parser) -> R) ->
         fds: &mut reexec.fds,
         pids: &mut reexec.pids,
     };
-    f(&mut p, &mut parser)
+    (p, parser)
 }
 
 // st_dev's and st_ino's types differ between targets.
@@ -169,10 +171,12 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
         let _ = w.reexec.fds.push(Fd { k: k as u16, num: fd.as_raw_fd(), kind, a, b, dev, ino, file });
     }
     w.reexec.pids.clear();
-    for i in w.sup.svcs.iter().flat_map(|s| s.inst.iter().flatten()) {
-        for pid in [i.pid, i.probe] {
-            if let Some(st) = os::proc::stat(pid).filter(|_| pid > 0) {
-                let _ = w.reexec.pids.push((pid, st.start));
+    for s in w.sup.svcs.iter() {
+        for i in s.inst.iter().flatten() {
+            for pid in [i.pid, i.probe] {
+                if let Some(st) = os::proc::stat(pid).filter(|_| pid > 0) {
+                    let _ = w.reexec.pids.push((pid, st.start));
+                }
             }
         }
     }
@@ -184,7 +188,7 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     let file = sys::state_file(dir).map_err(|_| fail)?;
     rustix::fs::ftruncate(&file, STATE_BYTES as u64).map_err(|_| fail)?;
     let mut map = sys::Map::new(os::fd::borrowed(&file), STATE_BYTES).map_err(|_| fail)?;
-    let len = with_parts(w, |p, _| state::encode(p, map.bytes())).map_err(state::Error::text)?;
+    let len = state::encode(&mut parts(w).0, map.bytes()).map_err(state::Error::text)?;
     drop(map);
     rustix::fs::ftruncate(&file, len as u64).map_err(|_| fail)?;
     Ok(file)
@@ -255,9 +259,7 @@ fn head(m: &mut Buf<256>, target: &Buf<PATH_BYTES>) {
 
 /// Tells the asking client (and svc's log) why the reexec did not happen.
 fn refuse(w: &mut World, ev: &Events, msg: &[u8], now: Instant) {
-    let mut b = Buf::<272>::new();
-    let _ = ufmt::uwrite!(b, "svc: {}\n", Bytes(msg));
-    os::fd::write_err(b.as_bytes());
+    say(&[b"svc: ", msg, b"\n"]);
     let c = core::mem::take(&mut w.reexec.client);
     if c > 0 {
         control::answer(w, ev, usize::from(c - 1), EXIT_FAIL, msg, b"", now);
@@ -346,7 +348,8 @@ fn load(w: &mut World, arg: &[u8]) -> Result<(), &'static str> {
     let file = crate::text::parse_u32(arg).and_then(|n| os::fd::owned(n as i32).ok()).ok_or("no state fd")?;
     let len = os::stat::fstat(&file).map_or(0, |st| st.st_size as usize);
     let mut map = sys::Map::new(os::fd::borrowed(&file), len).map_err(|_| "cannot map it")?;
-    with_parts(w, |p, parser| state::decode(map.bytes(), p, &mut |t, c| parser.parse(t, c))).map_err(state::Error::text)
+    let (mut p, mut parser) = parts(w);
+    state::decode(map.bytes(), &mut p, &mut |t, c| parser.parse(t, c)).map_err(state::Error::text)
 }
 
 /// `svc reexec --state FD`, the probe: decodes the whole state; exit 0 if it can.
@@ -355,24 +358,20 @@ pub fn probe(arg: &[u8]) -> i32 {
     match load(w, arg) {
         Ok(()) => EXIT_OK,
         Err(why) => {
-            say(b"probe: the state", why);
+            say(&[b"svc: reexec: probe: the state: ", why.as_bytes(), b"\n"]);
             EXIT_FAIL
         }
     }
 }
 
-/// `svc: reexec: WHAT N: WHY`: an fd or a pid not adopted.
+/// The parts as one line on stderr.
 #[inline(never)]
-fn dropped(what: &str, n: i32, why: &str) {
-    let mut b = Buf::<64>::new();
-    let _ = ufmt::uwrite!(b, "{} {}", what, n);
-    say(b.as_bytes(), why);
-}
-
-fn say(what: &[u8], why: &str) {
-    let mut b = Buf::<128>::new();
-    let _ = ufmt::uwrite!(b, "svc: reexec: {}: {}\n", Bytes(what), why);
-    os::fd::write_err(b.as_bytes());
+fn say(parts: &[&[u8]]) {
+    let mut b = Buf::<272>::new();
+    for p in parts {
+        b.push(p);
+    }
+    os::fd::say(&b);
 }
 
 /// In the new image, before anything is opened: decodes the state (fd
@@ -409,7 +408,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
         let k = usize::from(f.k);
         os::crash::cloexec(f.num, true);
         if !same || w.fds.slots.get(k).is_none_or(|(s, _)| !s.is_empty()) {
-            dropped("fd", f.num, "not what it was: dropped");
+            recover::say(b"reexec", ": fd ", f.num, " not what it was: dropped\n");
             continue;
         }
         let watch = match role {
@@ -445,7 +444,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
             };
             let recorded = w.reexec.pids.iter().find(|(p, _)| *p == pid).map(|&(_, t)| t);
             if os::proc::stat(pid).is_none_or(|s| s.ppid != me || Some(s.start) != recorded) {
-                dropped("pid", pid, "not our child any more");
+                recover::say(w.sup.name(id), ": pid ", pid, " not our child any more\n");
                 w.sup.handle(SupEvent::Exited { pid, exit: Exit::Signal(signame::KILL) }, now, &mut w.out);
             }
         }
