@@ -190,13 +190,15 @@ impl<'a> Io<'a> {
             return v;
         }
         let mut x = 0u64;
-        for shift in (0..64).step_by(7) {
+        let mut shift = 0;
+        while shift < 64 {
             let Some(&b) = self.src.get(self.pos).filter(|_| self.pos < self.end) else { break };
             self.pos += 1;
             x |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return if shift == 63 && b > 1 { self.bad() } else { x };
             }
+            shift += 7;
         }
         self.bad()
     }

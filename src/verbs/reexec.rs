@@ -188,8 +188,9 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     let file = sys::state_file(dir).map_err(|_| fail)?;
     rustix::fs::ftruncate(&file, STATE_BYTES as u64).map_err(|_| fail)?;
     let mut map = sys::Map::new(os::fd::borrowed(&file), STATE_BYTES).map_err(|_| fail)?;
-    let len = state::encode(&mut parts(w).0, map.bytes()).map_err(state::Error::text)?;
+    let len = state::encode(&mut parts(w).0, map.bytes());
     drop(map);
+    let len = len.map_err(state::Error::text)?;
     rustix::fs::ftruncate(&file, len as u64).map_err(|_| fail)?;
     Ok(file)
 }
