@@ -481,10 +481,14 @@ fn fields(io: &mut Io, p: &mut Parts, tag: u16, i: usize) -> bool {
 pub fn check(p: &Parts) -> Result<(), Error> {
     let c = &p.sup.cfg;
     let svcs_ok = p.sup.svcs.iter().all(|s| s.removed || usize::from(s.def) < c.defs.len());
-    let mut seen = [false; MAX_FDS];
+    // In table order as `svc reexec` writes them (so each index once), each
+    // number once.
+    let mut next = 0;
     let fds_ok = p.fds.iter().all(|f| {
-        let fresh = seen.get_mut(usize::from(f.k)).is_some_and(|b| !core::mem::replace(b, true));
-        fresh && f.num >= 0 && !p.fds.iter().any(|g| g.num == f.num && g.k != f.k)
+        let k = usize::from(f.k);
+        let ok = k >= next && k < MAX_FDS && f.num >= 0 && !p.fds.iter().any(|g| g.num == f.num && g.k != f.k);
+        next = k + 1;
+        ok
     });
     let clients_ok = p.clients.list.iter().all(|c| c.job == Job::Free || usize::from(c.fd) < MAX_FDS);
     if svcs_ok && fds_ok && clients_ok && p.sup.svcs.len() <= MAX_SERVICES { Ok(()) } else { Err(Error::Invalid) }

@@ -9,7 +9,6 @@ use crate::ring::{Area, Ring};
 use crate::service::{Exit, InstPhase, Instance, Note, Rest, Role, Service, Step, Upgrade, Want};
 
 /// The pinned releases' arena (its records are in each slot's item).
-#[inline(never)]
 pub(super) fn walk_pins(io: &mut Io, p: &mut Pins) {
     let used = usize::from(p.used);
     p.used = io.bytes(&mut p.bytes, used) as u16;
