@@ -183,9 +183,13 @@ fn reexec_refuses_bad_targets_and_changes_nothing() {
     // and the reply names both.
     let id = build_id(&bin());
     let other: String = id.chars().map(|c| if c == '0' { '1' } else { '0' }).collect();
-    let at = binary.windows(id.len()).position(|w| w == id.as_bytes()).expect("the build id in the binary");
+    // Every copy of it (a debug build may keep more than one).
+    let at: Vec<usize> = binary.windows(id.len()).enumerate().filter(|(_, w)| *w == id.as_bytes()).map(|(i, _)| i).collect();
+    assert!(!at.is_empty(), "the build id in the binary");
     let mut patched = binary.clone();
-    patched[at..at + id.len()].copy_from_slice(other.as_bytes());
+    for i in at {
+        patched[i..i + id.len()].copy_from_slice(other.as_bytes());
+    }
     let newer = write("svc-other", &patched, 0o755);
     let before = snapshot(&s, &names);
     assert_eq!(reexec_ok(&s, &["-x", &newer]).trim(), format!("reexec: {id} -> {other}"));

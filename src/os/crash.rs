@@ -8,7 +8,7 @@
 #![allow(unsafe_code)]
 
 use core::cell::UnsafeCell;
-use core::ffi::{c_char, c_int, c_long, c_ulong};
+use core::ffi::{CStr, c_char, c_int, c_long, c_ulong};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering::Relaxed};
 
 const FAULTS: [c_int; 5] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT];
@@ -112,12 +112,7 @@ pub fn again(what: &[u8], more: &[u8]) -> ! {
         cloexec(fd, false);
     }
     let _ = ufmt::uwrite!(b, "{}\0", next);
-    let config: *const c_char = CONFIG.load(Relaxed);
-    let c = if config.is_null() { config } else { c"-c".as_ptr() };
-    let argv = [c"svc".as_ptr(), c"up".as_ptr(), c"--again".as_ptr(), b.as_bytes().as_ptr().cast(), c, config, core::ptr::null()];
-    // SAFETY: every pointer is NUL-terminated and lives for the call, argv
-    // ends with a null, and environ is musl's, as svc was started with it.
-    unsafe { libc::execve(c"/proc/self/exe".as_ptr(), argv.as_ptr(), environ) };
+    execve(c"/proc/self/exe".as_ptr(), &argv(c"up", c"--again", b.as_bytes()));
     crate::os::fd::write_err(b"svc: re-exec failed\n");
     if crate::os::process::pid() == 1 {
         loop {
@@ -127,6 +122,23 @@ pub fn again(what: &[u8], more: &[u8]) -> ! {
     }
     // SAFETY: _exit has no preconditions.
     unsafe { libc::_exit(127) }
+}
+
+/// `svc VERB FLAG VALUE [-c CONFIG]` as argv (`-c`'s value as svc was
+/// given it: without it, the new image finds the same config the same way).
+/// `value` ends with its NUL.
+pub fn argv(verb: &CStr, flag: &CStr, value: &[u8]) -> [*const c_char; 7] {
+    let config: *const c_char = CONFIG.load(Relaxed);
+    let c = if config.is_null() { config } else { c"-c".as_ptr() };
+    [c"svc".as_ptr(), verb.as_ptr(), flag.as_ptr(), value.as_ptr().cast(), c, config, core::ptr::null()]
+}
+
+/// `execve(2)` with svc's environment; errno once it failed.
+pub fn execve(path: *const c_char, argv: &[*const c_char; 7]) -> rustix::io::Errno {
+    // SAFETY: every pointer is NUL-terminated and lives for the call, argv
+    // ends with a null, and environ is musl's, as svc was started with it.
+    unsafe { libc::execve(path, argv.as_ptr(), environ) };
+    crate::os::errno()
 }
 
 /// A bad memory access, for the tests' `crashtest` builds only.

@@ -4,13 +4,8 @@
 //! probe child, and the execve itself with every signal blocked.
 
 use core::ffi::{CStr, c_char, c_long};
-use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-
-unsafe extern "C" {
-    /// svc's own environment, handed to the new image as it is.
-    static environ: *const *const c_char;
-}
 
 /// Why `target` is refused before it runs: its ELF identification (magic,
 /// class, byte order) and machine must be svc's own, so that a foreign
@@ -52,13 +47,12 @@ pub struct Map {
 
 impl Map {
     /// `mmap(2)` of the first `len` bytes of `fd`, read and write, shared.
+    /// (rustix's raw syscall: musl's wrapper cost 190 bytes more.)
     pub fn new(fd: BorrowedFd, len: usize) -> Result<Map, Errno> {
+        use rustix::mm::{MapFlags, ProtFlags};
         // SAFETY: a fresh mapping at a place the kernel chooses; nothing
         // else refers to that memory.
-        let p = unsafe { libc::mmap(core::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
-        if p == libc::MAP_FAILED || len == 0 {
-            return Err(Errno::INVAL);
-        }
+        let p = unsafe { rustix::mm::mmap(core::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0)? };
         Ok(Map { ptr: p.cast(), len })
     }
     pub fn bytes(&mut self) -> &mut [u8] {
@@ -71,52 +65,38 @@ impl Map {
 impl Drop for Map {
     fn drop(&mut self) {
         // SAFETY: the mapping made in `new`, unmapped once.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
     }
 }
 
-/// `execve(path, words)` with svc's environment.
-fn exec_words(path: &CStr, words: &[&CStr]) -> Errno {
-    let mut argv = [core::ptr::null::<c_char>(); 7];
-    for (p, w) in argv.iter_mut().zip(words) {
-        *p = w.as_ptr();
-    }
-    // SAFETY: argv is a NULL-terminated array of C strings that outlive the
-    // call; environ is the C runtime's, unchanged by svc.
-    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), environ) };
-    crate::os::errno()
-}
-
-/// Runs `path reexec --state FD` (the state file, kept open across its
-/// exec); its pid. Its output goes where svc's does.
-pub fn spawn_probe(path: &CStr, state: BorrowedFd, fd: &CStr) -> Result<i32, Errno> {
-    // SAFETY: svc is single-threaded; the child only clears a flag, execs
-    // and exits.
-    let pid = unsafe { crate::os::spawn::fork() };
-    if pid == 0 {
-        crate::os::crash::cloexec(state.as_raw_fd(), false);
-        exec_words(path, &[c"svc", c"reexec", c"--state", fd]);
-        // SAFETY: in the child: leave without running anything of svc's.
-        unsafe { libc::_exit(127) };
-    }
-    if pid < 0 { Err(crate::os::errno()) } else { Ok(pid) }
-}
-
-/// `execve(path, [svc, up, --state, FD, -c, CONFIG])` with every signal
-/// blocked, so that none is taken between the exec and the new image's
-/// signalfd (the config path serves reloads, and the fallback when the
-/// state cannot be read). Returns only when the exec failed, with the
-/// mask as it was.
-pub fn exec(path: &CStr, fd: &CStr, config: &CStr) -> Errno {
+/// Runs `path` with `argv` and svc's environment, with every signal
+/// blocked (so that none is taken between the exec and the new image's
+/// signalfd): in a child (`fork`: its pid; a failed exec there exits 127),
+/// or in svc's place (returns only when the exec failed). The mask is as it
+/// was after.
+pub fn run(path: &CStr, argv: &[*const c_char; 7], fork: bool) -> Result<i32, Errno> {
     let all: u64 = !0;
     let mut old: u64 = 0;
     // SAFETY: rt_sigprocmask reads `all` and writes `old` (the kernel's
     // 8-byte sigset); svc has one thread.
     unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as c_long, &raw const all, &raw mut old, 8 as c_long) };
-    let e = exec_words(path, &[c"svc", c"up", c"--state", fd, c"-c", config]);
+    // SAFETY: svc is single-threaded; the child only execs or exits.
+    let pid = if fork { unsafe { crate::os::spawn::fork() } } else { 0 };
+    let r = match pid {
+        0 => {
+            let e = crate::os::crash::execve(path.as_ptr(), argv);
+            if fork {
+                // SAFETY: in the child: leave without running anything of svc's.
+                unsafe { libc::_exit(127) };
+            }
+            Err(e)
+        }
+        p if p < 0 => Err(crate::os::errno()),
+        p => Ok(p),
+    };
     // SAFETY: restores the mask saved above.
     unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as c_long, &raw const old, 0 as c_long, 8 as c_long) };
-    e
+    r
 }
 
 /// Whether `fd` still listens (`SO_ACCEPTCONN`), or is a datagram socket

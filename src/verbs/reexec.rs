@@ -166,8 +166,6 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
         let (kind, a, b) = role_code(w.fds.role(k));
         let (dev, ino) = identity(fd);
         let file = w.socks.files.get(k).copied().unwrap_or((0, 0));
-        // Across the exec (the fallback's too, should the state not be read).
-        os::crash::cloexec(fd.as_raw_fd(), false);
         let _ = w.reexec.fds.push(Fd { k: k as u16, num: fd.as_raw_fd(), kind, a, b, dev, ino, file });
     }
     w.reexec.pids.clear();
@@ -195,17 +193,48 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     Ok(file)
 }
 
-/// The fds handed over get close-on-exec back (a failed exec or probe).
-fn restore_cloexec(w: &World) {
+/// Close-on-exec on (`on`) or off for the fds handed over.
+fn cloexec(w: &World, on: bool) {
     for f in w.reexec.fds.iter() {
-        os::crash::cloexec(f.num, true);
+        os::crash::cloexec(f.num, on);
     }
 }
 
-/// The fd's number as a C string.
-fn number(fd: i32, b: &mut Buf<16>) -> &core::ffi::CStr {
-    let _ = ufmt::uwrite!(b, "{}\0", fd);
-    core::ffi::CStr::from_bytes_until_nul(b.as_bytes()).unwrap_or(c"")
+/// Writes the state afresh and runs the target on it: the probe (a child,
+/// `reexec --state FD`; its pid), or in svc's place (`up --state FD -c
+/// CONFIG`, keeping the fds of the table, the fallback's too should the
+/// state not be read: returns only when that failed). None: why in `m`,
+/// and everything as it was.
+#[inline(never)]
+fn launch(w: &mut World, probe: bool, m: &mut Buf<256>) -> Option<i32> {
+    let file = match save(w) {
+        Ok(f) => f,
+        Err(why) => {
+            m.push(why.as_bytes());
+            return None;
+        }
+    };
+    let fd = file.as_raw_fd();
+    // Kept open across the exec: the state.
+    os::crash::cloexec(fd, false);
+    if !probe {
+        cloexec(w, false);
+    }
+    let mut n = Buf::<16>::new();
+    let _ = ufmt::uwrite!(n, "{}\0", fd);
+    let mut p = [0u8; PATH_BYTES];
+    let path = os::fd::cpath(w.reexec.target.as_bytes(), &mut p).unwrap_or(c"");
+    let verb = if probe { c"reexec" } else { c"up" };
+    let r = sys::run(path, &os::crash::argv(verb, c"--state", n.as_bytes()), probe);
+    cloexec(w, true);
+    match r {
+        Ok(pid) => return Some(pid),
+        Err(_) if probe => m.push(b"cannot fork the probe"),
+        Err(e) => {
+            let _ = ufmt::uwrite!(m, "exec: {}", Errno(e.raw_os_error()));
+        }
+    }
+    None
 }
 
 /// Begins a reexec for control client `client` (None: SIGQUIT as PID 1),
@@ -232,21 +261,15 @@ pub fn start(w: &mut World, client: Option<usize>, now: Instant, m: &mut Buf<256
         return false;
     }
     r.client = client.map_or(0, |c| c as u8 + 1);
-    let file = save(w);
-    restore_cloexec(w);
-    let mut n = Buf::<16>::new();
-    let pid =
-        file.and_then(|f| sys::spawn_probe(path, os::fd::borrowed(&f), number(f.as_raw_fd(), &mut n)).map_err(|_| "cannot fork the probe"));
-    match pid {
-        Ok(pid) => {
+    match launch(w, true, m) {
+        Some(pid) => {
             w.reexec.probe = pid;
             w.reexec.deadline = Some(now + Duration::from_millis(PROBE_MS));
             m.clear();
             true
         }
-        Err(why) => {
+        None => {
             w.reexec.client = 0;
-            m.push(why.as_bytes());
             false
         }
     }
@@ -315,33 +338,13 @@ pub fn tick(w: &mut World, ev: &Events, now: Instant) {
     refuse(w, ev, m.as_bytes(), now);
 }
 
-/// Writes the state afresh and execs the target; returns only when that
-/// failed, with why in `m` and everything as it was.
+/// Execs the target; returns only when that failed, with why in `m` and
+/// everything as it was.
 fn exec_now(w: &mut World, m: &mut Buf<256>) {
     // What began while the probe ran (a stop, say) is not cut short either.
-    if busy(w, m) {
-        return;
+    if !busy(w, m) {
+        launch(w, false, m);
     }
-    let file = save(w);
-    let mut p = [0u8; PATH_BYTES];
-    let mut c = [0u8; PATH_BYTES];
-    let mut n = Buf::<16>::new();
-    let e = match file {
-        Ok(f) => {
-            // Kept open across the exec: the new image's state.
-            os::crash::cloexec(f.as_raw_fd(), false);
-            let path = os::fd::cpath(w.reexec.target.as_bytes(), &mut p).unwrap_or(c"");
-            let config = os::fd::cpath(w.config_path.unwrap_or(b""), &mut c).unwrap_or(c"");
-            sys::exec(path, number(f.as_raw_fd(), &mut n), config)
-        }
-        Err(why) => {
-            m.push(why.as_bytes());
-            restore_cloexec(w);
-            return;
-        }
-    };
-    restore_cloexec(w);
-    let _ = ufmt::uwrite!(m, "exec: {}", Errno(e.raw_os_error()));
 }
 
 /// Maps the state file `arg` (an fd number) and decodes it into `w`.
