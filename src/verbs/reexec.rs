@@ -28,14 +28,17 @@ const PROBE_MS: u64 = 5_000;
 
 /// A reexec under way, and what the handoff needs, in World.
 pub struct Reexec {
-    /// The probe's pid (0: none runs), its deadline (None once it was
-    /// killed) and its exit, acted on once the loop's actions are done.
+    /// The probe's pid (0: none runs; kept until its exit is acted on),
+    /// its deadline (None once it was killed) and its exit, acted on once
+    /// the loop's actions are done.
     pub probe: i32,
     pub deadline: Option<Instant>,
     pub exited: bool,
     pub exit: Exit,
     /// The control client that asked, + 1 (0: none, as for SIGQUIT).
     pub client: u8,
+    /// The binary: a request's (control.rs puts it here), else empty for
+    /// the one svc runs.
     pub target: Buf<PATH_BYTES>,
     pub meta: state::Meta,
     pub fds: state::Fds,
@@ -246,12 +249,11 @@ pub fn start(w: &mut World, client: Option<usize>, now: Instant, m: &mut Buf<256
         return false;
     }
     let r = &mut w.reexec;
-    r.target.clear();
-    // The request is still in the client's buffer (`reexec [PATH]`).
-    let cl = client.and_then(|c| w.clients.list.get(c));
-    match cl.and_then(|cl| crate::proto::parse(cl.input.as_bytes()).ok().flatten()).and_then(|q| q.arg()) {
-        Some(t) => r.target.push(t),
-        None => os::proc::exe(&mut r.target),
+    if client.is_none() {
+        r.target.clear();
+    }
+    if r.target.is_empty() {
+        os::proc::exe(&mut r.target);
     }
     let mut p = [0u8; PATH_BYTES];
     let path = os::fd::cpath(r.target.as_bytes(), &mut p).unwrap_or(c"");
@@ -292,7 +294,7 @@ fn refuse(w: &mut World, ev: &Events, msg: &[u8], now: Instant) {
 
 /// The probe's deadline while it runs.
 pub fn deadline(w: &World) -> Option<Instant> {
-    w.reexec.deadline.filter(|_| w.reexec.probe != 0)
+    w.reexec.deadline
 }
 
 /// A reaped child: the probe's exit is kept for `tick`. False for any
@@ -302,7 +304,6 @@ pub fn reaped(w: &mut World, pid: i32, exit: Exit) -> bool {
     if pid != r.probe || pid == 0 {
         return false;
     }
-    r.probe = 0;
     r.exited = true;
     r.exit = exit;
     true
@@ -313,15 +314,17 @@ pub fn reaped(w: &mut World, pid: i32, exit: Exit) -> bool {
 /// probe's exit decides.
 #[inline(never)]
 pub fn tick(w: &mut World, ev: &Events, now: Instant) {
-    if deadline(w).is_some_and(|d| now >= d) {
-        let _ = os::signal::send(w.reexec.probe, signame::KILL, false);
-        w.reexec.deadline = None;
-    }
-    if !core::mem::take(&mut w.reexec.exited) {
+    let r = &mut w.reexec;
+    if !core::mem::take(&mut r.exited) {
+        if r.deadline.is_some_and(|d| now >= d) {
+            let _ = os::signal::send(r.probe, signame::KILL, false);
+            r.deadline = None;
+        }
         return;
     }
-    let exit = w.reexec.exit;
-    let timed_out = w.reexec.deadline.take().is_none();
+    let exit = r.exit;
+    r.probe = 0;
+    let timed_out = r.deadline.take().is_none();
     let mut m = Buf::<256>::new();
     head(&mut m, &w.reexec.target);
     if exit == Exit::Code(0) {

@@ -146,7 +146,7 @@ struct Asked {
 /// Out of line: the parsed request's 1 KiB is not under `handle`.
 #[inline(never)]
 fn ask(w: &mut World, c: usize) -> Result<Option<Asked>, ()> {
-    let World { clients, sup, .. } = w;
+    let World { clients, sup, reexec, .. } = w;
     let Some(cl) = clients.list.get_mut(c) else { return Ok(None) };
     let (code, msg, word): (i32, &[u8], &[u8]) = match proto::parse(cl.input.as_bytes()) {
         Ok(None) => return Ok(None),
@@ -158,6 +158,12 @@ fn ask(w: &mut World, c: usize) -> Result<Option<Asked>, ()> {
                 Err(name) => (EXIT_FAIL, b"unknown service", name),
                 Ok(_) if req.kind == Kind::Signal && sig.is_none() => (EXIT_FAIL, b"bad signal", arg),
                 Ok(mask) => {
+                    // `reexec [PATH]`'s binary, where the reexec looks for it
+                    // (not while one runs: a second one is refused).
+                    if req.kind == Kind::Reexec && reexec.probe == 0 {
+                        reexec.target.clear();
+                        reexec.target.push(arg);
+                    }
                     let (kind, flags, lines) = (req.kind, req.flags, req.lines());
                     return Ok(Some(Asked { kind, flags, mask, sig: sig.unwrap_or(0), lines }));
                 }
