@@ -174,10 +174,8 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     w.reexec.pids.clear();
     for s in w.sup.svcs.iter() {
         for i in s.inst.iter().flatten() {
-            for pid in [i.pid, i.probe] {
-                if let Some(st) = os::proc::stat(pid).filter(|_| pid > 0) {
-                    let _ = w.reexec.pids.push((pid, st.start));
-                }
+            if let Some(st) = os::proc::stat(i.pid).filter(|_| i.pid > 0) {
+                let _ = w.reexec.pids.push((i.pid, st.start));
             }
         }
     }

@@ -555,7 +555,7 @@ pub fn signalled(w: &mut World, ev: &Events, c: usize, r: Result<(), rustix::io:
 
 /// The reply to a `reexec` (from this image or the new one): a head, a body.
 pub fn answer(w: &mut World, ev: &Events, c: usize, code: i32, msg: &[u8], body: &[u8], now: Instant) {
-    if w.clients.list.get(c).is_none_or(|cl| cl.job != Job::WaitReexec) {
+    if w.clients.list.get(c).is_none_or(|cl| !matches!(cl.job, Job::WaitReexec)) {
         return;
     }
     head(w, c, code, msg, b"");
