@@ -28,7 +28,7 @@ pub fn elf_mismatch(target: &CStr) -> Option<&'static str> {
 fn head(p: &CStr, b: &mut [u8; 20]) -> bool {
     let Ok(fd) = crate::os::fd::open(p, libc::O_RDONLY, 0) else { return false };
     // A shorter file leaves zeros: it is no ELF binary.
-    let _ = crate::os::fd::read_some(&fd, b);
+    let _ = crate::os::fd::read_some(crate::os::fd::borrowed(&fd), b);
     true
 }
 
