@@ -13,20 +13,23 @@ use crate::text::{Buf, Bytes, Errno};
 /// load of a small config touches; the errors, written only when there are
 /// some, after the text.
 ///
-/// Two texts: the one in force (`kept_len` bytes, which `svc reexec`
-/// hands over) and the last one read (`text_len`), which a reload that is
-/// refused leaves beside it. `at` is the one the next read goes to.
+/// Two texts: the last one read (`text_len` bytes of `text`) and the one
+/// in force (`kept_len` bytes, which `svc reexec` hands over): `text` too
+/// until the next read (`fresh`), which first copies it into `kept`, so that
+/// a reload that is refused leaves it as it was. (No copy at start: its
+/// pages are written only by a reload.)
 #[repr(C)]
 pub struct Loader {
     pub text_len: usize,
     kept_len: usize,
-    at: usize,
+    fresh: bool,
     /// Why the file could not be read at all (empty when it was read), for
     /// the client of a reload.
     pub failure: Buf<256>,
-    texts: [[u8; CONFIG_BYTES]; 2],
+    pub text: [u8; CONFIG_BYTES],
     pub errors: Errors,
     files: [u8; PASSWD_BYTES],
+    kept: [u8; CONFIG_BYTES],
 }
 
 impl Loader {
@@ -34,35 +37,29 @@ impl Loader {
         Loader {
             text_len: 0,
             kept_len: 0,
-            at: 0,
+            fresh: false,
             errors: Errors::new(),
             failure: Buf::new(),
-            texts: [[0; CONFIG_BYTES]; 2],
+            text: [0; CONFIG_BYTES],
             files: [0; PASSWD_BYTES],
+            kept: [0; CONFIG_BYTES],
         }
     }
     /// The text last read.
     #[inline(never)]
     pub fn text(&self) -> &[u8] {
-        self.texts.get(self.at).and_then(|t| t.get(..self.text_len)).unwrap_or(&[])
+        self.text.get(..self.text_len).unwrap_or(&[])
     }
     /// The text last read is now in force.
     pub fn commit(&mut self) {
         self.kept_len = self.text_len;
-        self.at ^= 1;
+        self.fresh = true;
     }
     /// The text in force, its length, and a parser with this loader's
     /// files and errors.
     pub fn kept(&mut self) -> (&mut [u8], &mut usize, Parser<'_>) {
-        let Loader { texts, kept_len, at, files, errors, .. } = self;
-        let text = texts.get_mut(*at ^ 1).map_or(&mut [][..], |t| &mut t[..]);
-        (text, kept_len, Parser { files, errors })
-    }
-    /// Free memory past the text in force: on a page written already.
-    pub fn scratch(&mut self) -> &mut [u8] {
-        let (text, len, _) = self.kept();
-        let len = *len;
-        text.get_mut(len..).unwrap_or(&mut [])
+        let Loader { text, kept, kept_len, files, errors, fresh, .. } = self;
+        (if *fresh { text } else { kept }, kept_len, Parser { files, errors })
     }
 }
 
@@ -133,8 +130,8 @@ pub fn load(path: &[u8], ld: &mut Loader, cfg: &mut Config) -> bool {
     if !read(path, ld) {
         return false;
     }
-    let Loader { texts, text_len, files, errors, at, .. } = ld;
-    let text = texts.get(*at).and_then(|t| t.get(..*text_len)).unwrap_or(&[]);
+    let Loader { text, text_len, files, errors, .. } = ld;
+    let text = text.get(..*text_len).unwrap_or(&[]);
     config::parse(text, &mut Disk { buf: files }, cfg, errors);
     if !errors.is_empty() {
         report(path, text, errors);
@@ -150,13 +147,16 @@ fn read(path: &[u8], ld: &mut Loader) -> bool {
     // Every load starts clean: no error of an earlier attempt is reported again.
     // (Written only when not clear already: a write keeps a page resident.)
     ld.errors.clear();
+    if core::mem::take(&mut ld.fresh) {
+        crate::text::copy(&mut ld.kept, ld.text.get(..ld.kept_len).unwrap_or(&[]));
+    }
     if !ld.failure.is_empty() {
         ld.failure.clear();
     }
     let mut p = [0u8; PATH_BYTES];
     let read = match os::fd::cpath(path, &mut p) {
         // The config names programs that root runs: the same rule as env_file.
-        Some(c) => os::fd::read_file_checked(c, ld.texts.get_mut(ld.at).map_or(&mut [][..], |t| &mut t[..]), true),
+        Some(c) => os::fd::read_file_checked(c, &mut ld.text, true),
         None => Err(ReadError::Os(rustix::io::Errno::NAMETOOLONG)),
     };
     ld.text_len = match read {

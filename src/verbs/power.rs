@@ -79,7 +79,7 @@ pub fn finish(w: &mut World, init: Init) -> ! {
     init.sync_bounded(10);
     if init.owns_mounts() {
         step(&init, p, Step::Remount);
-        init.remount_all(w.loader.scratch());
+        init.remount_all(&mut w.loader.text);
     }
     step(&init, p, Step::Last);
     let e = init.reboot(p);

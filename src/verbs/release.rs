@@ -51,7 +51,7 @@ fn pick(w: &mut World, id: u8, def: &Def) -> u8 {
     // directory of PATH_BYTES at most, then room for the name. The config
     // buffer past its text is on a page already written (the idle read
     // buffer would cost a page more); a text too long for that leaves it.
-    let free = loader.scratch().get_mut(..LOG_READ_BYTES);
+    let free = loader.text.get_mut(loader.text_len..).and_then(|f| f.get_mut(..LOG_READ_BYTES));
     let Some((a, b)) = free.unwrap_or(&mut logs.scratch).split_at_mut_checked(2 * PATH_BYTES) else { return pin::NONE };
     let cwd = def.cwd.map_or(&[][..], |c| cfg.strz(c));
     let mut n = 0;
