@@ -186,7 +186,7 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     let fail = "cannot write the state file";
     let file = sys::state_file(dir).map_err(|_| fail)?;
     rustix::fs::ftruncate(os::fd::borrowed(&file), STATE_BYTES as u64).map_err(|_| fail)?;
-    let mut map = sys::Map::new(os::fd::borrowed(&file), STATE_BYTES).map_err(|_| fail)?;
+    let mut map = sys::Map::new(os::fd::borrowed(&file), STATE_BYTES).ok_or(fail)?;
     let len = state::encode(&mut parts(w).0, map.bytes());
     drop(map);
     let len = len.map_err(state::Error::text)?;
@@ -352,7 +352,7 @@ fn exec_now(w: &mut World, m: &mut Buf<256>) {
 fn load(w: &mut World, arg: &[u8]) -> Result<(), &'static str> {
     let file = crate::text::parse_u32(arg).and_then(|n| os::fd::owned(n as i32).ok()).ok_or("no state fd")?;
     let len = os::stat::fstat(os::fd::borrowed(&file)).map_or(0, |st| st.st_size as usize);
-    let mut map = sys::Map::new(os::fd::borrowed(&file), len).map_err(|_| "cannot map it")?;
+    let mut map = sys::Map::new(os::fd::borrowed(&file), len).ok_or("cannot map it")?;
     let (mut p, mut parser) = parts(w);
     state::decode(map.bytes(), &mut p, &mut |t, c| parser.parse(t, c)).map_err(state::Error::text)
 }
