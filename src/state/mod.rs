@@ -329,7 +329,7 @@ fn le(b: &[u8], at: usize) -> u32 {
 /// errors) and checks the whole.
 #[inline(never)]
 pub fn decode(blob: &[u8], p: &mut Parts, parse: &mut dyn FnMut(&[u8], &mut Config) -> bool) -> Result<(), Error> {
-    if blob.get(..4) != Some(&MAGIC[..]) {
+    if le(blob, 0) != u32::from_le_bytes(MAGIC) {
         return Err(Error::Magic);
     }
     if le(blob, 4) >> 16 > u32::from(VERSION) {

@@ -70,10 +70,10 @@ pub(super) fn walk_phase(io: &mut Io, ph: &mut InstPhase) {
 pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>) {
     let mut some = slot.is_some();
     io.bool(&mut some);
-    let zero = Instant::from_millis(0);
-    let mut i = slot.unwrap_or(Instance {
+    // In place (a copy of the instance each way cost more).
+    let i = slot.get_or_insert(Instance {
         pid: 0,
-        started: zero,
+        started: Instant::from_millis(0),
         phase: InstPhase::Spawning,
         role: Role::Serving,
         generation: 0,
@@ -87,7 +87,9 @@ pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>) {
     io.u32(&mut i.generation);
     io.i32(&mut i.probe);
     io.i32(&mut i.session);
-    *slot = if some { Some(i) } else { None };
+    if !some {
+        *slot = None;
+    }
 }
 
 #[inline(never)]
@@ -195,30 +197,24 @@ pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
     let Some(slot) = p.rings.get_mut(id) else { return };
     let mut some = slot.is_some();
     io.bool(&mut some);
-    let mut r = slot.unwrap_or(Ring::new(Area { first_block: 0, blocks: 0 }));
+    // In place, as an instance; a bad one read is dropped again.
+    let r = slot.get_or_insert(Ring::new(Area { first_block: 0, blocks: 0 }));
     io.u16(&mut r.area.first_block);
     io.u16(&mut r.area.blocks);
     io.u32(&mut r.head);
     io.u32(&mut r.used);
     io.u32(&mut r.count);
     io.u64(&mut r.first_seq);
-    if !some {
-        *slot = None;
-        return;
-    }
     let (start, bytes) = (r.area.start(), r.area.bytes());
-    if io.read && (r.head as usize >= bytes.max(1) || r.used as usize > bytes || !p.blocks.claim(r.area)) {
-        io.bad();
-        return;
+    let ok = some
+        && (!io.read || (r.head as usize) < bytes.max(1) && r.used as usize <= bytes && p.blocks.claim(r.area))
+        && p.pool.get_mut(start..start + bytes).is_some_and(|data| io.bytes(data, bytes) == bytes);
+    if !ok {
+        if some {
+            io.bad();
+        }
+        *slot = None;
     }
-    let Some(data) = p.pool.get_mut(start..start + bytes) else {
-        io.bad();
-        return;
-    };
-    if io.bytes(data, bytes) != bytes {
-        io.bad();
-    }
-    *slot = Some(r);
 }
 
 /// A client a reexec carries: a follower (`svc log -f`), or the one that
