@@ -208,6 +208,14 @@ fn cloexec(w: &World, on: bool) {
 /// and everything as it was.
 #[inline(never)]
 fn launch(w: &mut World, probe: bool, m: &mut Buf<256>) -> Option<i32> {
+    let mut p = [0u8; PATH_BYTES];
+    let path = os::fd::cpath(w.reexec.target.as_bytes(), &mut p).unwrap_or(c"");
+    head(m, &w.reexec.target);
+    // Before it runs: an ELF binary for this machine.
+    if let Some(why) = sys::elf_mismatch(path).filter(|_| probe) {
+        m.push(why.as_bytes());
+        return None;
+    }
     let file = match save(w) {
         Ok(f) => f,
         Err(why) => {
@@ -223,8 +231,6 @@ fn launch(w: &mut World, probe: bool, m: &mut Buf<256>) -> Option<i32> {
     }
     let mut n = Buf::<16>::new();
     let _ = ufmt::uwrite!(n, "{}\0", fd);
-    let mut p = [0u8; PATH_BYTES];
-    let path = os::fd::cpath(w.reexec.target.as_bytes(), &mut p).unwrap_or(c"");
     let verb = if probe { c"reexec" } else { c"up" };
     let r = sys::run(path, &os::crash::argv(verb, c"--state", n.as_bytes()), probe);
     cloexec(w, true);
@@ -252,13 +258,6 @@ pub fn start(w: &mut World, client: Option<usize>, now: Instant, m: &mut Buf<256
     }
     if r.target.is_empty() {
         os::proc::exe(&mut r.target);
-    }
-    let mut p = [0u8; PATH_BYTES];
-    let path = os::fd::cpath(r.target.as_bytes(), &mut p).unwrap_or(c"");
-    head(m, &r.target);
-    if let Some(why) = sys::elf_mismatch(path) {
-        m.push(why.as_bytes());
-        return false;
     }
     r.client = client.map_or(0, |c| c as u8 + 1);
     match launch(w, true, m) {
@@ -324,28 +323,25 @@ pub fn tick(w: &mut World, ev: &Events, now: Instant) {
     r.probe = 0;
     let timed_out = r.deadline.take().is_none();
     let mut m = Buf::<256>::new();
-    head(&mut m, &w.reexec.target);
     if exit == Exit::Code(0) {
-        exec_now(w, &mut m);
-    } else if timed_out {
-        m.push(b"the probe took over 5s");
+        // What began while the probe ran (a stop, say) is not cut short
+        // either. The exec returns only when it failed.
+        if !busy(w, &mut m) {
+            launch(w, false, &mut m);
+        }
     } else {
+        head(&mut m, &w.reexec.target);
         let (what, n) = match exit {
             Exit::Code(c) => ("exit", c),
             Exit::Signal(s) => ("signal", s),
         };
-        let _ = ufmt::uwrite!(m, "the probe failed ({} {})", what, n);
+        if timed_out {
+            m.push(b"the probe took over 5s");
+        } else {
+            let _ = ufmt::uwrite!(m, "the probe failed ({} {})", what, n);
+        }
     }
     refuse(w, ev, m.as_bytes(), now);
-}
-
-/// Execs the target; returns only when that failed, with why in `m` and
-/// everything as it was.
-fn exec_now(w: &mut World, m: &mut Buf<256>) {
-    // What began while the probe ran (a stop, say) is not cut short either.
-    if !busy(w, m) {
-        launch(w, false, m);
-    }
 }
 
 /// Maps the state file `arg` (an fd number) and decodes it into `w`.
