@@ -49,16 +49,6 @@ pub fn due(w: &World, now: Instant) -> bool {
     w.power != 0 && now >= w.power_until
 }
 
-/// SIGQUIT to svc as PID 1: busybox init re-executes itself; svc does
-/// what `svc reexec` does (a refusal is said).
-pub fn reexec_now(w: &mut World, now: Instant) {
-    let mut m = crate::text::Buf::<256>::new();
-    if !crate::verbs::reexec::start(w, None, now, &mut m) {
-        crate::os::fd::write_err(m.as_bytes());
-        crate::os::fd::write_err(b"\n");
-    }
-}
-
 /// The end, once the services are down or their time is up: SIGTERM and
 /// SIGCONT to every process, up to 3 s for them to exit while reaping,
 /// SIGKILL to the rest, sync (10 s at most), every writable filesystem

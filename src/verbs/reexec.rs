@@ -160,7 +160,7 @@ fn identity(fd: BorrowedFd) -> (u64, u64) {
 #[inline(never)]
 fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     let r = &mut w.reexec;
-    r.meta = state::Meta::new();
+    r.meta.build.clear();
     r.meta.build.push(env!("SVC_BUILD_ID").as_bytes());
     r.meta.asker = r.client;
     r.fds.clear();
@@ -244,34 +244,30 @@ fn launch(w: &mut World, probe: bool, m: &mut Buf<256>) -> Option<i32> {
     None
 }
 
-/// Begins a reexec for control client `client` (None: SIGQUIT as PID 1),
-/// to the binary its request names, else the one svc runs: checks, encodes
-/// and runs the probe; the exec follows its success (`reaped`). False,
-/// with why in `m`: nothing changed.
-pub fn start(w: &mut World, client: Option<usize>, now: Instant, m: &mut Buf<256>) -> bool {
-    if busy(w, m) {
-        return false;
-    }
-    let r = &mut w.reexec;
-    if client.is_none() {
-        r.target.clear();
-    }
-    if r.target.is_empty() {
-        os::proc::exe(&mut r.target);
-    }
-    r.client = client.map_or(0, |c| c as u8 + 1);
-    match launch(w, true, m) {
-        Some(pid) => {
+/// Begins a reexec for control client `client` (None: SIGQUIT to svc as
+/// PID 1, as busybox init re-executes itself) to the binary its request
+/// named, else the one svc runs: runs the probe; the exec follows its
+/// success (`tick`). A refusal is said, and answered: nothing changed.
+pub fn start(w: &mut World, ev: &Events, client: Option<usize>, now: Instant) {
+    let c = client.map_or(0, |c| c as u8 + 1);
+    let mut m = Buf::<256>::new();
+    if !busy(w, &mut m) {
+        let r = &mut w.reexec;
+        if client.is_none() {
+            r.target.clear();
+        }
+        if r.target.is_empty() {
+            os::proc::exe(&mut r.target);
+        }
+        r.client = c;
+        if let Some(pid) = launch(w, true, &mut m) {
             w.reexec.probe = pid;
             w.reexec.deadline = Some(now + Duration::from_millis(PROBE_MS));
-            m.clear();
-            true
+            return;
         }
-        None => {
-            w.reexec.client = 0;
-            false
-        }
+        w.reexec.client = 0;
     }
+    refuse(w, ev, c, m.as_bytes(), now);
 }
 
 /// `reexec: TARGET: `, which every refusal begins with.
@@ -280,10 +276,10 @@ fn head(m: &mut Buf<256>, target: &Buf<PATH_BYTES>) {
     let _ = ufmt::uwrite!(m, "reexec: {}: ", Bytes(target.as_bytes()));
 }
 
-/// Tells the asking client (and svc's log) why the reexec did not happen.
-fn refuse(w: &mut World, ev: &Events, msg: &[u8], now: Instant) {
+/// Tells svc's log and the asking client (`c`, + 1) why the reexec did
+/// not happen.
+fn refuse(w: &mut World, ev: &Events, c: u8, msg: &[u8], now: Instant) {
     say(&[b"svc: ", msg, b"\n"]);
-    let c = core::mem::take(&mut w.reexec.client);
     if c > 0 {
         control::answer(w, ev, usize::from(c - 1), EXIT_FAIL, msg, b"", now);
     }
@@ -341,7 +337,8 @@ pub fn tick(w: &mut World, ev: &Events, now: Instant) {
             let _ = ufmt::uwrite!(m, "the probe failed ({} {})", what, n);
         }
     }
-    refuse(w, ev, m.as_bytes(), now);
+    let c = core::mem::take(&mut w.reexec.client);
+    refuse(w, ev, c, m.as_bytes(), now);
 }
 
 /// Maps the state file `arg` (an fd number) and decodes it into `w`.

@@ -342,7 +342,7 @@ fn signals(w: &mut World, ev: &Events, now: Instant) {
                     os::fd::say(&b);
                 }
             }
-            signame::QUIT if pid1 => power::reexec_now(w, now),
+            signame::QUIT if pid1 => reexec::start(w, ev, None, now),
             _ if pid1 => {
                 if let Some(p) = crate::init::Power::of_signal(sig) {
                     power::request(w, p, now);

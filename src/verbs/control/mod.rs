@@ -337,13 +337,10 @@ fn handle(w: &mut World, ev: &Events, c: usize, req: &Asked, now: Instant) {
             set_job(w, c, Job::Close);
         }
         Kind::Reexec => {
-            let mut m = Buf::<256>::new();
-            // The reply comes with the probe's outcome, or from the new image.
-            if crate::verbs::reexec::start(w, Some(c), now, &mut m) {
-                return set_job(w, c, Job::WaitReexec);
-            }
-            head(w, c, EXIT_FAIL, m.as_bytes(), b"");
-            set_job(w, c, Job::Close);
+            // The reply comes with a refusal, the probe's outcome, or from
+            // the new image.
+            set_job(w, c, Job::WaitReexec);
+            return crate::verbs::reexec::start(w, ev, Some(c), now);
         }
         Kind::Reload => {
             let dry = has(proto::DRY_RUN);
