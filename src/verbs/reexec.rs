@@ -392,7 +392,6 @@ pub fn decode(w: &mut World, arg: &[u8]) {
 /// child, with the start time recorded); and answers the client that asked.
 #[inline(never)]
 pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
-    let mut held = 0u64;
     for i in 0..w.reexec.fds.len() {
         let Some(f) = w.reexec.fds.get(i).copied() else { continue };
         let role = role_of(&f);
@@ -423,13 +422,13 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
         if let Some(file) = w.socks.files.get_mut(k) {
             *file = f.file;
         }
-        if let Role::Client(c) = role {
-            held |= 1 << c;
-        }
     }
-    // Clients whose connection did not come along are gone.
-    for (c, cl) in w.clients.list.iter_mut().enumerate() {
-        if held & (1 << c) == 0 {
+    // Clients whose connection did not come along are gone. (By the fd
+    // table: a bit mask of them shifted by a client number the state
+    // names, a 64-bit shift on 32-bit targets.)
+    let World { clients, fds, .. } = &mut *w;
+    for (c, cl) in clients.list.iter_mut().enumerate() {
+        if !matches!(fds.role(usize::from(cl.fd)), Role::Client(x) if usize::from(x) == c) {
             cl.free();
         }
     }
