@@ -328,7 +328,7 @@ fn le(b: &[u8], at: usize) -> u32 {
 /// its config text into `p.sup.cfg` with `parse` (false: the text has
 /// errors) and checks the whole.
 #[inline(never)]
-pub fn decode(blob: &[u8], p: &mut Parts, parse: &mut dyn FnMut(&[u8], &mut Config) -> bool) -> Result<(), Error> {
+pub fn decode(blob: &[u8], p: &mut Parts, parse: &mut impl FnMut(&[u8], &mut Config) -> bool) -> Result<(), Error> {
     if le(blob, 0) != u32::from_le_bytes(MAGIC) {
         return Err(Error::Magic);
     }
