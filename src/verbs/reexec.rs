@@ -90,16 +90,16 @@ fn role_of(f: &Fd) -> Role {
     }
 }
 
-/// Whether the fd at table index `k` goes to the new image: everything but
-/// what svc makes afresh, and of the clients only the one that asked and
-/// the followers.
-fn kept(w: &World, k: usize) -> bool {
-    match w.fds.role(k) {
-        Role::Client(c) => {
-            usize::from(c) + 1 == usize::from(w.reexec.client)
-                || w.clients.list.get(usize::from(c)).is_some_and(|cl| matches!(cl.job, Job::Follow { .. }))
+/// Whether an fd of role `(kind, a, _)` (role_code) goes to the new
+/// image: everything but what svc makes afresh, and of the clients only the
+/// one that asked and the followers.
+fn kept(w: &World, kind: u8, a: u8) -> bool {
+    match kind {
+        2 => {
+            usize::from(a) + 1 == usize::from(w.reexec.client)
+                || w.clients.list.get(usize::from(a)).is_some_and(|cl| matches!(cl.job, Job::Follow { .. }))
         }
-        r => role_code(r).0 != 0,
+        k => k != 0,
     }
 }
 
@@ -165,8 +165,8 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     r.meta.asker = r.client;
     r.fds.clear();
     for k in 0..MAX_FDS {
-        let Some(fd) = w.fds.fd(k).filter(|_| kept(w, k)) else { continue };
         let (kind, a, b) = role_code(w.fds.role(k));
+        let Some(fd) = w.fds.fd(k).filter(|_| kept(w, kind, a)) else { continue };
         let (dev, ino) = identity(fd);
         let file = w.socks.files.get(k).copied().unwrap_or((0, 0));
         let _ = w.reexec.fds.push(Fd { k: k as u16, num: fd.as_raw_fd(), kind, a, b, dev, ino, file });
@@ -436,7 +436,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
     let me = os::process::pid();
     for id in 0..w.sup.svcs.len() {
         for k in 0..MAX_INSTANCES {
-            let Some(pid) = w.sup.svcs.get(id).and_then(|s| s.inst.get(k).copied().flatten()).map(|i| i.pid).filter(|&p| p > 0) else {
+            let Some(pid) = w.sup.svcs.get(id).and_then(|s| s.inst.get(k)?.as_ref()).map(|i| i.pid).filter(|&p| p > 0) else {
                 continue;
             };
             let recorded = w.reexec.pids.iter().find(|(p, _)| *p == pid).map(|&(_, t)| t);
