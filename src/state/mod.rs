@@ -240,14 +240,10 @@ impl<'a> Io<'a> {
     pub fn at(&mut self, t: &mut Instant) {
         *t = Instant::from_millis(self.n(t.as_millis()));
     }
-    /// A flag, then the value when set.
-    fn opt(&mut self, v: Option<u64>) -> Option<u64> {
-        let some = self.upto(u64::from(v.is_some()), 1) != 0;
-        let x = self.n(v.unwrap_or(0));
-        if some { Some(x) } else { None }
-    }
+    /// An optional instant: 0 for none, else its milliseconds + 1.
     pub fn opt_at(&mut self, t: &mut Option<Instant>) {
-        *t = self.opt(t.map(Instant::as_millis)).map(Instant::from_millis);
+        let x = self.n(t.map_or(0, |t| t.as_millis().saturating_add(1)));
+        *t = x.checked_sub(1).map(Instant::from_millis);
     }
     /// (Read) a count of at most `max` and that many bytes.
     fn take(&mut self, max: usize) -> &'a [u8] {

@@ -14,20 +14,19 @@ pub(super) fn walk_pins(io: &mut Io, p: &mut Pins) {
     p.used = io.bytes(&mut p.bytes, used) as u16;
 }
 
-/// An optional exit: 0 none, 1 a code, 2 a signal; then the number.
+/// An optional exit as one number: 0 none, 1 + a code, 257 + a signal.
 #[inline(never)]
 pub(super) fn walk_exit(io: &mut Io, e: &mut Option<Exit>) {
-    let (k, v) = match *e {
-        None => (0, 0),
-        Some(Exit::Code(c)) => (1, c),
-        Some(Exit::Signal(s)) => (2, s),
+    let v = match *e {
+        None => 0,
+        Some(Exit::Code(c)) => 1 + u64::from(c),
+        Some(Exit::Signal(s)) => 257 + u64::from(s),
     };
-    let k = io.upto(k, 2);
-    let v = io.upto(u64::from(v), 255) as u8;
-    *e = match k {
+    let v = io.upto(v, 512);
+    *e = match v {
         0 => None,
-        1 => Some(Exit::Code(v)),
-        _ => Some(Exit::Signal(v)),
+        1..=256 => Some(Exit::Code((v - 1) as u8)),
+        _ => Some(Exit::Signal((v - 257) as u8)),
     };
 }
 
