@@ -7,29 +7,48 @@ use core::ffi::{CStr, c_char, c_long};
 use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 
+/// svc's own ELF identification: magic, class, byte order (e_ident's
+/// first 6 bytes), and machine (e_machine, in that byte order): those of
+/// the binary that runs, known when it is built.
+const IDENT: [u8; 6] =
+    [0x7f, b'E', b'L', b'F', if cfg!(target_pointer_width = "64") { 2 } else { 1 }, if cfg!(target_endian = "little") { 1 } else { 2 }];
+const MACHINE: u16 = if cfg!(target_arch = "x86_64") {
+    62
+} else if cfg!(target_arch = "x86") {
+    3
+} else if cfg!(target_arch = "aarch64") {
+    183
+} else if cfg!(target_arch = "arm") {
+    40
+} else if cfg!(any(target_arch = "riscv64", target_arch = "riscv32")) {
+    243
+} else if cfg!(any(target_arch = "mips", target_arch = "mips64")) {
+    8
+} else if cfg!(target_arch = "powerpc") {
+    20
+} else if cfg!(target_arch = "powerpc64") {
+    21
+} else if cfg!(target_arch = "s390x") {
+    22
+} else if cfg!(target_arch = "loongarch64") {
+    258
+} else {
+    panic!("svc reexec: add this architecture's ELF e_machine")
+};
+
 /// Why `target` is refused before it runs: its ELF identification (magic,
 /// class, byte order) and machine must be svc's own, so that a foreign
 /// binary that binfmt_misc would run under an emulator never passes.
 pub fn elf_mismatch(target: &CStr) -> Option<&'static str> {
     // e_ident (16 bytes), e_type (2), e_machine (2).
-    let mut ours = [0u8; 20];
-    let mut theirs = [0u8; 20];
-    if !head(target, &mut theirs) {
-        return Some("cannot read it");
-    }
-    head(c"/proc/self/exe", &mut ours);
-    if theirs[..6] != ours[..6] || theirs[18..] != ours[18..] || ours[..4] != *b"\x7fELF" {
+    let mut b = [0u8; 20];
+    let Ok(fd) = crate::os::fd::open(target, libc::O_RDONLY, 0) else { return Some("cannot read it") };
+    // A shorter file leaves zeros: it is no ELF binary.
+    let _ = crate::os::fd::read_some(crate::os::fd::borrowed(&fd), &mut b);
+    if b[..6] != IDENT || u16::from_ne_bytes([b[18], b[19]]) != MACHINE {
         return Some("not an ELF binary for this machine");
     }
     None
-}
-
-/// The first bytes of a file; false when it cannot be opened.
-fn head(p: &CStr, b: &mut [u8; 20]) -> bool {
-    let Ok(fd) = crate::os::fd::open(p, libc::O_RDONLY, 0) else { return false };
-    // A shorter file leaves zeros: it is no ELF binary.
-    let _ = crate::os::fd::read_some(crate::os::fd::borrowed(&fd), b);
-    true
 }
 
 /// A new state file: `memfd_create(2)`, else an unnamed `O_TMPFILE` in `dir`.
