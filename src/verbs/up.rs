@@ -170,7 +170,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     // What a previous svc killed by SIGKILL left running holds the sockets
     // and would run beside the services started now. (After a crash, what
     // runs is svc's own, adopted below.)
-    if cmd.again().is_none() && cmd.state().is_none() {
+    if !recovering && !state {
         leftover::stop(w);
     }
     // Before any service starts: a port that cannot be had is an error now.
@@ -201,7 +201,7 @@ pub fn up(cmd: &Command<'static>, cmdline: Option<&'static [u8]>) -> i32 {
     if recovering {
         recover::adopt(w, &ev, now);
     }
-    if cmd.again().is_some() || cmd.state().is_some() {
+    if recovering || state {
         // Exits during the re-exec: one SIGCHLD may stand for many, or none.
         reap(w, now);
     }
