@@ -292,3 +292,96 @@ fn as_pid1_sigquit_reexecs_the_binary_now_at_its_path() {
     assert_eq!(children_of(svc).len(), 2, "nothing started twice");
     s.stop_svc("KILL");
 }
+
+/// `svc ARGS` on a thread of its own, for a request that waits on the test
+/// (a stop that hangs, an upgrade waiting for readiness); 60 s at most.
+fn in_background(s: &Svc, args: &[&str]) -> std::thread::JoinHandle<std::process::Output> {
+    let mut words: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    words.splice(1..1, ["-c".to_string(), s.conf_str(), "-s".to_string(), s.sock.display().to_string()]);
+    std::thread::spawn(move || {
+        let w: Vec<&str> = words.iter().map(String::as_str).collect();
+        output_within(&mut svc(&w), secs(60))
+    })
+}
+
+/// `svc reexec` refused as busy: exit 1, `why` on stderr, and nothing
+/// changed (svc's pid and binary, every service's status and instances).
+fn assert_busy(s: &Svc, names: &[&str], why: &str) {
+    let svc_pid = s.svc_pid();
+    let exe = fs::read_link(format!("/proc/{svc_pid}/exe")).expect("svc's exe");
+    let before = snapshot(s, names);
+    // Each service's instances: pid, role and state (their uptimes go on).
+    let instances = || -> Vec<Vec<String>> {
+        let of = |i: &Json| ["pid", "role", "state"].map(|k| format!("{:?}", i.get(k))).join(" ");
+        names
+            .iter()
+            .map(|n| match s.json(n).get("instances") {
+                Some(Json::Arr(l)) => l.iter().map(of).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    let inst = instances();
+    let out = s.run(&["reexec"]);
+    assert_eq!(out.status.code(), Some(1), "svc reexec while {why}: {}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(why), "svc reexec: want {why:?}: {}", show(&out));
+    assert_eq!(snapshot(s, names), before, "a refused reexec changed the services");
+    assert_eq!(instances(), inst, "a refused reexec changed the instances");
+    assert_eq!(s.svc_pid(), svc_pid);
+    assert_eq!(fs::read_link(format!("/proc/{svc_pid}/exe")).expect("svc's exe"), exe);
+}
+
+/// A reexec does not cut short a stop or an upgrade: while one is under
+/// way it is refused (`busy: stopping NAME`, `busy: upgrading NAME`, exit
+/// 1) with nothing changed; once it is over, the same reexec is taken.
+#[test]
+fn reexec_is_refused_while_a_stop_or_an_upgrade_is_under_way() {
+    let port = free_tcp_port();
+    let mut s = Svc::new("reexec_busy");
+    let ready = s.path("ready");
+    // Ignores TERM (sleep inherits that) and may take a minute to stop.
+    let stubborn = s.script("stubborn", "trap '' TERM\nexec /bin/sleep 3600\n");
+    s.write_config(&format!(
+        "[stubborn]\nexec = {stubborn}\nstop_timeout = 60s\n\
+         [web]\nexec = {}\nlisten = tcp:127.0.0.1:{port}\nready = fd:4\nenv = READY_FILE={}\n\
+         [idle]\nexec = /bin/sleep 3600\n",
+        echo_exec("--ready-fd 4"),
+        ready.display()
+    ));
+    fs::write(&ready, "").expect("create the ready file");
+    s.start();
+    let names = ["stubborn", "web", "idle"];
+    let (stubborn, old, idle) = (s.wait_running("stubborn"), s.wait_running("web"), s.wait_running("idle"));
+
+    // A stop that hangs: stubborn ignores its TERM.
+    let stop = in_background(&s, &["stop", "stubborn"]);
+    s.wait_state("stubborn", "stopping", secs(10));
+    assert_busy(&s, &names, "busy: stopping stubborn");
+    assert_eq!((s.pid("stubborn"), s.pid("idle")), (Some(stubborn), Some(idle)));
+    kill(stubborn, "KILL");
+    let out = stop.join().expect("the stop thread");
+    assert_eq!(out.status.code(), Some(0), "svc stop stubborn: {}", show(&out));
+    s.wait_state("stubborn", "stopped", secs(10));
+
+    // An upgrade waiting for its new instance's readiness.
+    fs::remove_file(&ready).expect("remove the ready file");
+    let up = in_background(&s, &["upgrade", "web"]);
+    let new = wait_for(secs(20), "web's new instance", || {
+        let j = s.json("web");
+        let Some(Json::Arr(list)) = j.get("instances") else { return None };
+        list.iter().find(|i| i.get("role").and_then(|r| r.as_str()) == Some("new")).and_then(|i| i.get("pid")?.as_u64())
+    });
+    assert_busy(&s, &names, "busy: upgrading web");
+    assert_eq!(s.pid("web"), Some(old), "the old instance serves on");
+    assert!(!up.is_finished(), "the upgrade ended while its new instance was not ready");
+    fs::write(&ready, "").expect("create the ready file");
+    let out = up.join().expect("the upgrade thread");
+    assert_eq!(out.status.code(), Some(0), "svc upgrade web: {}", show(&out));
+    assert_eq!(s.pid("web"), Some(new as u32));
+    wait_until(secs(20), "web's old instance gone", || s.json("web").get("instances").is_none());
+
+    // Nothing under way: the reexec is taken.
+    reexec_ok(&s, &[]);
+    assert_eq!((s.pid("web"), s.pid("idle")), (Some(new as u32), Some(idle)));
+    assert!(s.svc_running(), "{}", s.stderr_text());
+}

@@ -329,6 +329,15 @@ fn inconsistent_state_is_refused() {
 }
 
 #[test]
+fn an_upgrade_that_is_over_is_read_back_as_idle() {
+    // svc upgraded web once: a later reexec must not be refused over it.
+    let mut o = sample();
+    o.sup.svcs[3].upgrade = Upgrade::Upgraded { old: 60, new: 61 };
+    let b = decoded(&o.encode()).expect("decode");
+    assert_eq!(b.sup.svcs[3].upgrade, Upgrade::Idle);
+}
+
+#[test]
 fn a_config_text_that_does_not_parse_is_refused() {
     let mut o = sample();
     let bad = b"[web]\nexce = /bin/web\n";

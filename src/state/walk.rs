@@ -140,11 +140,12 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
         _ => Note::Signal { sig: a, errno },
     };
     io.bool(&mut s.removed);
-    // Nor an upgrade under way: an idle or a failed one.
+    // Nor an upgrade under way: an idle or a failed one, or one that is
+    // over (read back as idle).
     let (k, mut exit) = match s.upgrade {
-        Upgrade::Idle => (0, None),
         Upgrade::Failed { exit } => (1, exit),
-        _ => (2, None),
+        Upgrade::Running { .. } => (2, None),
+        _ => (0, None),
     };
     let k = io.upto(k, 1);
     walk_exit(io, &mut exit);

@@ -109,7 +109,8 @@ fn busy(w: &World, m: &mut Buf<256>) -> bool {
     for (id, s) in w.sup.svcs.iter().enumerate() {
         let stopping = s.inst.iter().flatten().any(|i| matches!(i.phase, InstPhase::Stopping { .. } | InstPhase::Lingering { .. }));
         let what: &[u8] = match s.upgrade {
-            Upgrade::Running { .. } | Upgrade::Upgraded { .. } => b"busy: upgrading ",
+            // Once upgraded, the old instance's drain is a stop.
+            Upgrade::Running { .. } => b"busy: upgrading ",
             _ if stopping => b"busy: stopping ",
             _ => continue,
         };
