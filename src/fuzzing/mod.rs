@@ -250,7 +250,7 @@ struct StateWorld {
     probe_fresh: u64,
     clients: Clients,
     fds: state::Fds,
-    pids: state::Pids,
+    starts: [state::Starts; 8],
 }
 
 impl StateWorld {
@@ -269,7 +269,7 @@ impl StateWorld {
             probe_fresh: 0,
             clients: Clients::new(),
             fds: Vec::new(),
-            pids: Vec::new(),
+            starts: [[0; MAX_INSTANCES]; 8],
         }
     }
     fn parts(&mut self) -> state::Parts<'_> {
@@ -287,7 +287,7 @@ impl StateWorld {
             probe_fresh: &mut self.probe_fresh,
             clients: &mut self.clients,
             fds: &mut self.fds,
-            pids: &mut self.pids,
+            starts: &mut self.starts,
         }
     }
 }

@@ -21,7 +21,7 @@
 use crate::clients::{Clients, Job};
 use crate::config::Config;
 use crate::duration::{Duration, Instant};
-use crate::limits::{MAX_CLIENTS, MAX_FDS, MAX_INSTANCES, MAX_SERVICES, PROBE_OUTPUT_BYTES};
+use crate::limits::{MAX_CLIENTS, MAX_FDS, MAX_INSTANCES, PROBE_OUTPUT_BYTES};
 use crate::ring::{Assembler, Pool, Ring};
 use crate::service::{Service, Want};
 use crate::supervisor::Supervisor;
@@ -43,12 +43,12 @@ pub const HEADER_BYTES: usize = 16;
 /// Set on the tag of an item that a reader which does not know it may skip.
 pub const OPTIONAL: u16 = 0x8000;
 
-// Tags: never reuse one. (2 was a walked Config, in no release.)
+// Tags: never reuse one. (2 was a walked Config, 6 a pid with its start
+// time, in no release.)
 const META: u16 = 1;
 const SERVICE: u16 = 3;
 const FD: u16 = 4;
 const CLIENT: u16 = 5;
-const PID: u16 = 6;
 /// The config text in force.
 const TEXT: u16 = 7;
 const PINS: u16 = 8;
@@ -122,10 +122,9 @@ pub struct Fd {
 
 pub type Fds = Vec<Fd, MAX_FDS>;
 
-/// Each process an instance names (its pid, a probe's) with its start time
-/// (/proc/PID/stat field 22), so that a reused pid is not adopted.
-pub type Pids = Vec<(i32, u64), MAX_PIDS>;
-pub const MAX_PIDS: usize = MAX_SERVICES * MAX_INSTANCES * 2;
+/// Each instance's start time (/proc/PID/stat field 22; 0: none), per
+/// slot as `Service::inst`, so that a reused pid is not adopted.
+pub type Starts = [u64; MAX_INSTANCES];
 
 /// Everything encoded, borrowed from where `svc up` keeps it.
 pub struct Parts<'a> {
@@ -145,7 +144,7 @@ pub struct Parts<'a> {
     pub probe_fresh: &'a mut u64,
     pub clients: &'a mut Clients,
     pub fds: &'a mut Fds,
-    pub pids: &'a mut Pids,
+    pub starts: &'a mut [Starts],
 }
 
 /// The walker: writes fields into `dst` or reads them from `src[pos..end]`.
@@ -376,9 +375,6 @@ fn walk(io: &mut Io, p: &mut Parts) {
     for i in 0..p.fds.len() {
         item(io, p, FD, i);
     }
-    for i in 0..p.pids.len() {
-        item(io, p, PID, i);
-    }
     for c in 0..p.clients.list.len() {
         if p.clients.list.get(c).is_some_and(|c| matches!(c.job, Job::Follow { .. } | Job::WaitReexec)) {
             item(io, p, CLIENT, c);
@@ -416,13 +412,6 @@ fn walk_item(io: &mut Io, p: &mut Parts, tag: u16) -> bool {
             }
             i
         }
-        PID => {
-            let i = p.pids.len();
-            if p.pids.push((0, 0)).is_err() {
-                io.fail(Error::Full);
-            }
-            i
-        }
         CLIENT | META | TEXT | PINS => 0,
         _ => return false,
     };
@@ -453,12 +442,6 @@ fn fields(io: &mut Io, p: &mut Parts, tag: u16, i: usize) -> bool {
                 io.u64(&mut f.ino);
                 io.u64(&mut f.file.0);
                 io.u64(&mut f.file.1);
-            }
-        }
-        PID => {
-            if let Some((pid, start)) = p.pids.get_mut(i) {
-                io.i32(pid);
-                io.u64(start);
             }
         }
         CLIENT => {

@@ -1,9 +1,10 @@
 //! Each encoded type's fields, listed once for both directions (see
 //! `Io`): appended to, never reordered. No syscalls.
 
-use super::{Io, Parts};
+use super::{Io, Parts, Starts};
 use crate::clients::{Client, Job};
 use crate::duration::Instant;
+use crate::limits::MAX_INSTANCES;
 use crate::pin::{Pins, Resolve};
 use crate::ring::{Area, Ring};
 use crate::service::{Exit, InstPhase, Instance, Note, Rest, Role, Service, Step, Upgrade, Want};
@@ -65,8 +66,9 @@ pub(super) fn walk_phase(io: &mut Io, ph: &mut InstPhase) {
     };
 }
 
+/// An instance, and its process's start time (`Starts`).
 #[inline(never)]
-pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>) {
+pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>, start: &mut u64) {
     let mut some = slot.is_some();
     io.bool(&mut some);
     // In place (a copy of the instance each way cost more).
@@ -80,6 +82,7 @@ pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>) {
         session: 0,
     });
     io.i32(&mut i.pid);
+    io.u64(start);
     io.at(&mut i.started);
     walk_phase(io, &mut i.phase);
     i.role = pick(io, &ROLES, i.role, i.role as usize);
@@ -92,7 +95,7 @@ pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>) {
 }
 
 #[inline(never)]
-pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
+pub(super) fn walk_service(io: &mut Io, s: &mut Service, starts: &mut Starts) {
     io.u8(&mut s.def);
     io.u32(&mut s.generation);
     s.want = pick(io, &[Want::Up, Want::Down], s.want, s.want as usize);
@@ -158,8 +161,8 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
     io.u8(&mut pin.cand);
     io.u8(&mut pin.last);
     pin.next = pick(io, &[Resolve::Reuse, Resolve::Fresh, Resolve::Previous], pin.next, pin.next as usize);
-    for i in s.inst.iter_mut() {
-        walk_inst(io, i);
+    for (i, t) in s.inst.iter_mut().zip(starts) {
+        walk_inst(io, i, t);
     }
 }
 
@@ -167,8 +170,9 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service) {
 /// partial lines and the ring with its bytes).
 #[inline(never)]
 pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
+    let mut none = [0; MAX_INSTANCES];
     if let Some(s) = p.sup.svcs.get_mut(id) {
-        walk_service(io, s);
+        walk_service(io, s, p.starts.get_mut(id).unwrap_or(&mut none));
     }
     if let Some(said) = p.sup.said.get_mut(id) {
         io.text(&mut said.status);

@@ -42,7 +42,7 @@ pub struct Reexec {
     pub target: Buf<PATH_BYTES>,
     pub meta: state::Meta,
     pub fds: state::Fds,
-    pub pids: state::Pids,
+    pub starts: [state::Starts; MAX_SERVICES],
 }
 
 impl Reexec {
@@ -56,7 +56,7 @@ impl Reexec {
             target: Buf::new(),
             meta: state::Meta::new(),
             fds: state::Fds::new(),
-            pids: state::Pids::new(),
+            starts: [[0; MAX_INSTANCES]; MAX_SERVICES],
         }
     }
 }
@@ -146,7 +146,7 @@ fn parts(w: &mut World) -> (Parts<'_>, Parser<'_>) {
         probe_fresh: &mut logs.probe_fresh,
         clients,
         fds: &mut reexec.fds,
-        pids: &mut reexec.pids,
+        starts: &mut reexec.starts,
     };
     (p, parser)
 }
@@ -172,12 +172,9 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
         let file = w.socks.files.get(k).copied().unwrap_or((0, 0));
         let _ = w.reexec.fds.push(Fd { k: k as u16, num: fd.as_raw_fd(), kind, a, b, dev, ino, file });
     }
-    w.reexec.pids.clear();
-    for s in w.sup.svcs.iter() {
-        for i in s.inst.iter().flatten() {
-            if let Some(st) = os::proc::stat(i.pid).filter(|_| i.pid > 0) {
-                let _ = w.reexec.pids.push((i.pid, st.start));
-            }
+    for (s, starts) in w.sup.svcs.iter().zip(w.reexec.starts.iter_mut()) {
+        for (i, t) in s.inst.iter().zip(starts) {
+            *t = i.as_ref().filter(|i| i.pid > 0).and_then(|i| os::proc::stat(i.pid)).map_or(0, |st| st.start);
         }
     }
     // The fallback's place: the control socket's directory.
@@ -440,7 +437,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
             let Some(pid) = w.sup.svcs.get(id).and_then(|s| s.inst.get(k)?.as_ref()).map(|i| i.pid).filter(|&p| p > 0) else {
                 continue;
             };
-            let recorded = w.reexec.pids.iter().find(|(p, _)| *p == pid).map(|&(_, t)| t);
+            let recorded = w.reexec.starts.get(id).and_then(|s| s.get(k)).copied();
             if os::proc::stat(pid).is_none_or(|s| s.ppid != me || Some(s.start) != recorded) {
                 recover::say(w.sup.name(id), ": pid ", pid, " not our child any more\n");
                 w.sup.handle(SupEvent::Exited { pid, exit: Exit::Signal(signame::KILL) }, now, &mut w.out);
