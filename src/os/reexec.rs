@@ -127,6 +127,13 @@ pub fn run(path: &CStr, argv: &[*const c_char; 7], fork: bool) -> Result<i32, Er
     r
 }
 
+/// Whether `fd` is open with close-on-exec clear (`fcntl(F_GETFD)`): as
+/// `svc reexec` hands it over, and as nothing svc opens itself is.
+pub fn handed(fd: i32) -> bool {
+    // SAFETY: F_GETFD reads a flag of `fd` only (EBADF when it is closed).
+    unsafe { libc::syscall(libc::SYS_fcntl, fd as c_long, libc::F_GETFD as c_long) == 0 }
+}
+
 /// Whether `fd` still listens (`SO_ACCEPTCONN`), or is a datagram socket
 /// (which never does) when `dgram` allows one.
 pub fn listening(fd: BorrowedFd, dgram: bool) -> bool {

@@ -222,10 +222,10 @@ pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
 }
 
 /// A client a reexec carries: a follower (`svc log -f`), or the one that
-/// asked, whose reply comes from the new image.
+/// asked, whose reply comes from the new image. (Its connection is an fd
+/// handed over, which names it: `fd` is set as that is adopted.)
 #[inline(never)]
 pub(super) fn walk_client(io: &mut Io, c: &mut Client) {
-    io.u16(&mut c.fd);
     io.text(&mut c.out);
     io.bool(&mut c.writing);
     let (k, mut id, mut seq, mut live, mut lost) = match c.job {

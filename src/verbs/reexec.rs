@@ -10,7 +10,6 @@ use crate::clients::Job;
 use crate::duration::{Duration, Instant};
 use crate::limits::*;
 use crate::os::event::{Events, Interest};
-use crate::os::fd::Slot;
 use crate::os::{self, reexec as sys};
 use crate::proto::{EXIT_FAIL, EXIT_OK};
 use crate::service::{Exit, InstPhase, Upgrade};
@@ -170,7 +169,7 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
         let Some(fd) = w.fds.fd(k).filter(|_| kept(w, kind, a)) else { continue };
         let (dev, ino) = identity(fd);
         let file = w.socks.files.get(k).copied().unwrap_or((0, 0));
-        let _ = w.reexec.fds.push(Fd { k: k as u16, num: fd.as_raw_fd(), kind, a, b, dev, ino, file });
+        let _ = w.reexec.fds.push(Fd { num: fd.as_raw_fd(), kind, a, b, dev, ino, file });
     }
     for (s, starts) in w.sup.svcs.iter().zip(w.reexec.starts.iter_mut()) {
         for (i, t) in s.inst.iter().zip(starts) {
@@ -385,45 +384,49 @@ pub fn decode(w: &mut World, arg: &[u8]) {
     }
 }
 
-/// Then takes over what checks out: each fd (the same file as before, by
-/// device and inode; a listener still listening), each pid (still our
-/// child, with the start time recorded); and answers the client that asked.
+/// Then takes over what checks out: each fd (handed over, so not yet
+/// taken; the same file as before, by device and inode; a listener still
+/// listening), each pid (still our child, with the start time recorded);
+/// and answers the client that asked.
 #[inline(never)]
 pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
     for i in 0..w.reexec.fds.len() {
         let Some(f) = w.reexec.fds.get(i).copied() else { continue };
         let role = role_of(&f);
-        let Ok(fd) = os::fd::owned(f.num) else { continue };
-        let same = identity(os::fd::borrowed(&fd)) == (f.dev, f.ino)
-            && match role {
-                Role::Control => sys::listening(os::fd::borrowed(&fd), false),
-                Role::Listen { .. } => sys::listening(os::fd::borrowed(&fd), true),
-                _ => true,
-            };
-        let k = usize::from(f.k);
+        // Close-on-exec clear: an fd the old image handed over, not one of
+        // this image's own nor one taken already (both have it set).
+        let fd = if sys::handed(f.num) { os::fd::owned(f.num).ok() } else { None };
         os::crash::cloexec(f.num, true);
-        if !same || w.fds.slots.get(k).is_none_or(|(s, _)| !s.is_empty()) {
+        let Some(fd) = fd.filter(|fd| {
+            identity(os::fd::borrowed(fd)) == (f.dev, f.ino)
+                && match role {
+                    Role::Control => sys::listening(os::fd::borrowed(fd), false),
+                    Role::Listen { .. } => sys::listening(os::fd::borrowed(fd), true),
+                    _ => true,
+                }
+        }) else {
             recover::say(b"reexec", ": fd ", f.num, " not what it was: dropped\n");
             continue;
-        }
+        };
         let watch = match role {
             Role::Listen { .. } => None,
             Role::Client(c) if w.clients.list.get(usize::from(c)).is_some_and(|cl| cl.writing) => Some(Interest::Write),
             _ => Some(Interest::Read),
         };
-        if let Some(i) = watch {
-            let _ = ev.add(os::fd::borrowed(&fd), k as u64, i);
+        let Ok(k) = w.fds.hold(fd, role) else { continue };
+        if let (Some(i), Some(fd)) = (watch, w.fds.fd(k)) {
+            let _ = ev.add(fd, k as u64, i);
         }
-        if let Some(e) = w.fds.slots.get_mut(k) {
-            *e = (Slot::new(fd), role);
+        if let Role::Client(c) = role
+            && let Some(cl) = w.clients.list.get_mut(usize::from(c))
+        {
+            cl.fd = k as u16;
         }
         if let Some(file) = w.socks.files.get_mut(k) {
             *file = f.file;
         }
     }
-    // Clients whose connection did not come along are gone. (By the fd
-    // table: a bit mask of them shifted by a client number the state
-    // names, a 64-bit shift on 32-bit targets.)
+    // Clients whose connection did not come along are gone.
     let World { clients, fds, .. } = &mut *w;
     for (c, cl) in clients.list.iter_mut().enumerate() {
         if !matches!(fds.role(usize::from(cl.fd)), Role::Client(x) if usize::from(x) == c) {
