@@ -134,12 +134,8 @@ pub fn handed(fd: i32) -> bool {
     unsafe { libc::syscall(libc::SYS_fcntl, fd as c_long, libc::F_GETFD as c_long) == 0 }
 }
 
-/// Whether `fd` still listens (`SO_ACCEPTCONN`), or is a datagram socket
-/// (which never does) when `dgram` allows one.
-pub fn listening(fd: BorrowedFd, dgram: bool) -> bool {
-    let int = |name| {
-        let mut b = [0u8; 4];
-        crate::os::getsockopt(fd, libc::SOL_SOCKET, name, &mut b).ok().map(|_| i32::from_ne_bytes(b))
-    };
-    int(libc::SO_ACCEPTCONN) == Some(1) || (dgram && int(libc::SO_TYPE) == Some(libc::SOCK_DGRAM))
+/// Whether `fd` is a listening socket (`SO_ACCEPTCONN`).
+pub fn listening(fd: BorrowedFd) -> bool {
+    let mut b = [0u8; 4];
+    crate::os::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN, &mut b).is_ok() && i32::from_ne_bytes(b) == 1
 }

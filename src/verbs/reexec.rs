@@ -150,10 +150,16 @@ fn parts(w: &mut World) -> (Parts<'_>, Parser<'_>) {
     (p, parser)
 }
 
+/// What an fd handed over is checked against: the device and inode of
+/// what it is open on, and whether it listens (SO_ACCEPTCONN, in st_dev's
+/// top bit, which a device number never uses: the kernel's are 32 bits),
+/// so that a listener still listens as it did.
 // st_dev's and st_ino's types differ between targets.
 #[allow(clippy::unnecessary_cast)]
+#[inline(never)]
 fn identity(fd: BorrowedFd) -> (u64, u64) {
-    os::stat::fstat(fd).map_or((0, 0), |st| (st.st_dev as u64, st.st_ino as u64))
+    let (dev, ino) = os::stat::fstat(fd).map_or((0, 0), |st| (st.st_dev as u64, st.st_ino as u64));
+    (dev | u64::from(sys::listening(fd)) << 63, ino)
 }
 
 /// Writes the state into a new state file; its fd, or why not.
@@ -385,8 +391,8 @@ pub fn decode(w: &mut World, arg: &[u8]) {
 }
 
 /// Then takes over what checks out: each fd (handed over, so not yet
-/// taken; the same file as before, by device and inode; a listener still
-/// listening), each pid (still our child, with the start time recorded);
+/// taken; the same file as before, by device and inode, listening as it
+/// did), each pid (still our child, with the start time recorded);
 /// and answers the client that asked.
 #[inline(never)]
 pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
@@ -397,14 +403,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
         // this image's own nor one taken already (both have it set).
         let fd = if sys::handed(f.num) { os::fd::owned(f.num).ok() } else { None };
         os::crash::cloexec(f.num, true);
-        let Some(fd) = fd.filter(|fd| {
-            identity(os::fd::borrowed(fd)) == (f.dev, f.ino)
-                && match role {
-                    Role::Control => sys::listening(os::fd::borrowed(fd), false),
-                    Role::Listen { .. } => sys::listening(os::fd::borrowed(fd), true),
-                    _ => true,
-                }
-        }) else {
+        let Some(fd) = fd.filter(|fd| identity(os::fd::borrowed(fd)) == (f.dev, f.ino)) else {
             recover::say(b"reexec", ": fd ", f.num, " not what it was: dropped\n");
             continue;
         };
