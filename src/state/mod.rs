@@ -104,18 +104,15 @@ impl Meta {
     }
 }
 
-/// One fd handed over: its number, its role (`kind`, `a`, `b`: the OS
-/// layer's words), the device and inode of what it is open on (so that
-/// the new image knows it for the same), and those of the socket file svc
-/// made for it (0, 0 for none).
+/// One fd handed over: its number, its role (the OS layer's number), what it is open on as a number (device and inode, and
+/// whether it listens: the OS layer's, so that the new image knows it for
+/// the same), and the device and inode of the socket file svc made for it
+/// (0, 0 for none).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Fd {
     pub num: i32,
-    pub kind: u8,
-    pub a: u8,
-    pub b: u8,
-    pub dev: u64,
-    pub ino: u64,
+    pub role: u32,
+    pub id: u64,
     pub file: (u64, u64),
 }
 
@@ -433,11 +430,8 @@ fn fields(io: &mut Io, p: &mut Parts, tag: u16, i: usize) -> bool {
         FD => {
             if let Some(f) = p.fds.get_mut(i) {
                 io.i32(&mut f.num);
-                io.u8(&mut f.kind);
-                io.u8(&mut f.a);
-                io.u8(&mut f.b);
-                io.u64(&mut f.dev);
-                io.u64(&mut f.ino);
+                io.u32(&mut f.role);
+                io.u64(&mut f.id);
                 io.u64(&mut f.file.0);
                 io.u64(&mut f.file.1);
             }

@@ -60,10 +60,10 @@ impl Reexec {
     }
 }
 
-/// The role of an fd-table entry as the state's three numbers (0: not
-/// handed over), and back.
-fn role_code(r: Role) -> (u8, u8, u8) {
-    match r {
+/// The role of an fd-table entry as the state's number: a kind (0: not
+/// handed over), its first and second byte above it; and back.
+fn role_code(r: Role) -> u32 {
+    let (kind, a, b) = match r {
         Role::Control => (1, 0, 0),
         Role::Client(c) => (2, c, 0),
         Role::Log { id, inst } => (3, id, inst),
@@ -72,27 +72,30 @@ fn role_code(r: Role) -> (u8, u8, u8) {
         Role::Probe { id, inst } => (6, id, inst),
         Role::Listen { n } => (7, n, 0),
         _ => (0, 0, 0),
-    }
+    };
+    u32::from_le_bytes([kind, a, b, 0])
 }
 
-fn role_of(f: &Fd) -> Role {
-    let (id, inst) = (f.a, f.b);
-    match f.kind {
+fn role_of(code: u32) -> Role {
+    let [kind, a, b, _] = code.to_le_bytes();
+    let (id, inst) = (a, b);
+    match kind {
         1 => Role::Control,
-        2 => Role::Client(f.a),
+        2 => Role::Client(a),
         3 => Role::Log { id, inst },
         4 => Role::Ready { id, inst },
         5 => Role::Notify { id, inst },
         6 => Role::Probe { id, inst },
-        7 => Role::Listen { n: f.a },
+        7 => Role::Listen { n: a },
         _ => Role::Free,
     }
 }
 
-/// Whether an fd of role `(kind, a, _)` (role_code) goes to the new
-/// image: everything but what svc makes afresh, and of the clients only the
-/// one that asked and the followers.
-fn kept(w: &World, kind: u8, a: u8) -> bool {
+/// Whether an fd of role `code` (role_code) goes to the new image:
+/// everything but what svc makes afresh, and of the clients only the one
+/// that asked and the followers.
+fn kept(w: &World, code: u32) -> bool {
+    let [kind, a, ..] = code.to_le_bytes();
     match kind {
         2 => {
             usize::from(a) + 1 == usize::from(w.reexec.client)
@@ -151,15 +154,15 @@ fn parts(w: &mut World) -> (Parts<'_>, Parser<'_>) {
 }
 
 /// What an fd handed over is checked against: the device and inode of
-/// what it is open on, and whether it listens (SO_ACCEPTCONN, in st_dev's
-/// top bit, which a device number never uses: the kernel's are 32 bits),
-/// so that a listener still listens as it did.
+/// what it is open on (the device, 32 bits in the kernel, in the top half)
+/// and whether it listens (SO_ACCEPTCONN, the top bit), so that it is the
+/// same file as before, and a listener still listens.
 // st_dev's and st_ino's types differ between targets.
 #[allow(clippy::unnecessary_cast)]
 #[inline(never)]
-fn identity(fd: BorrowedFd) -> (u64, u64) {
-    let (dev, ino) = os::stat::fstat(fd).map_or((0, 0), |st| (st.st_dev as u64, st.st_ino as u64));
-    (dev | u64::from(sys::listening(fd)) << 63, ino)
+fn identity(fd: BorrowedFd) -> u64 {
+    let id = os::stat::fstat(fd).map_or(0, |st| (st.st_dev as u64) << 32 ^ st.st_ino as u64);
+    id ^ u64::from(sys::listening(fd)) << 63
 }
 
 /// Writes the state into a new state file; its fd, or why not.
@@ -171,11 +174,10 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     r.meta.asker = r.client;
     r.fds.clear();
     for k in 0..MAX_FDS {
-        let (kind, a, b) = role_code(w.fds.role(k));
-        let Some(fd) = w.fds.fd(k).filter(|_| kept(w, kind, a)) else { continue };
-        let (dev, ino) = identity(fd);
+        let role = role_code(w.fds.role(k));
+        let Some(fd) = w.fds.fd(k).filter(|_| kept(w, role)) else { continue };
         let file = w.socks.files.get(k).copied().unwrap_or((0, 0));
-        let _ = w.reexec.fds.push(Fd { num: fd.as_raw_fd(), kind, a, b, dev, ino, file });
+        let _ = w.reexec.fds.push(Fd { num: fd.as_raw_fd(), role, id: identity(fd), file });
     }
     for (s, starts) in w.sup.svcs.iter().zip(w.reexec.starts.iter_mut()) {
         for (i, t) in s.inst.iter().zip(starts) {
@@ -398,12 +400,12 @@ pub fn decode(w: &mut World, arg: &[u8]) {
 pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
     for i in 0..w.reexec.fds.len() {
         let Some(f) = w.reexec.fds.get(i).copied() else { continue };
-        let role = role_of(&f);
+        let role = role_of(f.role);
         // Close-on-exec clear: an fd the old image handed over, not one of
         // this image's own nor one taken already (both have it set).
         let fd = if sys::handed(f.num) { os::fd::owned(f.num).ok() } else { None };
         os::crash::cloexec(f.num, true);
-        let Some(fd) = fd.filter(|fd| identity(os::fd::borrowed(fd)) == (f.dev, f.ino)) else {
+        let Some(fd) = fd.filter(|fd| identity(os::fd::borrowed(fd)) == f.id) else {
             recover::say(b"reexec", ": fd ", f.num, " not what it was: dropped\n");
             continue;
         };
