@@ -16,7 +16,7 @@ use crate::service::{Exit, InstPhase, Upgrade};
 use crate::signame;
 use crate::state::{self, Fd, Parts};
 use crate::supervisor::Event as SupEvent;
-use crate::text::{Buf, Bytes, Errno};
+use crate::text::{Buf, Errno};
 use crate::verbs::check::Parser;
 use crate::verbs::world::{Role, World};
 use crate::verbs::{control, recover};
@@ -278,7 +278,9 @@ pub fn start(w: &mut World, ev: &Events, client: Option<usize>, now: Instant) {
 /// `reexec: TARGET: `, which every refusal begins with.
 #[inline(never)]
 fn head(m: &mut Buf<256>, target: &Buf<PATH_BYTES>) {
-    let _ = ufmt::uwrite!(m, "reexec: {}: ", Bytes(target.as_bytes()));
+    m.push(b"reexec: ");
+    m.push(target.as_bytes());
+    m.push(b": ");
 }
 
 /// Tells svc's log and the asking client (`c`, + 1) why the reexec did
@@ -451,7 +453,9 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
     let c = core::mem::take(&mut w.reexec.meta.asker);
     if c > 0 {
         let mut m = Buf::<160>::new();
-        let _ = ufmt::uwrite!(m, "reexec: {} -> {}\n", Bytes(w.reexec.meta.build.as_bytes()), env!("SVC_BUILD_ID"));
+        m.push(b"reexec: ");
+        m.push(w.reexec.meta.build.as_bytes());
+        m.push(concat!(" -> ", env!("SVC_BUILD_ID"), "\n").as_bytes());
         control::answer(w, ev, usize::from(c - 1), EXIT_OK, b"", m.as_bytes(), now);
     }
 }
