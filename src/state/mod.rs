@@ -118,9 +118,10 @@ pub struct Fd {
 
 pub type Fds = Vec<Fd, MAX_FDS>;
 
-/// Each instance's start time (/proc/PID/stat field 22; 0: none), per
-/// slot as `Service::inst`, so that a reused pid is not adopted.
-pub type Starts = [u64; MAX_INSTANCES];
+/// Each instance's start time (/proc/PID/stat field 22, in clock ticks
+/// since boot, its low 32 bits: they tell one process from another; 0:
+/// none), per slot as `Service::inst`, so that a reused pid is not adopted.
+pub type Starts = [u32; MAX_INSTANCES];
 
 /// Everything encoded, borrowed from where `svc up` keeps it.
 pub struct Parts<'a> {

@@ -172,7 +172,7 @@ fn sample() -> Box<Owned> {
         o.fds.push(Fd { num, role: u32::from_le_bytes([kind, a, b, 0]), id: (3 << 32) | (num as u64 * 7), file: (dev, ino) }).unwrap();
     }
     o.starts[0] = [123_456, 99, 0];
-    o.starts[1][0] = u64::MAX;
+    o.starts[1][0] = u32::MAX;
     o
 }
 

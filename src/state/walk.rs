@@ -68,7 +68,7 @@ pub(super) fn walk_phase(io: &mut Io, ph: &mut InstPhase) {
 
 /// An instance, and its process's start time (`Starts`).
 #[inline(never)]
-pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>, start: &mut u64) {
+pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>, start: &mut u32) {
     let mut some = slot.is_some();
     io.bool(&mut some);
     // In place (a copy of the instance each way cost more).
@@ -82,7 +82,7 @@ pub(super) fn walk_inst(io: &mut Io, slot: &mut Option<Instance>, start: &mut u6
         session: 0,
     });
     io.i32(&mut i.pid);
-    io.u64(start);
+    io.u32(start);
     io.at(&mut i.started);
     walk_phase(io, &mut i.phase);
     i.role = pick(io, &ROLES, i.role, i.role as usize);

@@ -181,7 +181,7 @@ fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     }
     for (s, starts) in w.sup.svcs.iter().zip(w.reexec.starts.iter_mut()) {
         for (i, t) in s.inst.iter().zip(starts) {
-            *t = i.as_ref().filter(|i| i.pid > 0).and_then(|i| os::proc::stat(i.pid)).map_or(0, |st| st.start);
+            *t = i.as_ref().filter(|i| i.pid > 0).and_then(|i| os::proc::stat(i.pid)).map_or(0, |st| st.start as u32);
         }
     }
     // The fallback's place: the control socket's directory.
@@ -444,7 +444,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
                 continue;
             };
             let recorded = w.reexec.starts.get(id).and_then(|s| s.get(k)).copied();
-            if os::proc::stat(pid).is_none_or(|s| s.ppid != me || Some(s.start) != recorded) {
+            if os::proc::stat(pid).is_none_or(|s| s.ppid != me || Some(s.start as u32) != recorded) {
                 recover::say(w.sup.name(id), ": pid ", pid, " not our child any more\n");
                 w.sup.handle(SupEvent::Exited { pid, exit: Exit::Signal(signame::KILL) }, now, &mut w.out);
             }
