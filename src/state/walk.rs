@@ -48,7 +48,7 @@ pub(super) fn pick<T: Copy>(io: &mut Io, table: &[T], v: T, i: usize) -> T {
 
 /// What a reexec carries: an instance that is not stopping (a reexec
 /// waits for no stop: it is refused while one is under way).
-#[inline(never)]
+#[inline]
 pub(super) fn walk_phase(io: &mut Io, ph: &mut InstPhase) {
     let (k, mut t, mut at) = match *ph {
         InstPhase::Spawning => (0, Instant::from_millis(0), None),
@@ -224,7 +224,7 @@ pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
 /// A client a reexec carries: a follower (`svc log -f`), or the one that
 /// asked, whose reply comes from the new image. (Its connection is an fd
 /// handed over, which names it: `fd` is set as that is adopted.)
-#[inline(never)]
+#[inline]
 pub(super) fn walk_client(io: &mut Io, c: &mut Client) {
     io.text(&mut c.out);
     io.bool(&mut c.writing);

@@ -166,7 +166,7 @@ fn identity(fd: BorrowedFd) -> u64 {
 }
 
 /// Writes the state into a new state file; its fd, or why not.
-#[inline(never)]
+#[inline]
 fn save(w: &mut World) -> Result<OwnedFd, &'static str> {
     let r = &mut w.reexec;
     r.meta.build.clear();
@@ -312,7 +312,7 @@ pub fn reaped(w: &mut World, pid: i32, exit: Exit) -> bool {
 /// After the loop's actions (none may be left behind by the exec): a
 /// probe past its deadline is killed (and then reaped, and refused); a
 /// probe's exit decides.
-#[inline(never)]
+#[inline]
 pub fn tick(w: &mut World, ev: &Events, now: Instant) {
     let r = &mut w.reexec;
     if !core::mem::take(&mut r.exited) {
@@ -383,7 +383,7 @@ fn say(parts: &[&[u8]]) {
 /// number `arg`) into `w`, its config text parsed. A state that cannot be
 /// read at all leaves `w` half filled: svc then re-executes itself as after
 /// a crash (os/crash.rs), and that image recovers without a state.
-#[inline(never)]
+#[inline]
 pub fn decode(w: &mut World, arg: &[u8]) {
     // The tests' way to a state that cannot be read (a real target's probe
     // reads it without this): test builds only, as os/crash.rs's faults.
