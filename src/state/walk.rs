@@ -168,7 +168,7 @@ pub(super) fn walk_service(io: &mut Io, s: &mut Service, starts: &mut Starts) {
 
 /// Slot `id`: the service, what its instances said, its log storage (the
 /// partial lines and the ring with its bytes).
-#[inline(never)]
+#[inline]
 pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
     let mut none = [0; MAX_INSTANCES];
     if let Some(s) = p.sup.svcs.get_mut(id) {
