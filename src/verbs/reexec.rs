@@ -217,7 +217,7 @@ fn launch(w: &mut World, probe: bool, m: &mut Buf<256>) -> Option<i32> {
     let path = os::fd::cpath(w.reexec.target.as_bytes(), &mut p).unwrap_or(c"");
     head(m, &w.reexec.target);
     // Before it runs: an ELF binary for this machine.
-    if let Some(why) = sys::elf_mismatch(path).filter(|_| probe) {
+    if probe && let Some(why) = sys::elf_mismatch(path) {
         m.push(why.as_bytes());
         return None;
     }
