@@ -278,9 +278,7 @@ pub fn start(w: &mut World, ev: &Events, client: Option<usize>, now: Instant) {
 /// `reexec: TARGET: `, which every refusal begins with.
 #[inline(never)]
 fn head(m: &mut Buf<256>, target: &Buf<PATH_BYTES>) {
-    m.push(b"reexec: ");
-    m.push(target.as_bytes());
-    m.push(b": ");
+    m.push_all(&[b"reexec: ", target.as_bytes(), b": "]);
 }
 
 /// Tells svc's log and the asking client (`c`, + 1) why the reexec did
@@ -373,9 +371,7 @@ pub fn probe(arg: &[u8]) -> i32 {
 #[inline(never)]
 fn say(parts: &[&[u8]]) {
     let mut b = Buf::<272>::new();
-    for p in parts {
-        b.push(p);
-    }
+    b.push_all(parts);
     os::fd::say(&b);
 }
 
@@ -453,9 +449,7 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
     let c = core::mem::take(&mut w.reexec.meta.asker);
     if c > 0 {
         let mut m = Buf::<160>::new();
-        m.push(b"reexec: ");
-        m.push(w.reexec.meta.build.as_bytes());
-        m.push(concat!(" -> ", env!("SVC_BUILD_ID"), "\n").as_bytes());
+        m.push_all(&[b"reexec: ", w.reexec.meta.build.as_bytes(), concat!(" -> ", env!("SVC_BUILD_ID"), "\n").as_bytes()]);
         control::answer(w, ev, usize::from(c - 1), EXIT_OK, b"", m.as_bytes(), now);
     }
 }
