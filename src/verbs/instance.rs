@@ -34,7 +34,12 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         w.fds.close(ev, k);
     }
     let main = w.sup.svcs.get(usize::from(id)).and_then(|s| s.inst.get(usize::from(inst))).and_then(|i| i.map(|i| i.pid)).unwrap_or(0);
-    let Some(def) = w.sup.def(usize::from(id)).copied() else {
+    if !probe {
+        sockets::bind_missing(w, usize::from(id)).map_err(|e| spawn::Failure { step: Step::Listen, errno: e.raw_os_error() })?;
+    }
+    let rel = if probe { pin::NONE } else { release::choose(w, id) };
+    // Borrowed, not copied, after the calls that change `w`.
+    let Some(def) = w.sup.def(usize::from(id)) else {
         return Err(spawn::Failure { step: Step::Fork, errno: rustix::io::Errno::INVAL.raw_os_error() });
     };
     let words = match def.ready {
@@ -42,10 +47,6 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
         _ if probe => return Err(spawn::Failure { step: Step::Fork, errno: rustix::io::Errno::INVAL.raw_os_error() }),
         _ => def.args,
     };
-    if !probe {
-        sockets::bind_missing(w, usize::from(id)).map_err(|e| spawn::Failure { step: Step::Listen, errno: e.raw_os_error() })?;
-    }
-    let rel = if probe { pin::NONE } else { release::choose(w, id, &def) };
     let Some(devnull) = w.fds.of(Role::Null) else {
         return Err(spawn::Failure { step: Step::Fds, errno: rustix::io::Errno::BADF.raw_os_error() });
     };

@@ -76,6 +76,7 @@ fn role_code(r: Role) -> u32 {
     u32::from_le_bytes([kind, a, b, 0])
 }
 
+#[cfg_attr(target_arch = "x86", inline(never))]
 fn role_of(code: u32) -> Role {
     let [kind, a, b, _] = code.to_le_bytes();
     let (id, inst) = (a, b);

@@ -4,7 +4,6 @@
 //! directories are gone, and the result is stored in `Pins`. Each pinned
 //! start names its release in the service's log.
 
-use crate::config::Def;
 use crate::limits::*;
 use crate::os::path;
 use crate::pin::{self, Resolve};
@@ -17,8 +16,8 @@ use crate::verbs::world::World;
 /// the exec or chdir then says why) or `pin::FULL`. A release other than
 /// the last run's is named in the service's log (`svc: runs PROGRAM`).
 #[inline(never)]
-pub(super) fn choose(w: &mut World, id: u8, def: &Def) -> u8 {
-    let k = pick(w, id, def);
+pub(super) fn choose(w: &mut World, id: u8) -> u8 {
+    let k = pick(w, id);
     let last = w.sup.svcs.get(usize::from(id)).map_or(pin::NONE, |s| s.pin.last);
     if k != last && last != pin::NONE && usize::from(k) < pin::SLOT_RELEASES {
         say(w, id, b"svc: runs ", k);
@@ -26,8 +25,9 @@ pub(super) fn choose(w: &mut World, id: u8, def: &Def) -> u8 {
     k
 }
 
-fn pick(w: &mut World, id: u8, def: &Def) -> u8 {
-    let Some(p) = w.sup.svcs.get(usize::from(id)).map(|s| s.pin).filter(|_| def.pin) else { return pin::NONE };
+fn pick(w: &mut World, id: u8) -> u8 {
+    let Some((args, cwd)) = w.sup.def(usize::from(id)).filter(|d| d.pin).map(|d| (d.args, d.cwd)) else { return pin::NONE };
+    let Some(p) = w.sup.svcs.get(usize::from(id)).map(|s| s.pin) else { return pin::NONE };
     let want = match p.next {
         Resolve::Reuse => p.cur,
         Resolve::Previous => p.prev,
@@ -43,7 +43,7 @@ fn pick(w: &mut World, id: u8, def: &Def) -> u8 {
     }
     let World { sup, loader, logs, .. } = w;
     let cfg = &sup.cfg;
-    let prog = cfg.list(def.args).first().map_or(&[][..], |s| cfg.str(*s));
+    let prog = cfg.list(args).first().map_or(&[][..], |s| cfg.str(*s));
     // The directory part is resolved; the name stays as written (a
     // multi-call program behaves by the name it is started by).
     let Some(i) = prog.iter().rposition(|&b| b == b'/') else { return pin::NONE };
@@ -53,7 +53,7 @@ fn pick(w: &mut World, id: u8, def: &Def) -> u8 {
     // buffer would cost a page more); a text too long for that leaves it.
     let free = loader.text.get_mut(loader.text_len..).and_then(|f| f.get_mut(..LOG_READ_BYTES));
     let Some((a, b)) = free.unwrap_or(&mut logs.scratch).split_at_mut_checked(2 * PATH_BYTES) else { return pin::NONE };
-    let cwd = def.cwd.map_or(&[][..], |c| cfg.strz(c));
+    let cwd = cwd.map_or(&[][..], |c| cfg.strz(c));
     let mut n = 0;
     text::append(a, &mut n, prog.get(..i.max(1)).unwrap_or(b"/"));
     text::append(a, &mut n, &[0]);
