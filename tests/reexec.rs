@@ -162,9 +162,11 @@ fn reexec_refuses_bad_targets_and_changes_nothing() {
     let not_exec = write("not-exec", &binary, 0o644);
     let text = write("script", b"#!/bin/sh\nexit 0\n", 0o755);
     let cases = [
-        ("/bin/false".to_string(), "the probe failed (exit 1)"),
+        // Exit 0 does not show the target read the state: only svc's 93 does.
+        ("/bin/true".to_string(), "the probe failed (exit 0, not 93)"),
+        ("/bin/false".to_string(), "the probe failed (exit 1, not 93)"),
         (s.p("missing"), "cannot read it"),
-        (not_exec, "the probe failed (exit 127)"),
+        (not_exec, "the probe failed (exit 127, not 93)"),
         (truncated, "the probe"),
         (text, "not an ELF binary"),
     ];

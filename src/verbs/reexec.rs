@@ -1,6 +1,7 @@
 //! `svc reexec`: svc replaces its own binary and keeps every service. The
 //! target is checked (an ELF binary for this machine), then probed (`TARGET
-//! reexec --state FD` must decode the whole state and exit 0 within 5 s),
+//! reexec --state FD` must decode the whole state and exit `PROBED` within
+//! 5 s: exit 0, as /bin/true's, proves nothing),
 //! then the state is written afresh and svc execs `TARGET up --state FD -c
 //! CONFIG`, keeping the fds of its table; the new image adopts what checks
 //! out (`adopt`) and answers the client that asked. When the new image
@@ -24,6 +25,10 @@ use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 /// How long the probe may take.
 const PROBE_MS: u64 = 5_000;
+
+/// The probe's exit when it decoded the whole state: the only one taken
+/// (not 0, 1, 126 or 127, which any program or the exec may give).
+pub const PROBED: u8 = 93;
 
 /// A reexec under way, and what the handoff needs, in World.
 pub struct Reexec {
@@ -325,7 +330,7 @@ pub fn tick(w: &mut World, ev: &Events, now: Instant) {
     r.probe = 0;
     let timed_out = r.deadline.take().is_none();
     let mut m = Buf::<256>::new();
-    if exit == Exit::Code(0) {
+    if exit == Exit::Code(PROBED) {
         // What began while the probe ran (a stop, say) is not cut short
         // either. The exec returns only when it failed.
         if !busy(w, &mut m) {
@@ -340,7 +345,9 @@ pub fn tick(w: &mut World, ev: &Events, now: Instant) {
         if timed_out {
             m.push(b"the probe took over 5s");
         } else {
-            let _ = ufmt::uwrite!(m, "the probe failed ({} {})", what, n);
+            // PROBED, spelt out (a third argument costs code).
+            const _: () = assert!(PROBED == 93);
+            let _ = ufmt::uwrite!(m, "the probe failed ({} {}, not 93)", what, n);
         }
     }
     let c = core::mem::take(&mut w.reexec.client);
@@ -356,11 +363,12 @@ fn load(w: &mut World, arg: &[u8]) -> Result<(), &'static str> {
     state::decode(map.bytes(), &mut p, &mut |t, c| parser.parse(t, c)).map_err(state::Error::text)
 }
 
-/// `svc reexec --state FD`, the probe: decodes the whole state; exit 0 if it can.
+/// `svc reexec --state FD`, the probe: decodes the whole state; exit
+/// `PROBED` if it can.
 pub fn probe(arg: &[u8]) -> i32 {
     let Some(w) = crate::verbs::world::WORLD.take() else { return EXIT_FAIL };
     match load(w, arg) {
-        Ok(()) => EXIT_OK,
+        Ok(()) => i32::from(PROBED),
         Err(why) => {
             say(&[b"svc: reexec: probe: the state: ", why.as_bytes(), b"\n"]);
             EXIT_FAIL
