@@ -161,7 +161,13 @@ fn reexec_refuses_bad_targets_and_changes_nothing() {
     let truncated = write("truncated", &binary[..16 * 1024], 0o755);
     let not_exec = write("not-exec", &binary, 0o644);
     let text = write("script", b"#!/bin/sh\nexit 0\n", 0o755);
+    // A FIFO no one writes to: opening it to read would block svc.
+    let fifo = s.p("fifo");
+    let mk = output_within(std::process::Command::new("mkfifo").args(["-m", "700", &fifo]), CLIENT_TIMEOUT);
+    assert!(mk.status.success(), "mkfifo: {}", show(&mk));
     let cases = [
+        // Refused at once, and svc answers status after it (the snapshots).
+        (fifo, "not a regular file"),
         // Exit 0 does not show the target read the state: only svc's 93 does.
         ("/bin/true".to_string(), "the probe failed (exit 0, not 93)"),
         ("/bin/false".to_string(), "the probe failed (exit 1, not 93)"),

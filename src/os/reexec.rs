@@ -42,7 +42,12 @@ const MACHINE: u16 = if cfg!(target_arch = "x86_64") {
 pub fn elf_mismatch(target: &CStr) -> Option<&'static str> {
     // e_ident (16 bytes), e_type (2), e_machine (2).
     let mut b = [0u8; 20];
-    let Ok(fd) = crate::os::fd::open(target, libc::O_RDONLY, 0) else { return Some("cannot read it") };
+    // Without blocking (a FIFO or a terminal would stall svc): a regular file.
+    let fd = match crate::os::fd::open_regular(target) {
+        Ok((fd, _)) => fd,
+        Err(crate::os::fd::ReadError::NotRegular) => return Some("not a regular file"),
+        Err(_) => return Some("cannot read it"),
+    };
     // A shorter file leaves zeros: it is no ELF binary.
     let _ = crate::os::fd::read_some(crate::os::fd::borrowed(&fd), &mut b);
     if b[..6] != IDENT || u16::from_ne_bytes([b[18], b[19]]) != MACHINE {
