@@ -340,7 +340,8 @@ pub fn decode(blob: &[u8], p: &mut Parts, parse: &mut impl FnMut(&[u8], &mut Con
         let head = blob.get(io.pos..io.pos + 6).ok_or(Error::Length)?;
         let tag = u16::from_le_bytes([head[0], head[1]]);
         let len = le(head, 2) as usize;
-        let end = io.pos + 6 + len;
+        // Saturating: pos + 6 + len can wrap a 32-bit usize.
+        let end = (io.pos + 6).saturating_add(len);
         if end > blob.len() {
             return Err(Error::Length);
         }

@@ -436,3 +436,25 @@ fn golden_v1_decodes() {
     assert_eq!(o.fds[0], Fd { num: 5, role: 2, id: (22 << 32) | 1234, file: (0, 0) });
     assert_eq!(o.starts[0], [4242, 0, 0]);
 }
+
+#[test]
+fn an_item_length_that_would_wrap_is_refused() {
+    // One optional item whose length makes pos + 6 + len wrap a 32-bit
+    // usize back to the item itself (the review's blob): decode looped for
+    // ever on 32-bit targets. Run on another thread so that a loop fails
+    // the test instead of hanging it (`cargo test --lib --target
+    // i686-unknown-linux-musl` shows it).
+    let mut b = vec![0u8; HEADER_BYTES];
+    b[..4].copy_from_slice(b"svcR");
+    b[4..8].copy_from_slice(&(1u32 | 1 << 16).to_le_bytes());
+    b.extend_from_slice(&(OPTIONAL | 9).to_le_bytes());
+    b.extend_from_slice(&0u32.wrapping_sub(6).to_le_bytes());
+    b.extend_from_slice(&[0u8; 8]);
+    let b = seal(b);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(decoded(&b).err());
+    });
+    let r = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("decode returns");
+    assert_eq!(r, Some(Error::Length));
+}
