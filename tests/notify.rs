@@ -235,3 +235,39 @@ fn mainpid_moves_the_main_process_within_the_session() {
     wait_until(secs(10), "a restart after the child's end", || s.restarts("d") == Some(1));
     assert_eq!(s.last("d").as_deref(), Some("sig:KILL"));
 }
+
+/// A launcher that reports its child with MAINPID= and stays running (the
+/// child's parent is the launcher, not svc): `svc reexec` keeps the child as
+/// the main process (pid and start time identify it), with no restart and no
+/// second launcher.
+#[test]
+fn reexec_keeps_a_mainpid_child_of_a_launcher_that_stays() {
+    if !python_or_skip("reexec_keeps_a_mainpid_child") {
+        return;
+    }
+    let mut s = Svc::new("reexec_keeps_a_mainpid_child");
+    s.write("client.py", CLIENT);
+    let launcher = s.script(
+        "launch",
+        "echo $$ > {DIR}/launcher\n/bin/sleep 100001 &\nchild=$!\necho $child > {DIR}/child\n\
+         /usr/bin/python3 {DIR}/client.py \"send:MAINPID=$child|READY=1\" sleep:1\nexec /bin/sleep 100002\n",
+    );
+    s.write_config(&format!("[d]\nexec = {launcher}\nready = notify\nready_timeout = 10s\n"));
+    s.start();
+    let child: u32 = wait_for(secs(10), "the child's pid", || fs::read_to_string(s.path("child")).ok()?.trim().parse().ok());
+    let first: u32 = wait_for(secs(10), "the launcher's pid", || fs::read_to_string(s.path("launcher")).ok()?.trim().parse().ok());
+    s.end_on_drop(child);
+    s.end_on_drop(first);
+    wait_until(secs(10), "the child as the main process", || s.pid("d") == Some(child) && s.state("d").as_deref() == Some("running"));
+    wait_until(secs(10), "the launcher staying up", || cmdline(first).join(" ").contains("sleep 100002"));
+    let svc = s.svc_pid();
+    assert_ne!(stat(child).map(|st| st.ppid), Some(svc), "the child's parent is the launcher");
+    let out = s.run(&["reexec"]);
+    assert_eq!(out.status.code(), Some(0), "svc reexec: {}\nsvc's stderr:\n{}", show(&out), s.stderr_text());
+    assert_eq!(s.svc_pid(), svc);
+    assert_eq!((s.pid("d"), s.restarts("d"), s.state("d").as_deref()), (Some(child), Some(0), Some("running")));
+    // One launcher and one child, the same ones: none started again.
+    let count = |arg: &str| descendants(svc).iter().filter(|(p, _)| cmdline(*p).join(" ").contains(arg)).count();
+    assert_eq!((count("sleep 100001"), count("sleep 100002")), (1, 1), "svc's stderr:\n{}", s.stderr_text());
+    assert!(stat(first).is_some() && stat(child).is_some());
+}

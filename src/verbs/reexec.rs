@@ -441,16 +441,17 @@ pub fn adopt(w: &mut World, ev: &Events, now: Instant) {
             cl.free();
         }
     }
-    // A pid that is no longer our child, or another process by now, is gone.
-    let me = os::process::pid();
+    // A pid that is another process by now (its start time differs), or
+    // none, is gone. Its parent is not checked: MAINPID= names a launcher's
+    // child, and pid plus start time identifies a process.
     for id in 0..w.sup.svcs.len() {
         for k in 0..MAX_INSTANCES {
             let Some(pid) = w.sup.svcs.get(id).and_then(|s| s.inst.get(k)?.as_ref()).map(|i| i.pid).filter(|&p| p > 0) else {
                 continue;
             };
             let recorded = w.reexec.starts.get(id).and_then(|s| s.get(k)).copied();
-            if os::proc::stat(pid).is_none_or(|s| s.ppid != me || Some(s.start as u32) != recorded) {
-                recover::say(w.sup.name(id), ": pid ", pid, " not our child any more\n");
+            if os::proc::stat(pid).is_none_or(|s| Some(s.start as u32) != recorded) {
+                recover::say(w.sup.name(id), ": pid ", pid, " gone\n");
                 w.sup.handle(SupEvent::Exited { pid, exit: Exit::Signal(signame::KILL) }, now, &mut w.out);
             }
         }
