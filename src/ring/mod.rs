@@ -155,6 +155,12 @@ impl Ring {
     pub const fn is_empty(&self) -> bool {
         self.count == 0
     }
+    /// What a ring read from a state must show (state/walk.rs): each line
+    /// counted holds a header's bytes at least, and its numbers do not wrap
+    /// (below 2^63, as one line at a time never gets near, plus a u32 count).
+    pub const fn counts_fit(&self) -> bool {
+        self.count <= self.used / HEADER as u32 && self.first_seq >> 63 == 0
+    }
     /// Sequence number of the oldest line stored.
     pub const fn first_seq(&self) -> u64 {
         self.first_seq

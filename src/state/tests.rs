@@ -324,6 +324,16 @@ fn inconsistent_state_is_refused() {
     let mut o = sample();
     o.rings[2] = o.rings[3];
     assert_eq!(decoded(&o.encode()).err(), Some(Error::Value));
+    // A ring counting more lines than its bytes hold (lines() would walk
+    // ~4e9 of them), or whose numbers wrap (next_seq() overflows).
+    let cases: [fn(&mut Ring); 3] = [|r| r.count = u32::MAX, |r| r.count = r.used / 10 + 1, |r| r.first_seq = u64::MAX];
+    for f in cases {
+        let mut o = sample();
+        let r = o.rings[3].as_mut().unwrap();
+        assert!(r.count > 0 && r.first_seq > 0);
+        f(r);
+        assert_eq!(decoded(&o.encode()).err(), Some(Error::Value));
+    }
 }
 
 #[test]

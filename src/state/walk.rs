@@ -211,7 +211,7 @@ pub(super) fn walk_slot(io: &mut Io, p: &mut Parts, id: usize) {
     io.u64(&mut r.first_seq);
     let (start, bytes) = (r.area.start(), r.area.bytes());
     let ok = some
-        && (!io.read || (r.head as usize) < bytes.max(1) && r.used as usize <= bytes && p.blocks.claim(r.area))
+        && (!io.read || (r.head as usize) < bytes.max(1) && r.used as usize <= bytes && r.counts_fit() && p.blocks.claim(r.area))
         && p.pool.get_mut(start..start + bytes).is_some_and(|data| io.bytes(data, bytes) == bytes);
     if !ok {
         if some {
