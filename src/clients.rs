@@ -76,6 +76,8 @@ pub struct Client {
     pub deadline: Option<Instant>,
     pub out: Buf<REPLY_CHUNK_BYTES>,
     pub input: Buf<REQUEST_BYTES>,
+    /// The peer is root or svc's own user (SO_PEERCRED at accept).
+    pub owner: bool,
 }
 
 impl Client {
@@ -135,7 +137,8 @@ pub struct Clients {
 
 impl Clients {
     pub const fn new() -> Self {
-        const C: Client = Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false };
+        const C: Client =
+            Client { fd: 0, deadline: None, input: Buf::new(), out: Buf::new(), job: Job::Free, writing: false, owner: false };
         Clients { list: [C; MAX_CLIENTS] }
     }
     /// A free slot; with none, the oldest connection that has not sent a

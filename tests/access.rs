@@ -86,6 +86,54 @@ fn control_group_lets_its_members_in() {
     assert_eq!(s.run(&["status", "a"]).status.code(), Some(0));
 }
 
+/// `reexec PATH` runs PATH (the probe) as svc's user: a control_group
+/// member that is neither root nor svc's user is refused and PATH is not
+/// run; a relative PATH is refused whoever sends it (raw protocol); the
+/// member may still reexec svc's own binary.
+#[test]
+fn reexec_path_is_for_root_and_svcs_own_user() {
+    if !root_or_skip("reexec_path_is_for_root_and_svcs_own_user") {
+        return;
+    }
+    let (Some(adm), Some((nobody, _))) = (group_gid("adm"), user_ids("nobody")) else {
+        eprintln!("note: no adm group or no nobody user; skipped");
+        return;
+    };
+    if !have_setpriv() {
+        eprintln!("note: no setpriv; skipped");
+        return;
+    }
+    let mut s = Svc::new("reexec_path_access");
+    let copy = s.path("svc-bin");
+    fs::copy(bin(), &copy).expect("copy the binary");
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    // An ELF that would pass the header check: it writes x.ran when run.
+    let x = s.path("x");
+    fs::copy(hang(), &x).expect("copy the helper");
+    fs::set_permissions(&x, fs::Permissions::from_mode(0o755)).unwrap();
+    let ran = s.path("x.ran");
+    s.write_config_with("control_group = adm\n", "[a]\nexec = /bin/sleep 1000\n");
+    s.start();
+    let pid = s.wait_running("a");
+    let sock = s.sock.display().to_string();
+    let member = ["--reuid".to_string(), nobody.to_string(), "--regid".to_string(), adm.to_string(), "--clear-groups".to_string()];
+    let x_path = x.display().to_string();
+    let out = as_user(&member, &copy, &["reexec", "-s", &sock, "-x", &x_path]);
+    assert_eq!(out.status.code(), Some(1), "a member naming a binary: {}", show(&out));
+    assert!(!ran.exists(), "the member's binary was run");
+    assert!(text(&out.stderr).contains("refused: PATH must be absolute, from root or svc's user"), "{}", show(&out));
+    assert!(!descendants(s.svc_pid()).iter().any(|(p, _)| cmdline(*p).join(" ").contains("reexec --state")), "a probe runs");
+    // A relative path, even from root, over the raw protocol.
+    let (head, _) = s.request("reexec x");
+    assert!(head.starts_with("1 refused: PATH must be absolute"), "{head}");
+    assert!(!ran.exists(), "a relative path was run");
+    // The member may reexec svc's own binary; a is kept.
+    let svc = s.svc_pid();
+    let out = as_user(&member, &copy, &["reexec", "-s", &sock]);
+    assert_eq!(out.status.code(), Some(0), "a member's reexec: {}\nsvc's stderr:\n{}", show(&out), s.stderr_text());
+    assert_eq!((s.svc_pid(), s.pid("a")), (svc, Some(pid)));
+}
+
 /// The four ids of a `Uid:` or `Gid:` line.
 fn ids(pid: u32, key: &str) -> Vec<u32> {
     status_field(pid, key).unwrap_or_default().split_whitespace().filter_map(|v| v.parse().ok()).collect()

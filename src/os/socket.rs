@@ -107,28 +107,34 @@ pub fn accept(listener: BorrowedFd) -> Result<OwnedFd, Errno> {
     crate::os::fd::accept(listener.as_raw_fd())
 }
 
-/// Whether the peer may send commands: uid 0, svc's own uid, a peer whose
-/// gid is `group`, or one with `group` among its `SO_PEERGROUPS` (a failing
-/// SO_PEERGROUPS counts as no groups).
-pub fn peer_allowed(fd: BorrowedFd, group: Option<u32>) -> bool {
+/// Whether the peer may send commands (Some), and whether it is uid 0 or
+/// svc's own uid (Some(true)), who alone may name a binary for `reexec`;
+/// else a peer whose gid is `group`, or one with `group` among its
+/// `SO_PEERGROUPS` (a failing SO_PEERGROUPS counts as no groups).
+pub fn peer(fd: BorrowedFd, group: Option<u32>) -> Option<bool> {
     // struct ucred: pid, uid, gid, as native-endian 32-bit words.
     let mut cred = [0u8; 12];
     if crate::os::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, &mut cred) != Ok(12) {
-        return false;
+        return None;
     }
     let word = |i: usize| cred.get(i..i + 4).and_then(|b| b.try_into().ok()).map_or(u32::MAX, u32::from_ne_bytes);
     let (uid, gid) = (word(4), word(8));
     if uid == 0 || uid == rustix::process::geteuid().as_raw() {
-        return true;
+        return Some(true);
     }
-    let Some(g) = group else { return false };
+    let g = group?;
     if gid == g {
-        return true;
+        return Some(false);
     }
     // A failing SO_PEERGROUPS counts as no groups.
     let mut groups = [0u8; 256];
     let n = crate::os::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERGROUPS, &mut groups).unwrap_or(0);
-    groups.get(..n.min(groups.len())).unwrap_or(&[]).chunks_exact(4).any(|b| b.try_into().is_ok_and(|w| u32::from_ne_bytes(w) == g))
+    groups
+        .get(..n.min(groups.len()))
+        .unwrap_or(&[])
+        .chunks_exact(4)
+        .any(|b| b.try_into().is_ok_and(|w| u32::from_ne_bytes(w) == g))
+        .then_some(false)
 }
 
 /// Makes an fd non-blocking (`FIONBIO`).

@@ -36,11 +36,8 @@ pub fn run(cmd: &Command, kind: Kind) -> i32 {
     // the request's operand (reexec takes none on the command line).
     let x;
     let mut words = cmd.operands;
+    // The server refuses a PATH not starting with `/`.
     if let Some(path) = cmd.exe() {
-        if path.first() != Some(&b'/') {
-            os::fd::write_err(b"svc: reexec: -x needs an absolute path\n");
-            return EXIT_USAGE;
-        }
         x = [path];
         words = &x;
     }

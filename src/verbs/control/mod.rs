@@ -53,9 +53,9 @@ pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
             if lent {
                 break 'refuse b"1 busy: out of file descriptors\n";
             }
-            if !os::socket::peer_allowed(os::fd::borrowed(&fd), w.group) {
+            let Some(owner) = os::socket::peer(os::fd::borrowed(&fd), w.group) else {
                 break 'refuse b"1 permission denied\n";
-            }
+            };
             let c = match w.clients.place() {
                 Place::Free(c) => c,
                 Place::Evict(c) => {
@@ -68,6 +68,7 @@ pub fn accept(w: &mut World, ev: &Events, listener: usize, now: Instant) {
                 && let Some(cl) = w.clients.list.get_mut(c)
             {
                 cl.open(k as u16, now);
+                cl.owner = owner;
             }
             continue 'each;
         };
@@ -157,12 +158,19 @@ fn ask(w: &mut World, c: usize) -> Result<Option<Asked>, ()> {
             match slots(sup, req.names()) {
                 Err(name) => (EXIT_FAIL, b"unknown service", name),
                 Ok(_) if req.kind == Kind::Signal && sig.is_none() => (EXIT_FAIL, b"bad signal", arg),
-                Ok(mask) => {
-                    // `reexec [PATH]`'s binary, where the reexec looks for it
-                    // (not while one runs: a second one is refused).
-                    if req.kind == Kind::Reexec && reexec.probe == 0 {
-                        reexec.target.clear();
-                        reexec.target.push(arg);
+                Ok(mask) => 'ok: {
+                    if req.kind == Kind::Reexec {
+                        // The probe runs PATH as svc's user at once: root
+                        // and that user alone may name one, by an absolute path.
+                        if arg.first().is_some_and(|&b| b != b'/' || !cl.owner) {
+                            break 'ok (EXIT_FAIL, b"refused: PATH must be absolute, from root or svc's user", b"");
+                        }
+                        // `reexec [PATH]`'s binary, where the reexec looks for
+                        // it (not while one runs: a second one is refused).
+                        if reexec.probe == 0 {
+                            reexec.target.clear();
+                            reexec.target.push(arg);
+                        }
                     }
                     let (kind, flags, lines) = (req.kind, req.flags, req.lines());
                     return Ok(Some(Asked { kind, flags, mask, sig: sig.unwrap_or(0), lines }));
