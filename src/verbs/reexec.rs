@@ -99,14 +99,12 @@ fn role_of(code: u32) -> Role {
 
 /// Whether an fd of role `code` (role_code) goes to the new image:
 /// everything but what svc makes afresh, and of the clients only the one
-/// that asked and the followers.
+/// that asked and the followers, by their job (as the state keeps them):
+/// a connection that took the slot of an asker gone meanwhile stays.
 fn kept(w: &World, code: u32) -> bool {
     let [kind, a, ..] = code.to_le_bytes();
     match kind {
-        2 => {
-            usize::from(a) + 1 == usize::from(w.reexec.client)
-                || w.clients.list.get(usize::from(a)).is_some_and(|cl| matches!(cl.job, Job::Follow { .. }))
-        }
+        2 => w.clients.list.get(usize::from(a)).is_some_and(|cl| matches!(cl.job, Job::Follow { .. } | Job::WaitReexec)),
         k => k != 0,
     }
 }

@@ -60,6 +60,12 @@ fn build(name: &str) -> PathBuf {
     out
 }
 
+/// `tests/bin/slow.rs`: sleeps 2 s, then execs `ITS_PATH-real` with its arguments.
+pub fn slow() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build("slow"))
+}
+
 /// The test server (`tests/bin/echo_server.rs`; its options are described there).
 pub fn echo_server() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
