@@ -235,11 +235,13 @@ impl Svc {
 impl Drop for Svc {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            // The ends only: CI shows the end of a failed run's output, and
+            // the panic message above must stay in it.
             eprintln!(
                 "---- svc in {}\n---- svc.err:\n{}\n---- svc.out:\n{}",
                 self.dir.display(),
-                self.stderr_text(),
-                fs::read_to_string(self.path("svc.out")).unwrap_or_default()
+                tail(&self.stderr_text(), 40),
+                tail(&fs::read_to_string(self.path("svc.out")).unwrap_or_default(), 20)
             );
         }
         self.remember_descendants();
@@ -262,4 +264,12 @@ impl Drop for Svc {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// The last `n` lines of `text`, after a line that counts the others.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = lines.len().saturating_sub(n);
+    let head = if skip > 0 { format!("({skip} earlier lines left out)\n") } else { String::new() };
+    head + &lines[skip..].join("\n")
 }
