@@ -1,6 +1,7 @@
 //! Faults while svc runs (issue 24): exec failures of every kind, svc out
 //! of fds, forks that fail, children that leave their service's process
-//! group, a fork bomb in a pids cgroup, the clocks svc reads, and svc under
+//! group, leftovers of a main process that exits, a fork bomb in a pids
+//! cgroup, the clocks svc reads, and svc under
 //! a small `ulimit -v`. Each test ends with svc alive, a bystander service untouched
 //! (same pid, same process) and a clear line in `svc status` or svc's log.
 //!
@@ -424,6 +425,45 @@ fn children_that_leave_the_group_are_reaped_as_orphans() {
     s.run_ok(&["start", "leaver"]);
     s.wait_running("leaver");
     assert_untouched(&mut s, by, "after the escaped child");
+}
+
+// ---- what a main process that exits leaves in its group
+
+#[test]
+fn what_an_exited_main_process_leaves_in_its_group_is_stopped_before_the_restart() {
+    let mut s = Svc::new("leftovers");
+    // Each run first notes which earlier leftovers are still alive, then
+    // leaves two in its group (a sleep, and one that ignores TERM) and
+    // exits 1: a fork bomb's shell that failed to fork, a master that
+    // crashed beside its workers.
+    let run = s.script(
+        "run",
+        "for p in $(cat {DIR}/left {DIR}/stubborn 2>/dev/null); do kill -0 $p 2>/dev/null && echo $p >> {DIR}/overlap; done\n\
+         /bin/sleep 100000 &\necho $! >> {DIR}/left\n\
+         (trap '' TERM; exec /bin/sleep 100001) &\necho $! >> {DIR}/stubborn\n\
+         echo run >> {DIR}/runs\nsleep 0.2\nexit 1\n",
+    );
+    s.write_config(&format!("{BYSTANDER}[crasher]\nexec = {run}\nstop_timeout = 1s\nbackoff = 100ms 100ms\n"));
+    s.start();
+    let by = bystander(&s);
+    // Between a run's exit and the SIGKILL its stubborn leftover gets at
+    // stop_timeout, the service is stopping, not in backoff.
+    s.wait_state("crasher", "stopping", secs(10));
+    wait_until(secs(20), "three runs", || read_lines(&s.path("runs")).len() >= 3);
+    // Judged by the main process's exit (not as stopped by the stop signal
+    // its leftovers got).
+    let line = s.wait_state("crasher", "backoff", secs(10));
+    assert_eq!(line.get(5).map(String::as_str), Some("exit:1"), "{line:?}");
+    s.run_ok(&["stop", "crasher"]);
+    let left: Vec<u32> =
+        [read_lines(&s.path("left")), read_lines(&s.path("stubborn"))].concat().iter().filter_map(|l| l.parse().ok()).collect();
+    assert!(left.len() >= 6, "each run left two: {left:?}");
+    // Each run started once the last one's group was empty; none is left.
+    assert_eq!(read_lines(&s.path("overlap")), Vec::<String>::new(), "a run started beside the last run's leftovers");
+    for p in left {
+        assert_ne!(comm(p).as_deref(), Some("sleep"), "leftover {p} still runs");
+    }
+    assert_untouched(&mut s, by, "after the leftovers");
 }
 
 // ---- the clocks
