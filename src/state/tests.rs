@@ -239,10 +239,7 @@ fn empty_round_trip() {
 
 /// Re-seals a blob whose body was edited: its length and checksum.
 fn seal(mut blob: StdVec<u8>) -> StdVec<u8> {
-    let n = blob.len() as u32;
-    blob[8..12].copy_from_slice(&n.to_le_bytes());
-    let c = checksum(&blob[HEADER_BYTES..]);
-    blob[12..16].copy_from_slice(&c.to_le_bytes());
+    super::seal(&mut blob);
     blob
 }
 
