@@ -430,39 +430,43 @@ fn children_that_leave_the_group_are_reaped_as_orphans() {
 // ---- what a main process that exits leaves in its group
 
 #[test]
-fn what_an_exited_main_process_leaves_in_its_group_is_stopped_before_the_restart() {
+fn what_an_exited_main_process_leaves_in_its_group_is_killed_before_the_restart() {
     let mut s = Svc::new("leftovers");
-    // Each run first notes which earlier leftovers are still alive, then
-    // leaves two in its group (a sleep, and one that ignores TERM) and
-    // exits 1: a fork bomb's shell that failed to fork, a master that
-    // crashed beside its workers.
+    // Each run first notes which earlier leftovers still run (a zombie
+    // waiting to be reaped does not count), then leaves two in its group (a
+    // sleep, and one that ignores TERM) and exits 1: a fork bomb's shell that
+    // failed to fork, a master that crashed beside its workers.
     let run = s.script(
         "run",
-        "for p in $(cat {DIR}/left {DIR}/stubborn 2>/dev/null); do kill -0 $p 2>/dev/null && echo $p >> {DIR}/overlap; done\n\
+        "for p in $(cat {DIR}/left {DIR}/stubborn 2>/dev/null); do\n\
+           st=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null)\n\
+           [ -n \"$st\" ] && [ \"$st\" != Z ] && echo $p >> {DIR}/overlap\n\
+         done\n\
          /bin/sleep 100000 &\necho $! >> {DIR}/left\n\
          (trap '' TERM; exec /bin/sleep 100001) &\necho $! >> {DIR}/stubborn\n\
          echo run >> {DIR}/runs\nsleep 0.2\nexit 1\n",
     );
-    s.write_config(&format!("{BYSTANDER}[crasher]\nexec = {run}\nstop_timeout = 1s\nbackoff = 100ms 100ms\n"));
+    // A oneshot's run ends for good: what it leaves (a daemon) runs on.
+    let once = s.script("once", "/bin/sleep 100002 &\necho $! > {DIR}/once.pid\n");
+    s.write_config(&format!("{BYSTANDER}[crasher]\nexec = {run}\nbackoff = 100ms 100ms\n\n[once]\nexec = {once}\noneshot = yes\n"));
     s.start();
     let by = bystander(&s);
-    // Between a run's exit and the SIGKILL its stubborn leftover gets at
-    // stop_timeout, the service is stopping, not in backoff.
-    s.wait_state("crasher", "stopping", secs(10));
+    s.wait_state("once", "done", secs(10));
+    let daemon = wait_for(secs(5), "the oneshot's daemon pid", || read_number(&s.path("once.pid"))) as u32;
+    s.end_on_drop(daemon);
     wait_until(secs(20), "three runs", || read_lines(&s.path("runs")).len() >= 3);
-    // Judged by the main process's exit (not as stopped by the stop signal
-    // its leftovers got).
     let line = s.wait_state("crasher", "backoff", secs(10));
     assert_eq!(line.get(5).map(String::as_str), Some("exit:1"), "{line:?}");
     s.run_ok(&["stop", "crasher"]);
     let left: Vec<u32> =
         [read_lines(&s.path("left")), read_lines(&s.path("stubborn"))].concat().iter().filter_map(|l| l.parse().ok()).collect();
     assert!(left.len() >= 6, "each run left two: {left:?}");
-    // Each run started once the last one's group was empty; none is left.
+    // No run started beside the last run's leftovers, and none is left.
     assert_eq!(read_lines(&s.path("overlap")), Vec::<String>::new(), "a run started beside the last run's leftovers");
     for p in left {
         assert_ne!(comm(p).as_deref(), Some("sleep"), "leftover {p} still runs");
     }
+    assert_eq!(comm(daemon).as_deref(), Some("sleep"), "the oneshot's daemon was killed");
     assert_untouched(&mut s, by, "after the leftovers");
 }
 

@@ -281,21 +281,18 @@ impl Service {
         }
     }
 
-    /// The main process of instance `inst` exited with `exit`. The instance
-    /// lingers until its process group is empty: the OS layer says so with
-    /// `group_gone` when a signal to the group finds no one. A stop under
-    /// way goes on (a signal 0 asks). A main process that ended by itself
-    /// has what is left of its group stopped as a stop would (`stop_signal`
-    /// to the group, SIGKILL at `stop_timeout`), and the run is judged by
-    /// its own exit: a restart never runs beside the last run's leftovers.
-    pub fn exited(&mut self, inst: usize, exit: Exit, def: &Def, now: Instant, out: &mut Actions) {
+    /// The main process of instance `inst` exited with `exit`. An instance
+    /// that was being stopped lingers until its process group is empty: the
+    /// OS layer is asked (a signal 0 to the group) and says so with
+    /// `group_gone`.
+    pub fn exited(&mut self, id: u8, inst: usize, exit: Exit, def: &Def, now: Instant, out: &mut Actions) {
         let Some(Some(i)) = self.inst.get_mut(inst) else { return };
-        let (why, kill_at, sig) = match i.phase {
-            InstPhase::Stopping { why, kill_at } => (why, kill_at, 0),
-            _ => (Why::Exiting, Some(now + def.stop_timeout), def.stop_signal),
-        };
-        i.phase = InstPhase::Lingering { why, kill_at, exit };
-        emit(out, Action::Signal { pid: i.pid, sig, group: true });
+        if let InstPhase::Stopping { why, kill_at } = i.phase {
+            i.phase = InstPhase::Lingering { why, kill_at, exit };
+            emit(out, Action::Signal { pid: i.pid, sig: 0, group: true });
+            return;
+        }
+        self.end(id, inst, exit, def, now, out);
     }
 
     /// The process group of instance `inst` has no member left.
@@ -350,6 +347,14 @@ impl Service {
             Some(Why::Exiting) | None => exit == Exit::Code(0),
         };
         self.after_run(success, why, i.started, now, def);
+        // A run that ended by itself (after a stop the group is empty
+        // already) and that another run follows: what it left in its process
+        // group (a crashed master's workers, a shell's background jobs, a
+        // fork bomb) is killed first, so that no run starts beside it. A run
+        // that ends for good leaves it be: a oneshot may start a daemon.
+        if why.is_none() && matches!(self.rest, Rest::Backoff { .. } | Rest::Watching) {
+            kill(out, i.pid);
+        }
         self.check_upgrade();
     }
 

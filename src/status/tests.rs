@@ -18,13 +18,6 @@ fn spawned(id: u8, pid: i32) -> Event {
 
 const EXEC_ENOENT: Event = Event::SpawnFailed { id: 4, inst: 0, step: Step::Exec, errno: 2 };
 
-/// `pid` exited by itself and its group is empty (the OS layer's ESRCH to
-/// the stop signal that follows).
-fn ended(sup: &mut Supervisor, pid: i32, exit: Exit, now: Instant, out: &mut Actions) {
-    sup.handle(Event::Exited { pid, exit }, now, out);
-    sup.handle(Event::SignalFailed { pid, sig: 15, group: true, errno: ESRCH }, now, out);
-}
-
 fn text(b: &Out) -> std::string::String {
     std::string::String::from_utf8(b.as_bytes().to_vec()).unwrap()
 }
@@ -59,7 +52,7 @@ fn lines() {
     let lines: std::vec::Vec<&str> = t.lines().collect();
     assert_eq!(lines[0].find("STATE"), lines[1].find("running"));
 
-    ended(&mut sup, 42, Exit::Code(1), T0 + ms(100), &mut out);
+    sup.handle(Event::Exited { pid: 42, exit: Exit::Code(1) }, T0 + ms(100), &mut out);
     let mut b = Buf::<512>::new();
     line(&sup, 0, T0 + ms(100), w, 0, &mut b);
     line(&sup, 1, T0 + ms(100), w, 0, &mut b);
@@ -212,9 +205,9 @@ fn json_every_state() {
         sup.handle(spawned(id, pid), T0, &mut out);
     }
     sup.handle(EXEC_ENOENT, T0, &mut out);
-    ended(&mut sup, 10, Exit::Code(0), T0 + ms(5), &mut out);
-    ended(&mut sup, 11, Exit::Code(3), T0 + ms(5), &mut out);
-    ended(&mut sup, 15, Exit::Signal(40), T0 + ms(5), &mut out);
+    sup.handle(Event::Exited { pid: 10, exit: Exit::Code(0) }, T0 + ms(5), &mut out);
+    sup.handle(Event::Exited { pid: 11, exit: Exit::Code(3) }, T0 + ms(5), &mut out);
+    sup.handle(Event::Exited { pid: 15, exit: Exit::Signal(40) }, T0 + ms(5), &mut out);
     sup.handle(Event::Request(Request::Stop(7)), T0 + ms(6), &mut out);
     sup.handle(Event::Exited { pid: 17, exit: Exit::Signal(15) }, T0 + ms(7), &mut out);
     sup.handle(Event::SignalFailed { pid: 17, sig: 0, group: true, errno: ESRCH }, T0 + ms(7), &mut out);

@@ -225,10 +225,10 @@ impl Supervisor {
         let Supervisor { cfg, svcs, said, .. } = self;
         match event {
             Event::Exited { pid, exit } => {
-                for s in svcs.iter_mut() {
+                for (id, s) in svcs.iter_mut().enumerate() {
                     if let Some(inst) = s.instance_of(pid) {
                         if let Some(def) = Self::def_in(cfg, s) {
-                            s.exited(inst, exit, def, now, out);
+                            s.exited(id as u8, inst, exit, def, now, out);
                         }
                         return Outcome::Done;
                     }

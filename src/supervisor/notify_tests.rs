@@ -133,6 +133,6 @@ fn mainpid_moves_the_main_process() {
     // The launcher's exit is an orphan's; the new main process's ends the run.
     assert_eq!(w.sup.handle(Event::Exited { pid: launcher, exit: Exit::Code(0) }, T0 + ms(6), &mut Actions::new()), Outcome::Orphan);
     assert_eq!(w.state(0), State::Running);
-    w.gone(4242, Exit::Signal(9), T0 + ms(7));
+    w.ev(Event::Exited { pid: 4242, exit: Exit::Signal(9) }, T0 + ms(7));
     assert_eq!(w.state(0), State::Backoff);
 }

@@ -44,7 +44,7 @@ fn crash_restarts_reuse_upgrades_resolve_and_rollback_swaps() {
     assert_eq!((rels(&w), w.sup.svcs[0].pin.cand), ((0, NONE), 1));
     // It fails: the old release stays, and a crash restarts it.
     let cand = w.candidate();
-    w.gone(cand, Exit::Code(1), T0 + ms(5));
+    w.ev(Event::Exited { pid: cand, exit: Exit::Code(1) }, T0 + ms(5));
     assert_eq!((rels(&w), w.sup.svcs[0].pin.cand), ((0, NONE), NONE));
     w.rel = 0;
     w.exit(0, Exit::Signal(9), T0 + ms(10));

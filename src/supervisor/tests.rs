@@ -86,13 +86,9 @@ impl W {
         }
         rest
     }
-    /// Slot `id`'s main process exited. Ended by itself, its group is
-    /// found empty (the OS layer's ESRCH to the stop signal that follows,
-    /// which is left out of the actions); under a stop, the instance
-    /// lingers (a signal 0 asks: `gone` answers it).
     pub fn exit(&mut self, id: usize, exit: Exit, now: Instant) -> StdVec<Action> {
         let pid = self.sup.pid(id as u8).expect("running");
-        self.exited(pid, exit, false, now)
+        self.ev(Event::Exited { pid, exit }, now)
     }
     pub fn state(&self, id: usize) -> State {
         self.sup.svcs[id].state()
@@ -100,18 +96,12 @@ impl W {
     pub fn req(&mut self, r: Request, now: Instant) -> StdVec<Action> {
         self.ev(Event::Request(r), now)
     }
-    /// The main process `pid` exited and its group is empty: the OS layer
-    /// answers the signal to the group that follows (a stop's signal 0, or
-    /// the stop signal for what an exit left) with ESRCH. The actions of
-    /// both, that signal left out.
+    /// The main process `pid` exited and its group is empty (the OS layer's
+    /// answer to the signal 0 that follows a stop); the actions of both.
     pub fn gone(&mut self, pid: i32, exit: Exit, now: Instant) -> StdVec<Action> {
-        self.exited(pid, exit, true, now)
-    }
-    fn exited(&mut self, pid: i32, exit: Exit, stopped: bool, now: Instant) -> StdVec<Action> {
         let mut acts = self.ev(Event::Exited { pid, exit }, now);
-        let k = acts.iter().position(|a| matches!(a, Action::Signal { pid: p, sig, group: true } if *p == pid && (stopped || *sig != 0)));
-        let Some(Action::Signal { sig, .. }) = k.map(|k| acts.remove(k)) else { return acts };
-        acts.extend(self.ev(Event::SignalFailed { pid, sig, group: true, errno: ESRCH }, now));
+        acts.retain(|a| *a != Action::Signal { pid, sig: 0, group: true });
+        acts.extend(self.ev(Event::SignalFailed { pid, sig: 0, group: true, errno: ESRCH }, now));
         acts
     }
     /// The pid of slot 0's new instance (an upgrade's candidate).
@@ -285,6 +275,31 @@ fn stop_waits_for_the_whole_group() {
 }
 
 #[test]
+fn what_an_exit_leaves_is_killed_before_a_restart_only() {
+    // It restarts: SIGKILL to what is left of its group.
+    let mut w = W::new(&[def()]);
+    w.ev(Event::Tick, T0);
+    let pid = w.sup.pid(0).unwrap();
+    assert_eq!(w.exit(0, Exit::Code(2), T0 + ms(10)), [Action::Ended { id: 0, inst: 0 }, sig(pid, KILL)]);
+    assert_eq!((w.state(0), w.sup.svcs[0].last), (State::Backoff, Some(Exit::Code(2))));
+    // A run that ends for good (a oneshot; `on-failure` exiting 0; `never`)
+    // leaves its group be.
+    let mut once = def();
+    once.oneshot = true;
+    let mut clean = def();
+    clean.restart = crate::config::Restart::OnFailure;
+    let mut never = def();
+    never.restart = crate::config::Restart::Never;
+    for (d, exit, state) in [(once, Exit::Code(0), State::Done), (clean, Exit::Code(0), State::Done), (never, Exit::Code(1), State::Failed)]
+    {
+        let mut w = W::new(&[d]);
+        w.ev(Event::Tick, T0);
+        assert_eq!(w.exit(0, exit, T0 + ms(10)), [Action::Ended { id: 0, inst: 0 }]);
+        assert_eq!(w.state(0), state);
+    }
+}
+
+#[test]
 fn spawn_failure_backs_off_with_a_note() {
     let mut w = W::new(&[def()]);
     w.sup.handle(Event::Tick, T0, &mut w.out);
@@ -330,7 +345,7 @@ fn only_the_serving_instance_runs_the_policy() {
         probe: 0,
         session: 500,
     });
-    let acts = w.gone(old, Exit::Code(1), T0 + ms(5));
+    let acts = w.ev(Event::Exited { pid: old, exit: Exit::Code(1) }, T0 + ms(5));
     assert_eq!(acts, [Action::Ended { id: 0, inst: 0 }]);
     assert_eq!(w.state(0), State::Running, "a draining instance's exit is no crash");
     assert_eq!(w.sup.svcs[0].last, None);
@@ -345,10 +360,10 @@ fn only_the_serving_instance_runs_the_policy() {
         probe: 0,
         session: 0,
     });
-    w.gone(501, Exit::Code(3), T0 + ms(6));
+    w.ev(Event::Exited { pid: 501, exit: Exit::Code(3) }, T0 + ms(6));
     assert_eq!((w.state(0), w.sup.pid(0)), (State::Running, Some(500)));
     // The serving one's exit does.
-    w.gone(500, Exit::Code(3), T0 + ms(7));
+    w.ev(Event::Exited { pid: 500, exit: Exit::Code(3) }, T0 + ms(7));
     assert_eq!(w.state(0), State::Backoff);
 }
 

@@ -48,7 +48,7 @@ fn upgrade_rolls_back() {
     let old = w.sup.pid(0).unwrap();
     w.req(Request::Upgrade(0), T0);
     let new = w.candidate();
-    let acts = w.gone(new, Exit::Code(3), T0 + ms(10));
+    let acts = w.ev(Event::Exited { pid: new, exit: Exit::Code(3) }, T0 + ms(10));
     assert_eq!(acts, [Action::Ended { id: 0, inst: 1 }]);
     assert_eq!((w.state(0), w.sup.pid(0)), (State::Running, Some(old)));
     assert_eq!(w.sup.svcs[0].upgrade, Upgrade::Failed { exit: Some(Exit::Code(3)) });
@@ -77,7 +77,7 @@ fn a_crash_while_upgrading_waits_for_the_new_one() {
     w.req(Request::Upgrade(0), T0);
     let new = w.candidate();
     // The serving one crashes: no backoff, no second instance.
-    assert_eq!(w.gone(old, Exit::Signal(9), T0 + ms(10)), [Action::Ended { id: 0, inst: 0 }]);
+    assert_eq!(w.ev(Event::Exited { pid: old, exit: Exit::Signal(9) }, T0 + ms(10)), [Action::Ended { id: 0, inst: 0 }]);
     assert_eq!(w.state(0), State::Starting);
     assert_eq!(w.sup.svcs[0].inst.iter().flatten().count(), 1);
     w.ev(Event::Tick, T0 + ms(1000));
@@ -147,7 +147,7 @@ fn reload_upgrades_a_service_with_sockets_and_rolls_back() {
     assert_eq!(new.str(new.list(new.defs[0].args)[0]), b"/0");
     // The new definition fails: its definition goes back, the generation stays.
     let cand = w.candidate();
-    let acts = w.gone(cand, Exit::Code(1), T0 + ms(5));
+    let acts = w.ev(Event::Exited { pid: cand, exit: Exit::Code(1) }, T0 + ms(5));
     assert_eq!(acts, [Action::Ended { id: 0, inst: 1 }, Action::Restore { id: 0 }]);
     assert_eq!((w.sup.pid(0), w.sup.svcs[0].generation), (Some(pid), 1));
     assert!(w.sup.settled(&plan.steps[0]));
