@@ -40,10 +40,16 @@ fn bind_raw<T>(fd: &OwnedFd, a: &T, len: usize) -> Result<(), Errno> {
     crate::os::sockaddr_call(libc::SYS_bind, crate::os::fd::borrowed(fd), a, len, &[])
 }
 
-/// A `sockaddr_un` for a path, or (with `abstract_`) for a name after a 0.
-fn unix(path: &[u8], abstract_: bool) -> Result<(libc::sockaddr_un, usize), Errno> {
-    // SAFETY: as above.
-    let mut a: libc::sockaddr_un = unsafe { core::mem::zeroed() };
+/// An all-zero `sockaddr_un`, for `unix` to fill.
+pub(crate) fn zeroed_un() -> libc::sockaddr_un {
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
+    unsafe { core::mem::zeroed() }
+}
+
+/// A `sockaddr_un` for a path, or (with `abstract_`) for a name after a 0,
+/// built in `a` (zeroed by the caller; filled in place, not returned: a copy
+/// of its 110 bytes at each caller cost more); its length.
+pub(crate) fn unix(a: &mut libc::sockaddr_un, path: &[u8], abstract_: bool) -> Result<usize, Errno> {
     a.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let skip = usize::from(abstract_);
     if path.len() + skip >= a.sun_path.len() {
@@ -54,7 +60,7 @@ fn unix(path: &[u8], abstract_: bool) -> Result<(libc::sockaddr_un, usize), Errn
     }
     // An abstract name is exactly as long as given; a path ends at its NUL.
     let len = core::mem::size_of::<libc::sa_family_t>() + skip + path.len() + usize::from(!abstract_);
-    Ok((a, len))
+    Ok(len)
 }
 
 /// Creates, binds and (for streams) listens; never SO_REUSEPORT, so that a
@@ -80,7 +86,8 @@ pub fn bind(a: &Addr, o: &Options) -> Result<Bound, Errno> {
         }
         Addr::Unix { path, abstract_ } => {
             let fd = socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
-            let (sa, len) = unix(path, abstract_)?;
+            let mut sa = zeroed_un();
+            let len = unix(&mut sa, path, abstract_)?;
             let mut file = None;
             if !abstract_ {
                 clear_stale(&sa, len)?;
@@ -133,9 +140,10 @@ fn inet(kind: c_int, ip: &[u8], port: u16, o: &Options) -> Result<OwnedFd, Errno
 /// as svc under systemd: never waits (a full or gone socket drops it).
 pub fn notify_init(path: &[u8], msg: &[u8]) -> Result<(), Errno> {
     let fd = socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK)?;
-    let (sa, len) = match path.split_first() {
-        Some((b'@', name)) => unix(name, true)?,
-        _ => unix(path, false)?,
+    let mut sa = zeroed_un();
+    let len = match path.split_first() {
+        Some((b'@', name)) => unix(&mut sa, name, true)?,
+        _ => unix(&mut sa, path, false)?,
     };
     crate::os::sockaddr_call(libc::SYS_sendto, crate::os::fd::borrowed(&fd), &sa, len, msg)
 }
@@ -221,7 +229,8 @@ pub fn unlink_if(path: &[u8], file: (u64, u64)) {
 pub fn bind_notify(path: &[u8], uid: Option<u32>) -> Result<OwnedFd, Errno> {
     let fd = socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK)?;
     set(&fd, libc::SOL_SOCKET, libc::SO_PASSCRED, true)?;
-    let (sa, len) = unix(path, false)?;
+    let mut sa = zeroed_un();
+    let len = unix(&mut sa, path, false)?;
     unlink(path);
     bind_raw(&fd, &sa, len)?;
     let o = Options { backlog: 0, mode: Some(0o600), uid, gid: None, freebind: false };

@@ -21,25 +21,12 @@ fn stream() -> Result<OwnedFd, Errno> {
     crate::os::fd::socket(libc::AF_UNIX, libc::SOCK_STREAM)
 }
 
-/// A `sockaddr_un` for `path`, built by hand: rustix's builder indexes in a
-/// way that links core::fmt.
-fn addr(path: &CStr) -> Result<libc::sockaddr_un, Errno> {
-    // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
-    let mut a: libc::sockaddr_un = unsafe { core::mem::zeroed() };
-    a.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let bytes = path.to_bytes();
-    if bytes.len() >= a.sun_path.len() {
-        return Err(Errno::NAMETOOLONG);
-    }
-    for (d, &s) in a.sun_path.iter_mut().zip(bytes) {
-        *d = s as libc::c_char;
-    }
-    Ok(a)
-}
-
 /// `bind(2)` or `connect(2)` of `fd` to the unix socket at `path`.
 fn at(fd: &OwnedFd, path: &CStr, bind: bool) -> Result<(), Errno> {
-    let a = addr(path)?;
+    // Built by hand as the listening sockets' are: rustix's builder indexes
+    // in a way that links core::fmt.
+    let mut a = crate::os::listen::zeroed_un();
+    crate::os::listen::unix(&mut a, path.to_bytes(), false)?;
     let nr = if bind { libc::SYS_bind } else { libc::SYS_connect };
     crate::os::sockaddr_call(nr, crate::os::fd::borrowed(fd), &a, core::mem::size_of::<libc::sockaddr_un>(), &[])
 }
