@@ -12,8 +12,8 @@ mod verbs;
 
 // The pure side (src/lib.rs), under the names the OS layer and verbs use.
 use svc::{
-    addr, adopt, cli, clients, config, duration, init, limits, notify, pin, proto, reload, reply, ring, service, signame, state, status,
-    supervisor, text,
+    addr, adopt, cli, clients, config, duration, init, limits, notify, order, pin, proto, reload, reply, ring, service, signame, state,
+    status, supervisor, text,
 };
 
 #[cfg(not(test))]

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, Def, Log, Ready};
 use crate::limits::{MAX_SERVICES, NAME_BYTES};
+use crate::order::bit;
 use heapless::Vec;
 
 /// `Step::slot` before the supervisor has given one.
@@ -71,8 +72,8 @@ pub fn ones(mask: u64) -> usize {
 /// The names a def is `after`, as a set compared by name: as many, and
 /// each of `x`'s among `y`'s (names are unique in a config).
 fn same_after(a: &Config, x: &Def, b: &Config, y: &Def) -> bool {
-    let is_y = |name: &[u8]| b.find(name).is_some_and(|j| y.after & (1u64 << j) != 0);
-    ones(x.after) == ones(y.after) && a.defs.iter().enumerate().all(|(i, d)| x.after & (1u64 << i) == 0 || is_y(a.str(d.name)))
+    let is_y = |name: &[u8]| b.find(name).is_some_and(|j| y.after & bit(j) != 0);
+    ones(x.after) == ones(y.after) && a.defs.iter().enumerate().all(|(i, d)| x.after & bit(i) == 0 || is_y(a.str(d.name)))
 }
 
 /// Whether two services get the same sockets (addresses and names, in order:

@@ -7,6 +7,7 @@ use crate::clients::{Job, lost_marker};
 use crate::config::Located;
 use crate::duration::Instant;
 use crate::limits::REPLY_CHUNK_BYTES;
+use crate::order::bit;
 use crate::reload::{Change, Plan, ones};
 use crate::ring::{Ring, STAMP_BYTES};
 use crate::service::Upgrade;
@@ -62,7 +63,7 @@ pub fn refill(job: &mut Job, d: &Data, out: &mut Out) -> bool {
         Job::Status { next, mask, width, json, long } => {
             let total = d.sup.svcs.len();
             let next = lines(next, total, out, |i, line| {
-                if mask & (1u64 << i) != 0 {
+                if mask & bit(i) != 0 {
                     let drops = d.drops.get(i).copied().unwrap_or(0);
                     if json {
                         status::json_line(d.sup, i, d.now, drops, line);

@@ -24,6 +24,7 @@ pub(super) use word::Word;
 
 use super::{Config, Def, Error, Errors, Files, Located, Log, Ready, Restart, Span};
 use crate::limits::{ARENA_BYTES, CONFIG_BYTES, CONTROL_PATH_BYTES, LINE_BYTES, MAX_ENV, MAX_SERVICES, PATH_BYTES, RING_POOL_BYTES};
+use crate::order::bit;
 use crate::{order, signame};
 use heapless::Vec;
 use keys::Key;
@@ -532,7 +533,7 @@ impl Parser<'_> {
             for word in value.words(b',') {
                 match self.out.find(word.bytes) {
                     Some(j) if j == i => self.error_at(p.after_line, Error::AfterSelf, word.span()),
-                    Some(j) => mask |= 1u64 << j,
+                    Some(j) => mask |= bit(j),
                     None => self.error_at(p.after_line, Error::UnknownAfter, word.span()),
                 }
             }

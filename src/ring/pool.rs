@@ -3,6 +3,7 @@
 //! holds (`Area`). First fit; freeing twice is harmless. No syscalls.
 
 use crate::limits::{RING_BLOCK_BYTES, RING_POOL_BYTES};
+use crate::order::bit;
 
 /// Blocks in the pool.
 pub(super) const POOL_BLOCKS: usize = RING_POOL_BYTES / RING_BLOCK_BYTES;
@@ -49,14 +50,14 @@ impl Pool {
     }
 
     fn taken(&self, block: usize) -> bool {
-        self.used.get(block / 64).is_some_and(|w| w & (1 << (block % 64)) != 0)
+        self.used.get(block / 64).is_some_and(|w| w & bit(block % 64) != 0)
     }
 
     fn set(&mut self, area: Area, on: bool) {
         let first = area.first_block as usize;
         for block in first..(first + area.blocks as usize).min(POOL_BLOCKS) {
             if let Some(w) = self.used.get_mut(block / 64) {
-                let bit = 1u64 << (block % 64);
+                let bit = bit(block % 64);
                 if on { *w |= bit } else { *w &= !bit }
             }
         }

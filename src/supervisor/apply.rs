@@ -6,6 +6,7 @@
 use super::Supervisor;
 use crate::config::Config;
 use crate::duration::Instant;
+use crate::order::bit;
 use crate::pin::{Pin, Resolve};
 use crate::reload::{Change, Plan, Step};
 use crate::service::{Action, Actions, Service, State, Upgrade, Want, Why};
@@ -17,7 +18,7 @@ pub struct Pending(pub u64);
 impl Pending {
     pub const NONE: Pending = Pending(0);
     pub fn has(self, def: u8) -> bool {
-        def < 64 && self.0 & (1u64 << def) != 0
+        def < 64 && self.0 & bit(usize::from(def)) != 0
     }
 }
 
@@ -64,7 +65,7 @@ impl Supervisor {
         for step in plan.steps.iter() {
             match step.change {
                 Change::Removed => {}
-                Change::Added => self.pending.0 |= 1u64 << step.def,
+                Change::Added => self.pending.0 |= bit(usize::from(step.def)),
                 change => {
                     let Supervisor { cfg, svcs, .. } = self;
                     let Some(s) = svcs.get_mut(usize::from(step.slot)) else { continue };
@@ -107,7 +108,7 @@ impl Supervisor {
                 continue;
             }
             let Some(d) = self.cfg.defs.get(usize::from(def)) else {
-                self.pending.0 &= !(1u64 << def);
+                self.pending.0 &= !bit(usize::from(def));
                 continue;
             };
             let fresh = Service::fresh(def, d);
@@ -121,7 +122,7 @@ impl Supervisor {
                 None if self.svcs.push(fresh).is_ok() => self.svcs.len() - 1,
                 None => return,
             };
-            self.pending.0 &= !(1u64 << def);
+            self.pending.0 &= !bit(usize::from(def));
             crate::service::emit(out, Action::Assigned { id: id as u8 });
         }
     }

@@ -11,6 +11,7 @@ use crate::config::{Config, Def, Page};
 use crate::duration::Instant;
 use crate::limits::MAX_SERVICES;
 use crate::notify::Said;
+use crate::order::bit;
 use crate::pin::{Pins, Resolve};
 use crate::service::{Action, Actions, Exit, Note, Notice, Rest, Role, Service, State, Step, Want, Why, earliest};
 use heapless::Vec;
@@ -195,7 +196,7 @@ impl Supervisor {
         let d = self.def(id)?;
         let mut waiting = None;
         for dep in 0..self.cfg.defs.len() {
-            if d.after & (1u64 << dep) == 0 {
+            if d.after & bit(dep) == 0 {
                 continue;
             }
             let Some(slot) = self.slot_of_def(dep) else { continue };
@@ -402,7 +403,7 @@ impl Supervisor {
             }
             any = true;
             // Signalled once nothing still running comes after it.
-            let me = 1u64 << s.def;
+            let me = bit(usize::from(s.def));
             let needed = !s.removed
                 && svcs
                     .iter()
@@ -435,7 +436,7 @@ impl Supervisor {
 
     /// True when none of the slots in `mask` has an instance left.
     pub fn all_down(&self, mask: u64) -> bool {
-        self.svcs.iter().enumerate().all(|(i, s)| mask & (1u64 << i) == 0 || !s.has_instance())
+        self.svcs.iter().enumerate().all(|(i, s)| mask & bit(i) == 0 || !s.has_instance())
     }
 
     /// Whether slot `id`'s sockets are to be watched (start = on-connect).
@@ -455,7 +456,7 @@ impl Supervisor {
 
     /// The slots of live (not removed) services, as a mask.
     pub fn live(&self) -> u64 {
-        self.svcs.iter().enumerate().filter(|(_, s)| !s.removed).fold(0u64, |m, (i, _)| m | 1u64 << i)
+        self.svcs.iter().enumerate().filter(|(_, s)| !s.removed).fold(0u64, |m, (i, _)| m | bit(i))
     }
 }
 

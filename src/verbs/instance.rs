@@ -7,6 +7,7 @@
 use crate::config::{Log, Ready};
 use crate::duration::Instant;
 use crate::limits::*;
+use crate::order::bit;
 use crate::os::event::{Events, Interest};
 use crate::os::{self, spawn};
 use crate::pin;
@@ -164,7 +165,7 @@ pub(super) fn start(w: &mut World, ev: &Events, id: u8, inst: u8, probe: bool) -
     if let Some((rd, _wr)) = log {
         let _ = os::socket::set_nonblocking(os::fd::borrowed(&rd));
         let role = if probe {
-            w.logs.probe_fresh |= 1u64 << id;
+            w.logs.probe_fresh |= bit(usize::from(id));
             Role::Probe { id, inst }
         } else {
             Role::Log { id, inst }

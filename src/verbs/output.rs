@@ -4,6 +4,7 @@
 
 use crate::config::Log;
 use crate::limits::*;
+use crate::order::bit;
 use crate::os::event::Events;
 use crate::os::{self, clock, logfile};
 use crate::ring::{self, Stamp};
@@ -21,9 +22,9 @@ pub(super) fn read_probe(w: &mut World, ev: &Events, k: usize, id: u8) -> bool {
         Ok(Some(n)) => n,
         Err(_) => 0,
     };
-    let fresh = w.logs.probe_fresh & (1u64 << id) != 0;
+    let fresh = w.logs.probe_fresh & bit(usize::from(id)) != 0;
     // A run's first bytes (or its end without any) replace the last run's.
-    w.logs.probe_fresh &= !(1u64 << id);
+    w.logs.probe_fresh &= !bit(usize::from(id));
     let Some(b) = w.logs.probes.get_mut(usize::from(id)) else { return false };
     if fresh {
         b.clear();

@@ -5,6 +5,7 @@
 
 use crate::config::{Config, Listen};
 use crate::limits::*;
+use crate::order::bit;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
 use crate::os::listen::{self, Options};
@@ -121,7 +122,7 @@ pub fn stage(w: &mut World, why: &mut Buf<256>) -> bool {
                     *s = Slot::new(b.fd);
                     *f = b.file.unwrap_or((0, 0));
                 }
-                w.plan.bound |= 1u64 << j;
+                w.plan.bound |= bit(j);
             }
             // The reload that ends an emergency completes the boot: as
             // there, a socket that cannot be bound fails its service alone.
@@ -166,7 +167,7 @@ pub fn release(w: &mut World, ev: &Events) {
         if let Some(f) = w.socks.files.get_mut(k) {
             *f = (0, 0);
         }
-        w.plan.closed |= 1u64 << n;
+        w.plan.closed |= bit(usize::from(n));
     }
     w.socks.watched = 0;
 }
@@ -226,7 +227,7 @@ pub fn of<'a>(sup: &Supervisor, fds: &'a Fds, id: usize) -> heapless::Vec<Borrow
 pub fn watch(w: &mut World, ev: &Events) {
     for id in 0..w.sup.svcs.len().min(64) {
         let want = w.sup.watching(id);
-        let bit = 1u64 << id;
+        let bit = bit(id);
         if want == (w.socks.watched & bit != 0) {
             continue;
         }

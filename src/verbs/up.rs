@@ -8,6 +8,7 @@ use crate::cli::{Command, EXIT_FAIL, EXIT_OK};
 use crate::duration::{Duration, Instant};
 use crate::init::cmdline_value;
 use crate::limits::*;
+use crate::order::bit;
 use crate::os::event::{Event, Events, Interest};
 use crate::os::init::Init;
 use crate::os::{self, clock, signal, spawn};
@@ -380,7 +381,7 @@ fn perform(w: &mut World, ev: &Events, now: Instant) -> bool {
                             b.clear();
                             let _ = ufmt::uwrite!(b, "{}: {}", f.step, Errno(f.errno));
                         }
-                        w.logs.probe_fresh &= !(1u64 << id);
+                        w.logs.probe_fresh &= !bit(usize::from(id));
                         SupEvent::ProbeFailed { id, inst }
                     }
                 }),

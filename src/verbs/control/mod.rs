@@ -7,6 +7,7 @@ use crate::clients::{ALL, Job, Place};
 use crate::duration::Instant;
 use crate::init::Power;
 use crate::limits::*;
+use crate::order::bit;
 use crate::os;
 use crate::os::event::{Events, Interest};
 use crate::os::fd::Slot;
@@ -227,7 +228,7 @@ fn slots<'r>(sup: &crate::supervisor::Supervisor, names: &[&'r [u8]]) -> Result<
     let mut mask = 0u64;
     for n in names {
         let id = sup.find(n).ok_or(*n)?;
-        mask |= 1u64 << id;
+        mask |= bit(usize::from(id));
     }
     Ok(mask)
 }
