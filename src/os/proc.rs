@@ -29,9 +29,7 @@ pub struct Stat {
 pub fn path(pid: i32, a: &[u8], b: &[u8]) -> Buf<64> {
     let mut p = Buf::<64>::new();
     let _ = ufmt::uwrite!(p, "/proc/{}/", pid);
-    p.push(a);
-    p.push(b);
-    p.push(b"\0");
+    p.push_all(&[a, b, b"\0"]);
     p
 }
 

@@ -75,9 +75,7 @@ pub fn service_of(cfg: &Config, inodes: &Bound, pid: i32) -> Option<usize> {
 #[inline(never)]
 pub fn say(name: &[u8], a: &str, pid: i32, b: &str) {
     let mut m = crate::text::Buf::<96>::new();
-    m.push(b"svc: ");
-    m.push(name);
-    m.push(a.as_bytes());
+    m.push_all(&[b"svc: ", name, a.as_bytes()]);
     let _ = ufmt::uwrite!(m, "{}", pid);
     m.push(b.as_bytes());
     os::fd::say(&m);
