@@ -470,6 +470,37 @@ fn what_an_exited_main_process_leaves_in_its_group_is_killed_before_the_restart(
     assert_untouched(&mut s, by, "after the leftovers");
 }
 
+/// A restart kills the last run's group, and only its group: the main
+/// process is reaped by then, and its pid alone may be another process's.
+#[test]
+fn a_restart_kills_the_last_runs_group_never_its_reaped_pid() {
+    if !runner().is_empty() {
+        eprintln!("note: the reaped pid test traces svc itself, not a runner; skipped");
+        return;
+    }
+    if program_or_skip("reaped_pid", "strace", "strace").is_none() {
+        return;
+    }
+    let mut s = Svc::new("reaped_pid");
+    let run = s.script("run", "echo $$ >> {DIR}/mains\nexit 1\n");
+    s.write_config(&format!("{BYSTANDER}[crasher]\nexec = {run}\nbackoff = 100ms 100ms\n"));
+    s.start();
+    let by = bystander(&s);
+    let trace = s.path("kill.trace");
+    let tracer = Strace::attach(s.svc_pid(), "kill", &trace);
+    // Runs that start from here end while traced.
+    let n = read_lines(&s.path("mains")).len();
+    wait_until(secs(10), "three more runs", || read_lines(&s.path("mains")).len() >= n + 3);
+    s.run_ok(&["stop", "crasher"]);
+    tracer.finish();
+    let calls = read_lines(&trace);
+    for p in &read_lines(&s.path("mains"))[n..n + 2] {
+        assert!(calls.iter().any(|c| c.starts_with(&format!("kill(-{p}, SIGKILL)"))), "no SIGKILL to group {p}:\n{}", calls.join("\n"));
+        assert!(!calls.iter().any(|c| c.starts_with(&format!("kill({p}, "))), "a signal to reaped pid {p}:\n{}", calls.join("\n"));
+    }
+    assert_untouched(&mut s, by, "after the restarts");
+}
+
 // ---- the clocks
 
 /// `strace -p PID` writing the calls in `calls` to `out`; detached when dropped.

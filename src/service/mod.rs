@@ -353,7 +353,8 @@ impl Service {
         // fork bomb) is killed first, so that no run starts beside it. A run
         // that ends for good leaves it be: a oneshot may start a daemon.
         if why.is_none() && matches!(self.rest, Rest::Backoff { .. } | Rest::Watching) {
-            kill(out, i.pid);
+            // The group only (a negative pid): the main process is reaped.
+            kill(out, -i.pid);
         }
         self.check_upgrade();
     }

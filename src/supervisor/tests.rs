@@ -276,11 +276,12 @@ fn stop_waits_for_the_whole_group() {
 
 #[test]
 fn what_an_exit_leaves_is_killed_before_a_restart_only() {
-    // It restarts: SIGKILL to what is left of its group.
+    // It restarts: SIGKILL to what is left of its group, and to its group
+    // only (-pid: the main process is reaped, its pid may be reused).
     let mut w = W::new(&[def()]);
     w.ev(Event::Tick, T0);
     let pid = w.sup.pid(0).unwrap();
-    assert_eq!(w.exit(0, Exit::Code(2), T0 + ms(10)), [Action::Ended { id: 0, inst: 0 }, sig(pid, KILL)]);
+    assert_eq!(w.exit(0, Exit::Code(2), T0 + ms(10)), [Action::Ended { id: 0, inst: 0 }, sig(-pid, KILL)]);
     assert_eq!((w.state(0), w.sup.svcs[0].last), (State::Backoff, Some(Exit::Code(2))));
     // A run that ends for good (a oneshot; `on-failure` exiting 0; `never`)
     // leaves its group be.

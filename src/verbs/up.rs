@@ -423,10 +423,12 @@ fn perform(w: &mut World, ev: &Events, now: Instant) -> bool {
 }
 
 /// `kill` the group, or the main pid if the group is gone, then SIGCONT so
-/// that a stopped process sees the signal. Signal 0 asks about the group only.
+/// that a stopped process sees the signal. Signal 0 asks about the group only,
+/// and so does a pid below -1: the group of -pid, whose leader is reaped (the
+/// pid alone may be another process's by now).
 pub(super) fn send(pid: i32, sig: u8, group: bool) -> Result<(), rustix::io::Errno> {
     if pid <= 0 {
-        return Ok(());
+        return if pid < -1 { signal::send(-pid, sig, true) } else { Ok(()) };
     }
     if !group || sig == 0 {
         return signal::send(pid, sig, group);
