@@ -23,14 +23,16 @@ fn millis(clock: i32) -> u64 {
     const CLOCK_GETTIME64: libc::c_long = 403;
     let mut ts = [0i64; 2];
     // SAFETY: ts is the kernel's struct __kernel_timespec, writable.
-    if unsafe { libc::syscall(CLOCK_GETTIME64, clock, ts.as_mut_ptr()) } == 0 {
-        // tv_nsec < 10^9: a u32 division (a u64 one is a `__udivdi3` call here).
-        return (ts[0] as u64).saturating_mul(1000).saturating_add(u64::from(ts[1] as u32 / 1_000_000));
-    }
-    let mut old = [0i32; 2];
-    // SAFETY: old is the kernel's 32-bit struct timespec, writable.
-    unsafe { libc::syscall(libc::SYS_clock_gettime, clock, old.as_mut_ptr()) };
-    (old[0] as u32 as u64).saturating_mul(1000).saturating_add(u64::from(old[1] as u32 / 1_000_000))
+    let (sec, nsec) = if unsafe { libc::syscall(CLOCK_GETTIME64, clock, ts.as_mut_ptr()) } == 0 {
+        (ts[0] as u64, ts[1] as u32)
+    } else {
+        let mut old = [0i32; 2];
+        // SAFETY: old is the kernel's 32-bit struct timespec, writable.
+        unsafe { libc::syscall(libc::SYS_clock_gettime, clock, old.as_mut_ptr()) };
+        (old[0] as u32 as u64, old[1] as u32)
+    };
+    // tv_nsec < 10^9: a u32 division (a u64 one is a `__udivdi3` call here).
+    sec.saturating_mul(1000).saturating_add(u64::from(nsec / 1_000_000))
 }
 
 /// `clock_gettime(CLOCK_MONOTONIC)`: now, for deadlines.
