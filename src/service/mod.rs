@@ -526,9 +526,12 @@ fn bite(i: &mut Instance, def: &Def, now: Instant, out: &mut Actions) {
 
 pub(super) fn stop_instance(i: &mut Instance, why: Why, def: &Def, now: Instant, out: &mut Actions) {
     match &mut i.phase {
-        // A plain stop outranks a restart or a timeout already under way.
+        // A plain stop outranks a restart or a timeout already under way; a
+        // restart asked for outranks an end the instance announced
+        // (STOPPING=1): it starts again once the group is empty, not after a
+        // backoff.
         InstPhase::Stopping { why: old, .. } | InstPhase::Lingering { why: old, .. } => {
-            if why == Why::Stop {
+            if why == Why::Stop || (why == Why::Restart && *old == Why::Exiting) {
                 *old = why;
             }
         }

@@ -105,6 +105,22 @@ fn stopping_then_exit_0_is_no_crash() {
     assert_eq!(acts, [Action::Signal { pid: 101, sig: KILL, group: true }]);
 }
 
+/// `svc restart` after STOPPING=1: the service starts again once the old
+/// run is over, not after a backoff (review31 finding 2).
+#[test]
+fn a_restart_after_stopping_starts_at_once() {
+    let mut d = notified();
+    d.backoff_first = crate::duration::Duration::from_secs(60);
+    d.backoff_max = crate::duration::Duration::from_secs(60);
+    let mut w = W::new(&[d]);
+    w.ev(Event::Tick, T0);
+    w.ev(notify(Notice::Ready), T0);
+    w.ev(notify(Notice::Stopping), T0 + ms(5));
+    w.req(Request::Restart(0), T0 + ms(6));
+    w.gone(101, Exit::Code(0), T0 + ms(10));
+    assert_eq!((w.state(0), w.sup.pid(0)), (State::Starting, Some(102)), "restarted as asked, not in backoff");
+}
+
 #[test]
 fn a_new_instance_waits_for_ready() {
     let mut d = notified();
