@@ -182,6 +182,44 @@ fn listen_serves_tcp_udp_and_unix() {
     assert_eq!(s.restarts("web"), Some(0));
 }
 
+/// The longest unix addresses: a path of 107 bytes (sun_path holds it and
+/// its NUL) and an abstract name of 107 (after its 0), which `svc check`
+/// accepts, are bound and served; so is a name of 106. An abstract name of
+/// 107 was refused at bind (ENAMETOOLONG, and `svc up` exited).
+#[test]
+fn listen_binds_the_longest_unix_addresses() {
+    use std::os::linux::net::SocketAddrExt;
+    let mut s = Svc::new("listen_binds_the_longest_unix_addresses");
+    let dump = s.path("dump");
+    let base = s.p("p");
+    let path = format!("{base}{}", "p".repeat(107 - base.len()));
+    // Abstract names are per network namespace, pids per pid namespace: both.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let name = |n: usize| {
+        let tag = format!("svc-test-{}-{nanos}-{n}-", std::process::id());
+        format!("{tag}{}", "n".repeat(n - tag.len()))
+    };
+    let (n107, n106) = (name(107), name(106));
+    assert_eq!((path.len(), n107.len(), n106.len()), (107, 107, 106));
+    s.write_config(&format!(
+        "[web]\nexec = {}\nlisten = unix:{path}\nlisten = unix:@{n107}\nlisten = unix:@{n106}\nbackoff = 0ms 0ms\n",
+        echo_exec(&format!("--dump {}", dump.display()))
+    ));
+    s.start();
+    let pid = s.wait_running("web");
+    let d = wait_dump(&dump, pid);
+    assert_eq!(fd_desc(&d, 3), format!("unix {path}"), "{d:?}");
+    assert_eq!(fd_desc(&d, 4), format!("unix @{n107}"), "{d:?}");
+    assert_eq!(fd_desc(&d, 5), format!("unix @{n106}"), "{d:?}");
+    // The dumping server accepts nothing; the listening sockets' backlogs do.
+    let c = std::os::unix::net::UnixStream::connect(&path);
+    assert!(c.is_ok(), "connect to {path}: {c:?}");
+    let abs = std::os::unix::net::SocketAddr::from_abstract_name(n107.as_bytes()).expect("an abstract address");
+    let c = std::os::unix::net::UnixStream::connect_addr(&abs);
+    assert!(c.is_ok(), "connect to @{n107}: {c:?}");
+    assert_eq!(s.restarts("web"), Some(0));
+}
+
 /// `tcp::PORT` (every address: dual stack, or IPv4 where the kernel has no
 /// IPv6) and `tcp:[::1]:PORT` are bound and served; the latter only where
 /// this machine has IPv6 on loopback.

@@ -52,7 +52,9 @@ pub(crate) fn zeroed_un() -> libc::sockaddr_un {
 pub(crate) fn unix(a: &mut libc::sockaddr_un, path: &[u8], abstract_: bool) -> Result<usize, Errno> {
     a.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let skip = usize::from(abstract_);
-    if path.len() + skip >= a.sun_path.len() {
+    // sun_path holds 107 bytes either way: a path and its NUL, or a 0 and an
+    // abstract name (as the config's check, addr::unix, allows).
+    if path.len() >= a.sun_path.len() {
         return Err(Errno::NAMETOOLONG);
     }
     for (d, &s) in a.sun_path.iter_mut().skip(skip).zip(path) {
