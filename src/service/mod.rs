@@ -448,12 +448,14 @@ impl Service {
         let probe = matches!(def.ready, Ready::Exec(_));
         for (k, i) in self.inst.iter_mut().enumerate() {
             let Some(i) = i else { continue };
-            // The stop timeout: SIGKILL to the group, once.
+            // The stop timeout: SIGKILL to the group, once; to the group only
+            // (-pid) once the main process is reaped (lingering).
+            let reaped = matches!(i.phase, InstPhase::Lingering { .. });
             if let InstPhase::Stopping { kill_at, .. } | InstPhase::Lingering { kill_at, .. } = &mut i.phase
                 && kill_at.is_some_and(|at| at <= now)
             {
                 *kill_at = None;
-                kill(out, i.pid);
+                kill(out, if reaped { -i.pid } else { i.pid });
             }
             match i.phase {
                 InstPhase::Starting { ready_at: Some(at), .. } if at <= now && !probe => make_ready(&mut i.phase, def, now),
