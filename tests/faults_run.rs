@@ -474,11 +474,7 @@ fn what_an_exited_main_process_leaves_in_its_group_is_killed_before_the_restart(
 /// process is reaped by then, and its pid alone may be another process's.
 #[test]
 fn a_restart_kills_the_last_runs_group_never_its_reaped_pid() {
-    if !runner().is_empty() {
-        eprintln!("note: the reaped pid test traces svc itself, not a runner; skipped");
-        return;
-    }
-    if program_or_skip("reaped_pid", "strace", "strace").is_none() {
+    if !Strace::usable("reaped_pid") {
         return;
     }
     let mut s = Svc::new("reaped_pid");
@@ -507,6 +503,16 @@ fn a_restart_kills_the_last_runs_group_never_its_reaped_pid() {
 struct Strace(Child);
 
 impl Strace {
+    /// Whether `test` can trace svc: strace is there (else a note says it is
+    /// skipped) and svc runs itself, not under a runner.
+    fn usable(test: &str) -> bool {
+        if !runner().is_empty() {
+            eprintln!("note: {test}: the test traces svc itself, not a runner; skipped");
+            return false;
+        }
+        program_or_skip(test, "strace", "strace").is_some()
+    }
+
     fn attach(pid: u32, calls: &str, out: &Path) -> Strace {
         let child = Command::new("strace")
             .args(["-qq", "-e", &format!("trace={calls}"), "-o"])
@@ -547,11 +553,7 @@ fn clock_reads(out: &Path) -> (usize, usize, usize) {
 
 #[test]
 fn timers_run_on_the_monotonic_clock_and_real_time_only_stamps_log_lines() {
-    if !runner().is_empty() {
-        eprintln!("note: the clock test traces svc itself, not a runner; skipped");
-        return;
-    }
-    if program_or_skip("clock", "strace", "strace").is_none() {
+    if !Strace::usable("clock") {
         return;
     }
     let mut s = Svc::new("clocks");
